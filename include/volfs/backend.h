@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * volfs backend module interface.
+ *
+ * A backend is a shared object in VOLFS_BACKEND_DIR named NAME.so that
+ * exports one symbol, volfs_backend_NAME, returning a pointer to a constant
+ * struct volfs_backend.  The core loads it with dlopen(), checks abi_version
+ * and then calls only through the table.  A backend never includes FUSE's
+ * headers and the core never includes a backend's.
+ *
+ * Conventions shared by every op below:
+ *
+ *  - Every op returns 0 (or a byte count where said) on success and a
+ *    negative errno value on failure.  A NULL op means "not supported": the
+ *    core answers -ENOTSUP (or -ENOSYS where POSIX expects that) itself.
+ *
+ *  - Paths are relative to the volume root.  The root itself is ".".  Any
+ *    other path is "a/b/c": no leading or trailing '/', no empty, "." or ".."
+ *    component, each component at most 255 bytes.  The core guarantees this
+ *    shape; a backend must still never resolve a path through a symbolic
+ *    link or outside its root (a host-side change may have replaced a
+ *    directory by a link since the core last looked).
+ *
+ *  - Ops may block, e.g. on the network.  A backend whose storage can fail
+ *    remotely must return within a bounded time and map failures to -EIO,
+ *    -ETIMEDOUT, -EACCES or -EHOSTUNREACH; it must not assume a local fd.
+ *
+ *  - "vol" is the opaque per-volume state returned by open().  File and
+ *    directory handles ("fh") are backend-owned 64-bit values; the core never
+ *    interprets them.  VOLFS_NO_FH stands for "no open handle".
+ *
+ *  - Unless the backend sets VOLFS_CAP_THREADSAFE, the core serialises every
+ *    call on one volume.  Calls on different volumes are always concurrent.
+ *
+ * The table only grows at its end; abi_version changes when an existing
+ * member changes meaning or place.
+ */
+#ifndef VOLFS_BACKEND_H
+#define VOLFS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define VOLFS_BACKEND_ABI 1
+
+#define VOLFS_NO_FH UINT64_MAX
+
+/* Capability bits (struct volfs_backend.caps). */
+enum {
+	/* link() works. */
+	VOLFS_CAP_HARDLINKS = 1u << 0,
+	/* symlink() and readlink() work. */
+	VOLFS_CAP_SYMLINKS = 1u << 1,
+	/* The *xattr ops work. */
+	VOLFS_CAP_XATTRS = 1u << 2,
+	/* rename() replaces its target atomically, and supports
+	 * VOLFS_RENAME_NOREPLACE and VOLFS_RENAME_EXCHANGE. */
+	VOLFS_CAP_ATOMIC_RENAME = 1u << 3,
+	/* write() may be called at any offset of an existing file, not only
+	 * sequentially on a newly created one. */
+	VOLFS_CAP_RANDOM_WRITE = 1u << 4,
+	/* Data survives a restart of the daemon serving the volume. */
+	VOLFS_CAP_PERSISTENT = 1u << 5,
+	/* Every op may be called from many threads at once. */
+	VOLFS_CAP_THREADSAFE = 1u << 6,
+	/* fd() returns a real file descriptor for open files, so the core
+	 * may move data with splice() instead of read()/write(). */
+	VOLFS_CAP_REAL_FD = 1u << 7,
+	/* st_ino is stable and unique within the volume, so the core can
+	 * recognise hard links and keep one kernel inode per file. */
+	VOLFS_CAP_STABLE_INO = 1u << 8,
+	/* chown() and the uid/gid given at creation are stored. */
+	VOLFS_CAP_OWNERSHIP = 1u << 9,
+	/* Something other than this volfs process may change the data
+	 * (a host directory, a remote share): the core keeps kernel caches
+	 * short. */
+	VOLFS_CAP_EXTERNAL_CHANGES = 1u << 10,
+};
+
+/* rename() flags, equal in value to Linux's RENAME_* flags. */
+#define VOLFS_RENAME_NOREPLACE (1u << 0)
+#define VOLFS_RENAME_EXCHANGE (1u << 1)
+
+/* Option descriptor flags. */
+enum {
+	/* The value is a credential: stored encrypted, never printed. */
+	VOLFS_OPT_SECRET = 1u << 0,
+	/* The option must be given at create time. */
+	VOLFS_OPT_REQUIRED = 1u << 1,
+};
+
+/* One option a backend accepts ("-o key=value" at create time). */
+struct volfs_optdesc {
+	const char *key;
+	unsigned flags;
+	/* One line for `volfs create --help`. */
+	const char *help;
+};
+
+/* One key=value pair.  Both strings are NUL-terminated. */
+struct volfs_kv {
+	const char *key;
+	const char *value;
+};
+
+/* Log levels, equal in value to syslog's. */
+enum {
+	VOLFS_LOG_ERR = 3,
+	VOLFS_LOG_WARNING = 4,
+	VOLFS_LOG_NOTICE = 5,
+	VOLFS_LOG_INFO = 6,
+	VOLFS_LOG_DEBUG = 7,
+};
+
+/*
+ * What the core tells a backend about a volume.  Everything here is owned by
+ * the core and stays valid from open() to close() (and for the duration of
+ * validate(), create() and destroy()).
+ */
+struct volfs_volinfo {
+	/* The volume's name, already validated. */
+	const char *name;
+	/* A directory the backend may use for this volume's data or cache:
+	 * STATE/volumes/NAME.  It exists when create(), open() and destroy()
+	 * are called; the core removes it after destroy(). */
+	const char *state_dir;
+	/* The options the volume was created with, secrets decrypted.  Keys
+	 * are unique and all appear in the backend's options table. */
+	const struct volfs_kv *opts;
+	size_t nopts;
+	/* Logging through the core: syslog level, printf format.  Never log
+	 * the value of a VOLFS_OPT_SECRET option. */
+	void (*log)(int level, const char *fmt, ...)
+		__attribute__((format(printf, 2, 3)));
+};
+
+/* The caller of an op that creates a file: the new file's owner. */
+struct volfs_caller {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+
+/*
+ * Directory listing callback.  st may be NULL when the backend has no cheap
+ * attributes for the entry (then only st_mode's type bits are trusted, from
+ * "type", which is a S_IF* value or 0 when unknown).  Returns nonzero to stop
+ * the listing, in which case readdir() returns 0.
+ */
+typedef int (*volfs_fill_fn)(void *ctx, const char *name, mode_t type,
+			     const struct stat *st);
+
+struct volfs_backend {
+	/* VOLFS_BACKEND_ABI at the time the module was built. */
+	int abi_version;
+	/* The name users give with -b; equals the module's file name. */
+	const char *name;
+	/* One line for `volfs create --help`. */
+	const char *description;
+	/* VOLFS_CAP_* bits. */
+	unsigned caps;
+	/* Accepted options, terminated by an entry with key == NULL.  The core
+	 * refuses unknown keys and missing VOLFS_OPT_REQUIRED ones before
+	 * calling validate(). */
+	const struct volfs_optdesc *options;
+
+	/*
+	 * Checks option values for a volume about to be created.  Has no side
+	 * effects beyond what is needed to check (it may contact a server).
+	 * On failure writes a one-line message naming the option and what to
+	 * do into err (NUL-terminated, at most errlen bytes) and returns
+	 * -EINVAL (bad value) or the errno of the failed check.
+	 */
+	int (*validate)(const struct volfs_volinfo *vi, char *err,
+			size_t errlen);
+
+	/*
+	 * Provisions storage for a new volume (after validate() succeeded and
+	 * the catalog has reserved the name).  On failure it has left nothing
+	 * behind, writes a message into err and returns -errno.  NULL: nothing
+	 * to provision.
+	 */
+	int (*create)(const struct volfs_volinfo *vi, char *err, size_t errlen);
+
+	/*
+	 * Deletes a volume's data for good (`volfs rm`).  The volume is not
+	 * open anywhere.  Returns 0 also when there was nothing left to delete.
+	 * NULL: nothing to delete beyond state_dir.
+	 */
+	int (*destroy)(const struct volfs_volinfo *vi, char *err,
+		       size_t errlen);
+
+	/*
+	 * Opens a volume for use and stores its state in *vol.  If it fails,
+	 * it has allocated nothing, writes a message into err and returns
+	 * -errno.  vi stays valid until close().
+	 */
+	int (*open)(const struct volfs_volinfo *vi, void **vol, char *err,
+		    size_t errlen);
+
+	/* Releases everything open() made.  Every fh was released before. */
+	void (*close)(void *vol);
+
+	/* Fills *sv for the volume (block size, totals, free, name max). */
+	int (*statfs)(void *vol, struct statvfs *sv);
+
+	/*
+	 * Fills *st for path, without following a final symbolic link.  When
+	 * fh is not VOLFS_NO_FH it is an open handle of that path (the file may
+	 * have been unlinked) and the backend should prefer it.
+	 */
+	int (*getattr)(void *vol, const char *path, uint64_t fh,
+		       struct stat *st);
+
+	/*
+	 * Copies a symlink's target into buf (size bytes, NUL-terminated,
+	 * truncated if longer) and returns 0.
+	 */
+	int (*readlink)(void *vol, const char *path, char *buf, size_t size);
+
+	/* Creates a special file, FIFO or socket owned by the caller. */
+	int (*mknod)(void *vol, const char *path, mode_t mode, dev_t rdev,
+		     const struct volfs_caller *who);
+
+	/* Creates a directory owned by the caller. */
+	int (*mkdir)(void *vol, const char *path, mode_t mode,
+		     const struct volfs_caller *who);
+
+	/* Removes a non-directory. */
+	int (*unlink)(void *vol, const char *path);
+
+	/* Removes an empty directory. */
+	int (*rmdir)(void *vol, const char *path);
+
+	/* Creates a symbolic link at path holding target (which is stored as
+	 * given and never resolved by the backend). */
+	int (*symlink)(void *vol, const char *target, const char *path,
+		       const struct volfs_caller *who);
+
+	/* Renames from to to; flags are VOLFS_RENAME_* bits. */
+	int (*rename)(void *vol, const char *from, const char *to,
+		      unsigned flags);
+
+	/* Makes a hard link to (new name) of from (existing). */
+	int (*link)(void *vol, const char *from, const char *to);
+
+	/* Attribute changes.  fh as in getattr().  chown takes (uid_t)-1 or
+	 * (gid_t)-1 for "leave unchanged"; utimens takes UTIME_NOW and
+	 * UTIME_OMIT in tv_nsec. */
+	int (*chmod)(void *vol, const char *path, uint64_t fh, mode_t mode);
+	int (*chown)(void *vol, const char *path, uint64_t fh, uid_t uid,
+		     gid_t gid);
+	int (*truncate)(void *vol, const char *path, uint64_t fh, off_t size);
+	int (*utimens)(void *vol, const char *path, uint64_t fh,
+		       const struct timespec tv[2]);
+
+	/*
+	 * Opens an existing file.  flags are open(2) flags (O_CREAT and O_EXCL
+	 * never among them).  Stores a handle in *fh.
+	 */
+	int (*open_file)(void *vol, const char *path, int flags, uint64_t *fh);
+
+	/* Creates and opens a file owned by the caller; O_EXCL semantics are
+	 * always wanted (the core has checked it does not exist). */
+	int (*create_file)(void *vol, const char *path, int flags, mode_t mode,
+			   const struct volfs_caller *who, uint64_t *fh);
+
+	/* Reads up to size bytes at off; returns the count, 0 at EOF. */
+	ssize_t (*read)(void *vol, uint64_t fh, void *buf, size_t size,
+			off_t off);
+
+	/* Writes size bytes at off (for O_APPEND handles, at the end, which
+	 * the backend determines); returns the count written. */
+	ssize_t (*write)(void *vol, uint64_t fh, const void *buf, size_t size,
+			 off_t off);
+
+	/* Called on every close() of a descriptor of fh (may be many). */
+	int (*flush)(void *vol, uint64_t fh);
+
+	/* Makes fh's data (and metadata unless datasync) durable. */
+	int (*fsync)(void *vol, uint64_t fh, int datasync);
+
+	/* The last reference to fh is gone; the backend frees it. */
+	int (*release)(void *vol, uint64_t fh);
+
+	/*
+	 * Only with VOLFS_CAP_REAL_FD: the file descriptor behind fh, owned by
+	 * the backend and valid until release().  The core reads and writes it
+	 * with pread/pwrite/splice instead of calling read()/write().
+	 */
+	int (*fd)(void *vol, uint64_t fh);
+
+	/* fallocate(2) on fh: mode is FALLOC_FL_* bits. */
+	int (*fallocate)(void *vol, uint64_t fh, int mode, off_t off,
+			 off_t len);
+
+	/* lseek(2) SEEK_DATA / SEEK_HOLE on fh; returns the offset. */
+	off_t (*lseek)(void *vol, uint64_t fh, off_t off, int whence);
+
+	/*
+	 * Lists the directory at path, calling fill once per entry other than
+	 * "." and "..".  Entries are listed in one call, so the core can give
+	 * the kernel a stable snapshot.
+	 */
+	int (*readdir)(void *vol, const char *path, volfs_fill_fn fill,
+		       void *ctx);
+
+	/*
+	 * Extended attributes, as the *xattr(2) calls on path without
+	 * following a final symlink.  getxattr and listxattr with size 0
+	 * return the size needed; otherwise the count copied, or -ERANGE.
+	 */
+	int (*setxattr)(void *vol, const char *path, const char *name,
+			const void *value, size_t size, int flags);
+	ssize_t (*getxattr)(void *vol, const char *path, const char *name,
+			    void *value, size_t size);
+	ssize_t (*listxattr)(void *vol, const char *path, char *list,
+			     size_t size);
+	int (*removexattr)(void *vol, const char *path, const char *name);
+
+	/*
+	 * The capabilities of one opened volume, when they depend on its
+	 * options (e.g. a host directory others may change).  NULL: caps.
+	 */
+	unsigned (*volume_caps)(void *vol);
+};
+
+/* The type of the one symbol a module exports: volfs_backend_NAME. */
+typedef const struct volfs_backend *(*volfs_backend_entry_fn)(void);
+
+#endif /* VOLFS_BACKEND_H */

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The catalog: every volume, its options and labels, and every attachment
+ * (who uses which volume).  It is an SQLite database at STATE/catalog.db in
+ * WAL mode; every process opens it itself.  A volume's reference count is
+ * the number of its attachments, never a stored counter.
+ *
+ * Every function returns 0 (or a count where said) or -errno and, on
+ * failure, a message in err.  -EBUSY means "in use"; -EEXIST and -ENOENT
+ * mean what they say; -EIO is a database failure (corrupt, unreadable);
+ * -EPROTO is a catalog written by a newer volfs.  A busy database is waited
+ * for (busy timeout), never reported as "database is locked" unless it stays
+ * locked for the whole timeout.
+ *
+ * A struct volfs_catalog may be used by one thread at a time.
+ */
+#ifndef VOLFS_CATALOG_H
+#define VOLFS_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "volfs/backend.h"
+#include "volfs/err.h"
+
+struct volfs_catalog;
+
+/* Volume life cycle, stored in the catalog. */
+enum volfs_volstate {
+	/* The name is reserved; the backend is provisioning storage. */
+	VOLFS_VOL_CREATING = 0,
+	VOLFS_VOL_READY = 1,
+	/* rm is deleting the data; no new attachment may be made. */
+	VOLFS_VOL_REMOVING = 2,
+};
+
+/*
+ * A volume row.  Strings and arrays are owned by the struct once returned by
+ * the catalog, freed by volfs_volume_release(); when passed in, they are the
+ * caller's.
+ */
+struct volfs_volume {
+	char *name;
+	char *backend;
+	/* Options as given at create, secrets included (the catalog stores
+	 * what it is given; the CLI encrypts secrets before and redacts them
+	 * when printing). */
+	struct volfs_kv *opts;
+	size_t nopts;
+	struct volfs_kv *labels;
+	size_t nlabels;
+	int anonymous;
+	enum volfs_volstate state;
+	/* Seconds since the epoch. */
+	int64_t created;
+	/* Number of live attachments (filled by get/list after reaping). */
+	unsigned refcount;
+};
+
+/*
+ * An attachment: consumer (a container's mount id, or "mount:DIR") uses
+ * volume, at target, read-only or not, since when, owned by the process pid
+ * (whose start time, from /proc/PID/stat, guards against pid reuse).
+ */
+struct volfs_attachment {
+	char *volume;
+	char *consumer;
+	char *target;
+	int readonly;
+	int64_t since;
+	pid_t pid;
+	uint64_t pid_start;
+};
+
+/*
+ * Opens (creating if needed, mode 0700) the state root and root/catalog.db,
+ * migrating its schema forward.  Refuses a catalog from a newer volfs
+ * (-EPROTO) and a corrupt or unreadable one (-EIO, -EACCES) with a message
+ * that names the file.
+ */
+int volfs_catalog_open(const char *root, struct volfs_catalog **out,
+		       struct volfs_err *err);
+void volfs_catalog_close(struct volfs_catalog *cat);
+
+/* The state root the catalog was opened under. */
+const char *volfs_catalog_root(const struct volfs_catalog *cat);
+
+/*
+ * Reserves a new volume in state VOLFS_VOL_CREATING.  -EEXIST if the name is
+ * taken (also by a volume still being created by a live process).  A
+ * CREATING row whose creator died is replaced.
+ */
+int volfs_catalog_reserve(struct volfs_catalog *cat,
+			  const struct volfs_volume *v, struct volfs_err *err);
+
+/* Moves a volume to another state (CREATING -> READY, READY <-> REMOVING). */
+int volfs_catalog_set_state(struct volfs_catalog *cat, const char *name,
+			    enum volfs_volstate state, struct volfs_err *err);
+
+/*
+ * Atomically, after reaping: if the volume has attachments and force is 0,
+ * fails with -EBUSY naming its consumers; otherwise deletes its attachments
+ * (when forced) and moves it to VOLFS_VOL_REMOVING so nothing new attaches.
+ * -ENOENT if there is no such volume.
+ */
+int volfs_catalog_begin_remove(struct volfs_catalog *cat, const char *name,
+			       int force, struct volfs_err *err);
+
+/* Deletes a volume row and its attachments for good. */
+int volfs_catalog_delete(struct volfs_catalog *cat, const char *name,
+			 struct volfs_err *err);
+
+/* Fills *out with one volume (any state); -ENOENT if unknown. */
+int volfs_catalog_get(struct volfs_catalog *cat, const char *name,
+		      struct volfs_volume *out, struct volfs_err *err);
+
+/*
+ * Lists every volume in state READY or REMOVING, sorted by name, into a
+ * newly allocated array freed with volfs_volumes_free(); returns the count.
+ */
+int volfs_catalog_list(struct volfs_catalog *cat, struct volfs_volume **out,
+		       struct volfs_err *err);
+
+/*
+ * Records an attachment; the volume must exist and be READY (-ENOENT,
+ * or -EBUSY while it is being removed).  An attachment with the same volume
+ * and consumer already present is replaced (its pid and time updated).
+ */
+int volfs_catalog_attach(struct volfs_catalog *cat,
+			 const struct volfs_attachment *a,
+			 struct volfs_err *err);
+
+/* Removes the attachment (volume, consumer); -ENOENT if absent. */
+int volfs_catalog_detach(struct volfs_catalog *cat, const char *volume,
+			 const char *consumer, struct volfs_err *err);
+
+/*
+ * Lists attachments of volume (NULL: of every volume), after reaping, into a
+ * newly allocated array freed with volfs_attachments_free(); returns the
+ * count.
+ */
+int volfs_catalog_attachments(struct volfs_catalog *cat, const char *volume,
+			      struct volfs_attachment **out,
+			      struct volfs_err *err);
+
+/*
+ * Deletes attachments whose owner process is gone (pid dead, or reused:
+ * start time differs) or whose "mount:DIR" target is no longer a volfs
+ * mount, and CREATING rows whose creator is gone.  Returns how many rows it
+ * deleted.  Every function above that depends on a reference count reaps
+ * first, inside the same transaction.
+ */
+int volfs_catalog_reap(struct volfs_catalog *cat, struct volfs_err *err);
+
+void volfs_volume_release(struct volfs_volume *v);
+void volfs_volumes_free(struct volfs_volume *v, size_t n);
+void volfs_attachment_release(struct volfs_attachment *a);
+void volfs_attachments_free(struct volfs_attachment *a, size_t n);
+
+#endif /* VOLFS_CATALOG_H */

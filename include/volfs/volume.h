@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Volume life cycle on top of the catalog and the backends: what `volfs
+ * create`, `rm`, `prune` and `mount` do, independent of how they were asked
+ * (CLI today, the Docker plugin later).
+ */
+#ifndef VOLFS_VOLUME_H
+#define VOLFS_VOLUME_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "volfs/backend.h"
+#include "volfs/catalog.h"
+#include "volfs/err.h"
+
+/* The default backend of `volfs create`. */
+#define VOLFS_DEFAULT_BACKEND "local"
+
+/*
+ * Creates a volume: checks the name (NULL makes an anonymous volume with a
+ * random name), loads the backend, checks the options against its table and
+ * with its validate(), reserves the name in the catalog, has the backend
+ * provision storage, and marks it ready.  Any failure leaves nothing behind:
+ * no catalog row, no state directory.  On success *name_out (if not NULL) is
+ * the new volume's name, to be freed by the caller.
+ */
+int volfs_volume_create(struct volfs_catalog *cat, const char *name,
+			const char *backend, const struct volfs_kv *opts,
+			size_t nopts, const struct volfs_kv *labels,
+			size_t nlabels, char **name_out,
+			struct volfs_err *err);
+
+/*
+ * Removes a volume: refused with -EBUSY (naming its users) while attached,
+ * unless force; then the backend's destroy() deletes its data, the state
+ * directory is removed and the catalog row deleted.  If destroy() fails the
+ * volume stays, READY again, and the message says why.
+ */
+int volfs_volume_remove(struct volfs_catalog *cat, const char *name,
+			int force, struct volfs_err *err);
+
+/* The volume's state directory, STATE/volumes/NAME, newly allocated. */
+char *volfs_volume_state_dir(struct volfs_catalog *cat, const char *name);
+
+/*
+ * A volume opened for serving: its catalog row, backend and backend state.
+ * Calls into the backend go through volfs_vol_lock()/volfs_vol_unlock(),
+ * which serialise them unless the backend is thread-safe.
+ */
+struct volfs_open_volume {
+	struct volfs_volume row;
+	const struct volfs_backend *be;
+	void *state;
+	struct volfs_volinfo vi;
+	char *state_dir;
+	int serialize;
+	pthread_mutex_t lock;
+};
+
+/*
+ * Opens a READY volume for serving: loads its backend and calls open().
+ * -ENOENT if there is no such volume, -EBUSY if it is being created or
+ * removed.
+ */
+int volfs_volume_open(struct volfs_catalog *cat, const char *name,
+		      struct volfs_open_volume **out, struct volfs_err *err);
+
+/* Calls the backend's close() and frees ov. */
+void volfs_volume_close(struct volfs_open_volume *ov);
+
+static inline void volfs_vol_lock(struct volfs_open_volume *ov)
+{
+	if (ov->serialize)
+		pthread_mutex_lock(&ov->lock);
+}
+
+static inline void volfs_vol_unlock(struct volfs_open_volume *ov)
+{
+	if (ov->serialize)
+		pthread_mutex_unlock(&ov->lock);
+}
+
+#endif /* VOLFS_VOLUME_H */

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The volfs command line.  Each cmd_* takes its subcommand's argv (argv[0]
+ * is the subcommand's name), prints its own output and errors, and returns
+ * the exit status: 0 ok, 1 failure, 2 usage.
+ */
+#ifndef VOLFS_CLI_H
+#define VOLFS_CLI_H
+
+#include "volfs/catalog.h"
+#include "volfs/err.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+struct volfs_cli {
+	/* The state root (--root, $VOLFS_ROOT or the default). */
+	const char *root;
+	/* Opened on first use by cli_catalog(). */
+	struct volfs_catalog *cat;
+};
+
+/*
+ * The catalog, opened on first call; NULL after printing why it could not
+ * be opened.
+ */
+struct volfs_catalog *cli_catalog(struct volfs_cli *cli);
+
+/* Prints "volfs: " and the message to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints a usage error and a pointer to --help; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+int cmd_create(struct volfs_cli *cli, int argc, char **argv);
+int cmd_ls(struct volfs_cli *cli, int argc, char **argv);
+int cmd_inspect(struct volfs_cli *cli, int argc, char **argv);
+int cmd_rm(struct volfs_cli *cli, int argc, char **argv);
+int cmd_prune(struct volfs_cli *cli, int argc, char **argv);
+int cmd_mount(struct volfs_cli *cli, int argc, char **argv);
+int cmd_umount(struct volfs_cli *cli, int argc, char **argv);
+
+#endif /* VOLFS_CLI_H */

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "volfs/backend.h"
+#include "volfs/util.h"
+
+struct cli_command {
+	const char *name;
+	int (*fn)(struct volfs_cli *cli, int argc, char **argv);
+	const char *summary;
+};
+
+static int cmd_version(struct volfs_cli *cli, int argc, char **argv);
+
+static const struct cli_command commands[] = {
+	{ "create", cmd_create, "Create a volume" },
+	{ "ls", cmd_ls, "List volumes" },
+	{ "inspect", cmd_inspect, "Show volumes in detail (JSON)" },
+	{ "rm", cmd_rm, "Remove volumes" },
+	{ "prune", cmd_prune, "Remove unused volumes" },
+	{ "mount", cmd_mount, "Mount a volume on a directory" },
+	{ "umount", cmd_umount, "Unmount a volume" },
+	{ "version", cmd_version, "Show the version" },
+	{ NULL, NULL, NULL },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: volfs [--root DIR] [--log-level LEVEL] COMMAND [ARGS]\n"
+		"\n"
+		"Shared and remote volumes for containers, through FUSE.\n"
+		"\n"
+		"Commands:\n");
+	for (const struct cli_command *c = commands; c->name; c++)
+		fprintf(out, "  %-9s %s\n", c->name, c->summary);
+	fprintf(out,
+		"\n"
+		"Options:\n"
+		"  --root DIR         state directory (default $VOLFS_ROOT, "
+		"else /var/lib/volfs)\n"
+		"  --log-level LEVEL  err, warning, notice, info or debug\n"
+		"  -h, --help         show this help\n"
+		"\n"
+		"Run 'volfs COMMAND --help' for a command's options.\n");
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("volfs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("volfs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nSee 'volfs %s --help'.\n", cmd ? cmd : "");
+	return EXIT_USAGE;
+}
+
+struct volfs_catalog *cli_catalog(struct volfs_cli *cli)
+{
+	struct volfs_err err = { "" };
+
+	if (cli->cat)
+		return cli->cat;
+	if (volfs_catalog_open(cli->root, &cli->cat, &err) < 0) {
+		cli_error("%s", err.msg);
+		cli->cat = NULL;
+	}
+	return cli->cat;
+}
+
+static int cmd_version(struct volfs_cli *cli, int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("Usage: volfs version\n\nShow the version of volfs and "
+		       "of its backend interface.\n");
+		return EXIT_OK;
+	}
+	if (argc > 1)
+		return cli_usage_error("version", "'version' takes no arguments");
+	printf("volfs %s (backend ABI %d)\n", PACKAGE_VERSION,
+	       VOLFS_BACKEND_ABI);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "root", required_argument, NULL, 'r' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct volfs_cli cli = { .root = volfs_default_root() };
+	int c, rc, level;
+
+	/* '+': stop at the command name; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (!*optarg)
+				return cli_usage_error("", "--root needs a directory");
+			cli.root = optarg;
+			break;
+		case 'l':
+			level = volfs_log_parse_level(optarg);
+			if (level < 0)
+				return cli_usage_error(
+					"", "unknown log level '%s': use err, "
+					    "warning, notice, info or debug",
+					optarg);
+			volfs_log_set_level(level);
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			return cmd_version(&cli, 1, argv);
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (const struct cli_command *cmd = commands; cmd->name; cmd++) {
+		int sub_argc = argc - optind;
+		char **sub_argv = argv + optind;
+
+		if (strcmp(cmd->name, argv[optind]) != 0)
+			continue;
+		/* Each command parses its own options from a fresh start. */
+		optind = 0;
+		rc = cmd->fn(&cli, sub_argc, sub_argv);
+		if (cli.cat)
+			volfs_catalog_close(cli.cat);
+		return rc;
+	}
+	return cli_usage_error("", "unknown command '%s'", argv[optind]);
+}

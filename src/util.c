@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "volfs/util.h"
+
+static int name_char_ok(unsigned char c, int first)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	return !first && (c == '_' || c == '.' || c == '-');
+}
+
+int volfs_name_check(const char *name, struct volfs_err *err)
+{
+	size_t len;
+
+	if (!name || !*name)
+		return volfs_err_set(err, -EINVAL,
+				     "volume name is empty: give a name made "
+				     "of letters, digits, '_', '.' and '-'");
+	len = strlen(name);
+	if (len > VOLFS_NAME_MAX)
+		return volfs_err_set(err, -EINVAL,
+				     "volume name is %zu bytes long: the "
+				     "limit is %d",
+				     len, VOLFS_NAME_MAX);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (name_char_ok(c, i == 0))
+			continue;
+		if (c < 0x20 || c == 0x7f)
+			return volfs_err_set(
+				err, -EINVAL,
+				"invalid volume name: control character "
+				"0x%02x at byte %zu; names are made of "
+				"letters, digits, '_', '.' and '-'",
+				c, i);
+		return volfs_err_set(
+			err, -EINVAL,
+			"invalid volume name '%s': '%c' %s; names match "
+			"[A-Za-z0-9][A-Za-z0-9_.-]*",
+			name, c,
+			i == 0 ? "cannot start a name"
+			       : "is not allowed in a name");
+	}
+	return 0;
+}
+
+int volfs_name_random(char buf[65])
+{
+	unsigned char raw[32];
+	static const char hex[] = "0123456789abcdef";
+	size_t got = 0;
+
+	while (got < sizeof(raw)) {
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		buf[2 * i] = hex[raw[i] >> 4];
+		buf[2 * i + 1] = hex[raw[i] & 15];
+	}
+	buf[64] = '\0';
+	return 0;
+}
+
+uint64_t volfs_pid_start(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long start = 0;
+	ssize_t n;
+	char *p;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The command name may contain spaces and ')': skip to the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	/* After ')' come fields 3..; starttime is field 22. */
+	p++;
+	for (int field = 3; field <= 22 && p; field++) {
+		while (*p == ' ')
+			p++;
+		if (field == 22) {
+			start = strtoull(p, NULL, 10);
+			break;
+		}
+		p = strchr(p, ' ');
+	}
+	/* A zombie has not released its mounts or attachments on purpose. */
+	if (strstr(buf, ") Z ") || strstr(buf, ") X "))
+		return 0;
+	return start;
+}
+
+/* Undoes mountinfo's octal escapes (\040 for ' ', ...) in place. */
+static void unescape_octal(char *s)
+{
+	char *out = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+					(s[3] - '0'));
+			s += 4;
+		} else {
+			*out++ = *s++;
+		}
+	}
+	*out = '\0';
+}
+
+int volfs_is_volfs_mount(const char *dir)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		/* id parent maj:min root mountpoint opts... - fstype src sb */
+		char *fields[5], *sep, *fstype, *save = NULL;
+		int i;
+
+		sep = strstr(line, " - ");
+		if (!sep)
+			continue;
+		*sep = '\0';
+		fstype = sep + 3;
+		fstype[strcspn(fstype, " ")] = '\0';
+		fields[0] = strtok_r(line, " ", &save);
+		for (i = 1; i < 5 && fields[i - 1]; i++)
+			fields[i] = strtok_r(NULL, " ", &save);
+		if (i < 5 || !fields[4])
+			continue;
+		if (strcmp(fstype, VOLFS_FSTYPE) != 0)
+			continue;
+		unescape_octal(fields[4]);
+		if (strcmp(fields[4], dir) == 0) {
+			found = 1;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+int volfs_mkdir_p(const char *dir, mode_t mode)
+{
+	char *copy, *p;
+	int rc = 0;
+
+	copy = strdup(dir);
+	if (!copy)
+		return -ENOMEM;
+	for (p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST) {
+			rc = -errno;
+			goto out;
+		}
+		*p = '/';
+	}
+	if (mkdir(copy, mode) < 0 && errno != EEXIST)
+		rc = -errno;
+out:
+	free(copy);
+	return rc;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	if (flag == FTW_DP)
+		return rmdir(path) < 0 ? -errno : 0;
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+int volfs_rm_rf(const char *path)
+{
+	struct stat st;
+	int rc;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) < 0 ? -errno : 0;
+	/* FTW_PHYS: never follow a link out; FTW_MOUNT: never descend into
+	 * something mounted below. */
+	rc = nftw(path, rm_one, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	if (rc < 0)
+		return -errno;
+	return rc;
+}
+
+const char *volfs_default_root(void)
+{
+	const char *env = getenv("VOLFS_ROOT");
+
+	return env && *env ? env : "/var/lib/volfs";
+}
+
+int volfs_unmount(const char *dir, int lazy)
+{
+	int status;
+	pid_t pid;
+
+	if (umount2(dir, lazy ? MNT_DETACH : 0) == 0)
+		return 0;
+	if (errno != EPERM)
+		return -errno;
+	/* Unprivileged: the setuid helper that made the mount undoes it. */
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		if (devnull >= 0)
+			dup2(devnull, STDERR_FILENO);
+		execlp("fusermount3", "fusermount3", lazy ? "-uz" : "-u", "--",
+		       dir, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -EBUSY;
+	return 0;
+}
