@@ -383,12 +383,13 @@ static int umount_abspath(const char *arg, char *out, size_t size)
 	if (realpath(arg, out))
 		return 0;
 	if (arg[0] == '/') {
-		snprintf(out, size, "%s", arg);
-	} else {
-		if (!getcwd(cwd, sizeof(cwd)))
-			return -errno;
-		snprintf(out, size, "%s/%s", cwd, arg);
+		cwd[0] = '\0';
+	} else if (!getcwd(cwd, sizeof(cwd))) {
+		return -errno;
 	}
+	if ((size_t)snprintf(out, size, "%s%s%s", cwd, cwd[0] ? "/" : "",
+			     arg) >= size)
+		return -ENAMETOOLONG;
 	len = strlen(out);
 	while (len > 1 && out[len - 1] == '/')
 		out[--len] = '\0';

@@ -32,6 +32,7 @@
 struct fs_file {
 	uint64_t bfh;
 	int fd;
+	fuse_ino_t ino;
 	struct fs_file *prev, *next;
 };
 
@@ -42,11 +43,13 @@ struct fs_dirent {
 	struct stat st;
 };
 
-/* A directory handle: a snapshot of the listing taken at opendir, so
- * offsets stay meaningful while the directory changes. */
+/* A directory handle: a snapshot of the listing, so offsets stay
+ * meaningful while the directory changes.  Taken at opendir and again when
+ * the reader starts over (rewinddir). */
 struct fs_dir {
 	struct fs_dirent *ents;
 	size_t n, alloc;
+	int served;
 };
 
 struct volfs_fs {
@@ -101,6 +104,25 @@ static int fs_path(struct volfs_fs *fs, fuse_ino_t ino, uint64_t fh,
 	if (rc == 1)
 		return fh != VOLFS_NO_FH ? 0 : -ENOENT;
 	return rc;
+}
+
+/*
+ * An open handle of ino, for requests about an unlinked file that the
+ * kernel sends without one (fstat() of an open, unlinked file).
+ */
+static uint64_t fs_any_fh(struct volfs_fs *fs, fuse_ino_t ino)
+{
+	uint64_t fh = VOLFS_NO_FH;
+
+	pthread_mutex_lock(&fs->files_lock);
+	for (struct fs_file *f = fs->files; f; f = f->next) {
+		if (f->ino == ino) {
+			fh = f->bfh;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->files_lock);
+	return fh;
 }
 
 static void fs_fix_attr(struct volfs_fs *fs, struct stat *st, fuse_ino_t ino)
@@ -199,10 +221,9 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 
 	conn->max_write = FS_MAX_IO;
 	conn->max_readahead = FS_MAX_IO;
-	/* Without a flock op the kernel keeps flock() locks itself, which is
-	 * right for a mount served by one process. */
-	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
-		conn->want |= FUSE_CAP_FLOCK_LOCKS;
+	/* No flock or POSIX lock ops: the kernel keeps both kinds of locks
+	 * itself, which is right for a mount served by one process. */
+	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
 	if (fs->caps & VOLFS_CAP_REAL_FD) {
 		conn->want |= conn->capable &
 			      (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
@@ -264,6 +285,11 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	rc = fs_path(fs, ino, fh, path, sizeof(path));
+	if (rc == -ENOENT && fh == VOLFS_NO_FH) {
+		fh = fs_any_fh(fs, ino);
+		if (fh != VOLFS_NO_FH)
+			rc = fs_path(fs, ino, fh, path, sizeof(path));
+	}
 	if (rc == 0)
 		rc = fs_getattr_path(fs, path, fh, &st);
 	if (rc < 0) {
@@ -541,12 +567,14 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fs_reply_err(req, rc);
 }
 
-static struct fs_file *fs_file_new(struct volfs_fs *fs, uint64_t bfh)
+static struct fs_file *fs_file_new(struct volfs_fs *fs, fuse_ino_t ino,
+				   uint64_t bfh)
 {
 	struct fs_file *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL;
+	f->ino = ino;
 	f->bfh = bfh;
 	f->fd = -1;
 	if ((fs->caps & VOLFS_CAP_REAL_FD) && fs->be->fd)
@@ -611,7 +639,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_reply_err(req, rc);
 		return;
 	}
-	f = fs_file_new(fs, bfh);
+	f = fs_file_new(fs, ino, bfh);
 	if (!f) {
 		if (fs->be->release)
 			fs->be->release(fs->ov->state, bfh);
@@ -632,7 +660,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	void *vol = fs->ov->state;
 	struct fuse_entry_param e;
 	char path[PATH_MAX];
-	struct fs_file *f;
+	struct fs_file *f = NULL;
 	uint64_t bfh;
 	int rc;
 
@@ -651,16 +679,20 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fs_unlock(fs);
 	if (rc < 0)
 		goto err;
-	f = fs_file_new(fs, bfh);
-	if (!f) {
-		if (fs->be->release)
-			fs->be->release(vol, bfh);
-		rc = -ENOMEM;
-		goto err;
-	}
 	rc = fs_entry(fs, parent, name, bfh, &e);
+	if (rc == 0) {
+		f = fs_file_new(fs, e.ino, bfh);
+		if (!f) {
+			volfs_nodes_forget(fs->nodes, e.ino, 1);
+			rc = -ENOMEM;
+		}
+	}
 	if (rc < 0) {
-		fs_file_free(fs, f);
+		if (fs->be->release) {
+			fs_lock(fs);
+			fs->be->release(vol, bfh);
+			fs_unlock(fs);
+		}
 		goto err;
 	}
 	fi->fh = (uintptr_t)f;
@@ -852,34 +884,31 @@ static int fs_dir_add(void *ctx, const char *name, mode_t type,
 	return 0;
 }
 
-static void fs_dir_free(struct fs_dir *d)
+static void fs_dir_clear(struct fs_dir *d)
 {
 	for (size_t i = 0; i < d->n; i++)
 		free(d->ents[i].name);
+	d->n = 0;
+	d->served = 0;
+}
+
+static void fs_dir_free(struct fs_dir *d)
+{
+	fs_dir_clear(d);
 	free(d->ents);
 	free(d);
 }
 
-static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi)
+/* (Re)reads the listing of directory ino into d. */
+static int fs_dir_load(struct volfs_fs *fs, fuse_ino_t ino, struct fs_dir *d)
 {
-	struct volfs_fs *fs = fs_of(req);
 	char path[PATH_MAX];
-	struct fs_dir *d;
 	int rc;
 
-	FS_HAVE_OP(fs, req, readdir, ENOTDIR);
+	fs_dir_clear(d);
 	rc = fs_path(fs, ino, VOLFS_NO_FH, path, sizeof(path));
-	if (rc < 0) {
-		fs_reply_err(req, rc);
-		return;
-	}
-	d = calloc(1, sizeof(*d));
-	if (!d) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	rc = fs_dir_add(d, ".", S_IFDIR, NULL);
+	if (rc == 0)
+		rc = fs_dir_add(d, ".", S_IFDIR, NULL);
 	if (rc == 0)
 		rc = fs_dir_add(d, "..", S_IFDIR, NULL);
 	if (rc == 0) {
@@ -887,6 +916,23 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		rc = fs->be->readdir(fs->ov->state, path, fs_dir_add, d);
 		fs_unlock(fs);
 	}
+	return rc;
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct volfs_fs *fs = fs_of(req);
+	struct fs_dir *d;
+	int rc;
+
+	FS_HAVE_OP(fs, req, readdir, ENOTDIR);
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = fs_dir_load(fs, ino, d);
 	if (rc < 0) {
 		fs_dir_free(d);
 		fs_reply_err(req, rc);
@@ -911,6 +957,16 @@ static void fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	char *buf, *p;
 	size_t rem = size;
 
+	/* Starting over: the reader must see the directory as it is now. */
+	if (off == 0 && d->served) {
+		int rc = fs_dir_load(fs, ino, d);
+
+		if (rc < 0) {
+			fs_reply_err(req, rc);
+			return;
+		}
+	}
+	d->served = 1;
 	buf = calloc(1, size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);

@@ -12,7 +12,11 @@
  * for (busy timeout), never reported as "database is locked" unless it stays
  * locked for the whole timeout.
  *
- * A struct volfs_catalog may be used by one thread at a time.
+ * A struct volfs_catalog may be used by one thread at a time, and never in a
+ * process forked after it was opened (SQLite forbids it): open it again.
+ * Reaping decides liveness from pids, so every process sharing a catalog
+ * must share one pid namespace, and a "mount:DIR" attachment must be
+ * recorded only once its mount is up.
  */
 #ifndef VOLFS_CATALOG_H
 #define VOLFS_CATALOG_H
@@ -74,7 +78,7 @@ struct volfs_attachment {
 };
 
 /*
- * Opens (creating if needed, mode 0700) the state root and root/catalog.db,
+ * Opens (creating if needed, mode 0711) the state root and root/catalog.db,
  * migrating its schema forward.  Refuses a catalog from a newer volfs
  * (-EPROTO) and a corrupt or unreadable one (-EIO, -EACCES) with a message
  * that names the file.

@@ -1,0 +1,1408 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The catalog in SQLite.  This is the only file of volfs that knows SQLite:
+ * every result code is turned into an errno in cat_fail().
+ *
+ * Every transaction, even one that only reads, starts with BEGIN IMMEDIATE:
+ * the reads reap dead owners first, and a deferred read transaction that
+ * later writes can fail with SQLITE_BUSY in WAL mode without the busy
+ * handler ever being called.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "volfs/catalog.h"
+#include "volfs/util.h"
+
+#define CAT_FILE "catalog.db"
+#define CAT_ROOT_MODE 0711
+/* How long a busy database is waited for before it is reported. */
+#define CAT_BUSY_MS 30000
+/* Whole transactions retried when SQLITE_BUSY escapes the busy handler. */
+#define CAT_TXN_TRIES 8
+
+#define CAT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct volfs_catalog {
+	sqlite3 *db;
+	char *root;
+	char *path;
+	/* Set by cat_fail() when SQLite was busy: the transaction may be
+	 * retried as a whole. */
+	int busy;
+	/* What the current call does, for messages: "cannot list volumes". */
+	char op[320];
+};
+
+/*
+ * Schema migrations: step i takes user_version i to i + 1.  Only append.
+ * Options and labels live in child tables, one row per pair, "pos" keeping
+ * the order they were given in.  volumes.state holds enum volfs_volstate;
+ * the SQL below spells its values as numbers.
+ */
+_Static_assert(VOLFS_VOL_CREATING == 0 && VOLFS_VOL_READY == 1 &&
+		       VOLFS_VOL_REMOVING == 2,
+	       "volume states are stored by value in the catalog");
+
+static const char *const cat_migrations[] = {
+	"CREATE TABLE volumes ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" backend TEXT NOT NULL,"
+	" anonymous INTEGER NOT NULL DEFAULT 0,"
+	" state INTEGER NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" creator_pid INTEGER NOT NULL,"
+	" creator_start INTEGER NOT NULL);"
+	"CREATE TABLE volume_options ("
+	" volume TEXT NOT NULL"
+	"  REFERENCES volumes(name) ON DELETE CASCADE,"
+	" pos INTEGER NOT NULL,"
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" PRIMARY KEY (volume, pos),"
+	" UNIQUE (volume, key));"
+	"CREATE TABLE volume_labels ("
+	" volume TEXT NOT NULL"
+	"  REFERENCES volumes(name) ON DELETE CASCADE,"
+	" pos INTEGER NOT NULL,"
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" PRIMARY KEY (volume, pos),"
+	" UNIQUE (volume, key));"
+	"CREATE TABLE attachments ("
+	" volume TEXT NOT NULL"
+	"  REFERENCES volumes(name) ON DELETE CASCADE,"
+	" consumer TEXT NOT NULL,"
+	" target TEXT,"
+	" readonly INTEGER NOT NULL DEFAULT 0,"
+	" since INTEGER NOT NULL,"
+	" pid INTEGER NOT NULL,"
+	" pid_start INTEGER NOT NULL,"
+	" PRIMARY KEY (volume, consumer));",
+};
+
+#define CAT_SCHEMA_VERSION ((int)CAT_ARRAY_SIZE(cat_migrations))
+
+static const char *const cat_state_names[] = {
+	[VOLFS_VOL_CREATING] = "being created",
+	[VOLFS_VOL_READY] = "ready",
+	[VOLFS_VOL_REMOVING] = "being removed",
+};
+
+typedef int (*cat_txn_fn)(struct volfs_catalog *cat, void *arg,
+			  struct volfs_err *err);
+
+static const char *cat_state_name(int state)
+{
+	if (state < 0 || state >= (int)CAT_ARRAY_SIZE(cat_state_names))
+		return "in an unknown state";
+	return cat_state_names[state];
+}
+
+static int64_t cat_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps a few milliseconds, longer after each try, jittered so processes
+ * that collided do not collide again. */
+static void cat_nap(int attempt)
+{
+	struct timespec ts;
+	long ms = 2 + (attempt < 6 ? attempt * 4 : 24);
+
+	ms += (long)((unsigned)getpid() * 7u + (unsigned)attempt * 13u) % 7;
+	ts.tv_sec = 0;
+	ts.tv_nsec = ms * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+static int cat_is_busy(int rc)
+{
+	rc &= 0xff;
+	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ||
+	       rc == SQLITE_PROTOCOL;
+}
+
+/* Says what the public call now running does, for cat_fail(). */
+static void cat_op(struct volfs_catalog *cat, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void cat_op(struct volfs_catalog *cat, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cat->op, sizeof(cat->op), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The one place where an SQLite result code becomes -errno and a message,
+ * which starts with cat->op.
+ */
+static int cat_fail(struct volfs_catalog *cat, int rc, struct volfs_err *err)
+{
+	const char *msg =
+		cat->db ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc);
+	int sys = cat->db ? sqlite3_system_errno(cat->db) : 0;
+	const char *path = cat->path, *what = cat->op;
+
+	if (cat_is_busy(rc)) {
+		cat->busy = 1;
+		return volfs_err_set(err, -EBUSY,
+				     "%s: catalog '%s' is busy (another volfs "
+				     "process is using it) and waiting did "
+				     "not help: try again",
+				     what, path);
+	}
+	switch (rc & 0xff) {
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return volfs_err_set(err, -EIO,
+				     "%s: catalog '%s' is damaged (%s): "
+				     "restore it from a backup, or move it "
+				     "away to start an empty catalog",
+				     what, path, msg);
+	case SQLITE_CANTOPEN:
+		return volfs_err_set(err, sys == ENOENT ? -ENOENT : -EACCES,
+				     "cannot open catalog '%s': %s: check "
+				     "that the state root is accessible, or "
+				     "use another --root",
+				     path, sys ? strerror(sys) : msg);
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return volfs_err_set(err, -EACCES,
+				     "%s: catalog '%s': %s: check its "
+				     "permissions",
+				     what, path, msg);
+	case SQLITE_FULL:
+		return volfs_err_set(err, -ENOSPC,
+				     "%s: catalog '%s': %s: free some space "
+				     "on its file system",
+				     what, path, msg);
+	case SQLITE_READONLY:
+		return volfs_err_set(err, -EROFS,
+				     "%s: catalog '%s' cannot be written (%s): "
+				     "run volfs as a user that may write it, "
+				     "or use another --root",
+				     what, path, msg);
+	case SQLITE_NOMEM:
+		return volfs_err_set(err, -ENOMEM,
+				     "%s: out of memory reading catalog '%s'",
+				     what, path);
+	default:
+		return volfs_err_set(err, -EIO, "%s: catalog '%s': %s", what,
+				     path, msg);
+	}
+}
+
+static int cat_oom(struct volfs_err *err)
+{
+	return volfs_err_set(err, -ENOMEM, "out of memory");
+}
+
+static int cat_prepare(struct volfs_catalog *cat, const char *sql,
+		       sqlite3_stmt **st, struct volfs_err *err)
+{
+	int rc = sqlite3_prepare_v2(cat->db, sql, -1, st, NULL);
+
+	if (rc != SQLITE_OK)
+		return cat_fail(cat, rc, err);
+	return 0;
+}
+
+/* Steps st once: 1 for a row, 0 when done, or -errno. */
+static int cat_step(struct volfs_catalog *cat, sqlite3_stmt *st,
+		    struct volfs_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return cat_fail(cat, rc, err);
+}
+
+static int cat_exec(struct volfs_catalog *cat, const char *sql,
+		    struct volfs_err *err)
+{
+	int rc = sqlite3_exec(cat->db, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return cat_fail(cat, rc, err);
+	return 0;
+}
+
+/* Copies text column col into *out (NULL for SQL NULL). */
+static int cat_col_dup(sqlite3_stmt *st, int col, char **out)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	*out = NULL;
+	if (!s)
+		return 0;
+	*out = strdup((const char *)s);
+	return *out ? 0 : -ENOMEM;
+}
+
+static void cat_bind_str(sqlite3_stmt *st, int idx, const char *s)
+{
+	sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC);
+}
+
+/*
+ * Runs one statement that returns no rows, with ?1 and ?2 bound to s1 and
+ * s2 (those it has); returns how many rows it changed.
+ */
+static int cat_run(struct volfs_catalog *cat, const char *sql, const char *s1,
+		   const char *s2, struct volfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_prepare(cat, sql, &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, s1);
+	cat_bind_str(st, 2, s2);
+	while ((rc = cat_step(cat, st, err)) == 1)
+		;
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : sqlite3_changes(cat->db);
+}
+
+/*
+ * Runs a query with ?1 bound to s1 (if it has one) and returns the first
+ * column of its first row, or -ENOENT (without a message) if it has none.
+ */
+static int cat_int(struct volfs_catalog *cat, const char *sql, const char *s1,
+		   struct volfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_prepare(cat, sql, &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, s1);
+	rc = cat_step(cat, st, err);
+	if (rc == 1)
+		rc = sqlite3_column_int(st, 0);
+	else if (rc == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Runs fn inside BEGIN IMMEDIATE ... COMMIT.  When SQLite stays busy beyond
+ * its busy handler the whole transaction is run again, a few times, within
+ * the busy timeout.  If the commit fails after fn succeeded, undo(arg) frees
+ * what fn returned.
+ */
+static int cat_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
+		   void (*undo)(void *arg), struct volfs_err *err)
+{
+	int64_t deadline = cat_now_ms() + CAT_BUSY_MS;
+	int rc;
+
+	for (int attempt = 0;; attempt++) {
+		cat->busy = 0;
+		rc = cat_exec(cat, "BEGIN IMMEDIATE", err);
+		if (rc == 0) {
+			rc = fn(cat, arg, err);
+			if (rc >= 0) {
+				int crc = cat_exec(cat, "COMMIT", err);
+
+				if (crc == 0)
+					return rc;
+				if (undo)
+					undo(arg);
+				rc = crc;
+			}
+			if (!sqlite3_get_autocommit(cat->db))
+				sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL,
+					     NULL);
+		}
+		if (!cat->busy || attempt + 1 >= CAT_TXN_TRIES ||
+		    cat_now_ms() >= deadline)
+			return rc;
+		cat_nap(attempt);
+	}
+}
+
+/*
+ * SQL function volfs_gone(pid, start): 1 if process pid no longer runs with
+ * that start time (exited, or its pid was reused).
+ */
+static void cat_sql_gone(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	sqlite3_int64 pid = sqlite3_value_int64(argv[0]);
+	uint64_t start = (uint64_t)sqlite3_value_int64(argv[1]);
+
+	if (pid <= 0 || pid > INT_MAX) {
+		sqlite3_result_int(ctx, 1);
+		return;
+	}
+	sqlite3_result_int(ctx, volfs_pid_start((pid_t)pid) != start);
+}
+
+/*
+ * SQL function volfs_unmounted(consumer, target): 1 if consumer is
+ * "mount:DIR" and its directory (target, or DIR when target is NULL) is no
+ * longer a volfs mount.  When the mount table cannot be read, 0: keep it.
+ */
+static void cat_sql_unmounted(sqlite3_context *ctx, int argc,
+			      sqlite3_value **argv)
+{
+	const char *consumer = (const char *)sqlite3_value_text(argv[0]);
+	const char *target = (const char *)sqlite3_value_text(argv[1]);
+
+	if (!consumer || strncmp(consumer, "mount:", 6) != 0) {
+		sqlite3_result_int(ctx, 0);
+		return;
+	}
+	if (!target)
+		target = consumer + 6;
+	sqlite3_result_int(ctx, volfs_is_volfs_mount(target) == 0);
+}
+
+/* The reaping itself; runs inside the caller's transaction. */
+static int cat_reap_locked(struct volfs_catalog *cat, struct volfs_err *err)
+{
+	int n = 0, rc;
+
+	/* Without a readable /proc every owner would look dead. */
+	if (volfs_pid_start(getpid()) == 0) {
+		volfs_log(VOLFS_LOG_WARNING,
+			  "cannot read /proc/%d/stat: not reaping attachments "
+			  "of dead processes",
+			  (int)getpid());
+		rc = cat_exec(cat,
+			      "DELETE FROM attachments WHERE "
+			      "volfs_unmounted(consumer, target)",
+			      err);
+		return rc < 0 ? rc : sqlite3_changes(cat->db);
+	}
+	rc = cat_exec(cat,
+		      "DELETE FROM attachments WHERE volfs_gone(pid, pid_start)"
+		      " OR volfs_unmounted(consumer, target)",
+		      err);
+	if (rc < 0)
+		return rc;
+	n += sqlite3_changes(cat->db);
+	rc = cat_exec(cat,
+		      "DELETE FROM volumes WHERE state = 0 AND "
+		      "volfs_gone(creator_pid, creator_start)",
+		      err);
+	if (rc < 0)
+		return rc;
+	return n + sqlite3_changes(cat->db);
+}
+
+/* The state of volume name, or -ENOENT (without a message). */
+static int cat_state(struct volfs_catalog *cat, const char *name,
+		     struct volfs_err *err)
+{
+	return cat_int(cat, "SELECT state FROM volumes WHERE name = ?1", name,
+		       err);
+}
+
+static int cat_no_volume(const char *name, struct volfs_err *err)
+{
+	return volfs_err_set(err, -ENOENT, "no such volume: '%s'", name);
+}
+
+static int cat_too_new(struct volfs_catalog *cat, int version,
+		       struct volfs_err *err)
+{
+	return volfs_err_set(err, -EPROTO,
+			     "catalog '%s' was written by a newer volfs "
+			     "(schema %d; this volfs knows up to %d): upgrade "
+			     "volfs, or use another --root",
+			     cat->path, version, CAT_SCHEMA_VERSION);
+}
+
+static int cat_migrate_locked(struct volfs_catalog *cat, void *arg,
+			      struct volfs_err *err)
+{
+	char sql[64];
+	int version, rc;
+
+	version = cat_int(cat, "PRAGMA user_version", NULL, err);
+	if (version < 0)
+		return version;
+	if (version > CAT_SCHEMA_VERSION)
+		return cat_too_new(cat, version, err);
+	if (version == CAT_SCHEMA_VERSION)
+		return 0;
+	if (version == 0) {
+		/* A database with tables but no version is not ours. */
+		rc = cat_int(cat, "SELECT count(*) FROM sqlite_master", NULL,
+			     err);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			return volfs_err_set(err, -EIO,
+					     "'%s' is an SQLite database but "
+					     "not a volfs catalog: move it "
+					     "away, or use another --root",
+					     cat->path);
+	}
+	for (int i = version; i < CAT_SCHEMA_VERSION; i++) {
+		rc = cat_exec(cat, cat_migrations[i], err);
+		if (rc < 0)
+			return rc;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		 CAT_SCHEMA_VERSION);
+	return cat_exec(cat, sql, err);
+}
+
+/*
+ * Runs a pragma outside any transaction, retrying while another process
+ * holds the database (turning a fresh database to WAL takes an exclusive
+ * lock and does not wait on the busy handler).  The first column of the
+ * first row, if any, is copied into buf.
+ */
+static int cat_pragma(struct volfs_catalog *cat, const char *sql, char *buf,
+		      size_t len, struct volfs_err *err)
+{
+	int64_t deadline = cat_now_ms() + CAT_BUSY_MS;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	for (int attempt = 0;; attempt++) {
+		rc = sqlite3_prepare_v2(cat->db, sql, -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW && buf) {
+				const unsigned char *s =
+					sqlite3_column_text(st, 0);
+
+				snprintf(buf, len, "%s", s ? (char *)s : "");
+			}
+			while (rc == SQLITE_ROW)
+				rc = sqlite3_step(st);
+		}
+		if (rc == SQLITE_DONE || rc == SQLITE_OK) {
+			sqlite3_finalize(st);
+			return 0;
+		}
+		if (!cat_is_busy(rc) || cat_now_ms() >= deadline) {
+			rc = cat_fail(cat, rc, err);
+			sqlite3_finalize(st);
+			return rc;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+		cat_nap(attempt);
+	}
+}
+
+static int cat_setup(struct volfs_catalog *cat, struct volfs_err *err)
+{
+	char buf[32];
+	int version, rc;
+
+	sqlite3_extended_result_codes(cat->db, 1);
+	sqlite3_busy_timeout(cat->db, CAT_BUSY_MS);
+	rc = sqlite3_create_function(cat->db, "volfs_gone", 2,
+				     SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
+				     cat_sql_gone, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function(cat->db, "volfs_unmounted", 2,
+					     SQLITE_UTF8 | SQLITE_DIRECTONLY,
+					     NULL, cat_sql_unmounted, NULL,
+					     NULL);
+	if (rc != SQLITE_OK)
+		return cat_fail(cat, rc, err);
+
+	/* The first read: refuse a newer catalog before changing anything
+	 * in it, and find out whether the file is a database at all. */
+	rc = cat_pragma(cat, "PRAGMA user_version", buf, sizeof(buf), err);
+	if (rc < 0)
+		return rc;
+	version = atoi(buf);
+	if (version > CAT_SCHEMA_VERSION)
+		return cat_too_new(cat, version, err);
+
+	rc = cat_pragma(cat, "PRAGMA journal_mode = WAL", buf, sizeof(buf),
+			err);
+	if (rc < 0)
+		return rc;
+	if (strcmp(buf, "wal") != 0)
+		volfs_log(VOLFS_LOG_WARNING,
+			  "catalog '%s' is in journal mode '%s', not 'wal': "
+			  "other volfs processes will wait for each other "
+			  "longer",
+			  cat->path, buf);
+	rc = cat_pragma(cat, "PRAGMA synchronous = FULL", NULL, 0, err);
+	if (rc < 0)
+		return rc;
+	rc = cat_pragma(cat, "PRAGMA foreign_keys = ON", NULL, 0, err);
+	if (rc < 0)
+		return rc;
+	return cat_txn(cat, cat_migrate_locked, NULL, NULL, err);
+}
+
+int volfs_catalog_open(const char *root, struct volfs_catalog **out,
+		       struct volfs_err *err)
+{
+	struct volfs_catalog *cat;
+	int rc;
+
+	*out = NULL;
+	rc = volfs_mkdir_p(root, CAT_ROOT_MODE);
+	if (rc < 0)
+		return volfs_err_set(err, rc,
+				     "cannot create state root '%s': %s: "
+				     "check its parent's permissions, or use "
+				     "another --root",
+				     root, strerror(-rc));
+	cat = calloc(1, sizeof(*cat));
+	if (!cat)
+		return cat_oom(err);
+	cat_op(cat, "cannot open the catalog");
+	cat->root = strdup(root);
+	if (!cat->root || asprintf(&cat->path, "%s/%s", root, CAT_FILE) < 0) {
+		cat->path = NULL;
+		rc = cat_oom(err);
+		goto err_close;
+	}
+	/* Even when it fails, sqlite3_open_v2() returns a handle to close. */
+	rc = sqlite3_open_v2(cat->path, &cat->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		rc = cat_fail(cat, rc, err);
+		goto err_close;
+	}
+	rc = cat_setup(cat, err);
+	if (rc < 0)
+		goto err_close;
+	*out = cat;
+	return 0;
+
+err_close:
+	volfs_catalog_close(cat);
+	return rc;
+}
+
+void volfs_catalog_close(struct volfs_catalog *cat)
+{
+	if (!cat)
+		return;
+	sqlite3_close(cat->db);
+	free(cat->path);
+	free(cat->root);
+	free(cat);
+}
+
+const char *volfs_catalog_root(const struct volfs_catalog *cat)
+{
+	return cat->root;
+}
+
+static void cat_kvs_free(struct volfs_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((void *)kv[i].key);
+		free((void *)kv[i].value);
+	}
+	free(kv);
+}
+
+void volfs_volume_release(struct volfs_volume *v)
+{
+	if (!v)
+		return;
+	free(v->name);
+	free(v->backend);
+	cat_kvs_free(v->opts, v->nopts);
+	cat_kvs_free(v->labels, v->nlabels);
+	memset(v, 0, sizeof(*v));
+}
+
+void volfs_volumes_free(struct volfs_volume *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		volfs_volume_release(&v[i]);
+	free(v);
+}
+
+void volfs_attachment_release(struct volfs_attachment *a)
+{
+	if (!a)
+		return;
+	free(a->volume);
+	free(a->consumer);
+	free(a->target);
+	memset(a, 0, sizeof(*a));
+}
+
+void volfs_attachments_free(struct volfs_attachment *a, size_t n)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < n; i++)
+		volfs_attachment_release(&a[i]);
+	free(a);
+}
+
+/* Checks that keys are present and unique; "what" is "option" or "label". */
+static int cat_kvs_check(const struct volfs_kv *kv, size_t n, const char *what,
+			 const char *name, struct volfs_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!kv[i].key || !*kv[i].key || !kv[i].value)
+			return volfs_err_set(err, -EINVAL,
+					     "volume '%s': %s %zu has no key "
+					     "or no value: give it as "
+					     "key=value",
+					     name, what, i + 1);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(kv[i].key, kv[j].key) == 0)
+				return volfs_err_set(err, -EINVAL,
+						     "volume '%s': %s '%s' is "
+						     "given twice: give it "
+						     "once",
+						     name, what, kv[i].key);
+	}
+	return 0;
+}
+
+static int cat_kvs_insert(struct volfs_catalog *cat, const char *sql,
+			  const char *name, const struct volfs_kv *kv, size_t n,
+			  struct volfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	rc = cat_prepare(cat, sql, &st, err);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		sqlite3_reset(st);
+		cat_bind_str(st, 1, name);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+		cat_bind_str(st, 3, kv[i].key);
+		cat_bind_str(st, 4, kv[i].value);
+		rc = cat_step(cat, st, err);
+	}
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : 0;
+}
+
+static int cat_reserve_locked(struct volfs_catalog *cat, void *arg,
+			      struct volfs_err *err)
+{
+	const struct volfs_volume *v = arg;
+	pid_t me = getpid();
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_reap_locked(cat, err);
+	if (rc < 0)
+		return rc;
+	rc = cat_prepare(cat,
+			 "SELECT state, creator_pid FROM volumes "
+			 "WHERE name = ?1",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, v->name);
+	rc = cat_step(cat, st, err);
+	if (rc == 1 && sqlite3_column_int(st, 0) == VOLFS_VOL_CREATING)
+		rc = volfs_err_set(err, -EEXIST,
+				   "volume '%s' already exists (it is being "
+				   "created by pid %d): choose another name",
+				   v->name, sqlite3_column_int(st, 1));
+	else if (rc == 1)
+		rc = volfs_err_set(err, -EEXIST,
+				   "volume '%s' already exists: choose another "
+				   "name, or remove it first",
+				   v->name);
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+
+	rc = cat_prepare(cat,
+			 "INSERT INTO volumes (name, backend, anonymous, "
+			 "state, created, creator_pid, creator_start) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, v->name);
+	cat_bind_str(st, 2, v->backend);
+	sqlite3_bind_int(st, 3, v->anonymous ? 1 : 0);
+	sqlite3_bind_int(st, 4, VOLFS_VOL_CREATING);
+	sqlite3_bind_int64(st, 5, v->created > 0 ? v->created : time(NULL));
+	sqlite3_bind_int64(st, 6, me);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)volfs_pid_start(me));
+	rc = cat_step(cat, st, err);
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+	rc = cat_kvs_insert(cat,
+			    "INSERT INTO volume_options (volume, pos, key, "
+			    "value) VALUES (?1, ?2, ?3, ?4)",
+			    v->name, v->opts, v->nopts, err);
+	if (rc < 0)
+		return rc;
+	return cat_kvs_insert(cat,
+			      "INSERT INTO volume_labels (volume, pos, key, "
+			      "value) VALUES (?1, ?2, ?3, ?4)",
+			      v->name, v->labels, v->nlabels, err);
+}
+
+int volfs_catalog_reserve(struct volfs_catalog *cat,
+			  const struct volfs_volume *v, struct volfs_err *err)
+{
+	int rc;
+
+	rc = volfs_name_check(v->name, err);
+	if (rc < 0)
+		return rc;
+	if (!v->backend || !*v->backend)
+		return volfs_err_set(err, -EINVAL,
+				     "volume '%s' has no backend: give one "
+				     "with -b",
+				     v->name);
+	rc = cat_kvs_check(v->opts, v->nopts, "option", v->name, err);
+	if (rc < 0)
+		return rc;
+	rc = cat_kvs_check(v->labels, v->nlabels, "label", v->name, err);
+	if (rc < 0)
+		return rc;
+	cat_op(cat, "cannot create volume '%s'", v->name);
+	return cat_txn(cat, cat_reserve_locked, (void *)v, NULL, err);
+}
+
+struct cat_state_arg {
+	const char *name;
+	enum volfs_volstate state;
+};
+
+static int cat_set_state_locked(struct volfs_catalog *cat, void *arg,
+				struct volfs_err *err)
+{
+	struct cat_state_arg *a = arg;
+	char sql[64];
+	int old, rc;
+
+	old = cat_state(cat, a->name, err);
+	if (old == -ENOENT)
+		return cat_no_volume(a->name, err);
+	if (old < 0)
+		return old;
+	if (old == (int)a->state)
+		return 0;
+	/* Nothing goes back to CREATING: that would hand it to the reaper. */
+	if (a->state == VOLFS_VOL_CREATING)
+		return volfs_err_set(err, -EINVAL,
+				     "volume '%s' is %s: it cannot be marked "
+				     "as being created again",
+				     a->name, cat_state_name(old));
+	if (old == VOLFS_VOL_CREATING && a->state != VOLFS_VOL_READY)
+		return volfs_err_set(err, -EINVAL,
+				     "volume '%s' is being created: mark it "
+				     "ready before removing it, or delete it",
+				     a->name);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE volumes SET state = %d WHERE name = ?1",
+		 (int)a->state);
+	rc = cat_run(cat, sql, a->name, NULL, err);
+	return rc < 0 ? rc : 0;
+}
+
+int volfs_catalog_set_state(struct volfs_catalog *cat, const char *name,
+			    enum volfs_volstate state, struct volfs_err *err)
+{
+	struct cat_state_arg a = { .name = name, .state = state };
+
+	if ((int)state < 0 ||
+	    (int)state >= (int)CAT_ARRAY_SIZE(cat_state_names))
+		return volfs_err_set(err, -EINVAL,
+				     "cannot move volume '%s' to unknown "
+				     "state %d",
+				     name, (int)state);
+	cat_op(cat, "cannot change the state of volume '%s'", name);
+	return cat_txn(cat, cat_set_state_locked, &a, NULL, err);
+}
+
+/* Builds "in use by A (pid 1), B (pid 2)" for begin_remove's refusal. */
+static int cat_busy_msg(struct volfs_catalog *cat, const char *name,
+			struct volfs_err *err)
+{
+	char users[640];
+	size_t len = 0;
+	int shown = 0, more = 0, rc;
+	sqlite3_stmt *st;
+
+	rc = cat_prepare(cat,
+			 "SELECT consumer, pid FROM attachments "
+			 "WHERE volume = ?1 ORDER BY since, consumer",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, name);
+	users[0] = '\0';
+	while ((rc = cat_step(cat, st, err)) == 1) {
+		const char *c = (const char *)sqlite3_column_text(st, 0);
+		int n;
+
+		if (more) {
+			more++;
+			continue;
+		}
+		n = snprintf(users + len, sizeof(users) - len, "%s%s (pid %d)",
+			     shown ? ", " : "", c ? c : "?",
+			     sqlite3_column_int(st, 1));
+		if (n < 0 || (size_t)n >= sizeof(users) - len) {
+			users[len] = '\0';
+			more = 1;
+			continue;
+		}
+		len += (size_t)n;
+		shown++;
+	}
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+	if (more)
+		return volfs_err_set(err, -EBUSY,
+				     "volume '%s' is in use by %s and %d "
+				     "more: stop them, or use -f to remove "
+				     "it anyway",
+				     name, users, more);
+	return volfs_err_set(err, -EBUSY,
+			     "volume '%s' is in use by %s: stop them, or use "
+			     "-f to remove it anyway",
+			     name, users);
+}
+
+struct cat_remove_arg {
+	const char *name;
+	int force;
+};
+
+static int cat_begin_remove_locked(struct volfs_catalog *cat, void *arg,
+				   struct volfs_err *err)
+{
+	struct cat_remove_arg *a = arg;
+	int state, rc;
+
+	rc = cat_reap_locked(cat, err);
+	if (rc < 0)
+		return rc;
+	state = cat_state(cat, a->name, err);
+	if (state == -ENOENT)
+		return cat_no_volume(a->name, err);
+	if (state < 0)
+		return state;
+	if (state == VOLFS_VOL_CREATING)
+		return volfs_err_set(err, -EBUSY,
+				     "volume '%s' is being created: wait for "
+				     "it, then try again",
+				     a->name);
+	/* Only one remover at a time; -f takes over an interrupted one. */
+	if (state == VOLFS_VOL_REMOVING && !a->force)
+		return volfs_err_set(err, -EBUSY,
+				     "volume '%s' is being removed: wait for "
+				     "it, or use -f if an earlier removal "
+				     "was interrupted",
+				     a->name);
+	if (!a->force) {
+		rc = cat_int(cat,
+			     "SELECT count(*) FROM attachments "
+			     "WHERE volume = ?1",
+			     a->name, err);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			return cat_busy_msg(cat, a->name, err);
+	}
+	rc = cat_run(cat, "DELETE FROM attachments WHERE volume = ?1", a->name,
+		     NULL, err);
+	if (rc < 0)
+		return rc;
+	rc = cat_run(cat, "UPDATE volumes SET state = 2 WHERE name = ?1",
+		     a->name, NULL, err);
+	return rc < 0 ? rc : 0;
+}
+
+int volfs_catalog_begin_remove(struct volfs_catalog *cat, const char *name,
+			       int force, struct volfs_err *err)
+{
+	struct cat_remove_arg a = { .name = name, .force = force };
+
+	cat_op(cat, "cannot remove volume '%s'", name);
+	return cat_txn(cat, cat_begin_remove_locked, &a, NULL, err);
+}
+
+static int cat_delete_locked(struct volfs_catalog *cat, void *arg,
+			     struct volfs_err *err)
+{
+	const char *name = arg;
+	int rc;
+
+	rc = cat_run(cat, "DELETE FROM volumes WHERE name = ?1", name, NULL,
+		     err);
+	if (rc == 0)
+		return cat_no_volume(name, err);
+	return rc < 0 ? rc : 0;
+}
+
+int volfs_catalog_delete(struct volfs_catalog *cat, const char *name,
+			 struct volfs_err *err)
+{
+	cat_op(cat, "cannot delete volume '%s'", name);
+	return cat_txn(cat, cat_delete_locked, (void *)name, NULL, err);
+}
+
+/* Reads the key/value rows that sql selects for volume name. */
+static int cat_kvs_load(struct volfs_catalog *cat, const char *sql,
+			const char *name, struct volfs_kv **out, size_t *nout,
+			struct volfs_err *err)
+{
+	struct volfs_kv *kv = NULL;
+	size_t n = 0, alloc = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_prepare(cat, sql, &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, name);
+	while ((rc = cat_step(cat, st, err)) == 1) {
+		char *k, *v;
+
+		if (n == alloc) {
+			size_t na = alloc ? alloc * 2 : 4;
+			struct volfs_kv *nkv = realloc(kv, na * sizeof(*kv));
+
+			if (!nkv)
+				goto err_oom;
+			kv = nkv;
+			alloc = na;
+		}
+		if (cat_col_dup(st, 0, &k) < 0)
+			goto err_oom;
+		if (cat_col_dup(st, 1, &v) < 0) {
+			free(k);
+			goto err_oom;
+		}
+		kv[n].key = k;
+		kv[n].value = v;
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		cat_kvs_free(kv, n);
+		return rc;
+	}
+	*out = kv;
+	*nout = n;
+	return 0;
+
+err_oom:
+	sqlite3_finalize(st);
+	cat_kvs_free(kv, n);
+	return cat_oom(err);
+}
+
+#define CAT_VOLUME_COLUMNS                                              \
+	"SELECT name, backend, anonymous, state, created, "             \
+	"(SELECT count(*) FROM attachments a WHERE a.volume = v.name) " \
+	"FROM volumes v "
+
+/* Fills *v from a row of CAT_VOLUME_COLUMNS, with its options and labels. */
+static int cat_volume_row(struct volfs_catalog *cat, sqlite3_stmt *st,
+			  struct volfs_volume *v, struct volfs_err *err)
+{
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	if (cat_col_dup(st, 0, &v->name) < 0 ||
+	    cat_col_dup(st, 1, &v->backend) < 0 || !v->name || !v->backend) {
+		rc = cat_oom(err);
+		goto err_release;
+	}
+	v->anonymous = sqlite3_column_int(st, 2);
+	v->state = (enum volfs_volstate)sqlite3_column_int(st, 3);
+	v->created = sqlite3_column_int64(st, 4);
+	v->refcount = (unsigned)sqlite3_column_int(st, 5);
+	rc = cat_kvs_load(cat,
+			  "SELECT key, value FROM volume_options "
+			  "WHERE volume = ?1 ORDER BY pos",
+			  v->name, &v->opts, &v->nopts, err);
+	if (rc < 0)
+		goto err_release;
+	rc = cat_kvs_load(cat,
+			  "SELECT key, value FROM volume_labels "
+			  "WHERE volume = ?1 ORDER BY pos",
+			  v->name, &v->labels, &v->nlabels, err);
+	if (rc < 0)
+		goto err_release;
+	return 0;
+
+err_release:
+	volfs_volume_release(v);
+	return rc;
+}
+
+struct cat_get_arg {
+	const char *name;
+	struct volfs_volume *out;
+};
+
+static int cat_get_locked(struct volfs_catalog *cat, void *arg,
+			  struct volfs_err *err)
+{
+	struct cat_get_arg *a = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_reap_locked(cat, err);
+	if (rc < 0)
+		return rc;
+	rc = cat_prepare(cat, CAT_VOLUME_COLUMNS "WHERE name = ?1", &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, a->name);
+	rc = cat_step(cat, st, err);
+	if (rc == 1)
+		rc = cat_volume_row(cat, st, a->out, err);
+	else if (rc == 0)
+		rc = cat_no_volume(a->name, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void cat_get_undo(void *arg)
+{
+	struct cat_get_arg *a = arg;
+
+	volfs_volume_release(a->out);
+}
+
+int volfs_catalog_get(struct volfs_catalog *cat, const char *name,
+		      struct volfs_volume *out, struct volfs_err *err)
+{
+	struct cat_get_arg a = { .name = name, .out = out };
+
+	memset(out, 0, sizeof(*out));
+	cat_op(cat, "cannot read volume '%s'", name);
+	return cat_txn(cat, cat_get_locked, &a, cat_get_undo, err);
+}
+
+struct cat_list_arg {
+	struct volfs_volume *v;
+	size_t n;
+};
+
+static void cat_list_undo(void *arg)
+{
+	struct cat_list_arg *a = arg;
+
+	volfs_volumes_free(a->v, a->n);
+	a->v = NULL;
+	a->n = 0;
+}
+
+static int cat_list_locked(struct volfs_catalog *cat, void *arg,
+			   struct volfs_err *err)
+{
+	struct cat_list_arg *a = arg;
+	size_t alloc = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_reap_locked(cat, err);
+	if (rc < 0)
+		return rc;
+	rc = cat_prepare(cat,
+			 CAT_VOLUME_COLUMNS "WHERE state IN (1, 2) "
+					    "ORDER BY name",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	while ((rc = cat_step(cat, st, err)) == 1) {
+		if (a->n == alloc) {
+			size_t na = alloc ? alloc * 2 : 8;
+			struct volfs_volume *nv =
+				realloc(a->v, na * sizeof(*nv));
+
+			if (!nv) {
+				rc = cat_oom(err);
+				break;
+			}
+			a->v = nv;
+			alloc = na;
+		}
+		rc = cat_volume_row(cat, st, &a->v[a->n], err);
+		if (rc < 0)
+			break;
+		a->n++;
+	}
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		cat_list_undo(a);
+		return rc;
+	}
+	return (int)a->n;
+}
+
+int volfs_catalog_list(struct volfs_catalog *cat, struct volfs_volume **out,
+		       struct volfs_err *err)
+{
+	struct cat_list_arg a = { 0 };
+	int rc;
+
+	*out = NULL;
+	cat_op(cat, "cannot list volumes");
+	rc = cat_txn(cat, cat_list_locked, &a, cat_list_undo, err);
+	if (rc >= 0)
+		*out = a.v;
+	return rc;
+}
+
+static int cat_attach_locked(struct volfs_catalog *cat, void *arg,
+			     struct volfs_err *err)
+{
+	const struct volfs_attachment *a = arg;
+	uint64_t start = a->pid_start;
+	sqlite3_stmt *st;
+	int state, rc;
+
+	rc = cat_reap_locked(cat, err);
+	if (rc < 0)
+		return rc;
+	state = cat_state(cat, a->volume, err);
+	if (state == -ENOENT)
+		return cat_no_volume(a->volume, err);
+	if (state < 0)
+		return state;
+	if (state != VOLFS_VOL_READY)
+		return volfs_err_set(err, -EBUSY,
+				     "volume '%s' is %s: wait for it, then "
+				     "try again",
+				     a->volume, cat_state_name(state));
+	/* No start time given: it is the owner's current one. */
+	if (start == 0)
+		start = volfs_pid_start(a->pid);
+	rc = cat_prepare(cat,
+			 "INSERT INTO attachments (volume, consumer, target, "
+			 "readonly, since, pid, pid_start) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+			 "ON CONFLICT (volume, consumer) DO UPDATE SET "
+			 "target = excluded.target, "
+			 "readonly = excluded.readonly, "
+			 "since = excluded.since, pid = excluded.pid, "
+			 "pid_start = excluded.pid_start",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, a->volume);
+	cat_bind_str(st, 2, a->consumer);
+	cat_bind_str(st, 3, a->target);
+	sqlite3_bind_int(st, 4, a->readonly ? 1 : 0);
+	sqlite3_bind_int64(st, 5, a->since > 0 ? a->since : time(NULL));
+	sqlite3_bind_int64(st, 6, a->pid);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)start);
+	rc = cat_step(cat, st, err);
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : 0;
+}
+
+int volfs_catalog_attach(struct volfs_catalog *cat,
+			 const struct volfs_attachment *a,
+			 struct volfs_err *err)
+{
+	if (!a->volume)
+		return volfs_err_set(err, -EINVAL,
+				     "cannot attach: no volume given");
+	if (!a->consumer || !*a->consumer)
+		return volfs_err_set(err, -EINVAL,
+				     "cannot attach volume '%s': no consumer "
+				     "given",
+				     a->volume);
+	cat_op(cat, "cannot attach volume '%s'", a->volume);
+	return cat_txn(cat, cat_attach_locked, (void *)a, NULL, err);
+}
+
+struct cat_detach_arg {
+	const char *volume;
+	const char *consumer;
+};
+
+static int cat_detach_locked(struct volfs_catalog *cat, void *arg,
+			     struct volfs_err *err)
+{
+	struct cat_detach_arg *a = arg;
+	int rc;
+
+	rc = cat_run(cat,
+		     "DELETE FROM attachments "
+		     "WHERE volume = ?1 AND consumer = ?2",
+		     a->volume, a->consumer, err);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	rc = cat_state(cat, a->volume, err);
+	if (rc == -ENOENT)
+		return cat_no_volume(a->volume, err);
+	if (rc < 0)
+		return rc;
+	return volfs_err_set(err, -ENOENT,
+			     "volume '%s' is not attached to '%s'", a->volume,
+			     a->consumer);
+}
+
+int volfs_catalog_detach(struct volfs_catalog *cat, const char *volume,
+			 const char *consumer, struct volfs_err *err)
+{
+	struct cat_detach_arg a = { .volume = volume, .consumer = consumer };
+
+	cat_op(cat, "cannot detach '%s' from volume '%s'", consumer, volume);
+	return cat_txn(cat, cat_detach_locked, &a, NULL, err);
+}
+
+struct cat_attachments_arg {
+	const char *volume;
+	struct volfs_attachment *a;
+	size_t n;
+};
+
+static void cat_attachments_undo(void *arg)
+{
+	struct cat_attachments_arg *a = arg;
+
+	volfs_attachments_free(a->a, a->n);
+	a->a = NULL;
+	a->n = 0;
+}
+
+static int cat_attachment_row(sqlite3_stmt *st, struct volfs_attachment *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (cat_col_dup(st, 0, &a->volume) < 0 ||
+	    cat_col_dup(st, 1, &a->consumer) < 0 ||
+	    cat_col_dup(st, 2, &a->target) < 0 || !a->volume || !a->consumer) {
+		volfs_attachment_release(a);
+		return -ENOMEM;
+	}
+	a->readonly = sqlite3_column_int(st, 3);
+	a->since = sqlite3_column_int64(st, 4);
+	a->pid = (pid_t)sqlite3_column_int64(st, 5);
+	a->pid_start = (uint64_t)sqlite3_column_int64(st, 6);
+	return 0;
+}
+
+static int cat_attachments_locked(struct volfs_catalog *cat, void *arg,
+				  struct volfs_err *err)
+{
+	struct cat_attachments_arg *a = arg;
+	size_t alloc = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_reap_locked(cat, err);
+	if (rc < 0)
+		return rc;
+	if (a->volume) {
+		rc = cat_state(cat, a->volume, err);
+		if (rc == -ENOENT)
+			return cat_no_volume(a->volume, err);
+		if (rc < 0)
+			return rc;
+	}
+	rc = cat_prepare(cat,
+			 "SELECT volume, consumer, target, readonly, since, "
+			 "pid, pid_start FROM attachments "
+			 "WHERE ?1 IS NULL OR volume = ?1 "
+			 "ORDER BY volume, since, consumer",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, a->volume);
+	while ((rc = cat_step(cat, st, err)) == 1) {
+		if (a->n == alloc) {
+			size_t na = alloc ? alloc * 2 : 8;
+			struct volfs_attachment *nv =
+				realloc(a->a, na * sizeof(*nv));
+
+			if (!nv) {
+				rc = cat_oom(err);
+				break;
+			}
+			a->a = nv;
+			alloc = na;
+		}
+		if (cat_attachment_row(st, &a->a[a->n]) < 0) {
+			rc = cat_oom(err);
+			break;
+		}
+		a->n++;
+	}
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		cat_attachments_undo(a);
+		return rc;
+	}
+	return (int)a->n;
+}
+
+int volfs_catalog_attachments(struct volfs_catalog *cat, const char *volume,
+			      struct volfs_attachment **out,
+			      struct volfs_err *err)
+{
+	struct cat_attachments_arg a = { .volume = volume };
+	int rc;
+
+	*out = NULL;
+	if (volume)
+		cat_op(cat, "cannot list the attachments of volume '%s'",
+		       volume);
+	else
+		cat_op(cat, "cannot list attachments");
+	rc = cat_txn(cat, cat_attachments_locked, &a, cat_attachments_undo,
+		     err);
+	if (rc >= 0)
+		*out = a.a;
+	return rc;
+}
+
+static int cat_reap_txn(struct volfs_catalog *cat, void *arg,
+			struct volfs_err *err)
+{
+	return cat_reap_locked(cat, err);
+}
+
+int volfs_catalog_reap(struct volfs_catalog *cat, struct volfs_err *err)
+{
+	cat_op(cat, "cannot reap stale attachments");
+	return cat_txn(cat, cat_reap_txn, NULL, NULL, err);
+}

@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "volfs/loader.h"
+#include "volfs/options.h"
+#include "volfs/util.h"
+#include "volfs/volume.h"
+
+/* The consumer id of a `volfs mount NAME DIR` attachment: "mount:DIR". */
+#define VOL_MOUNT_PREFIX "mount:"
+
+char *volfs_volume_state_dir(struct volfs_catalog *cat, const char *name)
+{
+	char *dir;
+
+	if (asprintf(&dir, "%s/volumes/%s", volfs_catalog_root(cat), name) < 0)
+		return NULL;
+	return dir;
+}
+
+static void vol_volinfo(struct volfs_volinfo *vi, const char *name,
+			const char *state_dir, const struct volfs_kv *opts,
+			size_t nopts)
+{
+	vi->name = name;
+	vi->state_dir = state_dir;
+	vi->opts = opts;
+	vi->nopts = nopts;
+	vi->log = volfs_log;
+}
+
+/* A backend's message, or strerror() when it left none. */
+static const char *vol_be_msg(const char *msg, int rc)
+{
+	return msg[0] ? msg : strerror(-rc);
+}
+
+/* Labels are free-form, but one key may appear only once. */
+static int vol_labels_check(const struct volfs_kv *labels, size_t n,
+			    struct volfs_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(labels[i].key, labels[j].key) == 0)
+				return volfs_err_set(err, -EINVAL,
+						     "label '%s' is given "
+						     "twice: give each label "
+						     "once",
+						     labels[i].key);
+	return 0;
+}
+
+/* nftw callback: removes empty directories, stops at anything else. */
+static int vol_rmdir_one(const char *path, const struct stat *st, int flag,
+			 struct FTW *ftw)
+{
+	if (flag != FTW_DP)
+		return ENOTEMPTY;
+	return rmdir(path) < 0 ? errno : 0;
+}
+
+/*
+ * Makes the state directory of a volume whose name this process has just
+ * reserved.  A directory already there was left by a create that died, or
+ * by a catalog that was lost: it is cleared only if it holds nothing but
+ * empty directories, so no data is ever deleted here.
+ */
+static int vol_make_state_dir(const char *state_dir, struct volfs_err *err)
+{
+	char *parent, *slash;
+	int rc;
+
+	parent = strdup(state_dir);
+	if (!parent)
+		return volfs_err_set(err, -ENOMEM, "cannot make %s: %s",
+				     state_dir, strerror(ENOMEM));
+	slash = strrchr(parent, '/');
+	if (slash)
+		*slash = '\0';
+	rc = volfs_mkdir_p(parent, 0711);
+	if (rc < 0) {
+		volfs_err_set(err, rc, "cannot make directory %s: %s", parent,
+			      strerror(-rc));
+		goto out;
+	}
+	if (access(state_dir, F_OK) == 0) {
+		rc = nftw(state_dir, vol_rmdir_one, 16,
+			  FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+		if (rc != 0) {
+			rc = rc > 0 ? -rc : -errno;
+			volfs_err_set(err, rc,
+				      "%s already exists and holds files (left "
+				      "by an earlier volfs whose catalog was "
+				      "lost?): move it away, or use another "
+				      "volume name",
+				      state_dir);
+			goto out;
+		}
+		volfs_log(VOLFS_LOG_NOTICE,
+			  "removed %s, left empty by an earlier create",
+			  state_dir);
+	}
+	if (mkdir(state_dir, 0700) < 0) {
+		rc = -errno;
+		volfs_err_set(err, rc, "cannot make directory %s: %s",
+			      state_dir, strerror(-rc));
+	}
+out:
+	free(parent);
+	return rc;
+}
+
+/* Undoes a create after the name was reserved: the caller owns the name. */
+static void vol_create_undo(struct volfs_catalog *cat, const char *name,
+			    const char *state_dir)
+{
+	struct volfs_err err = { "" };
+	int rc;
+
+	rc = volfs_rm_rf(state_dir);
+	if (rc < 0)
+		volfs_log(VOLFS_LOG_WARNING, "cannot remove %s: %s", state_dir,
+			  strerror(-rc));
+	if (volfs_catalog_delete(cat, name, &err) < 0)
+		volfs_log(VOLFS_LOG_WARNING, "%s", err.msg);
+}
+
+int volfs_volume_create(struct volfs_catalog *cat, const char *name,
+			const char *backend, const struct volfs_kv *opts,
+			size_t nopts, const struct volfs_kv *labels,
+			size_t nlabels, char **name_out,
+			struct volfs_err *err)
+{
+	const struct volfs_backend *be;
+	struct volfs_volinfo vi;
+	struct volfs_volume v;
+	char random_name[65], msg[VOLFS_ERR_MAX] = "";
+	char *state_dir, *copy = NULL;
+	int anonymous = 0, rc;
+
+	if (!name) {
+		rc = volfs_name_random(random_name);
+		if (rc < 0)
+			return volfs_err_set(err, rc,
+					     "cannot make a random volume "
+					     "name: %s",
+					     strerror(-rc));
+		name = random_name;
+		anonymous = 1;
+	} else {
+		rc = volfs_name_check(name, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (!backend)
+		backend = VOLFS_DEFAULT_BACKEND;
+	rc = volfs_backend_load(backend, &be, err);
+	if (rc < 0)
+		return rc;
+	rc = volfs_opts_check(be, opts, nopts, err);
+	if (rc < 0)
+		return rc;
+	rc = vol_labels_check(labels, nlabels, err);
+	if (rc < 0)
+		return rc;
+	state_dir = volfs_volume_state_dir(cat, name);
+	if (name_out)
+		copy = strdup(name);
+	if (!state_dir || (name_out && !copy)) {
+		rc = volfs_err_set(err, -ENOMEM,
+				   "cannot create volume '%s': %s",
+				   name, strerror(ENOMEM));
+		goto err_free;
+	}
+	vol_volinfo(&vi, name, state_dir, opts, nopts);
+	if (be->validate) {
+		rc = be->validate(&vi, msg, sizeof(msg));
+		if (rc < 0) {
+			volfs_err_set(err, rc, "cannot create volume '%s': %s",
+				      name, vol_be_msg(msg, rc));
+			goto err_free;
+		}
+	}
+
+	v = (struct volfs_volume){
+		.name = (char *)name,
+		.backend = (char *)be->name,
+		.opts = (struct volfs_kv *)opts,
+		.nopts = nopts,
+		.labels = (struct volfs_kv *)labels,
+		.nlabels = nlabels,
+		.anonymous = anonymous,
+		.state = VOLFS_VOL_CREATING,
+		.created = (int64_t)time(NULL),
+	};
+	/* From here on the name is ours, and so is STATE/volumes/NAME. */
+	rc = volfs_catalog_reserve(cat, &v, err);
+	if (rc < 0)
+		goto err_free;
+	rc = vol_make_state_dir(state_dir, err);
+	if (rc < 0)
+		goto err_release_name;
+	if (be->create) {
+		rc = be->create(&vi, msg, sizeof(msg));
+		if (rc < 0) {
+			volfs_err_set(err, rc, "cannot create volume '%s': %s",
+				      name, vol_be_msg(msg, rc));
+			goto err_unreserve;
+		}
+	}
+	rc = volfs_catalog_set_state(cat, name, VOLFS_VOL_READY, err);
+	if (rc < 0)
+		goto err_destroy;
+	free(state_dir);
+	if (name_out)
+		*name_out = copy;
+	return 0;
+
+err_destroy:
+	msg[0] = '\0';
+	if (be->destroy && be->destroy(&vi, msg, sizeof(msg)) < 0)
+		volfs_log(VOLFS_LOG_WARNING,
+			  "cannot delete the storage of volume '%s': %s", name,
+			  msg);
+err_unreserve:
+	vol_create_undo(cat, name, state_dir);
+	goto err_free;
+err_release_name:
+	/* The directory is not ours to delete: only give the name back. */
+	msg[0] = '\0';
+	if (volfs_catalog_delete(cat, name, NULL) < 0)
+		volfs_log(VOLFS_LOG_WARNING,
+			  "cannot release the name of volume '%s'", name);
+err_free:
+	free(copy);
+	free(state_dir);
+	return rc;
+}
+
+/*
+ * Detaches the `volfs mount` instances of a volume being removed by force,
+ * so that the processes serving them let go of it.  Only a directory that
+ * is still a volfs mount is touched.
+ */
+static void vol_unmount_all(const struct volfs_attachment *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *dir;
+		int rc;
+
+		if (strncmp(a[i].consumer, VOL_MOUNT_PREFIX,
+			    strlen(VOL_MOUNT_PREFIX)) != 0)
+			continue;
+		dir = a[i].target && a[i].target[0]
+			      ? a[i].target
+			      : a[i].consumer + strlen(VOL_MOUNT_PREFIX);
+		if (volfs_is_volfs_mount(dir) != 1)
+			continue;
+		rc = volfs_unmount(dir, 1);
+		if (rc < 0)
+			volfs_log(VOLFS_LOG_WARNING,
+				  "cannot unmount volume '%s' from %s: %s",
+				  a[i].volume, dir, strerror(-rc));
+	}
+}
+
+int volfs_volume_remove(struct volfs_catalog *cat, const char *name,
+			int force, struct volfs_err *err)
+{
+	struct volfs_attachment *att = NULL;
+	const struct volfs_backend *be;
+	struct volfs_err tmp = { "" };
+	struct volfs_volume row = { 0 };
+	struct volfs_volinfo vi;
+	char msg[VOLFS_ERR_MAX] = "";
+	char *state_dir = NULL;
+	int natt = 0, rc;
+
+	rc = volfs_name_check(name, err);
+	if (rc < 0)
+		return rc;
+	/* begin_remove drops the attachments it overrides: note them first. */
+	if (force) {
+		natt = volfs_catalog_attachments(cat, name, &att, err);
+		if (natt < 0)
+			return natt;
+	}
+	rc = volfs_catalog_begin_remove(cat, name, force, err);
+	if (rc < 0)
+		goto out;
+	/* The attachments are gone from the catalog: so are their mounts. */
+	vol_unmount_all(att, natt > 0 ? (size_t)natt : 0);
+	rc = volfs_catalog_get(cat, name, &row, err);
+	if (rc < 0)
+		goto err_ready;
+	rc = volfs_backend_load(row.backend, &be, &tmp);
+	if (rc < 0) {
+		volfs_err_set(err, rc, "cannot remove volume '%s': %s", name,
+			      tmp.msg);
+		goto err_ready;
+	}
+	state_dir = volfs_volume_state_dir(cat, name);
+	if (!state_dir) {
+		rc = volfs_err_set(err, -ENOMEM,
+				   "cannot remove volume '%s': %s",
+				   name, strerror(ENOMEM));
+		goto err_ready;
+	}
+	/* destroy() is promised the directory, even if someone removed it. */
+	volfs_mkdir_p(state_dir, 0700);
+	vol_volinfo(&vi, name, state_dir, row.opts, row.nopts);
+	if (be->destroy) {
+		rc = be->destroy(&vi, msg, sizeof(msg));
+		if (rc < 0) {
+			volfs_err_set(err, rc,
+				      "cannot remove volume '%s': %s; it is "
+				      "kept",
+				      name, vol_be_msg(msg, rc));
+			goto err_ready;
+		}
+	}
+	rc = volfs_rm_rf(state_dir);
+	if (rc < 0)
+		volfs_log(VOLFS_LOG_WARNING,
+			  "volume '%s' is removed but %s could not be: %s; "
+			  "remove it by hand",
+			  name, state_dir, strerror(-rc));
+	rc = volfs_catalog_delete(cat, name, err);
+	goto out;
+
+err_ready:
+	if (volfs_catalog_set_state(cat, name, VOLFS_VOL_READY, &tmp) < 0)
+		volfs_log(VOLFS_LOG_WARNING, "%s", tmp.msg);
+out:
+	free(state_dir);
+	volfs_volume_release(&row);
+	volfs_attachments_free(att, natt > 0 ? (size_t)natt : 0);
+	return rc;
+}
+
+static const char *vol_state_busy(enum volfs_volstate state)
+{
+	return state == VOLFS_VOL_CREATING ? "being created" : "being removed";
+}
+
+int volfs_volume_open(struct volfs_catalog *cat, const char *name,
+		      struct volfs_open_volume **out,
+		      struct volfs_err *err)
+{
+	struct volfs_open_volume *ov;
+	char msg[VOLFS_ERR_MAX] = "";
+	unsigned caps;
+	int rc;
+
+	rc = volfs_name_check(name, err);
+	if (rc < 0)
+		return rc;
+	ov = calloc(1, sizeof(*ov));
+	if (!ov)
+		return volfs_err_set(err, -ENOMEM,
+				     "cannot open volume '%s': %s", name,
+				     strerror(ENOMEM));
+	rc = volfs_catalog_get(cat, name, &ov->row, err);
+	if (rc < 0)
+		goto err_free;
+	if (ov->row.state != VOLFS_VOL_READY) {
+		rc = volfs_err_set(err, -EBUSY,
+				   "cannot open volume '%s': it is %s; try "
+				   "again when that has finished",
+				   name, vol_state_busy(ov->row.state));
+		goto err_row;
+	}
+	rc = volfs_backend_load(ov->row.backend, &ov->be, err);
+	if (rc < 0)
+		goto err_row;
+	ov->state_dir = volfs_volume_state_dir(cat, name);
+	if (!ov->state_dir) {
+		rc = volfs_err_set(err, -ENOMEM,
+				   "cannot open volume '%s': %s",
+				   name, strerror(ENOMEM));
+		goto err_row;
+	}
+	/* The backend is promised an existing state directory. */
+	rc = volfs_mkdir_p(ov->state_dir, 0700);
+	if (rc < 0) {
+		volfs_err_set(err, rc,
+			      "cannot open volume '%s': cannot make %s: %s",
+			      name, ov->state_dir, strerror(-rc));
+		goto err_dir;
+	}
+	vol_volinfo(&ov->vi, ov->row.name, ov->state_dir, ov->row.opts,
+		    ov->row.nopts);
+	if (ov->be->open) {
+		rc = ov->be->open(&ov->vi, &ov->state, msg, sizeof(msg));
+		if (rc < 0) {
+			volfs_err_set(err, rc, "cannot open volume '%s': %s",
+				      name, vol_be_msg(msg, rc));
+			goto err_dir;
+		}
+	}
+	caps = ov->be->volume_caps ? ov->be->volume_caps(ov->state)
+				   : ov->be->caps;
+	ov->serialize = !(caps & VOLFS_CAP_THREADSAFE);
+	rc = -pthread_mutex_init(&ov->lock, NULL);
+	if (rc < 0) {
+		volfs_err_set(err, rc, "cannot open volume '%s': %s", name,
+			      strerror(-rc));
+		goto err_close;
+	}
+	*out = ov;
+	return 0;
+
+err_close:
+	if (ov->be->close)
+		ov->be->close(ov->state);
+err_dir:
+	free(ov->state_dir);
+err_row:
+	volfs_volume_release(&ov->row);
+err_free:
+	free(ov);
+	return rc;
+}
+
+void volfs_volume_close(struct volfs_open_volume *ov)
+{
+	if (!ov)
+		return;
+	if (ov->be->close)
+		ov->be->close(ov->state);
+	pthread_mutex_destroy(&ov->lock);
+	free(ov->state_dir);
+	volfs_volume_release(&ov->row);
+	free(ov);
+}

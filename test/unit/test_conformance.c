@@ -1,0 +1,1757 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Backend conformance: the same checks against every backend module, called
+ * through the ABI table with no FUSE mount.
+ *
+ * The suite runs once per configuration: every NAME.so in VOLFS_BACKEND_DIR
+ * with no options, plus the extra configurations of conf_extras below (for
+ * the backends that are present).  Each configuration gets a fresh state
+ * directory and one volume, created and opened in the group setup, closed
+ * and destroyed in the group teardown.  A check that needs a capability or
+ * an op the backend lacks is skipped and says why.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "volfs/backend.h"
+#include "volfs/loader.h"
+#include "volfs/util.h"
+
+#define CONF_MAX 32
+#define CONF_MAX_OPTS 8
+#define CONF_LIST_MAX 64
+#define CONF_THREADS 16
+#define CONF_GIB (1LL << 30)
+#define CONF_OTHER_UID 1000
+#define CONF_OTHER_GID 1000
+
+/* Where an extra configuration's option value comes from. */
+struct conf_optsrc {
+	const char *key;
+	/* "@host": a fresh host directory made by the suite; "$NAME": the
+	 * environment variable NAME (unset: the configuration is skipped);
+	 * anything else: the value itself. */
+	const char *value;
+};
+
+/* A configuration beyond "no options", for the backend named. */
+struct conf_extra {
+	const char *backend;
+	const char *label;
+	struct conf_optsrc opts[CONF_MAX_OPTS];
+};
+
+static const struct conf_extra conf_extras[] = {
+	{
+		.backend = "local",
+		.label = "local path=HOSTDIR",
+		.opts = { { .key = "path", .value = "@host" } },
+	},
+};
+
+struct conf_config {
+	const struct volfs_backend *be;
+	char label[128];
+	struct volfs_kv opts[CONF_MAX_OPTS];
+	size_t nopts;
+	/* This configuration's scratch directory. */
+	char dir[PATH_MAX];
+	char state_dir[PATH_MAX];
+	/* The host directory behind the volume when the suite made one (the
+	 * storage seen from the host side), else "". */
+	char hostdir[PATH_MAX];
+	char name[32];
+	struct volfs_volinfo vi;
+	void *vol;
+	unsigned caps;
+};
+
+static struct conf_config conf_configs[CONF_MAX];
+static size_t conf_count;
+static struct conf_config *conf_cur;
+/* The temp base directory, and a directory outside every volume that
+ * escape attempts aim at. */
+static char conf_base[PATH_MAX];
+static char conf_decoy[PATH_MAX];
+
+/* ---- helpers ---- */
+
+static void conf_check(long long got, long long want, const char *expr,
+		       const char *file, int line)
+{
+	if (got == want)
+		return;
+	print_error("%s returned %lld (%s), expected %lld (%s)\n", expr, got,
+		    got < 0 ? strerror((int)-got) : "ok", want,
+		    want < 0 ? strerror((int)-want) : "ok");
+	_fail(file, line);
+}
+
+static void conf_check_fails(long long got, const char *expr,
+			     const char *file, int line)
+{
+	if (got < 0)
+		return;
+	print_error("%s returned %lld but must fail\n", expr, got);
+	_fail(file, line);
+}
+
+/* expr must return want (0, a count or -errno). */
+#define conf_expect(expr, want) \
+	conf_check((long long)(expr), (long long)(want), #expr, __FILE__, \
+		   __LINE__)
+/* expr must fail with some -errno. */
+#define conf_expect_fail(expr) \
+	conf_check_fails((long long)(expr), #expr, __FILE__, __LINE__)
+/* Calls an op, or answers -ENOTSUP for a NULL one as the core does. */
+#define conf_op(op, ...)                                              \
+	(conf_cur->be->op ? (long long)conf_cur->be->op(__VA_ARGS__) \
+			  : (long long)-ENOTSUP)
+
+static void conf_need_cap(unsigned cap, const char *name)
+{
+	if (conf_cur->caps & cap)
+		return;
+	print_message("      skipped: backend '%s' lacks %s\n",
+		      conf_cur->be->name, name);
+	skip();
+}
+
+static void conf_need_op(int present, const char *name)
+{
+	if (present)
+		return;
+	print_message("      skipped: backend '%s' has no %s op\n",
+		      conf_cur->be->name, name);
+	skip();
+}
+
+static void conf_need_root(void)
+{
+	if (geteuid() == 0)
+		return;
+	print_message("      skipped: needs root to change ownership\n");
+	skip();
+}
+
+static struct volfs_caller conf_me(void)
+{
+	struct volfs_caller me = {
+		.uid = geteuid(),
+		.gid = getegid(),
+		.pid = getpid(),
+	};
+
+	return me;
+}
+
+static uint64_t conf_create(void *vol, const char *path, int flags,
+			    mode_t mode)
+{
+	struct volfs_caller me = conf_me();
+	uint64_t fh = VOLFS_NO_FH;
+
+	conf_need_op(conf_cur->be->create_file != NULL, "create_file");
+	conf_expect(conf_cur->be->create_file(vol, path, flags, mode, &me,
+					      &fh),
+		    0);
+	return fh;
+}
+
+static uint64_t conf_open(void *vol, const char *path, int flags)
+{
+	uint64_t fh = VOLFS_NO_FH;
+
+	conf_expect(conf_op(open_file, vol, path, flags, &fh), 0);
+	return fh;
+}
+
+static void conf_release(void *vol, uint64_t fh)
+{
+	if (conf_cur->be->release)
+		conf_expect(conf_cur->be->release(vol, fh), 0);
+}
+
+/* Reads through the read op, or the real fd when the backend has no op. */
+static ssize_t conf_pread(void *vol, uint64_t fh, void *buf, size_t size,
+			  off_t off)
+{
+	const struct volfs_backend *be = conf_cur->be;
+	ssize_t n;
+
+	if (be->read)
+		return be->read(vol, fh, buf, size, off);
+	if (!(conf_cur->caps & VOLFS_CAP_REAL_FD) || !be->fd)
+		return -ENOTSUP;
+	n = pread(be->fd(vol, fh), buf, size, off);
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t conf_pwrite(void *vol, uint64_t fh, const void *buf,
+			   size_t size, off_t off)
+{
+	const struct volfs_backend *be = conf_cur->be;
+	ssize_t n;
+
+	if (be->write)
+		return be->write(vol, fh, buf, size, off);
+	if (!(conf_cur->caps & VOLFS_CAP_REAL_FD) || !be->fd)
+		return -ENOTSUP;
+	n = pwrite(be->fd(vol, fh), buf, size, off);
+	return n < 0 ? -errno : n;
+}
+
+/* Creates path holding data. */
+static void conf_put(void *vol, const char *path, const char *data)
+{
+	uint64_t fh = conf_create(vol, path, O_WRONLY, 0644);
+	size_t len = strlen(data);
+
+	conf_expect(conf_pwrite(vol, fh, data, len, 0), len);
+	conf_release(vol, fh);
+}
+
+/* Checks that path holds exactly data. */
+static void conf_has_data(void *vol, const char *path, const char *data)
+{
+	size_t len = strlen(data);
+	uint64_t fh = conf_open(vol, path, O_RDONLY);
+	char buf[256];
+
+	assert_true(len < sizeof(buf));
+	conf_expect(conf_pread(vol, fh, buf, sizeof(buf), 0), len);
+	assert_memory_equal(buf, data, len);
+	conf_release(vol, fh);
+}
+
+static void conf_stat(void *vol, const char *path, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	conf_expect(conf_op(getattr, vol, path, VOLFS_NO_FH, st), 0);
+}
+
+struct conf_list {
+	int n;
+	/* Stop the listing after this many entries (0: never). */
+	int stop_after;
+	/* An entry's attributes disagreed with its type, or overflow. */
+	int bad;
+	char names[CONF_LIST_MAX][NAME_MAX + 1];
+	mode_t types[CONF_LIST_MAX];
+};
+
+static int conf_fill(void *ctx, const char *name, mode_t type,
+		     const struct stat *st)
+{
+	struct conf_list *l = ctx;
+
+	if (l->n >= CONF_LIST_MAX) {
+		l->bad = 1;
+		return 1;
+	}
+	snprintf(l->names[l->n], sizeof(l->names[0]), "%s", name);
+	l->types[l->n] = type;
+	if (st && type && (st->st_mode & S_IFMT) != type)
+		l->bad = 1;
+	l->n++;
+	return l->stop_after && l->n >= l->stop_after;
+}
+
+/* The type listed for name, 0 for "unknown", -1 when not listed. */
+static long conf_listed(const struct conf_list *l, const char *name)
+{
+	for (int i = 0; i < l->n; i++)
+		if (strcmp(l->names[i], name) == 0)
+			return (long)l->types[i];
+	return -1;
+}
+
+/* Host-side helpers, for files the suite makes outside any volume. */
+static void conf_host_put(const char *path, const char *data, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, strlen(data)), strlen(data));
+	close(fd);
+}
+
+static void conf_host_has(const char *path, const char *data)
+{
+	char buf[256];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("host file %s is gone: %s", path, strerror(errno));
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(n, strlen(data));
+	assert_memory_equal(buf, data, strlen(data));
+}
+
+/* dir/name into buf, which is big enough for any path the suite makes. */
+static void conf_join(char *buf, size_t size, const char *dir,
+		      const char *name)
+{
+	int n = snprintf(buf, size, "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= size) {
+		fprintf(stderr, "path too long: %s/%s\n", dir, name);
+		abort();
+	}
+}
+
+/* ---- configurations ---- */
+
+static int conf_add(const struct volfs_backend *be, const char *label)
+{
+	char name[32], dir[PATH_MAX];
+	struct conf_config *c;
+
+	if (conf_count >= CONF_MAX)
+		return -ENOSPC;
+	c = &conf_configs[conf_count];
+	memset(c, 0, sizeof(*c));
+	c->be = be;
+	snprintf(c->label, sizeof(c->label), "%s", label);
+	snprintf(name, sizeof(name), "conf%zu", conf_count);
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	conf_join(dir, sizeof(dir), conf_base, name);
+	memcpy(c->dir, dir, sizeof(c->dir));
+	conf_join(c->state_dir, sizeof(c->state_dir), dir, "state");
+	if (mkdir(c->dir, 0755) < 0 || mkdir(c->state_dir, 0755) < 0)
+		return -errno;
+	conf_count++;
+	return 0;
+}
+
+static void conf_add_found(const struct volfs_backend *be, void *ctx)
+{
+	int rc = conf_add(be, be->name);
+
+	if (rc)
+		fprintf(stderr, "cannot add configuration '%s': %s\n",
+			be->name, strerror(-rc));
+}
+
+static void conf_add_extra(const struct conf_extra *x)
+{
+	const struct volfs_backend *be;
+	struct volfs_err err = { "" };
+	char host[PATH_MAX];
+	struct conf_config *c;
+	const char *val;
+	int rc;
+
+	if (volfs_backend_load(x->backend, &be, &err) < 0) {
+		printf("configuration '%s' skipped: %s\n", x->label, err.msg);
+		return;
+	}
+	for (size_t i = 0; i < CONF_MAX_OPTS && x->opts[i].key; i++) {
+		val = x->opts[i].value;
+		if (val[0] == '$' && !getenv(val + 1)) {
+			printf("configuration '%s' skipped: %s is not set\n",
+			       x->label, val + 1);
+			return;
+		}
+	}
+	rc = conf_add(be, x->label);
+	if (rc) {
+		fprintf(stderr, "cannot add configuration '%s': %s\n",
+			x->label, strerror(-rc));
+		return;
+	}
+	c = &conf_configs[conf_count - 1];
+	for (size_t i = 0; i < CONF_MAX_OPTS && x->opts[i].key; i++) {
+		val = x->opts[i].value;
+		if (strcmp(val, "@host") == 0) {
+			conf_join(host, sizeof(host), c->dir, "host");
+			memcpy(c->hostdir, host, sizeof(c->hostdir));
+			if (mkdir(c->hostdir, 0755) < 0)
+				fprintf(stderr, "cannot make %s: %s\n",
+					c->hostdir, strerror(errno));
+			val = c->hostdir;
+		} else if (val[0] == '$') {
+			val = getenv(val + 1);
+		}
+		c->opts[c->nopts].key = x->opts[i].key;
+		c->opts[c->nopts].value = val;
+		c->nopts++;
+	}
+}
+
+/* validate(), create() and open() for vi; 0 or the failing rc. */
+static int conf_volume_up(const struct volfs_backend *be,
+			  const struct volfs_volinfo *vi, void **vol)
+{
+	char err[1024] = "";
+	int rc;
+
+	if (be->validate) {
+		rc = be->validate(vi, err, sizeof(err));
+		if (rc < 0) {
+			print_error("validate() failed: %s (%s)\n", err,
+				    strerror(-rc));
+			return rc;
+		}
+	}
+	if (be->create) {
+		rc = be->create(vi, err, sizeof(err));
+		if (rc < 0) {
+			print_error("create() failed: %s (%s)\n", err,
+				    strerror(-rc));
+			return rc;
+		}
+	}
+	rc = be->open(vi, vol, err, sizeof(err));
+	if (rc < 0) {
+		print_error("open() failed: %s (%s)\n", err, strerror(-rc));
+		if (be->destroy)
+			be->destroy(vi, err, sizeof(err));
+	}
+	return rc;
+}
+
+static int conf_volume_destroy(const struct volfs_backend *be,
+			       const struct volfs_volinfo *vi)
+{
+	char err[1024] = "";
+	int rc;
+
+	if (!be->destroy)
+		return 0;
+	rc = be->destroy(vi, err, sizeof(err));
+	if (rc < 0)
+		print_error("destroy() failed: %s (%s)\n", err, strerror(-rc));
+	return rc;
+}
+
+static int conf_group_setup(void **state)
+{
+	struct conf_config *c = conf_cur;
+
+	c->vi.name = c->name;
+	c->vi.state_dir = c->state_dir;
+	c->vi.opts = c->opts;
+	c->vi.nopts = c->nopts;
+	c->vi.log = volfs_log;
+	if (conf_volume_up(c->be, &c->vi, &c->vol) < 0)
+		return -1;
+	c->caps = c->be->volume_caps ? c->be->volume_caps(c->vol)
+				     : c->be->caps;
+	print_message("configuration '%s': backend '%s', caps 0x%x\n",
+		      c->label, c->be->name, c->caps);
+	return 0;
+}
+
+/*
+ * The escape checks leave links pointing out of the volume, some at /etc.
+ * They go before anything deletes the volume, so that a destroy() that
+ * wrongly follows links cannot reach /etc.  Returns -1 while a link to
+ * /etc is still there.
+ */
+static int conf_unlink_escapes(struct conf_config *c)
+{
+	static const char *const links[] = { "esc", "up", "esc2", "escd/l" };
+	static const char *const host_links[] = { "hs", "deep/a", "rel" };
+	char path[PATH_MAX];
+	struct stat st;
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (c->vol && c->be->unlink)
+			c->be->unlink(c->vol, links[i]);
+		if (i < 2 && c->vol && c->be->getattr &&
+		    c->be->getattr(c->vol, links[i], VOLFS_NO_FH, &st) !=
+			    -ENOENT)
+			rc = -1;
+	}
+	for (size_t i = 0; c->hostdir[0] &&
+			   i < sizeof(host_links) / sizeof(host_links[0]);
+	     i++) {
+		conf_join(path, sizeof(path), c->hostdir, host_links[i]);
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+		    unlink(path) < 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+static int conf_group_teardown(void **state)
+{
+	struct conf_config *c = conf_cur;
+	int rc = 0;
+
+	if (conf_unlink_escapes(c) < 0) {
+		print_error("links to /etc are still in volume '%s': not "
+			    "destroying it; delete %s by hand\n",
+			    c->name, c->dir);
+		if (c->be->close)
+			c->be->close(c->vol);
+		c->vol = NULL;
+		return -1;
+	}
+	if (c->be->close)
+		c->be->close(c->vol);
+	c->vol = NULL;
+	rc = conf_volume_destroy(c->be, &c->vi);
+	volfs_rm_rf(c->dir);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- checks ---- */
+
+static void conf_write_read(void **state)
+{
+	void *vol = conf_cur->vol;
+	uint64_t fh, fh2;
+	char buf[64];
+
+	fh = conf_create(vol, "wr", O_RDWR, 0644);
+	conf_expect(conf_pwrite(vol, fh, "hello world", 11, 0), 11);
+	memset(buf, 0, sizeof(buf));
+	conf_expect(conf_pread(vol, fh, buf, sizeof(buf), 0), 11);
+	assert_memory_equal(buf, "hello world", 11);
+	conf_expect(conf_pread(vol, fh, buf, 5, 6), 5);
+	assert_memory_equal(buf, "world", 5);
+	conf_expect(conf_pread(vol, fh, buf, sizeof(buf), 11), 0);
+	if (conf_cur->be->flush)
+		conf_expect(conf_cur->be->flush(vol, fh), 0);
+	if (conf_cur->be->fsync)
+		conf_expect(conf_cur->be->fsync(vol, fh, 0), 0);
+	conf_release(vol, fh);
+
+	/* Again through a new handle. */
+	conf_has_data(vol, "wr", "hello world");
+	fh = conf_open(vol, "wr", O_RDONLY);
+	conf_expect(conf_pread(vol, fh, buf, 3, 8), 3);
+	assert_memory_equal(buf, "rld", 3);
+	conf_release(vol, fh);
+	conf_expect(conf_op(open_file, vol, "missing", O_RDONLY, &fh2),
+		    -ENOENT);
+}
+
+static void conf_getattr(void **state)
+{
+	void *vol = conf_cur->vol;
+	struct stat st;
+	uint64_t fh;
+
+	conf_put(vol, "ga", "0123456789");
+	conf_stat(vol, "ga", &st);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_size, 10);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(st.st_nlink, 1);
+	if (conf_cur->caps & VOLFS_CAP_OWNERSHIP)
+		assert_int_equal(st.st_uid, geteuid());
+
+	conf_stat(vol, ".", &st);
+	assert_true(S_ISDIR(st.st_mode));
+
+	conf_expect(conf_op(getattr, vol, "missing", VOLFS_NO_FH, &st),
+		    -ENOENT);
+	conf_expect(conf_op(getattr, vol, "missing/x", VOLFS_NO_FH, &st),
+		    -ENOENT);
+	conf_expect(conf_op(getattr, vol, "ga/x", VOLFS_NO_FH, &st),
+		    -ENOTDIR);
+
+	/* An open handle still answers after its name is gone. */
+	conf_need_op(conf_cur->be->unlink != NULL, "unlink");
+	fh = conf_open(vol, "ga", O_RDONLY);
+	conf_expect(conf_op(unlink, vol, "ga"), 0);
+	memset(&st, 0, sizeof(st));
+	conf_expect(conf_op(getattr, vol, "ga", fh, &st), 0);
+	assert_int_equal(st.st_size, 10);
+	assert_int_equal(st.st_nlink, 0);
+	conf_release(vol, fh);
+}
+
+static void conf_append(void **state)
+{
+	void *vol = conf_cur->vol;
+	uint64_t fh;
+
+	conf_put(vol, "ap", "abc");
+	fh = conf_open(vol, "ap", O_WRONLY | O_APPEND);
+	/* The offset is ignored for an O_APPEND handle. */
+	conf_expect(conf_pwrite(vol, fh, "def", 3, 0), 3);
+	conf_expect(conf_pwrite(vol, fh, "gh", 2, 1), 2);
+	conf_release(vol, fh);
+	conf_has_data(vol, "ap", "abcdefgh");
+}
+
+static void conf_truncate(void **state)
+{
+	void *vol = conf_cur->vol;
+	char buf[128], zero[128] = { 0 };
+	struct stat st;
+	uint64_t fh;
+
+	conf_need_op(conf_cur->be->truncate != NULL, "truncate");
+	conf_put(vol, "tr", "hello world");
+	conf_expect(conf_op(truncate, vol, "tr", VOLFS_NO_FH, 100), 0);
+	conf_stat(vol, "tr", &st);
+	assert_int_equal(st.st_size, 100);
+	fh = conf_open(vol, "tr", O_RDWR);
+	conf_expect(conf_pread(vol, fh, buf, sizeof(buf), 0), 100);
+	assert_memory_equal(buf, "hello world", 11);
+	assert_memory_equal(buf + 11, zero, 89);
+	conf_release(vol, fh);
+
+	conf_expect(conf_op(truncate, vol, "tr", VOLFS_NO_FH, 5), 0);
+	conf_has_data(vol, "tr", "hello");
+
+	/* Through an open handle. */
+	fh = conf_open(vol, "tr", O_RDWR);
+	conf_expect(conf_op(truncate, vol, "tr", fh, 2), 0);
+	memset(&st, 0, sizeof(st));
+	conf_expect(conf_op(getattr, vol, "tr", fh, &st), 0);
+	assert_int_equal(st.st_size, 2);
+	conf_release(vol, fh);
+	conf_has_data(vol, "tr", "he");
+
+	conf_expect(conf_op(truncate, vol, "missing", VOLFS_NO_FH, 0),
+		    -ENOENT);
+}
+
+static void conf_sparse(void **state)
+{
+	void *vol = conf_cur->vol;
+	char buf[8];
+	struct stat st;
+	uint64_t fh;
+
+	conf_need_cap(VOLFS_CAP_RANDOM_WRITE, "RANDOM_WRITE");
+	fh = conf_create(vol, "sp", O_RDWR, 0644);
+	conf_expect(conf_pwrite(vol, fh, "x", 1, CONF_GIB), 1);
+	conf_stat(vol, "sp", &st);
+	assert_int_equal(st.st_size, CONF_GIB + 1);
+	/* One byte of data, not a gigabyte: at most 128 KiB allocated. */
+	if (st.st_blocks > 256)
+		fail_msg("a 1 GiB sparse file uses %lld blocks of 512 bytes",
+			 (long long)st.st_blocks);
+	conf_expect(conf_pread(vol, fh, buf, 4, CONF_GIB / 2), 4);
+	assert_memory_equal(buf, "\0\0\0\0", 4);
+	conf_expect(conf_pread(vol, fh, buf, sizeof(buf), CONF_GIB), 1);
+	assert_int_equal(buf[0], 'x');
+	if (conf_cur->be->lseek) {
+		off_t data = conf_cur->be->lseek(vol, fh, 0, SEEK_DATA);
+		off_t hole = conf_cur->be->lseek(vol, fh, 0, SEEK_HOLE);
+
+		if (data <= 0 || data > CONF_GIB)
+			fail_msg("SEEK_DATA from 0 gave %lld", (long long)data);
+		conf_expect(hole, 0);
+		conf_expect(conf_cur->be->lseek(vol, fh, CONF_GIB + 1,
+						SEEK_DATA),
+			    -ENXIO);
+	} else {
+		print_message("      (no lseek op: SEEK_DATA/SEEK_HOLE not "
+			      "checked)\n");
+	}
+	conf_release(vol, fh);
+	if (conf_cur->be->unlink)
+		conf_expect(conf_cur->be->unlink(vol, "sp"), 0);
+}
+
+static void conf_mkdir_readdir(void **state)
+{
+	struct volfs_caller me = conf_me();
+	void *vol = conf_cur->vol;
+	struct conf_list *l;
+	struct stat st;
+	int nexpect = 3;
+
+	conf_need_op(conf_cur->be->mkdir && conf_cur->be->readdir,
+		     "mkdir or readdir");
+	conf_expect(conf_cur->be->mkdir(vol, "rd", 0755, &me), 0);
+	conf_expect(conf_cur->be->mkdir(vol, "rd", 0755, &me), -EEXIST);
+	conf_stat(vol, "rd", &st);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0755);
+	conf_put(vol, "rd/a", "a");
+	conf_put(vol, "rd/b", "bb");
+	conf_expect(conf_cur->be->mkdir(vol, "rd/sub", 0755, &me), 0);
+	if ((conf_cur->caps & VOLFS_CAP_SYMLINKS) && conf_cur->be->symlink) {
+		conf_expect(conf_cur->be->symlink(vol, "a", "rd/ln", &me), 0);
+		nexpect++;
+	}
+
+	l = calloc(1, sizeof(*l));
+	assert_non_null(l);
+	conf_expect(conf_cur->be->readdir(vol, "rd", conf_fill, l), 0);
+	assert_false(l->bad);
+	assert_int_equal(l->n, nexpect);
+	assert_true(conf_listed(l, "a") == S_IFREG || conf_listed(l, "a") == 0);
+	assert_true(conf_listed(l, "b") == S_IFREG || conf_listed(l, "b") == 0);
+	assert_true(conf_listed(l, "sub") == S_IFDIR ||
+		    conf_listed(l, "sub") == 0);
+	if (nexpect == 4)
+		assert_true(conf_listed(l, "ln") == S_IFLNK ||
+			    conf_listed(l, "ln") == 0);
+
+	/* A nonzero return from fill stops the listing, which succeeds. */
+	memset(l, 0, sizeof(*l));
+	l->stop_after = 1;
+	conf_expect(conf_cur->be->readdir(vol, "rd", conf_fill, l), 0);
+	assert_int_equal(l->n, 1);
+
+	/* The root lists "rd", an empty directory lists nothing. */
+	memset(l, 0, sizeof(*l));
+	conf_expect(conf_cur->be->readdir(vol, ".", conf_fill, l), 0);
+	assert_true(conf_listed(l, "rd") >= 0);
+	memset(l, 0, sizeof(*l));
+	conf_expect(conf_cur->be->readdir(vol, "rd/sub", conf_fill, l), 0);
+	assert_int_equal(l->n, 0);
+
+	conf_expect(conf_cur->be->readdir(vol, "rd/a", conf_fill, l),
+		    -ENOTDIR);
+	conf_expect(conf_cur->be->readdir(vol, "missing", conf_fill, l),
+		    -ENOENT);
+	free(l);
+}
+
+static void conf_rmdir(void **state)
+{
+	struct volfs_caller me = conf_me();
+	void *vol = conf_cur->vol;
+	struct stat st;
+
+	conf_need_op(conf_cur->be->mkdir && conf_cur->be->rmdir &&
+			     conf_cur->be->unlink,
+		     "mkdir, rmdir or unlink");
+	conf_expect(conf_cur->be->mkdir(vol, "rm", 0755, &me), 0);
+	conf_put(vol, "rm/x", "x");
+	conf_expect(conf_cur->be->rmdir(vol, "rm"), -ENOTEMPTY);
+	conf_stat(vol, "rm/x", &st);
+	conf_expect(conf_cur->be->unlink(vol, "rm/x"), 0);
+	conf_expect(conf_cur->be->rmdir(vol, "rm"), 0);
+	conf_expect(conf_op(getattr, vol, "rm", VOLFS_NO_FH, &st), -ENOENT);
+	conf_expect(conf_cur->be->rmdir(vol, "rm"), -ENOENT);
+	conf_put(vol, "rmf", "x");
+	conf_expect(conf_cur->be->rmdir(vol, "rmf"), -ENOTDIR);
+}
+
+static void conf_unlink(void **state)
+{
+	struct volfs_caller me = conf_me();
+	void *vol = conf_cur->vol;
+	struct stat st;
+	int rc;
+
+	conf_need_op(conf_cur->be->unlink != NULL, "unlink");
+	conf_put(vol, "ul", "x");
+	conf_expect(conf_cur->be->unlink(vol, "ul"), 0);
+	conf_expect(conf_op(getattr, vol, "ul", VOLFS_NO_FH, &st), -ENOENT);
+	conf_expect(conf_cur->be->unlink(vol, "ul"), -ENOENT);
+	if (conf_cur->be->mkdir) {
+		conf_expect(conf_cur->be->mkdir(vol, "uld", 0755, &me), 0);
+		rc = conf_cur->be->unlink(vol, "uld");
+		if (rc != -EISDIR && rc != -EPERM)
+			fail_msg("unlink of a directory returned %d", rc);
+		conf_stat(vol, "uld", &st);
+	}
+}
+
+static void conf_rename_replace(void **state)
+{
+	struct volfs_caller me = conf_me();
+	void *vol = conf_cur->vol;
+	struct stat st;
+
+	conf_need_op(conf_cur->be->rename != NULL, "rename");
+	conf_put(vol, "r1", "one");
+	conf_put(vol, "r2", "two");
+	conf_expect(conf_cur->be->rename(vol, "r1", "r2", 0), 0);
+	conf_expect(conf_op(getattr, vol, "r1", VOLFS_NO_FH, &st), -ENOENT);
+	conf_has_data(vol, "r2", "one");
+	if (conf_cur->be->mkdir) {
+		conf_expect(conf_cur->be->mkdir(vol, "rn", 0755, &me), 0);
+		conf_expect(conf_cur->be->rename(vol, "r2", "rn/r3", 0), 0);
+		conf_has_data(vol, "rn/r3", "one");
+	}
+	conf_expect(conf_cur->be->rename(vol, "missing", "r4", 0), -ENOENT);
+}
+
+static void conf_rename_noreplace(void **state)
+{
+	void *vol = conf_cur->vol;
+
+	conf_need_cap(VOLFS_CAP_ATOMIC_RENAME, "ATOMIC_RENAME");
+	conf_put(vol, "n1", "one");
+	conf_put(vol, "n2", "two");
+	conf_expect(conf_cur->be->rename(vol, "n1", "n2",
+					 VOLFS_RENAME_NOREPLACE),
+		    -EEXIST);
+	conf_has_data(vol, "n1", "one");
+	conf_has_data(vol, "n2", "two");
+	conf_expect(conf_cur->be->rename(vol, "n1", "n3",
+					 VOLFS_RENAME_NOREPLACE),
+		    0);
+	conf_has_data(vol, "n3", "one");
+}
+
+static void conf_rename_exchange(void **state)
+{
+	void *vol = conf_cur->vol;
+
+	conf_need_cap(VOLFS_CAP_ATOMIC_RENAME, "ATOMIC_RENAME");
+	conf_put(vol, "x1", "one");
+	conf_put(vol, "x2", "two");
+	conf_expect(conf_cur->be->rename(vol, "x1", "x2",
+					 VOLFS_RENAME_EXCHANGE),
+		    0);
+	conf_has_data(vol, "x1", "two");
+	conf_has_data(vol, "x2", "one");
+	conf_expect(conf_cur->be->rename(vol, "x1", "missing",
+					 VOLFS_RENAME_EXCHANGE),
+		    -ENOENT);
+}
+
+static void conf_symlink(void **state)
+{
+	struct volfs_caller me = conf_me();
+	void *vol = conf_cur->vol;
+	char buf[64];
+	struct stat st;
+
+	conf_need_cap(VOLFS_CAP_SYMLINKS, "SYMLINKS");
+	conf_expect(conf_op(symlink, vol, "some/target", "sl", &me), 0);
+	conf_expect(conf_op(symlink, vol, "other", "sl", &me), -EEXIST);
+	conf_expect(conf_op(readlink, vol, "sl", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "some/target");
+	conf_stat(vol, "sl", &st);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(st.st_size, strlen("some/target"));
+	/* Truncated, still terminated. */
+	memset(buf, 'z', sizeof(buf));
+	conf_expect(conf_op(readlink, vol, "sl", buf, 5), 0);
+	assert_string_equal(buf, "some");
+	conf_put(vol, "slf", "x");
+	conf_expect(conf_op(readlink, vol, "slf", buf, sizeof(buf)), -EINVAL);
+	conf_expect(conf_op(readlink, vol, "missing", buf, sizeof(buf)),
+		    -ENOENT);
+}
+
+static void conf_hardlink(void **state)
+{
+	void *vol = conf_cur->vol;
+	struct stat a, b;
+	uint64_t fh;
+
+	conf_need_cap(VOLFS_CAP_HARDLINKS, "HARDLINKS");
+	conf_put(vol, "h1", "data");
+	conf_expect(conf_op(link, vol, "h1", "h2"), 0);
+	conf_stat(vol, "h1", &a);
+	conf_stat(vol, "h2", &b);
+	assert_int_equal(a.st_nlink, 2);
+	assert_int_equal(b.st_nlink, 2);
+	if (conf_cur->caps & VOLFS_CAP_STABLE_INO)
+		assert_int_equal(a.st_ino, b.st_ino);
+	else
+		print_message("      (no STABLE_INO: st_ino not compared)\n");
+	fh = conf_open(vol, "h2", O_WRONLY);
+	conf_expect(conf_pwrite(vol, fh, "D", 1, 0), 1);
+	conf_release(vol, fh);
+	conf_has_data(vol, "h1", "Data");
+	conf_expect(conf_op(link, vol, "h1", "h2"), -EEXIST);
+	conf_expect(conf_op(unlink, vol, "h1"), 0);
+	conf_stat(vol, "h2", &b);
+	assert_int_equal(b.st_nlink, 1);
+}
+
+static void conf_xattr(void **state)
+{
+	void *vol = conf_cur->vol;
+	char buf[256];
+	long long n;
+	int found = 0;
+
+	conf_need_cap(VOLFS_CAP_XATTRS, "XATTRS");
+	conf_put(vol, "xa", "x");
+	n = conf_op(setxattr, vol, "xa", "user.volfs", "value", 5, 0);
+	if (n == -ENOTSUP || n == -EOPNOTSUPP) {
+		print_message("      skipped: the file system under the volume "
+			      "refuses user xattrs\n");
+		skip();
+	}
+	conf_expect(n, 0);
+	conf_expect(conf_op(getxattr, vol, "xa", "user.volfs", NULL, 0), 5);
+	conf_expect(conf_op(getxattr, vol, "xa", "user.volfs", buf,
+			    sizeof(buf)),
+		    5);
+	assert_memory_equal(buf, "value", 5);
+	conf_expect(conf_op(getxattr, vol, "xa", "user.volfs", buf, 2),
+		    -ERANGE);
+	conf_expect(conf_op(setxattr, vol, "xa", "user.volfs", "v", 1,
+			    XATTR_CREATE),
+		    -EEXIST);
+	conf_expect(conf_op(setxattr, vol, "xa", "user.none", "v", 1,
+			    XATTR_REPLACE),
+		    -ENODATA);
+	conf_expect(conf_op(setxattr, vol, "xa", "user.empty", "", 0, 0), 0);
+	conf_expect(conf_op(getxattr, vol, "xa", "user.empty", buf,
+			    sizeof(buf)),
+		    0);
+
+	n = conf_op(listxattr, vol, "xa", NULL, 0);
+	assert_true(n >= (long long)sizeof("user.volfs"));
+	assert_true(n <= (long long)sizeof(buf));
+	conf_expect(conf_op(listxattr, vol, "xa", buf, (size_t)n), n);
+	for (long long i = 0; i < n; i += (long long)strlen(buf + i) + 1)
+		if (strcmp(buf + i, "user.volfs") == 0)
+			found = 1;
+	assert_true(found);
+	conf_expect(conf_op(listxattr, vol, "xa", buf, 1), -ERANGE);
+
+	conf_expect(conf_op(removexattr, vol, "xa", "user.volfs"), 0);
+	conf_expect(conf_op(getxattr, vol, "xa", "user.volfs", buf,
+			    sizeof(buf)),
+		    -ENODATA);
+	conf_expect(conf_op(getxattr, vol, "xa", "user.volfs", NULL, 0),
+		    -ENODATA);
+	conf_expect(conf_op(removexattr, vol, "xa", "user.volfs"), -ENODATA);
+	conf_expect(conf_op(getxattr, vol, "missing", "user.volfs", NULL, 0),
+		    -ENOENT);
+
+	/* The root too. */
+	conf_expect(conf_op(setxattr, vol, ".", "user.volfs.root", "r", 1, 0),
+		    0);
+	conf_expect(conf_op(getxattr, vol, ".", "user.volfs.root", buf,
+			    sizeof(buf)),
+		    1);
+	assert_int_equal(buf[0], 'r');
+	conf_expect(conf_op(removexattr, vol, ".", "user.volfs.root"), 0);
+}
+
+static void conf_chmod_utimens(void **state)
+{
+	struct volfs_caller me = conf_me();
+	void *vol = conf_cur->vol;
+	struct timespec tv[2];
+	struct stat st;
+	uint64_t fh;
+
+	conf_need_op(conf_cur->be->chmod && conf_cur->be->utimens,
+		     "chmod or utimens");
+	conf_put(vol, "cm", "x");
+	conf_expect(conf_cur->be->chmod(vol, "cm", VOLFS_NO_FH, 0600), 0);
+	conf_stat(vol, "cm", &st);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	fh = conf_open(vol, "cm", O_RDONLY);
+	conf_expect(conf_cur->be->chmod(vol, "cm", fh, 0640), 0);
+	conf_stat(vol, "cm", &st);
+	assert_int_equal(st.st_mode & 07777, 0640);
+
+	tv[0] = (struct timespec){ .tv_sec = 1400000000 };
+	tv[1] = (struct timespec){ .tv_sec = 1500000000 };
+	conf_expect(conf_cur->be->utimens(vol, "cm", VOLFS_NO_FH, tv), 0);
+	conf_stat(vol, "cm", &st);
+	assert_int_equal(st.st_atim.tv_sec, 1400000000);
+	assert_int_equal(st.st_mtim.tv_sec, 1500000000);
+	tv[0] = (struct timespec){ .tv_nsec = UTIME_OMIT };
+	tv[1] = (struct timespec){ .tv_sec = 1600000000 };
+	conf_expect(conf_cur->be->utimens(vol, "cm", VOLFS_NO_FH, tv), 0);
+	conf_stat(vol, "cm", &st);
+	assert_int_equal(st.st_atim.tv_sec, 1400000000);
+	assert_int_equal(st.st_mtim.tv_sec, 1600000000);
+	tv[1] = (struct timespec){ .tv_sec = 1700000000 };
+	conf_expect(conf_cur->be->utimens(vol, "cm", fh, tv), 0);
+	conf_stat(vol, "cm", &st);
+	assert_int_equal(st.st_mtim.tv_sec, 1700000000);
+	conf_release(vol, fh);
+
+	/* A symlink's own attributes change, never its target's. */
+	if ((conf_cur->caps & VOLFS_CAP_SYMLINKS) && conf_cur->be->symlink) {
+		conf_expect(conf_cur->be->symlink(vol, "cm", "cml", &me), 0);
+		conf_cur->be->chmod(vol, "cml", VOLFS_NO_FH, 0777);
+		tv[1] = (struct timespec){ .tv_sec = 1234567890 };
+		conf_expect(conf_cur->be->utimens(vol, "cml", VOLFS_NO_FH, tv),
+			    0);
+		conf_stat(vol, "cm", &st);
+		assert_int_equal(st.st_mode & 07777, 0640);
+		assert_int_equal(st.st_mtim.tv_sec, 1700000000);
+		conf_stat(vol, "cml", &st);
+		assert_int_equal(st.st_mtim.tv_sec, 1234567890);
+	}
+	conf_expect(conf_cur->be->chmod(vol, "missing", VOLFS_NO_FH, 0600),
+		    -ENOENT);
+}
+
+static void conf_chown(void **state)
+{
+	struct volfs_caller me = conf_me();
+	void *vol = conf_cur->vol;
+	struct stat st;
+	uint64_t fh;
+
+	conf_need_cap(VOLFS_CAP_OWNERSHIP, "OWNERSHIP");
+	conf_need_root();
+	conf_need_op(conf_cur->be->chown != NULL, "chown");
+	conf_put(vol, "co", "x");
+	conf_expect(conf_cur->be->chown(vol, "co", VOLFS_NO_FH, CONF_OTHER_UID,
+					CONF_OTHER_GID),
+		    0);
+	conf_stat(vol, "co", &st);
+	assert_int_equal(st.st_uid, CONF_OTHER_UID);
+	assert_int_equal(st.st_gid, CONF_OTHER_GID);
+	conf_expect(conf_cur->be->chown(vol, "co", VOLFS_NO_FH, (uid_t)-1,
+					CONF_OTHER_GID + 1),
+		    0);
+	conf_stat(vol, "co", &st);
+	assert_int_equal(st.st_uid, CONF_OTHER_UID);
+	assert_int_equal(st.st_gid, CONF_OTHER_GID + 1);
+	fh = conf_open(vol, "co", O_RDONLY);
+	conf_expect(conf_cur->be->chown(vol, "co", fh, 0, 0), 0);
+	conf_release(vol, fh);
+	conf_stat(vol, "co", &st);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_gid, 0);
+
+	if ((conf_cur->caps & VOLFS_CAP_SYMLINKS) && conf_cur->be->symlink) {
+		conf_expect(conf_cur->be->symlink(vol, "co", "col", &me), 0);
+		conf_expect(conf_cur->be->chown(vol, "col", VOLFS_NO_FH,
+						CONF_OTHER_UID + 2,
+						CONF_OTHER_GID + 2),
+			    0);
+		conf_stat(vol, "col", &st);
+		assert_int_equal(st.st_uid, CONF_OTHER_UID + 2);
+		conf_stat(vol, "co", &st);
+		assert_int_equal(st.st_uid, 0);
+	}
+}
+
+static void conf_create_owner(void **state)
+{
+	struct volfs_caller me = conf_me();
+	struct volfs_caller who = {
+		.uid = CONF_OTHER_UID,
+		.gid = CONF_OTHER_GID,
+		.pid = getpid(),
+	};
+	const struct volfs_backend *be = conf_cur->be;
+	void *vol = conf_cur->vol;
+	struct stat st;
+	uint64_t fh;
+
+	conf_need_cap(VOLFS_CAP_OWNERSHIP, "OWNERSHIP");
+	conf_need_root();
+	conf_need_op(be->create_file && be->mkdir && be->chmod && be->chown,
+		     "create_file, mkdir, chmod or chown");
+	conf_expect(be->create_file(vol, "ow", O_WRONLY, 0644, &who, &fh), 0);
+	conf_release(vol, fh);
+	conf_stat(vol, "ow", &st);
+	assert_int_equal(st.st_uid, CONF_OTHER_UID);
+	assert_int_equal(st.st_gid, CONF_OTHER_GID);
+	conf_expect(be->mkdir(vol, "owd", 0755, &who), 0);
+	conf_stat(vol, "owd", &st);
+	assert_int_equal(st.st_uid, CONF_OTHER_UID);
+	assert_int_equal(st.st_gid, CONF_OTHER_GID);
+	if ((conf_cur->caps & VOLFS_CAP_SYMLINKS) && be->symlink) {
+		conf_expect(be->symlink(vol, "ow", "owl", &who), 0);
+		conf_stat(vol, "owl", &st);
+		assert_int_equal(st.st_uid, CONF_OTHER_UID);
+		assert_int_equal(st.st_gid, CONF_OTHER_GID);
+	}
+	if (be->mknod) {
+		conf_expect(be->mknod(vol, "owf", S_IFIFO | 0644, 0, &who), 0);
+		conf_stat(vol, "owf", &st);
+		assert_true(S_ISFIFO(st.st_mode));
+		assert_int_equal(st.st_uid, CONF_OTHER_UID);
+		assert_int_equal(st.st_gid, CONF_OTHER_GID);
+	}
+
+	/* Set-user-ID asked for at creation survives the change of owner. */
+	conf_expect(be->create_file(vol, "owsu", O_WRONLY, 04755, &who, &fh),
+		    0);
+	conf_release(vol, fh);
+	conf_stat(vol, "owsu", &st);
+	assert_int_equal(st.st_uid, CONF_OTHER_UID);
+	assert_int_equal(st.st_mode & 07777, 04755);
+
+	/* In a set-group-ID directory, new objects take its group. */
+	conf_expect(be->mkdir(vol, "sg", 0755, &me), 0);
+	conf_expect(be->chown(vol, "sg", VOLFS_NO_FH, (uid_t)-1, 2000), 0);
+	conf_expect(be->chmod(vol, "sg", VOLFS_NO_FH, 02775), 0);
+	conf_expect(be->create_file(vol, "sg/f", O_WRONLY, 0644, &who, &fh),
+		    0);
+	conf_release(vol, fh);
+	conf_stat(vol, "sg/f", &st);
+	assert_int_equal(st.st_uid, CONF_OTHER_UID);
+	assert_int_equal(st.st_gid, 2000);
+	conf_expect(be->mkdir(vol, "sg/d", 0755, &who), 0);
+	conf_stat(vol, "sg/d", &st);
+	assert_int_equal(st.st_uid, CONF_OTHER_UID);
+	assert_int_equal(st.st_gid, 2000);
+	assert_true(st.st_mode & S_ISGID);
+}
+
+static void conf_fallocate(void **state)
+{
+	void *vol = conf_cur->vol;
+	struct stat st;
+	long long rc;
+	uint64_t fh;
+
+	conf_need_op(conf_cur->be->fallocate != NULL, "fallocate");
+	fh = conf_create(vol, "fa", O_RDWR, 0644);
+	rc = conf_cur->be->fallocate(vol, fh, 0, 0, 1 << 20);
+	if (rc == -EOPNOTSUPP) {
+		conf_release(vol, fh);
+		print_message("      skipped: the file system under the volume "
+			      "cannot preallocate\n");
+		skip();
+	}
+	conf_expect(rc, 0);
+	conf_stat(vol, "fa", &st);
+	assert_int_equal(st.st_size, 1 << 20);
+	assert_true(st.st_blocks * 512 >= 1 << 20);
+	conf_expect(conf_cur->be->fallocate(vol, fh, FALLOC_FL_KEEP_SIZE,
+					    1 << 20, 1 << 20),
+		    0);
+	conf_stat(vol, "fa", &st);
+	assert_int_equal(st.st_size, 1 << 20);
+	conf_release(vol, fh);
+}
+
+static void conf_statfs(void **state)
+{
+	struct statvfs sv;
+
+	conf_need_op(conf_cur->be->statfs != NULL, "statfs");
+	memset(&sv, 0, sizeof(sv));
+	conf_expect(conf_cur->be->statfs(conf_cur->vol, &sv), 0);
+	assert_true(sv.f_bsize > 0);
+	assert_true(sv.f_blocks > 0);
+	assert_true(sv.f_bfree <= sv.f_blocks);
+	assert_true(sv.f_bavail <= sv.f_blocks);
+	assert_true(sv.f_namemax > 0);
+}
+
+static void conf_real_fd(void **state)
+{
+	void *vol = conf_cur->vol;
+	struct stat st, fst;
+	char buf[16];
+	uint64_t fh;
+	int fd;
+
+	conf_need_cap(VOLFS_CAP_REAL_FD, "REAL_FD");
+	conf_need_op(conf_cur->be->fd != NULL, "fd");
+	conf_put(vol, "rf", "abcdef");
+	fh = conf_open(vol, "rf", O_RDWR);
+	fd = conf_cur->be->fd(vol, fh);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &fst), 0);
+	conf_stat(vol, "rf", &st);
+	assert_int_equal(fst.st_size, 6);
+	assert_true(S_ISREG(fst.st_mode));
+	if (conf_cur->caps & VOLFS_CAP_STABLE_INO)
+		assert_int_equal(fst.st_ino, st.st_ino);
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 6);
+	assert_memory_equal(buf, "abcdef", 6);
+	assert_int_equal(pwrite(fd, "X", 1, 0), 1);
+	conf_expect(conf_pread(vol, fh, buf, sizeof(buf), 0), 6);
+	assert_memory_equal(buf, "Xbcdef", 6);
+	conf_release(vol, fh);
+}
+
+struct conf_thread {
+	pthread_t tid;
+	int idx;
+	void *vol;
+	int rc;
+	char what[128];
+};
+
+static int conf_thread_fail(struct conf_thread *t, const char *what, int rc)
+{
+	snprintf(t->what, sizeof(t->what), "thread %d: %s: %s", t->idx, what,
+		 rc < 0 ? strerror(-rc) : "wrong data");
+	t->rc = rc < 0 ? rc : -EIO;
+	return t->rc;
+}
+
+static void *conf_thread_main(void *arg)
+{
+	const struct volfs_backend *be = conf_cur->be;
+	struct conf_thread *t = arg;
+	struct volfs_caller me = conf_me();
+	char path[64], buf[4096], got[4096];
+	struct stat st;
+	uint64_t fh;
+	ssize_t n;
+	int rc;
+
+	snprintf(path, sizeof(path), "thr/f%d", t->idx);
+	rc = be->create_file(t->vol, path, O_RDWR, 0644, &me, &fh);
+	if (rc) {
+		conf_thread_fail(t, "create_file", rc);
+		return NULL;
+	}
+	for (int i = 0; i < 64; i++) {
+		memset(buf, 'a' + (t->idx + i) % 26, sizeof(buf));
+		n = conf_pwrite(t->vol, fh, buf, sizeof(buf),
+				(off_t)i * (off_t)sizeof(buf));
+		if (n != (ssize_t)sizeof(buf)) {
+			conf_thread_fail(t, "write", n < 0 ? (int)n : 1);
+			goto out;
+		}
+		rc = be->getattr(t->vol, path, VOLFS_NO_FH, &st);
+		if (rc || st.st_size != (off_t)(i + 1) * (off_t)sizeof(buf)) {
+			conf_thread_fail(t, "getattr", rc ? rc : 1);
+			goto out;
+		}
+	}
+	if (be->fsync) {
+		rc = be->fsync(t->vol, fh, t->idx & 1);
+		if (rc) {
+			conf_thread_fail(t, "fsync", rc);
+			goto out;
+		}
+	}
+	for (int i = 0; i < 64; i++) {
+		memset(buf, 'a' + (t->idx + i) % 26, sizeof(buf));
+		n = conf_pread(t->vol, fh, got, sizeof(got),
+			       (off_t)i * (off_t)sizeof(got));
+		if (n != (ssize_t)sizeof(got) || memcmp(buf, got, sizeof(buf))) {
+			conf_thread_fail(t, "read back", n < 0 ? (int)n : 1);
+			goto out;
+		}
+	}
+out:
+	if (be->release)
+		be->release(t->vol, fh);
+	return NULL;
+}
+
+static void conf_threads(void **state)
+{
+	struct volfs_caller me = conf_me();
+	struct conf_thread t[CONF_THREADS];
+	void *vol = conf_cur->vol;
+	struct conf_list *l;
+
+	conf_need_cap(VOLFS_CAP_THREADSAFE, "THREADSAFE");
+	conf_need_op(conf_cur->be->mkdir && conf_cur->be->create_file &&
+			     conf_cur->be->getattr && conf_cur->be->readdir,
+		     "mkdir, create_file, getattr or readdir");
+	conf_expect(conf_cur->be->mkdir(vol, "thr", 0755, &me), 0);
+	memset(t, 0, sizeof(t));
+	for (int i = 0; i < CONF_THREADS; i++) {
+		t[i].idx = i;
+		t[i].vol = vol;
+		assert_int_equal(pthread_create(&t[i].tid, NULL,
+						conf_thread_main, &t[i]),
+				 0);
+	}
+	for (int i = 0; i < CONF_THREADS; i++)
+		pthread_join(t[i].tid, NULL);
+	for (int i = 0; i < CONF_THREADS; i++)
+		if (t[i].rc)
+			fail_msg("%s", t[i].what);
+	l = calloc(1, sizeof(*l));
+	assert_non_null(l);
+	conf_expect(conf_cur->be->readdir(vol, "thr", conf_fill, l), 0);
+	assert_int_equal(l->n, CONF_THREADS);
+	free(l);
+}
+
+/* The decoy outside every volume is as the suite made it. */
+static void conf_decoy_intact(void)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	conf_join(path, sizeof(path), conf_decoy, "decoy");
+	conf_host_has(path, "secret\n");
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(st.st_uid, geteuid());
+	assert_int_equal(st.st_mtim.tv_sec, 1000000000);
+	assert_int_equal(lstat(conf_decoy, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	d = opendir(conf_decoy);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	if (n != 1)
+		fail_msg("something appeared in %s", conf_decoy);
+}
+
+/*
+ * Every op through dir, a link to the decoy directory, must fail and leave
+ * the decoy alone.
+ */
+static void conf_attack(void *vol, const char *dir)
+{
+	struct volfs_caller me = conf_me();
+	struct timespec tv[2] = { { .tv_sec = 1 }, { .tv_sec = 1 } };
+	char p[256], q[256], buf[64];
+	struct conf_list *l;
+	struct stat st;
+	uint64_t fh;
+
+	conf_join(p, sizeof(p), dir, "decoy");
+	conf_expect_fail(conf_op(getattr, vol, p, VOLFS_NO_FH, &st));
+	conf_expect_fail(conf_op(open_file, vol, p, O_RDONLY, &fh));
+	conf_expect_fail(conf_op(open_file, vol, p, O_RDWR | O_TRUNC, &fh));
+	conf_expect_fail(conf_op(readlink, vol, p, buf, sizeof(buf)));
+	conf_expect_fail(conf_op(truncate, vol, p, VOLFS_NO_FH, 0));
+	conf_expect_fail(conf_op(chmod, vol, p, VOLFS_NO_FH, 0600));
+	conf_expect_fail(conf_op(chown, vol, p, VOLFS_NO_FH, CONF_OTHER_UID,
+				 CONF_OTHER_GID));
+	conf_expect_fail(conf_op(utimens, vol, p, VOLFS_NO_FH, tv));
+	conf_expect_fail(conf_op(unlink, vol, p));
+	conf_expect_fail(conf_op(rename, vol, p, "stolen", 0));
+	conf_expect_fail(conf_op(link, vol, p, "stolen"));
+	conf_expect_fail(conf_op(setxattr, vol, p, "user.x", "y", 1, 0));
+	conf_expect_fail(conf_op(getxattr, vol, p, "user.x", NULL, 0));
+	conf_expect_fail(conf_op(listxattr, vol, p, NULL, 0));
+	conf_join(q, sizeof(q), dir, "new");
+	conf_expect_fail(conf_op(create_file, vol, q, O_WRONLY, 0644, &me,
+				 &fh));
+	conf_expect_fail(conf_op(mkdir, vol, q, 0755, &me));
+	conf_expect_fail(conf_op(symlink, vol, "x", q, &me));
+	conf_expect_fail(conf_op(mknod, vol, q, S_IFIFO | 0644, 0, &me));
+	conf_put(vol, "planted", "x");
+	conf_expect_fail(conf_op(rename, vol, "planted", q, 0));
+	conf_expect_fail(conf_op(link, vol, "planted", q));
+	conf_expect(conf_op(unlink, vol, "planted"), 0);
+
+	/* The link itself: opening or listing it must not follow it. */
+	conf_expect(conf_op(open_file, vol, dir, O_RDONLY, &fh), -ELOOP);
+	conf_expect_fail(conf_op(open_file, vol, dir, O_RDONLY | O_DIRECTORY,
+				 &fh));
+	conf_expect_fail(conf_op(truncate, vol, dir, VOLFS_NO_FH, 0));
+	conf_op(chmod, vol, dir, VOLFS_NO_FH, 0700);
+	l = calloc(1, sizeof(*l));
+	assert_non_null(l);
+	conf_expect_fail(conf_op(readdir, vol, dir, conf_fill, l));
+	assert_int_equal(l->n, 0);
+	free(l);
+	conf_decoy_intact();
+}
+
+/* Reading through dir, a link to /etc, must fail and show nothing. */
+static void conf_peek(void *vol, const char *dir)
+{
+	char p[256], buf[64];
+	struct conf_list *l;
+	struct stat st;
+	uint64_t fh;
+
+	conf_join(p, sizeof(p), dir, "passwd");
+	conf_expect_fail(conf_op(getattr, vol, p, VOLFS_NO_FH, &st));
+	conf_expect_fail(conf_op(open_file, vol, p, O_RDONLY, &fh));
+	conf_expect_fail(conf_op(getxattr, vol, p, "user.x", buf,
+				 sizeof(buf)));
+	l = calloc(1, sizeof(*l));
+	assert_non_null(l);
+	conf_expect_fail(conf_op(readdir, vol, dir, conf_fill, l));
+	assert_int_equal(l->n, 0);
+	free(l);
+	conf_expect(conf_op(open_file, vol, dir, O_RDONLY, &fh), -ELOOP);
+}
+
+static void conf_escape(void **state)
+{
+	struct volfs_caller me = conf_me();
+	void *vol = conf_cur->vol;
+
+	conf_need_cap(VOLFS_CAP_SYMLINKS, "SYMLINKS");
+	conf_expect(conf_op(symlink, vol, "/etc", "esc", &me), 0);
+	conf_peek(vol, "esc");
+	conf_expect(conf_op(symlink, vol, "../../../../../../../../../../etc",
+			    "up", &me),
+		    0);
+	conf_peek(vol, "up");
+	conf_expect(conf_op(symlink, vol, conf_decoy, "esc2", &me), 0);
+	conf_attack(vol, "esc2");
+	/* Through a link one level down, too. */
+	if (conf_cur->be->mkdir) {
+		conf_expect(conf_cur->be->mkdir(vol, "escd", 0755, &me), 0);
+		conf_expect(conf_op(symlink, vol, conf_decoy, "escd/l", &me),
+			    0);
+		conf_attack(vol, "escd/l");
+	}
+	assert_int_equal(conf_unlink_escapes(conf_cur), 0);
+}
+
+/* Replaces host directory rel in the backing store by a link to target. */
+static void conf_host_swap_dir(const char *rel, const char *target)
+{
+	char path[PATH_MAX], old[PATH_MAX], oldrel[256];
+
+	snprintf(oldrel, sizeof(oldrel), "%s.old", rel);
+	conf_join(path, sizeof(path), conf_cur->hostdir, rel);
+	conf_join(old, sizeof(old), conf_cur->hostdir, oldrel);
+	assert_int_equal(rename(path, old), 0);
+	assert_int_equal(symlink(target, path), 0);
+}
+
+static void conf_host_swap(void **state)
+{
+	struct volfs_caller me = conf_me();
+	const struct volfs_backend *be = conf_cur->be;
+	void *vol = conf_cur->vol;
+	char rel[PATH_MAX];
+	struct stat st;
+
+	if (!conf_cur->hostdir[0]) {
+		print_message("      skipped: this configuration has no host "
+			      "directory to change behind the backend\n");
+		skip();
+	}
+	conf_need_op(be->mkdir != NULL, "mkdir");
+	conf_expect(be->mkdir(vol, "hs", 0755, &me), 0);
+	conf_put(vol, "hs/passwd", "mine");
+	conf_expect(be->mkdir(vol, "deep", 0755, &me), 0);
+	conf_expect(be->mkdir(vol, "deep/a", 0755, &me), 0);
+	conf_put(vol, "deep/a/decoy", "mine");
+	conf_expect(be->mkdir(vol, "rel", 0755, &me), 0);
+	conf_has_data(vol, "hs/passwd", "mine");
+
+	conf_host_swap_dir("hs", "/etc");
+	conf_stat(vol, "hs", &st);
+	assert_true(S_ISLNK(st.st_mode));
+	conf_peek(vol, "hs");
+
+	conf_host_swap_dir("deep/a", conf_decoy);
+	conf_attack(vol, "deep/a");
+
+	/* A relative link climbing out of the host directory. */
+	snprintf(rel, sizeof(rel), "../../%s",
+		 strrchr(conf_decoy, '/') + 1);
+	conf_host_swap_dir("rel", rel);
+	conf_attack(vol, "rel");
+
+	/* The old directories still work under their new names. */
+	conf_has_data(vol, "hs.old/passwd", "mine");
+	conf_has_data(vol, "deep/a.old/decoy", "mine");
+	assert_int_equal(conf_unlink_escapes(conf_cur), 0);
+}
+
+static void conf_validate(void **state)
+{
+	const struct volfs_backend *be = conf_cur->be;
+	struct volfs_volinfo vi = conf_cur->vi;
+	struct volfs_kv kv = { .key = "path" };
+	char err[1024], file[PATH_MAX];
+
+	if (strcmp(be->name, "local") != 0) {
+		print_message("      skipped: the path option is local's\n");
+		skip();
+	}
+	conf_need_op(be->validate != NULL, "validate");
+	vi.opts = &kv;
+	vi.nopts = 1;
+
+	kv.value = "/nonexistent/volfs-conformance";
+	err[0] = '\0';
+	conf_expect(be->validate(&vi, err, sizeof(err)), -ENOENT);
+	print_message("      message: %s\n", err);
+	assert_non_null(strstr(err, "path"));
+	assert_non_null(strstr(err, kv.value));
+
+	kv.value = "relative/dir";
+	err[0] = '\0';
+	conf_expect(be->validate(&vi, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "path"));
+
+	conf_join(file, sizeof(file), conf_decoy, "decoy");
+	kv.value = file;
+	err[0] = '\0';
+	conf_expect(be->validate(&vi, err, sizeof(err)), -ENOTDIR);
+	assert_non_null(strstr(err, "path"));
+
+	kv.value = conf_decoy;
+	conf_expect(be->validate(&vi, err, sizeof(err)), 0);
+	vi.nopts = 0;
+	conf_expect(be->validate(&vi, err, sizeof(err)), 0);
+}
+
+static void conf_destroy(void **state)
+{
+	struct conf_config *c = conf_cur;
+	struct volfs_caller me = conf_me();
+	const struct volfs_backend *be = c->be;
+	struct volfs_volinfo vi = c->vi;
+	char sdir[PATH_MAX], p[PATH_MAX], deep[400];
+	void *vol;
+	struct stat st;
+	size_t len;
+
+	conf_need_op(be->mkdir != NULL, "mkdir");
+	conf_join(sdir, sizeof(sdir), c->dir, "destroy");
+	assert_int_equal(mkdir(sdir, 0755), 0);
+	vi.name = "confdestroy";
+	vi.state_dir = sdir;
+	conf_expect(conf_volume_up(be, &vi, &vol), 0);
+	conf_expect(be->mkdir(vol, "dk", 0755, &me), 0);
+	conf_put(vol, "dk/file", "data");
+	conf_expect(be->mkdir(vol, "dk/sub", 0755, &me), 0);
+	if ((c->caps & VOLFS_CAP_SYMLINKS) && be->symlink) {
+		conf_expect(be->symlink(vol, conf_decoy, "dk/out", &me), 0);
+		conf_expect(be->symlink(vol, conf_decoy, "dk/sub/out", &me),
+			    0);
+	}
+	if (!c->hostdir[0]) {
+		/* Deeper than a walk would like to hold open. */
+		len = (size_t)snprintf(deep, sizeof(deep), "dk");
+		for (int i = 0; i < 100; i++) {
+			len += (size_t)snprintf(deep + len, sizeof(deep) - len,
+						"/d");
+			conf_expect(be->mkdir(vol, deep, 0755, &me), 0);
+		}
+		snprintf(deep + len, sizeof(deep) - len, "/bottom");
+		conf_put(vol, deep, "bottom");
+	}
+	be->close(vol);
+	conf_expect(conf_volume_destroy(be, &vi), 0);
+	conf_decoy_intact();
+
+	if (c->hostdir[0]) {
+		/* Served from the host: everything stays. */
+		assert_int_equal(lstat(c->hostdir, &st), 0);
+		assert_true(S_ISDIR(st.st_mode));
+		conf_join(p, sizeof(p), c->hostdir, "dk/file");
+		conf_host_has(p, "data");
+		conf_join(p, sizeof(p), c->hostdir, "dk/out");
+		if ((c->caps & VOLFS_CAP_SYMLINKS) && be->symlink)
+			assert_int_equal(lstat(p, &st), 0);
+		conf_join(p, sizeof(p), c->hostdir, "dk");
+		volfs_rm_rf(p);
+	} else {
+		if (strcmp(be->name, "local") == 0) {
+			conf_join(p, sizeof(p), sdir, "_data");
+			assert_int_equal(lstat(p, &st), -1);
+			assert_int_equal(errno, ENOENT);
+		}
+		if (!(c->caps & VOLFS_CAP_EXTERNAL_CHANGES)) {
+			/* A new volume of that name starts empty. */
+			conf_expect(conf_volume_up(be, &vi, &vol), 0);
+			conf_expect(conf_op(getattr, vol, "dk", VOLFS_NO_FH,
+					    &st),
+				    -ENOENT);
+			be->close(vol);
+			conf_expect(conf_volume_destroy(be, &vi), 0);
+		}
+	}
+	volfs_rm_rf(sdir);
+}
+
+/*
+ * In a private mount namespace: destroy() of a managed local volume with a
+ * file system mounted inside its data must not delete what is in that file
+ * system, and must say what to do.  Exit status: 0 ok, 77 cannot mount
+ * here, else the failed step.
+ */
+static int conf_destroy_mount_child(const char *sdir)
+{
+	const struct volfs_backend *be = conf_cur->be;
+	struct volfs_caller me = conf_me();
+	struct volfs_volinfo vi = conf_cur->vi;
+	char mnt[PATH_MAX], p[PATH_MAX], err[1024] = "";
+	struct stat st;
+	void *vol;
+	int rc;
+
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
+		return 77;
+	vi.name = "confmount";
+	vi.state_dir = sdir;
+	if (conf_volume_up(be, &vi, &vol) < 0)
+		return 1;
+	rc = be->mkdir(vol, "mnt", 0755, &me);
+	be->close(vol);
+	if (rc)
+		return 2;
+	conf_join(mnt, sizeof(mnt), sdir, "_data/mnt");
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") < 0) {
+		conf_volume_destroy(be, &vi);
+		return 77;
+	}
+	conf_join(p, sizeof(p), mnt, "keep");
+	conf_host_put(p, "keep", 0644);
+	rc = be->destroy(&vi, err, sizeof(err));
+	printf("      destroy() with a mount inside: %d: %s\n", rc, err);
+	if (rc >= 0 || !strstr(err, "unmount"))
+		return 3;
+	if (stat(p, &st) < 0)
+		return 4;
+	if (umount(mnt) < 0)
+		return 5;
+	if (conf_volume_destroy(be, &vi) < 0)
+		return 6;
+	conf_join(p, sizeof(p), sdir, "_data");
+	if (lstat(p, &st) == 0 || errno != ENOENT)
+		return 7;
+	return 0;
+}
+
+static void conf_destroy_mount(void **state)
+{
+	char sdir[PATH_MAX];
+	int status;
+	pid_t pid;
+
+	if (strcmp(conf_cur->be->name, "local") != 0 || conf_cur->hostdir[0]) {
+		print_message("      skipped: checks local's managed data "
+			      "directory\n");
+		skip();
+	}
+	if (geteuid() != 0) {
+		print_message("      skipped: needs root to mount\n");
+		skip();
+	}
+	conf_join(sdir, sizeof(sdir), conf_cur->dir, "destroy-mount");
+	assert_int_equal(mkdir(sdir, 0755), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		status = conf_destroy_mount_child(sdir);
+		fflush(NULL);
+		_exit(status);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	volfs_rm_rf(sdir);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		print_message("      skipped: cannot mount a tmpfs here\n");
+		skip();
+	}
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("destroy with a mount inside: step %d failed",
+			 WEXITSTATUS(status));
+}
+
+static const struct CMUnitTest conf_tests[] = {
+	cmocka_unit_test(conf_write_read),
+	cmocka_unit_test(conf_getattr),
+	cmocka_unit_test(conf_append),
+	cmocka_unit_test(conf_truncate),
+	cmocka_unit_test(conf_sparse),
+	cmocka_unit_test(conf_mkdir_readdir),
+	cmocka_unit_test(conf_rmdir),
+	cmocka_unit_test(conf_unlink),
+	cmocka_unit_test(conf_rename_replace),
+	cmocka_unit_test(conf_rename_noreplace),
+	cmocka_unit_test(conf_rename_exchange),
+	cmocka_unit_test(conf_symlink),
+	cmocka_unit_test(conf_hardlink),
+	cmocka_unit_test(conf_xattr),
+	cmocka_unit_test(conf_chmod_utimens),
+	cmocka_unit_test(conf_chown),
+	cmocka_unit_test(conf_create_owner),
+	cmocka_unit_test(conf_fallocate),
+	cmocka_unit_test(conf_statfs),
+	cmocka_unit_test(conf_real_fd),
+	cmocka_unit_test(conf_threads),
+	cmocka_unit_test(conf_escape),
+	cmocka_unit_test(conf_host_swap),
+	cmocka_unit_test(conf_validate),
+	cmocka_unit_test(conf_destroy),
+	cmocka_unit_test(conf_destroy_mount),
+};
+
+/* The temp base, and the decoy directory escape attempts aim at. */
+static int conf_make_base(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct timespec old[2] = { { .tv_sec = 1000000000 },
+				   { .tv_sec = 1000000000 } };
+	char path[PATH_MAX];
+
+	snprintf(conf_base, sizeof(conf_base), "%s/volfs-conf-XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(conf_base))
+		return -errno;
+	/* Traversable by the other uid the checks give files to. */
+	if (chmod(conf_base, 0755) < 0)
+		return -errno;
+	conf_join(conf_decoy, sizeof(conf_decoy), conf_base, "decoy");
+	if (mkdir(conf_decoy, 0755) < 0)
+		return -errno;
+	conf_join(path, sizeof(path), conf_decoy, "decoy");
+	conf_host_put(path, "secret\n", 0644);
+	if (utimensat(AT_FDCWD, path, old, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int main(void)
+{
+	int found, rc, failed = 0;
+
+	umask(022);
+	rc = conf_make_base();
+	if (rc < 0) {
+		fprintf(stderr, "cannot make a temp directory in %s: %s: set "
+				"TMPDIR to a writable directory\n",
+			conf_base, strerror(-rc));
+		return 1;
+	}
+	found = volfs_backend_foreach(conf_add_found, NULL);
+	if (found < 0) {
+		fprintf(stderr,
+			"cannot list backend modules in '%s': %s: build "
+			"them, or set VOLFS_BACKEND_DIR to the directory "
+			"that holds NAME.so\n",
+			volfs_backend_dir(), strerror(-found));
+		failed = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(conf_extras) / sizeof(conf_extras[0]);
+	     i++)
+		conf_add_extra(&conf_extras[i]);
+	if (conf_count == 0) {
+		fprintf(stderr,
+			"no backend modules in '%s': build them, or set "
+			"VOLFS_BACKEND_DIR to the directory that holds "
+			"NAME.so\n",
+			volfs_backend_dir());
+		failed = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < conf_count; i++) {
+		conf_cur = &conf_configs[i];
+		if (cmocka_run_group_tests_name(conf_cur->label, conf_tests,
+						conf_group_setup,
+						conf_group_teardown))
+			failed = 1;
+	}
+out:
+	volfs_rm_rf(conf_base);
+	return failed;
+}
