@@ -681,8 +681,15 @@ static void local_close(void *vol)
 static unsigned local_volume_caps(void *vol)
 {
 	struct local_vol *lv = vol;
+	unsigned caps = LOCAL_CAPS;
 
-	return LOCAL_CAPS | (lv->external ? VOLFS_CAP_EXTERNAL_CHANGES : 0);
+	if (lv->external)
+		caps |= VOLFS_CAP_EXTERNAL_CHANGES;
+	/* Without root, new objects belong to the daemon's user whatever
+	 * the caller: ownership is not stored. */
+	if (!lv->chown_new)
+		caps &= ~(unsigned)VOLFS_CAP_OWNERSHIP;
+	return caps;
 }
 
 static int local_statfs(void *vol, struct statvfs *sv)

@@ -1260,6 +1260,9 @@ int volfs_fs_mount(struct volfs_open_volume *ov, const char *dir,
 		goto err_free;
 	}
 
+	/* The kernel applied the caller's umask to every mode it sends; the
+	 * daemon's own must not mask them again. */
+	umask(0);
 	fuse_set_log_func(fs_fuse_log);
 	snprintf(opts, sizeof(opts),
 		 "fsname=%s,subtype=volfs,default_permissions,auto_unmount%s%s",

@@ -34,6 +34,14 @@ for p in userfile userdir userdir/f; do
 done
 assert_eq "$(cat "$d/userfile")" "$(printf 'hello\nmore')" "userfile on the host"
 
+# The caller's umask decides new modes, not the daemon's.
+as_user sh -c "umask 002; echo x >'$mnt/groupfile'; mkdir '$mnt/groupdir'" ||
+	fail "uid 1000 cannot create with umask 002"
+assert_eq "$(stat -c %a "$d/groupfile")" 664 "mode of a file made with umask 002"
+assert_eq "$(stat -c %a "$d/groupdir")" 775 "mode of a dir made with umask 002"
+as_user sh -c "umask 077; echo x >'$mnt/privfile'"
+assert_eq "$(stat -c %a "$d/privfile")" 600 "mode of a file made with umask 077"
+
 # Permissions are enforced for it.
 echo secret >"$mnt/rootonly"
 chmod 600 "$mnt/rootonly"

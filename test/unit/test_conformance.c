@@ -9,6 +9,11 @@
  * directory and one volume, created and opened in the group setup, closed
  * and destroyed in the group teardown.  A check that needs a capability or
  * an op the backend lacks is skipped and says why.
+ *
+ * Some checks make links that point out of the volume, always at a decoy
+ * directory of the suite's own, never at a system path.  They are removed
+ * before any volume is destroyed, so a destroy() that wrongly follows links
+ * can at worst reach the decoy.
  */
 #include "config.h"
 
@@ -468,10 +473,10 @@ static int conf_group_setup(void **state)
 }
 
 /*
- * The escape checks leave links pointing out of the volume, some at /etc.
+ * The escape checks leave links pointing out of the volume, at the decoy.
  * They go before anything deletes the volume, so that a destroy() that
- * wrongly follows links cannot reach /etc.  Returns -1 while a link to
- * /etc is still there.
+ * wrongly follows links cannot reach anything outside.  Returns -1 while
+ * such a link is still there.
  */
 static int conf_unlink_escapes(struct conf_config *c)
 {
@@ -506,8 +511,8 @@ static int conf_group_teardown(void **state)
 	int rc = 0;
 
 	if (conf_unlink_escapes(c) < 0) {
-		print_error("links to /etc are still in volume '%s': not "
-			    "destroying it; delete %s by hand\n",
+		print_error("links out of volume '%s' are still there: "
+			    "not destroying it; delete %s by hand\n",
 			    c->name, c->dir);
 		if (c->be->close)
 			c->be->close(c->vol);
@@ -1237,7 +1242,8 @@ static void *conf_thread_main(void *arg)
 		memset(buf, 'a' + (t->idx + i) % 26, sizeof(buf));
 		n = conf_pread(t->vol, fh, got, sizeof(got),
 			       (off_t)i * (off_t)sizeof(got));
-		if (n != (ssize_t)sizeof(got) || memcmp(buf, got, sizeof(buf))) {
+		if (n != (ssize_t)sizeof(got) ||
+		    memcmp(buf, got, sizeof(buf)) != 0) {
 			conf_thread_fail(t, "read back", n < 0 ? (int)n : 1);
 			goto out;
 		}
@@ -1361,7 +1367,7 @@ static void conf_attack(void *vol, const char *dir)
 	conf_decoy_intact();
 }
 
-/* Reading through dir, a link to /etc, must fail and show nothing. */
+/* Reading through dir, a link to the decoy, must fail and show nothing. */
 static void conf_peek(void *vol, const char *dir)
 {
 	char p[256], buf[64];
@@ -1369,7 +1375,7 @@ static void conf_peek(void *vol, const char *dir)
 	struct stat st;
 	uint64_t fh;
 
-	conf_join(p, sizeof(p), dir, "passwd");
+	conf_join(p, sizeof(p), dir, "decoy");
 	conf_expect_fail(conf_op(getattr, vol, p, VOLFS_NO_FH, &st));
 	conf_expect_fail(conf_op(open_file, vol, p, O_RDONLY, &fh));
 	conf_expect_fail(conf_op(getxattr, vol, p, "user.x", buf,
@@ -1386,13 +1392,15 @@ static void conf_escape(void **state)
 {
 	struct volfs_caller me = conf_me();
 	void *vol = conf_cur->vol;
+	char up[PATH_MAX];
 
 	conf_need_cap(VOLFS_CAP_SYMLINKS, "SYMLINKS");
-	conf_expect(conf_op(symlink, vol, "/etc", "esc", &me), 0);
+	conf_expect(conf_op(symlink, vol, conf_decoy, "esc", &me), 0);
 	conf_peek(vol, "esc");
-	conf_expect(conf_op(symlink, vol, "../../../../../../../../../../etc",
-			    "up", &me),
-		    0);
+	/* Climbing past any root, then down to the decoy. */
+	snprintf(up, sizeof(up), "../../../../../../../../../..%s",
+		 conf_decoy);
+	conf_expect(conf_op(symlink, vol, up, "up", &me), 0);
 	conf_peek(vol, "up");
 	conf_expect(conf_op(symlink, vol, conf_decoy, "esc2", &me), 0);
 	conf_attack(vol, "esc2");
@@ -1440,7 +1448,7 @@ static void conf_host_swap(void **state)
 	conf_expect(be->mkdir(vol, "rel", 0755, &me), 0);
 	conf_has_data(vol, "hs/passwd", "mine");
 
-	conf_host_swap_dir("hs", "/etc");
+	conf_host_swap_dir("hs", conf_decoy);
 	conf_stat(vol, "hs", &st);
 	assert_true(S_ISLNK(st.st_mode));
 	conf_peek(vol, "hs");
