@@ -1392,7 +1392,7 @@ static void conf_escape(void **state)
 {
 	struct volfs_caller me = conf_me();
 	void *vol = conf_cur->vol;
-	char up[PATH_MAX];
+	char up[PATH_MAX + 32];
 
 	conf_need_cap(VOLFS_CAP_SYMLINKS, "SYMLINKS");
 	conf_expect(conf_op(symlink, vol, conf_decoy, "esc", &me), 0);
