@@ -1276,6 +1276,8 @@ int volfs_fs_mount(struct volfs_open_volume *ov, const char *dir,
 	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	fs_last_msg[0] = '\0';
 	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	/* Parsing may have replaced argv by copies of its own. */
+	fuse_opt_free_args(&args);
 	if (!fs->se) {
 		volfs_err_set(err, -EINVAL,
 			      "cannot start a FUSE session for volume '%s': %s",
