@@ -259,7 +259,9 @@ static int mount_background(struct volfs_cli *cli, const char *name,
 		signal(SIGPIPE, SIG_IGN);
 		if (chdir("/") < 0)
 			_exit(EXIT_FAIL);
-		_exit(mount_serve(cli, name, dir, cfg, fds[1]));
+		/* exit(), not _exit(): the daemon's leak checks run at exit,
+		 * and stdio was flushed before the fork. */
+		exit(mount_serve(cli, name, dir, cfg, fds[1]));
 	}
 	close(fds[1]);
 	while (got < sizeof(msg) - 1 &&
