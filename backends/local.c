@@ -393,16 +393,16 @@ static int local_create(const struct volfs_volinfo *vi, char *err,
 	if (sfd < 0) {
 		rc = -errno;
 		return local_errf(err, errlen, rc,
-				  "cannot create volume '%s': cannot open its "
+				  "cannot open its "
 				  "state directory %s: %s",
-				  vi->name, vi->state_dir, local_strerror(rc));
+				  vi->state_dir, local_strerror(rc));
 	}
 	if (mkdirat(sfd, LOCAL_DATA, 0755) < 0) {
 		rc = -errno;
 		local_errf(err, errlen, rc,
-			   "cannot create volume '%s': cannot make %s/%s: "
+			   "cannot make %s/%s: "
 			   "%s%s",
-			   vi->name, vi->state_dir, LOCAL_DATA,
+			   vi->state_dir, LOCAL_DATA,
 			   local_strerror(rc),
 			   rc == -EEXIST ? ": it is left over from an earlier "
 					   "volume; delete it, then create the "
@@ -414,9 +414,9 @@ static int local_create(const struct volfs_volinfo *vi, char *err,
 	if (fchmodat(sfd, LOCAL_DATA, 0755, 0) < 0) {
 		rc = -errno;
 		local_errf(err, errlen, rc,
-			   "cannot create volume '%s': cannot set the mode of "
+			   "cannot set the mode of "
 			   "%s/%s: %s",
-			   vi->name, vi->state_dir, LOCAL_DATA,
+			   vi->state_dir, LOCAL_DATA,
 			   local_strerror(rc));
 		goto err_rmdir;
 	}
@@ -552,9 +552,9 @@ static int local_destroy(const struct volfs_volinfo *vi, char *err,
 			return 0;
 		rc = -errno;
 		return local_errf(err, errlen, rc,
-				  "cannot delete volume '%s': cannot open its "
+				  "cannot open its "
 				  "state directory %s: %s",
-				  vi->name, vi->state_dir, local_strerror(rc));
+				  vi->state_dir, local_strerror(rc));
 	}
 	fd = local_open_beneath(sfd, LOCAL_DATA,
 				O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 1);
@@ -565,9 +565,9 @@ static int local_destroy(const struct volfs_volinfo *vi, char *err,
 		if (unlinkat(sfd, LOCAL_DATA, 0) < 0 && errno != ENOENT) {
 			rc = -errno;
 			local_errf(err, errlen, rc,
-				   "cannot delete volume '%s': cannot remove "
+				   "cannot remove "
 				   "%s/%s: %s",
-				   vi->name, vi->state_dir, LOCAL_DATA,
+				   vi->state_dir, LOCAL_DATA,
 				   local_strerror(rc));
 		}
 		goto out;
@@ -575,8 +575,8 @@ static int local_destroy(const struct volfs_volinfo *vi, char *err,
 	if (fd < 0) {
 		rc = fd == -EXDEV ? -EBUSY : fd;
 		local_errf(err, errlen, rc,
-			   "cannot delete volume '%s': cannot open %s/%s: %s%s",
-			   vi->name, vi->state_dir, LOCAL_DATA,
+			   "cannot open %s/%s: %s%s",
+			   vi->state_dir, LOCAL_DATA,
 			   local_strerror(rc),
 			   fd == -EXDEV ? ": it is a mount point; unmount it, "
 					  "then remove the volume again"
@@ -587,9 +587,9 @@ static int local_destroy(const struct volfs_volinfo *vi, char *err,
 	if (rm.rc) {
 		rc = rm.rc;
 		local_errf(err, errlen, rc,
-			   "cannot delete all data of volume '%s' in %s/%s: "
+			   "cannot delete all data in %s/%s: "
 			   "'%s': %s%s",
-			   vi->name, vi->state_dir, LOCAL_DATA, rm.what,
+			   vi->state_dir, LOCAL_DATA, rm.what,
 			   local_strerror(rc),
 			   rc == -EBUSY ? ": something is mounted there; "
 					  "unmount it, then remove the volume "
@@ -600,8 +600,8 @@ static int local_destroy(const struct volfs_volinfo *vi, char *err,
 	if (unlinkat(sfd, LOCAL_DATA, AT_REMOVEDIR) < 0 && errno != ENOENT) {
 		rc = -errno;
 		local_errf(err, errlen, rc,
-			   "cannot delete volume '%s': cannot remove %s/%s: %s",
-			   vi->name, vi->state_dir, LOCAL_DATA,
+			   "cannot remove %s/%s: %s",
+			   vi->state_dir, LOCAL_DATA,
 			   local_strerror(rc));
 	}
 out:
@@ -619,17 +619,15 @@ static int local_open(const struct volfs_volinfo *vi, void **vol, char *err,
 	lv = calloc(1, sizeof(*lv));
 	if (!lv)
 		return local_errf(err, errlen, -ENOMEM,
-				  "cannot open volume '%s': out of memory",
-				  vi->name);
+				  "out of memory");
 	if (host) {
 		lv->rootfd = open(host, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (lv->rootfd < 0) {
 			rc = -errno;
 			local_errf(err, errlen, rc,
-				   "cannot open volume '%s': option 'path': "
-				   "%s: %s: check that the host directory "
-				   "still exists",
-				   vi->name, host, local_strerror(rc));
+				   "option 'path': %s: %s: check that the "
+				   "host directory still exists",
+				   host, local_strerror(rc));
 			goto err_free;
 		}
 	} else {
@@ -637,10 +635,8 @@ static int local_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		if (sfd < 0) {
 			rc = -errno;
 			local_errf(err, errlen, rc,
-				   "cannot open volume '%s': cannot open its "
-				   "state directory %s: %s",
-				   vi->name, vi->state_dir,
-				   local_strerror(rc));
+				   "cannot open its state directory %s: %s",
+				   vi->state_dir, local_strerror(rc));
 			goto err_free;
 		}
 		lv->rootfd = local_open_beneath(sfd, LOCAL_DATA,
@@ -649,11 +645,10 @@ static int local_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		if (lv->rootfd < 0) {
 			rc = lv->rootfd;
 			local_errf(err, errlen, rc,
-				   "cannot open volume '%s': cannot open its "
-				   "data directory %s/%s: %s: remove the "
-				   "volume and create it again if its data "
-				   "is gone",
-				   vi->name, vi->state_dir, LOCAL_DATA,
+				   "cannot open its data directory %s/%s: "
+				   "%s: remove the volume and create it "
+				   "again if its data is gone",
+				   vi->state_dir, LOCAL_DATA,
 				   local_strerror(rc));
 			goto err_free;
 		}

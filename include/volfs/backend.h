@@ -29,6 +29,10 @@
  *    directory handles ("fh") are backend-owned 64-bit values; the core never
  *    interprets them.  VOLFS_NO_FH stands for "no open handle".
  *
+ *  - Messages a backend writes into an err buffer say what is wrong and
+ *    what to do, naming the option or object concerned; the core prefixes
+ *    them with what it was doing ("cannot open volume 'x': ").
+ *
  *  - Unless the backend sets VOLFS_CAP_THREADSAFE, the core serialises every
  *    call on one volume.  Calls on different volumes are always concurrent.
  *

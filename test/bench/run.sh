@@ -1,0 +1,798 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The volfs benchmark: measures volfs next to native ext4, kernel tmpfs and
+# bindfs (a FUSE peer) with the same workloads, in one run, and prints the
+# medians and the ratios to native ext4 (volfs-ram also to tmpfs).
+#
+#   test/bench/run.sh [--quick] [--reps N] [--targets LIST] [--out FILE]
+#                     [--workdir DIR]
+#
+# Targets (--targets takes a comma-separated subset, in this order):
+#   native       a directory on the file system of --workdir (ext4 here)
+#   tmpfs        mount -t tmpfs -o size=3g
+#   bindfs       Debian's bindfs (libfuse 2) over a native directory
+#   volfs-local  a `local` volume, `volfs mount` with the default options
+#   volfs-ram    a `ram` volume (volfs create -b ram -o size=3g); skipped,
+#                with a note, while the ram backend module is missing
+#
+# Workloads, all of them on every target, in every repetition:
+#   1. sequential write (fio, 1 MiB blocks, psync, fsync at the end)
+#   2. sequential read of that file, cold (after drop_caches) and warm
+#   3. random 4 KiB reads, 1 job and 4 jobs, on a file read once beforehand
+#   4. random 4 KiB writes, 1 job
+#   5. empty files: create, stat, readdir, unlink (meta.c)
+#   6. small files written, then read back and verified (meta.c)
+#   7. untar of a tree of ~16,000 entries, then rm -rf of it
+#
+# Each repetition runs every target once (the first target rotates from one
+# repetition to the next, so no target always runs first or last).
+#
+# Needs root (mounts, drop_caches), fio, jq, tar, a C compiler, bindfs for
+# the bindfs target.  The volfs binary is $VOLFS, else the one built next to
+# this script (../../volfs), else `volfs` from PATH; backend modules come
+# from $VOLFS_BACKEND_DIR, else ../../backends/.libs next to a built volfs.
+# State goes to a private VOLFS_ROOT inside the work directory, which is
+# removed at the end; every mount made is undone on exit, error or Ctrl-C.
+#
+set -euo pipefail
+export LC_ALL=C
+
+PROG=$(basename "$0")
+HERE=$(cd "$(dirname "$0")" && pwd -P)
+
+usage() {
+	cat <<EOF
+usage: $PROG [--quick] [--reps N] [--targets LIST] [--out FILE] [--workdir DIR]
+
+  --quick         small sizes, short fio runs, 1 repetition (a smoke check)
+  --reps N        repetitions (default 3; 1 with --quick)
+  --targets LIST  comma-separated subset of: $ALL_TARGETS_CSV
+  --out FILE      results file (default /var/tmp/volfs-bench-DATE.txt)
+  --workdir DIR   where the work directory is made (default /var/tmp); the
+                  native target runs there, so it should be on ext4
+EOF
+}
+
+ALL_TARGETS=(native tmpfs bindfs volfs-local volfs-ram)
+ALL_TARGETS_CSV=$(
+	IFS=,
+	echo "${ALL_TARGETS[*]}"
+)
+
+QUICK=0
+REPS=
+TARGETS_ARG=
+OUT=
+WORKDIR_PARENT=/var/tmp
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1 ;;
+	--reps)
+		[ $# -ge 2 ] || { usage >&2; exit 2; }
+		REPS=$2
+		shift
+		;;
+	--reps=*) REPS=${1#*=} ;;
+	--targets)
+		[ $# -ge 2 ] || { usage >&2; exit 2; }
+		TARGETS_ARG=$2
+		shift
+		;;
+	--targets=*) TARGETS_ARG=${1#*=} ;;
+	--out)
+		[ $# -ge 2 ] || { usage >&2; exit 2; }
+		OUT=$2
+		shift
+		;;
+	--out=*) OUT=${1#*=} ;;
+	--workdir)
+		[ $# -ge 2 ] || { usage >&2; exit 2; }
+		WORKDIR_PARENT=$2
+		shift
+		;;
+	--workdir=*) WORKDIR_PARENT=${1#*=} ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		echo "$PROG: unknown argument '$1'" >&2
+		usage >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+
+if [ -n "$REPS" ]; then
+	case $REPS in
+	'' | *[!0-9]* | 0)
+		echo "$PROG: --reps needs a positive number" >&2
+		exit 2
+		;;
+	esac
+fi
+
+# The targets, in the canonical order, whatever order --targets gave.
+TARGETS=()
+if [ -n "$TARGETS_ARG" ]; then
+	IFS=, read -r -a wanted <<<"$TARGETS_ARG"
+	for w in "${wanted[@]}"; do
+		case " ${ALL_TARGETS[*]} " in
+		*" $w "*) ;;
+		*)
+			echo "$PROG: unknown target '$w' (known: $ALL_TARGETS_CSV)" >&2
+			exit 2
+			;;
+		esac
+	done
+	for t in "${ALL_TARGETS[@]}"; do
+		for w in "${wanted[@]}"; do
+			if [ "$w" = "$t" ]; then
+				TARGETS+=("$t")
+				break
+			fi
+		done
+	done
+else
+	TARGETS=("${ALL_TARGETS[@]}")
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "$PROG: must run as root (it mounts file systems and drops the page cache)" >&2
+	exit 1
+fi
+
+# --- Sizes --------------------------------------------------------------
+
+if [ "$QUICK" = 1 ]; then
+	SEQ_MIB=128
+	RAND_MIB=32
+	FIO_RUNTIME=1
+	META_COUNT=1000
+	SMALL_COUNT=200
+	TREE_ENTRIES=2000
+	: "${REPS:=1}"
+else
+	SEQ_MIB=1024
+	RAND_MIB=256
+	FIO_RUNTIME=5
+	META_COUNT=10000
+	SMALL_COUNT=2000
+	TREE_ENTRIES=16000
+	: "${REPS:=3}"
+fi
+SMALL_SIZE=16384
+TMPFS_SIZE=3g
+RAM_SIZE=3g
+# No single step of a healthy run comes near this; a hung mount does.
+STEP_TIMEOUT=900
+
+# --- Tools --------------------------------------------------------------
+
+for c in fio jq tar mountpoint timeout awk; do
+	if ! command -v "$c" >/dev/null 2>&1; then
+		echo "$PROG: $c not found (run packaging/install-deps.sh)" >&2
+		exit 1
+	fi
+done
+CC=${CC:-cc}
+if ! command -v "$CC" >/dev/null 2>&1; then
+	echo "$PROG: no C compiler ($CC) to build meta.c" >&2
+	exit 1
+fi
+
+if [ -z "${VOLFS:-}" ]; then
+	if [ -x "$HERE/../../volfs" ]; then
+		VOLFS=$(cd "$HERE/../.." && pwd -P)/volfs
+	else
+		VOLFS=$(command -v volfs 2>/dev/null || true)
+	fi
+fi
+if [ -z "${VOLFS_BACKEND_DIR:-}" ] && [ -n "${VOLFS:-}" ] &&
+	[ -d "$(dirname "$VOLFS")/backends/.libs" ]; then
+	VOLFS_BACKEND_DIR=$(cd "$(dirname "$VOLFS")/backends/.libs" && pwd -P)
+fi
+if [ -n "${VOLFS_BACKEND_DIR:-}" ]; then
+	export VOLFS_BACKEND_DIR
+fi
+
+# --- Work directory, results file, cleanup ------------------------------
+
+if [ ! -d "$WORKDIR_PARENT" ]; then
+	echo "$PROG: --workdir $WORKDIR_PARENT is not a directory" >&2
+	exit 1
+fi
+W=$(mktemp -d "$WORKDIR_PARENT/volfs-bench.XXXXXX")
+W=$(cd "$W" && pwd -P)
+: "${OUT:=/var/tmp/volfs-bench-$(date +%Y%m%d-%H%M%S).txt}"
+: >"$OUT"
+OUT=$(cd "$(dirname "$OUT")" && pwd -P)/$(basename "$OUT")
+RAW=$W/raw.tsv
+: >"$RAW"
+export VOLFS_ROOT=$W/state
+
+# Mounts made (dir<TAB>kind), undone in reverse order; processes started.
+MOUNTS=()
+PIDS=()
+
+log() {
+	printf '%s\n' "$*" | tee -a "$OUT" >&2
+}
+
+# Prints stdin and appends it to the results file.
+emit() {
+	tee -a "$OUT"
+}
+
+is_mountpoint() {
+	mountpoint -q "$1" 2>/dev/null
+}
+
+unmount_one() {
+	local dir=$1 kind=$2 i
+	is_mountpoint "$dir" || return 0
+	if [ "$kind" = volfs ]; then
+		timeout 30 "$VOLFS" umount "$dir" >/dev/null 2>&1 || true
+	else
+		timeout 30 umount "$dir" 2>/dev/null || true
+	fi
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		is_mountpoint "$dir" || return 0
+		sleep 0.2
+	done
+	umount -l "$dir" 2>/dev/null || true
+	if is_mountpoint "$dir"; then
+		echo "$PROG: cleanup: could not unmount $dir" >&2
+		return 1
+	fi
+}
+
+cleanup() {
+	local rc=$? i pid n left=0
+	set +e
+	trap - EXIT INT TERM HUP
+	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+		unmount_one "${MOUNTS[i]%%$'\t'*}" "${MOUNTS[i]#*$'\t'}" || left=1
+	done
+	for pid in "${PIDS[@]}"; do
+		kill -0 "$pid" 2>/dev/null || continue
+		kill -TERM "$pid" 2>/dev/null
+		n=0
+		while kill -0 "$pid" 2>/dev/null && [ $n -lt 50 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	if [ $left = 0 ]; then
+		rm -rf --one-file-system "$W"
+	else
+		echo "$PROG: left $W in place: a mount below it would not go" >&2
+	fi
+	if [ $rc -ne 0 ]; then
+		echo "$PROG: stopped with status $rc; partial results in $OUT" >&2
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+die() {
+	log "$PROG: $*"
+	exit 1
+}
+
+# --- Environment ----------------------------------------------------------
+
+DROP_CACHES=1
+if ! (echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then
+	DROP_CACHES=0
+fi
+
+drop_caches() {
+	sync
+	if [ "$DROP_CACHES" = 1 ]; then
+		echo 3 >/proc/sys/vm/drop_caches
+	fi
+}
+
+fstype_of() {
+	df -T --output=fstype "$1" | tail -n 1 | tr -d ' '
+}
+
+NATIVE_FS=$(fstype_of "$W")
+MEM_TOTAL_KIB=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+MEM_AVAIL_KIB=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+FUSE3_VERSION=$(pkg-config --modversion fuse3 2>/dev/null ||
+	dpkg-query -W -f='${Version}' libfuse3-3 2>/dev/null || echo unknown)
+FUSE2_VERSION=$(dpkg-query -W -f='${Version}' libfuse2 2>/dev/null || echo unknown)
+CPU_MODEL=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+MAX_PAGES=$(cat /proc/sys/fs/fuse/max_pages_limit 2>/dev/null || echo unknown)
+
+{
+	echo "volfs benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "command:         $0 $*"
+	echo "machine:         $(nproc) CPUs ($CPU_MODEL), $((MEM_TOTAL_KIB / 1024)) MiB RAM, kernel $(uname -r)"
+	echo "native fs:       $NATIVE_FS ($(df --output=source "$W" | tail -n 1)), work dir $W"
+	echo "libfuse:         fuse3 $FUSE3_VERSION (volfs), fuse2 $FUSE2_VERSION (bindfs); fuse max_pages_limit $MAX_PAGES"
+	echo "fio:             $(fio --version)"
+	echo "volfs:           ${VOLFS:-not found} ($("${VOLFS:-false}" version 2>/dev/null || echo '?'))"
+	echo "backend dir:     ${VOLFS_BACKEND_DIR:-(volfs default)}"
+	echo "results file:    $OUT"
+} | emit
+[ "$NATIVE_FS" = ext4 ] ||
+	log "NOTE: the work directory is on $NATIVE_FS, not ext4: 'native' is $NATIVE_FS here"
+[ "$DROP_CACHES" = 1 ] ||
+	log "NOTE: cannot write /proc/sys/vm/drop_caches: cold reads are not cold"
+if [ "$QUICK" = 0 ] && [ "$MEM_AVAIL_KIB" -lt $((8 * 1024 * 1024)) ]; then
+	log "NOTE: less than 8 GiB of memory available; tmpfs and ram targets hold up to $((SEQ_MIB + RAND_MIB)) MiB each"
+fi
+
+# --- Helpers: meta, the tarball ------------------------------------------
+
+META=$W/meta
+"$CC" -std=gnu11 -O2 -Wall -o "$META" "$HERE/meta.c" ||
+	die "cannot compile $HERE/meta.c"
+
+# A tree of TREE_ENTRIES entries (directories, files, links) from
+# /usr/include, topped up from other system directories, parents first.
+TARBALL=$W/tree.tar
+: >"$W/tree.list"
+for src in usr/include usr/share/doc usr/share/locale usr/share/man usr/lib; do
+	have=$(wc -l <"$W/tree.list")
+	[ "$have" -lt "$TREE_ENTRIES" ] || break
+	[ -d "/$src" ] || continue
+	(cd / && find "$src" -xdev) >"$W/tree.more"
+	head -n $((TREE_ENTRIES - have)) "$W/tree.more" >>"$W/tree.list"
+done
+rm -f "$W/tree.more"
+tar -C / --no-recursion -cf "$TARBALL" -T "$W/tree.list" 2>"$W/tar.err" ||
+	die "cannot build the tarball: $(head -n 3 "$W/tar.err")"
+TREE_COUNT=$(tar -tf "$TARBALL" | wc -l)
+TREE_FILES=$(tar -tvf "$TARBALL" | grep -c '^-' || true)
+TREE_MIB=$(du -m "$TARBALL" | cut -f1)
+rm -f "$W/tree.list"
+
+# --- Targets ----------------------------------------------------------------
+
+declare -A TDIR=()   # target -> directory the workloads run in
+declare -A TNOTE=()  # target -> how it was set up, or why it was skipped
+ACTIVE=()
+
+wait_mounted() {
+	local dir=$1 pid=${2:-} n=0
+	while [ $n -lt 100 ]; do
+		is_mountpoint "$dir" && return 0
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			return 1
+		fi
+		sleep 0.1
+		n=$((n + 1))
+	done
+	return 1
+}
+
+# The pid of the daemon serving volume $1 on $2, from volfs inspect.
+volfs_pid() {
+	"$VOLFS" inspect "$1" 2>/dev/null |
+		jq -r --arg c "mount:$2" '.[0].attachments[] | select(.consumer == $c) | .pid' 2>/dev/null ||
+		true
+}
+
+mount_opts_of() {
+	awk -v d="$1" '$5 == d { o = $6; for (i = 7; i <= NF; i++) if ($i == "-") { s = $(i + 3); break } } END { print o " / " s }' /proc/self/mountinfo
+}
+
+setup_volfs() {
+	local t=$1 name=$2 dir pid
+	shift 2
+	if [ -z "${VOLFS:-}" ] || [ ! -x "$VOLFS" ]; then
+		TNOTE[$t]="skipped: no volfs binary (set VOLFS)"
+		return 1
+	fi
+	if ! "$VOLFS" create "$@" "$name" >"$W/create.out" 2>&1; then
+		TNOTE[$t]="skipped: volfs create $* $name failed: $(head -n 2 "$W/create.out" | tr '\n' ' ')"
+		return 1
+	fi
+	dir=$W/$t
+	mkdir -p "$dir"
+	MOUNTS+=("$dir"$'\t'volfs)
+	if ! "$VOLFS" mount "$name" "$dir" >"$W/mount.out" 2>&1; then
+		TNOTE[$t]="skipped: volfs mount $name failed: $(head -n 2 "$W/mount.out" | tr '\n' ' ')"
+		return 1
+	fi
+	wait_mounted "$dir" || {
+		TNOTE[$t]="skipped: volfs mount returned but $dir is not mounted"
+		return 1
+	}
+	pid=$(volfs_pid "$name" "$dir")
+	case $pid in
+	'' | *[!0-9]*) pid= ;;
+	*) PIDS+=("$pid") ;;
+	esac
+	TDIR[$t]=$dir
+	TNOTE[$t]="volfs create $* $name; volfs mount $name DIR (daemon pid ${pid:-?}); mount options: $(mount_opts_of "$dir")"
+}
+
+setup_target() {
+	local t=$1 dir src pid opts
+	case $t in
+	native)
+		TDIR[$t]=$W/native
+		mkdir -p "${TDIR[$t]}"
+		TNOTE[$t]="a directory on $NATIVE_FS ($W/native)"
+		;;
+	tmpfs)
+		dir=$W/tmpfs
+		mkdir -p "$dir"
+		MOUNTS+=("$dir"$'\t'tmpfs)
+		mount -t tmpfs -o "size=$TMPFS_SIZE,mode=0755" volfs-bench-tmpfs "$dir" ||
+			{ TNOTE[$t]="skipped: mount -t tmpfs failed"; return 1; }
+		TDIR[$t]=$dir
+		TNOTE[$t]="mount -t tmpfs -o size=$TMPFS_SIZE,mode=0755"
+		;;
+	bindfs)
+		if ! command -v bindfs >/dev/null 2>&1; then
+			TNOTE[$t]="skipped: bindfs not installed"
+			return 1
+		fi
+		src=$W/bindfs-src
+		dir=$W/bindfs
+		mkdir -p "$src" "$dir"
+		MOUNTS+=("$dir"$'\t'bindfs)
+		# Debian's bindfs is built on libfuse 2, which writes in 4 KiB
+		# requests unless told big_writes; fall back without it.
+		for opts in "-o big_writes" ""; do
+			# shellcheck disable=SC2086 # opts is a word list
+			bindfs -f $opts "$src" "$dir" >"$W/bindfs.log" 2>&1 &
+			pid=$!
+			PIDS+=("$pid")
+			if wait_mounted "$dir" "$pid"; then
+				TDIR[$t]=$dir
+				TNOTE[$t]="bindfs $(bindfs --version 2>/dev/null | head -n 1 | awk '{ print $2 }'): bindfs -f ${opts:+$opts }SRC DIR (pid $pid, single-threaded, its default); mount options: $(mount_opts_of "$dir")"
+				return 0
+			fi
+			kill "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+		done
+		TNOTE[$t]="skipped: bindfs would not mount: $(head -n 2 "$W/bindfs.log" | tr '\n' ' ')"
+		return 1
+		;;
+	volfs-local)
+		setup_volfs "$t" bench-local || return 1
+		;;
+	volfs-ram)
+		if [ -n "${VOLFS_BACKEND_DIR:-}" ] &&
+			[ ! -e "$VOLFS_BACKEND_DIR/ram.so" ]; then
+			TNOTE[$t]="skipped: no ram backend module ($VOLFS_BACKEND_DIR/ram.so does not exist yet)"
+			return 1
+		fi
+		setup_volfs "$t" bench-ram -b ram -o "size=$RAM_SIZE" || return 1
+		;;
+	esac
+}
+
+for t in "${TARGETS[@]}"; do
+	if setup_target "$t"; then
+		ACTIVE+=("$t")
+	fi
+done
+{
+	echo
+	echo "targets:"
+	for t in "${TARGETS[@]}"; do
+		printf '  %-12s %s\n' "$t" "${TNOTE[$t]}"
+	done
+} | emit
+[ ${#ACTIVE[@]} -gt 0 ] || die "no target could be set up"
+
+{
+	echo
+	echo "workloads (repetitions: $REPS; fio ioengine=psync, fallocate=none, invalidate=0):"
+	echo "  1. seq write   fio rw=write bs=1M size=${SEQ_MIB}M end_fsync=1 (MiB/s, fsync time included)"
+	echo "  2. seq read    fio rw=read bs=1M of that file: cold after 'sync; echo 3 > drop_caches', then warm (MiB/s)"
+	echo "  3. rand read   fio rw=randread bs=4k size=${RAND_MIB}M time_based runtime=${FIO_RUNTIME}s, numjobs=1 and 4 on one file, read once beforehand (IOPS)"
+	echo "  4. rand write  fio rw=randwrite bs=4k size=${RAND_MIB}M time_based runtime=${FIO_RUNTIME}s numjobs=1, no fsync (IOPS)"
+	echo "  5. metadata    $META_COUNT empty files in one directory: create, stat, readdir (entries/s, passes for >= 0.2 s), unlink (ops/s)"
+	echo "  6. small files $SMALL_COUNT files of $SMALL_SIZE bytes: write (create+write+close), read back and verify (files/s)"
+	echo "  7. tree        tar -xf of $TREE_COUNT entries ($TREE_FILES files, $TREE_MIB MiB, from /usr/include and up), then rm -rf (seconds)"
+} | emit
+
+# --- Measuring ---------------------------------------------------------------
+
+record() {
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RAW"
+	printf '    %-13s %s\n' "$3" "$4" | tee -a "$OUT" >&2
+}
+
+# Runs fio with the common options and the given ones; prints its JSON
+# report's path.
+FIO_COMMON=(--ioengine=psync --fallocate=none --invalidate=0 --group_reporting
+	--output-format=json)
+run_fio() {
+	local json=$W/fio.json
+	if ! timeout --foreground "$STEP_TIMEOUT" fio "${FIO_COMMON[@]}" \
+		--output="$json" "$@" >"$W/fio.err" 2>&1; then
+		cat "$W/fio.err" >&2
+		die "fio failed: fio $*"
+	fi
+	if [ "$(jq '[.jobs[].error] | max' "$json")" != 0 ]; then
+		die "fio reported an error: fio $* ($(jq -c '[.jobs[].error]' "$json"))"
+	fi
+	echo "$json"
+}
+
+fio_mibs() { # json rw
+	jq -r --arg d "$2" '.jobs[0][$d].bw_bytes / 1048576 | . * 10 | round / 10' "$1"
+}
+
+fio_iops() { # json rw
+	jq -r --arg d "$2" '.jobs[0][$d].iops | round' "$1"
+}
+
+run_meta() { # dir count phase [size]
+	local line
+	line=$(timeout --foreground "$STEP_TIMEOUT" "$META" "$@") ||
+		die "meta $* failed"
+	line=${line##*rate=}
+	echo "$line"
+}
+
+# Seconds taken by a command, to the microsecond.
+time_cmd() {
+	local t0 t1
+	t0=$EPOCHREALTIME
+	timeout --foreground "$STEP_TIMEOUT" "$@" >"$W/cmd.err" 2>&1 || {
+		cat "$W/cmd.err" >&2
+		die "failed: $*"
+	}
+	t1=$EPOCHREALTIME
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+run_target() { # rep target
+	local rep=$1 t=$2 d json
+	d=${TDIR[$t]}/rep$rep
+	mkdir -p "$d"
+	sync
+
+	# 1, 2: sequential write, cold and warm read.
+	json=$(run_fio --name=seqwrite --filename="$d/seq" --rw=write --bs=1M \
+		--size="${SEQ_MIB}M" --end_fsync=1)
+	record "$rep" "$t" seqwrite "$(fio_mibs "$json" write)"
+	drop_caches
+	json=$(run_fio --name=seqread --filename="$d/seq" --rw=read --bs=1M \
+		--size="${SEQ_MIB}M")
+	record "$rep" "$t" seqread_cold "$(fio_mibs "$json" read)"
+	json=$(run_fio --name=seqread --filename="$d/seq" --rw=read --bs=1M \
+		--size="${SEQ_MIB}M")
+	record "$rep" "$t" seqread_warm "$(fio_mibs "$json" read)"
+	rm -f "$d/seq"
+
+	# 3, 4: random reads on a file read once beforehand, random writes.
+	run_fio --name=layout --filename="$d/rand" --rw=write --bs=1M \
+		--size="${RAND_MIB}M" --end_fsync=1 >/dev/null
+	cat "$d/rand" >/dev/null
+	json=$(run_fio --name=randread1 --filename="$d/rand" --rw=randread \
+		--bs=4k --size="${RAND_MIB}M" --time_based \
+		--runtime="$FIO_RUNTIME" --numjobs=1)
+	record "$rep" "$t" randread_1j "$(fio_iops "$json" read)"
+	json=$(run_fio --name=randread4 --filename="$d/rand" --rw=randread \
+		--bs=4k --size="${RAND_MIB}M" --time_based \
+		--runtime="$FIO_RUNTIME" --numjobs=4)
+	record "$rep" "$t" randread_4j "$(fio_iops "$json" read)"
+	json=$(run_fio --name=randwrite --filename="$d/rand" --rw=randwrite \
+		--bs=4k --size="${RAND_MIB}M" --time_based \
+		--runtime="$FIO_RUNTIME" --numjobs=1)
+	record "$rep" "$t" randwrite "$(fio_iops "$json" write)"
+	rm -f "$d/rand"
+
+	# 5: empty files.
+	mkdir "$d/meta"
+	record "$rep" "$t" create "$(run_meta "$d/meta" "$META_COUNT" create)"
+	record "$rep" "$t" stat "$(run_meta "$d/meta" "$META_COUNT" stat)"
+	record "$rep" "$t" readdir "$(run_meta "$d/meta" "$META_COUNT" readdir)"
+	record "$rep" "$t" unlink "$(run_meta "$d/meta" "$META_COUNT" unlink)"
+	rmdir "$d/meta"
+
+	# 6: small files.
+	mkdir "$d/small"
+	record "$rep" "$t" small_write \
+		"$(run_meta "$d/small" "$SMALL_COUNT" write "$SMALL_SIZE")"
+	record "$rep" "$t" small_read \
+		"$(run_meta "$d/small" "$SMALL_COUNT" read "$SMALL_SIZE")"
+	rm -rf "$d/small"
+
+	# 7: a tree, unpacked then removed.
+	mkdir "$d/tree"
+	record "$rep" "$t" untar "$(time_cmd tar -xf "$TARBALL" -C "$d/tree")"
+	record "$rep" "$t" rm_rf "$(time_cmd rm -rf "$d/tree")"
+
+	rmdir "$d"
+}
+
+START=$EPOCHREALTIME
+log ""
+for ((rep = 1; rep <= REPS; rep++)); do
+	n=${#ACTIVE[@]}
+	for ((k = 0; k < n; k++)); do
+		t=${ACTIVE[$(((rep - 1 + k) % n))]}
+		log "rep $rep/$REPS  $t  ($(date +%H:%M:%S))"
+		run_target "$rep" "$t"
+	done
+done
+ELAPSED=$(awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+
+# --- Report ------------------------------------------------------------------
+
+# metric|workload|label|unit|better (h: higher, l: lower)
+METRICS="seqwrite|1. Sequential write, ${SEQ_MIB} MiB in 1 MiB blocks, fsync at the end|seq write|MiB/s|h
+seqread_cold|2. Sequential read of it, cold|seq read cold|MiB/s|h
+seqread_warm|2. Sequential read of it, warm (second read)|seq read warm|MiB/s|h
+randread_1j|3. Random 4 KiB reads, ${RAND_MIB} MiB file, 1 job|rand read 1j|IOPS|h
+randread_4j|3. Random 4 KiB reads, ${RAND_MIB} MiB file, 4 jobs|rand read 4j|IOPS|h
+randwrite|4. Random 4 KiB writes, ${RAND_MIB} MiB file, 1 job|rand write|IOPS|h
+create|5. ${META_COUNT} empty files: create|create|ops/s|h
+stat|5. ${META_COUNT} empty files: stat|stat|ops/s|h
+readdir|5. ${META_COUNT} empty files: readdir|readdir|entries/s|h
+unlink|5. ${META_COUNT} empty files: unlink|unlink|ops/s|h
+small_write|6. ${SMALL_COUNT} files of 16 KiB: write|small write|files/s|h
+small_read|6. ${SMALL_COUNT} files of 16 KiB: read back and verify|small read|files/s|h
+untar|7. Untar ${TREE_COUNT} entries|untar|s|l
+rm_rf|7. rm -rf of the untarred tree|rm -rf|s|l"
+
+ACTIVE_CSV=$(
+	IFS=,
+	echo "${ACTIVE[*]}"
+)
+
+awk -F'\t' -v metrics="$METRICS" -v targets="$ACTIVE_CSV" '
+function median(arr, n,    i, j, tmp) {
+	for (i = 2; i <= n; i++) {
+		tmp = arr[i]
+		for (j = i - 1; j >= 1 && arr[j] > tmp; j--)
+			arr[j + 1] = arr[j]
+		arr[j + 1] = tmp
+	}
+	if (n % 2)
+		return arr[(n + 1) / 2]
+	return (arr[n / 2] + arr[n / 2 + 1]) / 2
+}
+function fmt(v) {
+	if (v == "")
+		return "-"
+	if (v >= 1000)
+		return sprintf("%.0f", v)
+	if (v >= 100)
+		return sprintf("%.1f", v)
+	return sprintf("%.3g", v)
+}
+function ratio(a, b) {
+	if (a == "" || b == "" || b == 0)
+		return "-"
+	return sprintf("%.2fx", a / b)
+}
+{
+	key = $2 SUBSEP $3
+	cnt[key]++
+	val[key, cnt[key]] = $4
+	if (!(key in mn) || $4 + 0 < mn[key]) mn[key] = $4 + 0
+	if (!(key in mx) || $4 + 0 > mx[key]) mx[key] = $4 + 0
+}
+END {
+	nm = split(metrics, lines, "\n")
+	nt = split(targets, tg, ",")
+	for (i = 1; i <= nm; i++) {
+		split(lines[i], f, "|")
+		mkey[i] = f[1]; mtitle[i] = f[2]; mlabel[i] = f[3]
+		munit[i] = f[4]; mbetter[i] = f[5]
+		for (j = 1; j <= nt; j++) {
+			key = tg[j] SUBSEP f[1]
+			if (!(key in cnt))
+				continue
+			n = cnt[key]
+			for (k = 1; k <= n; k++)
+				tmp[k] = val[key, k] + 0
+			med[key] = median(tmp, n)
+		}
+	}
+	for (i = 1; i <= nm; i++) {
+		m = mkey[i]
+		printf "\n%s (%s, %s)\n", mtitle[i], munit[i],
+			mbetter[i] == "h" ? "higher is better" : "lower is better; ratios are times, target / native"
+		printf "  %-12s %10s %10s %10s %5s %10s %10s\n", "target",
+			"median", "min", "max", "n", "vs native", "vs tmpfs"
+		for (j = 1; j <= nt; j++) {
+			key = tg[j] SUBSEP m
+			if (!(key in med))
+				continue
+			vt = (tg[j] == "volfs-ram") ? ratio(med[key], med["tmpfs" SUBSEP m]) : ""
+			printf "  %-12s %10s %10s %10s %5d %10s %10s\n", tg[j],
+				fmt(med[key]), fmt(mn[key]), fmt(mx[key]), cnt[key],
+				ratio(med[key], med["native" SUBSEP m]), vt
+		}
+	}
+
+	printf "\nSummary: medians; every target column is the ratio to native ext4 (for untar and rm -rf: time ratio, lower is better)\n"
+	printf "  %-14s %-10s %12s", "workload", "unit", "native"
+	for (j = 1; j <= nt; j++)
+		if (tg[j] != "native")
+			printf " %12s", tg[j]
+	hasram = 0
+	for (j = 1; j <= nt; j++)
+		if (tg[j] == "volfs-ram") hasram = 1
+	if (hasram)
+		printf " %12s", "ram/tmpfs"
+	printf "\n"
+	for (i = 1; i <= nm; i++) {
+		m = mkey[i]
+		nkey = "native" SUBSEP m
+		printf "  %-14s %-10s %12s", mlabel[i], munit[i], (nkey in med) ? fmt(med[nkey]) : "-"
+		for (j = 1; j <= nt; j++)
+			if (tg[j] != "native")
+				printf " %12s", ratio(med[tg[j] SUBSEP m], med[nkey])
+		if (hasram)
+			printf " %12s", ratio(med["volfs-ram" SUBSEP m], med["tmpfs" SUBSEP m])
+		printf "\n"
+	}
+
+	# The goals, on the medians of this run.
+	printf "\nGoals (medians of this run)\n"
+	L = "volfs-local"; R = "volfs-ram"
+	ng = split("seqwrite:1.0 seqread_warm:0.9 seqread_cold:0.9 randread_1j:0.9 randread_4j:0.9 create:0.8 stat:0.2 unlink:0.2 small_write:0.2", goals, " ")
+	for (g = 1; g <= ng; g++) {
+		split(goals[g], gf, ":")
+		a = med[L SUBSEP gf[1]]; b = med["native" SUBSEP gf[1]]
+		if (a == "" || b == "" || b == 0) {
+			printf "  %-48s %-8s not measured\n", "volfs-local " gf[1] " >= " gf[2] "x native", "-"
+			continue
+		}
+		printf "  %-48s %-8s %.2fx\n", "volfs-local " gf[1] " >= " gf[2] "x native",
+			(a / b >= gf[2] ? "met" : "MISSED"), a / b
+	}
+	a = med[L SUBSEP "untar"]; b = med["native" SUBSEP "untar"]
+	if (a != "" && b != "" && b > 0)
+		printf "  %-48s %-8s %.2fx\n", "volfs-local untar <= 2.5x native time",
+			(a / b <= 2.5 ? "met" : "MISSED"), a / b
+	else
+		printf "  %-48s %-8s not measured\n", "volfs-local untar <= 2.5x native time", "-"
+	for (i = 1; i <= nm; i++) {
+		m = mkey[i]
+		a = med[L SUBSEP m]; b = med["bindfs" SUBSEP m]
+		if (a == "" || b == "")
+			continue
+		ahead = (mbetter[i] == "h") ? (a > b) : (a < b)
+		printf "  %-48s %-8s %s vs %s %s\n", "volfs-local ahead of bindfs: " mlabel[i],
+			(ahead ? "met" : "MISSED"), fmt(a), fmt(b), munit[i]
+	}
+	nd = split("seqwrite seqread_cold seqread_warm randread_1j randread_4j randwrite", data, " ")
+	for (g = 1; g <= nd; g++) {
+		a = med[R SUBSEP data[g]]; b = med["tmpfs" SUBSEP data[g]]
+		if (a == "" || b == "" || b == 0)
+			continue
+		printf "  %-48s %-8s %.2fx\n", "volfs-ram " data[g] " >= 0.5x tmpfs",
+			(a / b >= 0.5 ? "met" : "MISSED"), a / b
+	}
+	nd = split("create stat readdir unlink", data, " ")
+	for (g = 1; g <= nd; g++) {
+		a = med[R SUBSEP data[g]]; b = med[L SUBSEP data[g]]
+		if (a == "" || b == "" || b == 0)
+			continue
+		printf "  %-48s %-8s %.2fx\n", "volfs-ram " data[g] " >= volfs-local",
+			(a >= b ? "met" : "MISSED"), a / b
+	}
+}' "$RAW" | emit
+
+{
+	echo
+	echo "raw measurements (rep, target, metric, value):"
+	sed 's/^/  /' "$RAW"
+	echo
+	echo "elapsed: ${ELAPSED} s for $REPS repetition(s) of ${#ACTIVE[@]} target(s)"
+	echo "results file: $OUT"
+} | emit

@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: MIT
+# volfs mount's options and its refusals: uid=/gid= ownership, timeouts,
+# foreground mode, bad options, a directory already mounted, a volume whose
+# storage vanished.  A refused mount leaves nothing mounted or attached.
+. "$VOLFS_SRCDIR/test/integration/lib.sh"
+need_cmd jq
+
+vol create v >/dev/null
+mkdir -p "$T/m"
+m=$(abspath "$T/m")
+echo "$m" >>"$T/mounts"
+
+# Usage errors: exit 2, naming what is wrong.
+expect_exit 2 vol mount -o bogus v "$m"
+assert_grep "bogus" "$T/err"
+expect_exit 2 vol mount -o uid=abc v "$m"
+assert_grep "uid" "$T/err"
+expect_exit 2 vol mount -o entry_timeout=-1 v "$m"
+assert_grep "entry_timeout" "$T/err"
+expect_exit 2 vol mount -o max_threads=0 v "$m"
+expect_exit 2 vol mount v
+expect_exit 2 vol mount -o debug v "$m"
+assert_grep "needs -f" "$T/err"
+expect_exit 1 vol mount "../v" "$m"
+assert_grep "invalid volume name" "$T/err"
+echo x >"$T/file"
+expect_exit 1 vol mount v "$T/file"
+assert_grep "not a directory" "$T/err"
+! is_mounted "$m" || fail "a refused mount left $m mounted"
+assert_eq "$(ls_refs v)" 0 "REFS after refused mounts"
+
+# uid=/gid= present every file as owned by them; the host keeps the truth.
+mount_vol v "$m" uid=1234,gid=4321,entry_timeout=5,attr_timeout=5,max_threads=4
+echo hi >"$m/f"
+mkdir "$m/d"
+assert_eq "$(stat -c %u:%g "$m/f")" 1234:4321 "owner of f through the mount"
+assert_eq "$(stat -c %u:%g "$m/d")" 1234:4321 "owner of d through the mount"
+assert_eq "$(stat -c %u:%g "$(data_dir v)/f")" 0:0 "owner of f on the host"
+
+# The same directory cannot be mounted twice.
+expect_exit 1 vol mount v "$m"
+assert_grep "already a volfs mount" "$T/err"
+expect_exit 0 vol umount "$m"
+
+# Foreground: runs until unmounted, then exits 0 and detaches.
+"$VOLFS" mount -f v "$m" 2>"$T/fg.err" &
+fg=$!
+track_pid "$fg"
+wait_until 10 is_mounted "$m" || fail "foreground mount never came up"
+assert_eq "$(ls_refs v)" 1 "REFS with a foreground mount"
+assert_eq "$(cat "$m/f")" hi "data through the foreground mount"
+expect_exit 0 vol umount "$m"
+rc=0
+wait "$fg" || rc=$?
+assert_eq "$rc" 0 "exit status of the foreground mount"
+assert_eq "$(ls_refs v)" 0 "REFS after the foreground mount ended"
+
+# SIGTERM stops a daemon cleanly: unmounted, detached.
+mount_vol v "$m"
+pid=$(mount_pid v "$m")
+kill -TERM "$pid"
+wait_until 10 not_mounted "$m" || fail "SIGTERM left $m mounted"
+wait_until 10 sh -c "! kill -0 $pid" || fail "daemon $pid survived SIGTERM"
+assert_eq "$(ls_refs v)" 0 "REFS after SIGTERM"
+
+# A path= volume whose host directory went away cannot be mounted, and
+# says which directory is missing.
+mkdir "$T/host"
+vol create -o path="$T/host" gone >/dev/null
+rmdir "$T/host"
+expect_exit 1 vol mount gone "$m"
+assert_grep "$T/host" "$T/err"
+! is_mounted "$m" || fail "the mount of a volume with no storage is up"
+assert_eq "$(ls_refs gone)" 0 "REFS of the volume with no storage"
+exit 0
