@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +35,8 @@ static void mount_usage(FILE *out)
 		"serving it until\n"
 		"'volfs umount DIR'; the mount counts as a user of the volume "
 		"until then.\n"
+		"A volume already mounted is shared: the new mount is a bind "
+		"of the live one.\n"
 		"\n"
 		"Options:\n"
 		"  -f, --foreground     stay in the foreground, log to stderr\n"
@@ -42,10 +46,11 @@ static void mount_usage(FILE *out)
 		"  -o allow_other       let every user in (the default when "
 		"run as root)\n"
 		"  -o uid=N, -o gid=N   show every file as owned by uid/gid N\n"
-		"  -o entry_timeout=S   seconds the kernel caches names "
-		"(default 1)\n"
-		"  -o attr_timeout=S    seconds the kernel caches attributes "
-		"(default 1)\n"
+		"  -o entry_timeout=S   seconds the kernel caches names\n"
+		"  -o attr_timeout=S    seconds the kernel caches attributes\n"
+		"                       (default: a day if only volfs changes "
+		"the data,\n"
+		"                       1 if the host may change it too)\n"
 		"  -o max_threads=N     serve with at most N threads\n"
 		"  -o debug             print every FUSE request (with -f)\n"
 		"  -h, --help           show this help\n"
@@ -144,6 +149,61 @@ static int mount_parse_opts(char *arg, struct volfs_fs_config *cfg)
 	return 0;
 }
 
+/* DIR made absolute without touching it: a dead FUSE mount cannot be
+ * resolved (ENOTCONN), yet it must be unmountable. */
+static int mount_abspath(const char *arg, char *out, size_t size)
+{
+	char cwd[PATH_MAX];
+	size_t len;
+
+	if (realpath(arg, out))
+		return 0;
+	if (arg[0] == '/') {
+		cwd[0] = '\0';
+	} else if (!getcwd(cwd, sizeof(cwd))) {
+		return -errno;
+	}
+	if ((size_t)snprintf(out, size, "%s%s%s", cwd, cwd[0] ? "/" : "",
+			     arg) >= size)
+		return -ENAMETOOLONG;
+	len = strlen(out);
+	while (len > 1 && out[len - 1] == '/')
+		out[--len] = '\0';
+	return 0;
+}
+
+/* "mount:DIR", the consumer id of a volfs mount's attachment. */
+static void mount_consumer(const char *dir, char *buf, size_t size)
+{
+	snprintf(buf, size, "mount:%s", dir);
+}
+
+/*
+ * Unmounts the mounts that share this daemon's instance of volume name
+ * (binds made by later `volfs mount`s, see mount_share()): once the daemon
+ * is gone they would only answer "transport endpoint is not connected".
+ */
+static void mount_release_binds(struct volfs_catalog *cat, const char *name,
+				const char *own)
+{
+	struct volfs_attachment *a = NULL;
+	pid_t me = getpid();
+	int n;
+
+	n = volfs_catalog_attachments(cat, name, &a, NULL);
+	for (int i = 0; i < n; i++) {
+		if (a[i].pid != me || strcmp(a[i].consumer, own) == 0 ||
+		    strncmp(a[i].consumer, "mount:", 6) != 0)
+			continue;
+		if (volfs_unmount(a[i].target, 1) < 0)
+			volfs_log(VOLFS_LOG_WARNING, "cannot unmount %s",
+				  a[i].target);
+		volfs_catalog_detach(cat, name, a[i].consumer, NULL);
+	}
+	if (n > 0)
+		volfs_attachments_free(a, (size_t)n);
+}
+
 /*
  * The daemon's side: open, mount, record the attachment, tell the waiting
  * parent (through notify_fd, or on stderr with -f), then serve.
@@ -158,9 +218,9 @@ static int mount_serve(struct volfs_cli *cli, const char *name,
 	struct volfs_fs *fs = NULL;
 	char consumer[PATH_MAX + 8];
 	struct volfs_attachment a;
-	int rc;
+	int rc, drc;
 
-	snprintf(consumer, sizeof(consumer), "mount:%s", dir);
+	mount_consumer(dir, consumer, sizeof(consumer));
 	rc = volfs_catalog_open(cli->root, &cat, &err);
 	if (rc < 0)
 		goto fail;
@@ -204,8 +264,10 @@ static int mount_serve(struct volfs_cli *cli, const char *name,
 	if (rc < 0)
 		volfs_log(VOLFS_LOG_ERR, "serving volume '%s' on %s failed: %s",
 			  name, dir, strerror(-rc));
-	if (volfs_catalog_detach(cat, name, consumer, &err) < 0 &&
-	    !strstr(err.msg, "no such"))
+	mount_release_binds(cat, name, consumer);
+	/* Already gone when `volfs umount` or `rm -f` detached it. */
+	drc = volfs_catalog_detach(cat, name, consumer, &err);
+	if (drc < 0 && drc != -ENOENT)
 		volfs_log(VOLFS_LOG_WARNING, "%s", err.msg);
 	volfs_fs_destroy(fs);
 	volfs_volume_close(ov);
@@ -291,6 +353,123 @@ static int mount_background(struct volfs_cli *cli, const char *name,
 	return EXIT_FAIL;
 }
 
+/*
+ * Finds a live instance of volume name: a volfs mount of it whose daemon
+ * still runs.  Fills *live (freed by the caller) and returns 1, or 0.
+ */
+static int mount_find_live(struct volfs_catalog *cat, const char *name,
+			   struct volfs_attachment *live)
+{
+	struct volfs_attachment *a = NULL;
+	int n, found = 0;
+	struct statfs sfs;
+
+	n = volfs_catalog_attachments(cat, name, &a, NULL);
+	for (int i = 0; i < n && !found; i++) {
+		if (strncmp(a[i].consumer, "mount:", 6) != 0 ||
+		    volfs_pid_start(a[i].pid) != a[i].pid_start ||
+		    volfs_is_volfs_mount(a[i].target) != 1 ||
+		    statfs(a[i].target, &sfs) < 0)
+			continue;
+		*live = a[i];
+		memset(&a[i], 0, sizeof(a[i]));
+		found = 1;
+	}
+	if (n > 0)
+		volfs_attachments_free(a, (size_t)n);
+	return found;
+}
+
+/*
+ * Mounts the live instance at live->target on dir too (a bind mount), so
+ * that every mount of a volume is one file system: one ram volume's data,
+ * one set of caches.  The attachment belongs to the serving daemon.
+ * Returns 1 if it shared, 0 if sharing is not possible here (not
+ * privileged: the caller starts an instance of its own), or -1 after
+ * printing why it failed.
+ */
+static int mount_share(struct volfs_catalog *cat, const char *name,
+		       const char *dir, const struct volfs_fs_config *cfg,
+		       const struct volfs_attachment *live)
+{
+	struct volfs_err err = { "" };
+	char consumer[PATH_MAX + 8];
+	struct volfs_attachment a;
+
+	if (mount(live->target, dir, NULL, MS_BIND, NULL) < 0) {
+		if (errno == EPERM)
+			return 0;
+		cli_error("cannot mount volume '%s' on %s: bind of its mount "
+			  "at %s: %s",
+			  name, dir, live->target, strerror(errno));
+		return -1;
+	}
+	if (cfg->readonly &&
+	    mount(NULL, dir, NULL,
+		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+		  NULL) < 0) {
+		cli_error("cannot mount volume '%s' read-only on %s: %s", name,
+			  dir, strerror(errno));
+		goto err_unmount;
+	}
+	mount_consumer(dir, consumer, sizeof(consumer));
+	a = (struct volfs_attachment){
+		.volume = (char *)name,
+		.consumer = consumer,
+		.target = (char *)dir,
+		.readonly = cfg->readonly,
+		.since = time(NULL),
+		.pid = live->pid,
+		.pid_start = live->pid_start,
+	};
+	if (volfs_catalog_attach(cat, &a, &err) < 0) {
+		cli_error("%s", err.msg);
+		goto err_unmount;
+	}
+	return 1;
+
+err_unmount:
+	umount2(dir, MNT_DETACH);
+	return -1;
+}
+
+/*
+ * Resolves the mount target into dir.  A dead volfs mount there (its daemon
+ * was killed) is detached first: it would only answer "transport endpoint
+ * is not connected".
+ */
+static int mount_target(const char *arg, char *dir)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	/* statfs() always asks the daemon; stat() may answer from cache. */
+	if (mount_abspath(arg, dir, PATH_MAX) == 0 &&
+	    statfs(dir, &sfs) < 0 && errno == ENOTCONN &&
+	    volfs_is_volfs_mount(dir) == 1) {
+		volfs_log(VOLFS_LOG_NOTICE, "detaching the dead mount at %s",
+			  dir);
+		volfs_unmount(dir, 1);
+	}
+	if (!realpath(arg, dir) || stat(dir, &st) < 0) {
+		cli_error("cannot mount on '%s': %s%s", arg, strerror(errno),
+			  errno == ENOENT ? " (create the directory first)"
+					  : "");
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		cli_error("cannot mount on '%s': not a directory", dir);
+		return -1;
+	}
+	if (volfs_is_volfs_mount(dir) == 1) {
+		cli_error("%s is already a volfs mount: 'volfs umount %s' "
+			  "first, or pick another directory",
+			  dir, dir);
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_mount(struct volfs_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -308,7 +487,6 @@ int cmd_mount(struct volfs_cli *cli, int argc, char **argv)
 	char dir[PATH_MAX];
 	int c, foreground = 0;
 	const char *name;
-	struct stat st;
 
 	while ((c = getopt_long(argc, argv, "+fo:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -335,25 +513,27 @@ int cmd_mount(struct volfs_cli *cli, int argc, char **argv)
 		cli_error("%s", err.msg);
 		return EXIT_FAIL;
 	}
-	if (!realpath(argv[optind + 1], dir) || stat(dir, &st) < 0) {
-		cli_error("cannot mount on '%s': %s%s", argv[optind + 1],
-			  strerror(errno),
-			  errno == ENOENT ? " (create the directory first)"
-					  : "");
-		return EXIT_FAIL;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		cli_error("cannot mount on '%s': not a directory", dir);
-		return EXIT_FAIL;
-	}
-	if (volfs_is_volfs_mount(dir) == 1) {
-		cli_error("%s is already a volfs mount: 'volfs umount %s' "
-			  "first, or pick another directory",
-			  dir, dir);
-		return EXIT_FAIL;
-	}
 	if (cfg.debug && !foreground)
 		return cli_usage_error("mount", "-o debug needs -f");
+	if (mount_target(argv[optind + 1], dir) < 0)
+		return EXIT_FAIL;
+	if (!foreground) {
+		struct volfs_catalog *cat = cli_catalog(cli);
+		struct volfs_attachment live;
+		int shared = 0;
+
+		if (!cat)
+			return EXIT_FAIL;
+		if (mount_find_live(cat, name, &live)) {
+			shared = mount_share(cat, name, dir, &cfg, &live);
+			volfs_attachment_release(&live);
+		}
+		if (shared)
+			return shared > 0 ? EXIT_OK : EXIT_FAIL;
+		/* The daemon opens a catalog of its own after the fork. */
+		volfs_catalog_close(cli->cat);
+		cli->cat = NULL;
+	}
 	if (foreground)
 		return mount_serve(cli, name, dir, &cfg, -1);
 	return mount_background(cli, name, dir, &cfg);
@@ -375,52 +555,38 @@ static void umount_usage(FILE *out)
 		"  volfs umount /mnt/data\n");
 }
 
-/* DIR made absolute without touching it: a dead FUSE mount cannot be
- * resolved (ENOTCONN), yet it must be unmountable. */
-static int umount_abspath(const char *arg, char *out, size_t size)
-{
-	char cwd[PATH_MAX];
-	size_t len;
+/* Who serves the mount at dir, from the catalog. */
+struct umount_owner {
+	char *volume;
+	pid_t pid;
+	uint64_t start;
+	/* Other mounts the same process serves (shared binds). */
+	int others;
+};
 
-	if (realpath(arg, out))
-		return 0;
-	if (arg[0] == '/') {
-		cwd[0] = '\0';
-	} else if (!getcwd(cwd, sizeof(cwd))) {
-		return -errno;
-	}
-	if ((size_t)snprintf(out, size, "%s%s%s", cwd, cwd[0] ? "/" : "",
-			     arg) >= size)
-		return -ENAMETOOLONG;
-	len = strlen(out);
-	while (len > 1 && out[len - 1] == '/')
-		out[--len] = '\0';
-	return 0;
-}
-
-/* The pid serving the mount at dir, from the catalog (0 if unknown). */
-static pid_t umount_daemon(struct volfs_cli *cli, const char *dir,
-			   uint64_t *start)
+static void umount_find_owner(struct volfs_catalog *cat, const char *dir,
+			      struct umount_owner *o)
 {
-	struct volfs_catalog *cat = cli_catalog(cli);
 	struct volfs_attachment *a = NULL;
 	char consumer[PATH_MAX + 8];
-	pid_t pid = 0;
 	int n;
 
-	if (!cat)
-		return 0;
-	snprintf(consumer, sizeof(consumer), "mount:%s", dir);
+	memset(o, 0, sizeof(*o));
+	mount_consumer(dir, consumer, sizeof(consumer));
 	n = volfs_catalog_attachments(cat, NULL, &a, NULL);
 	for (int i = 0; i < n; i++) {
 		if (strcmp(a[i].consumer, consumer) == 0) {
-			pid = a[i].pid;
-			*start = a[i].pid_start;
+			o->volume = strdup(a[i].volume);
+			o->pid = a[i].pid;
+			o->start = a[i].pid_start;
 		}
 	}
+	for (int i = 0; o->pid > 0 && i < n; i++)
+		if (a[i].pid == o->pid && a[i].pid_start == o->start &&
+		    strcmp(a[i].consumer, consumer) != 0)
+			o->others++;
 	if (n > 0)
 		volfs_attachments_free(a, (size_t)n);
-	return pid;
 }
 
 int cmd_umount(struct volfs_cli *cli, int argc, char **argv)
@@ -430,10 +596,10 @@ int cmd_umount(struct volfs_cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char dir[PATH_MAX];
-	uint64_t start = 0;
+	char dir[PATH_MAX], consumer[PATH_MAX + 8];
+	struct volfs_catalog *cat;
+	struct umount_owner o;
 	int c, lazy = 0, rc;
-	pid_t pid;
 
 	while ((c = getopt_long(argc, argv, "+lh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -449,7 +615,7 @@ int cmd_umount(struct volfs_cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("umount", "'umount' takes one DIR");
-	rc = umount_abspath(argv[optind], dir, sizeof(dir));
+	rc = mount_abspath(argv[optind], dir, sizeof(dir));
 	if (rc < 0) {
 		cli_error("cannot unmount '%s': %s", argv[optind],
 			  strerror(-rc));
@@ -464,24 +630,34 @@ int cmd_umount(struct volfs_cli *cli, int argc, char **argv)
 		cli_error("%s is not a volfs mount", dir);
 		return EXIT_FAIL;
 	}
-	pid = umount_daemon(cli, dir, &start);
+	cat = cli_catalog(cli);
+	if (!cat)
+		return EXIT_FAIL;
+	umount_find_owner(cat, dir, &o);
 	rc = volfs_unmount(dir, lazy);
 	if (rc == -EBUSY) {
 		cli_error("cannot unmount %s: it is busy (a process has files "
 			  "open or its working directory there): stop it, or "
 			  "use 'volfs umount -l' to detach the mount now",
 			  dir);
+		free(o.volume);
 		return EXIT_FAIL;
 	}
 	if (rc < 0) {
 		cli_error("cannot unmount %s: %s", dir, strerror(-rc));
+		free(o.volume);
 		return EXIT_FAIL;
 	}
-	/* Wait for the daemon to record the detachment and exit. */
-	for (int i = 0; !lazy && pid > 0 && i < 200; i++) {
-		if (volfs_pid_start(pid) != start)
+	if (o.volume) {
+		mount_consumer(dir, consumer, sizeof(consumer));
+		volfs_catalog_detach(cat, o.volume, consumer, NULL);
+	}
+	/* A daemon with no other mount finishes: wait for it to exit. */
+	for (int i = 0; !lazy && !o.others && o.pid > 0 && i < 200; i++) {
+		if (volfs_pid_start(o.pid) != o.start)
 			break;
 		usleep(50 * 1000);
 	}
+	free(o.volume);
 	return EXIT_OK;
 }

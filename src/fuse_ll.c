@@ -23,8 +23,10 @@
 #include "volfs/nodes.h"
 #include "volfs/util.h"
 
-/* Kernel cache lifetimes (seconds) when the mount does not say. */
-#define FS_TIMEOUT_DEFAULT 1.0
+/* Kernel cache lifetimes (seconds) when the mount does not say: for data
+ * only volfs changes, and for data others may change too. */
+#define FS_TIMEOUT_OWNED 86400.0
+#define FS_TIMEOUT_SHARED 1.0
 #define FS_MAX_IO (1024 * 1024)
 
 /* An open file: the backend's handle and, for backends with a real fd,
@@ -60,6 +62,8 @@ struct volfs_fs {
 	struct volfs_fs_config cfg;
 	unsigned caps;
 	double entry_tmo, attr_tmo, neg_tmo;
+	/* Keep file pages across opens. */
+	int keep_cache;
 	char *mountpoint;
 	int mounted;
 	/* Files still open, released at shutdown if the kernel did not. */
@@ -647,6 +651,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)f;
+	fi->keep_cache = fs->keep_cache;
 	if (fuse_reply_open(req, fi) != 0)
 		fs_file_free(fs, f);
 }
@@ -696,6 +701,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto err;
 	}
 	fi->fh = (uintptr_t)f;
+	fi->keep_cache = fs->keep_cache;
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		volfs_nodes_forget(fs->nodes, e.ino, 1);
 		fs_file_free(fs, f);
@@ -1222,15 +1228,25 @@ static void fs_fuse_log(enum fuse_log_level level, const char *fmt,
 	volfs_log((int)level, "fuse: %s", msg);
 }
 
-static void fs_pick_timeouts(struct volfs_fs *fs)
+/*
+ * Kernel caching from what the backend says of the volume.  When only this
+ * process changes the data (every mount of a volume shares one instance),
+ * the kernel may keep names, attributes and file pages as long as it likes;
+ * when others may change it behind volfs (a host directory, a share), it
+ * must ask again soon.
+ */
+static void fs_pick_caching(struct volfs_fs *fs)
 {
+	int ours = !(fs->caps & VOLFS_CAP_EXTERNAL_CHANGES);
+	double dflt = ours ? FS_TIMEOUT_OWNED : FS_TIMEOUT_SHARED;
+
 	fs->entry_tmo = fs->cfg.entry_timeout >= 0 ? fs->cfg.entry_timeout
-						   : FS_TIMEOUT_DEFAULT;
+						   : dflt;
 	fs->attr_tmo = fs->cfg.attr_timeout >= 0 ? fs->cfg.attr_timeout
-						 : FS_TIMEOUT_DEFAULT;
+						 : dflt;
 	/* Names others may create must not be hidden by a cached miss. */
-	fs->neg_tmo = (fs->caps & VOLFS_CAP_EXTERNAL_CHANGES) ? 0
-							       : fs->entry_tmo;
+	fs->neg_tmo = ours ? fs->entry_tmo : 0;
+	fs->keep_cache = ours;
 }
 
 int volfs_fs_mount(struct volfs_open_volume *ov, const char *dir,
@@ -1251,7 +1267,7 @@ int volfs_fs_mount(struct volfs_open_volume *ov, const char *dir,
 	fs->cfg = *cfg;
 	fs->caps = ov->be->volume_caps ? ov->be->volume_caps(ov->state)
 				       : ov->be->caps;
-	fs_pick_timeouts(fs);
+	fs_pick_caching(fs);
 	pthread_mutex_init(&fs->files_lock, NULL);
 	fs->nodes = volfs_nodes_new(fs->caps & VOLFS_CAP_STABLE_INO);
 	fs->mountpoint = strdup(dir);
