@@ -2,6 +2,12 @@
 /*
  * The FUSE glue, on libfuse's low-level API: turns kernel requests on node
  * ids into backend calls on paths.  The only file that includes libfuse.
+ *
+ * A file system serves one volume at its root (`volfs mount`), or every
+ * volume of a source as the root's subdirectories (`volfs serve`): the
+ * root is then a listing of names, each volume is opened when first looked
+ * up and closed once the kernel has forgotten all of its nodes, which a
+ * janitor thread provokes for volumes unused for a while or removed.
  */
 #define FUSE_USE_VERSION 312
 #include "config.h"
@@ -16,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "volfs/backend.h"
@@ -27,11 +34,39 @@
  * only volfs changes, and for data others may change too. */
 #define FS_TIMEOUT_OWNED 86400.0
 #define FS_TIMEOUT_SHARED 1.0
+/* The names in a serve root come and go with the catalog. */
+#define FS_TIMEOUT_LIST 1.0
 #define FS_MAX_IO (1024 * 1024)
+#define FS_IDLE_DEFAULT 60
+#define FS_JANITOR_PERIOD 2
+
+/* One opened volume and how the kernel may cache it. */
+struct fs_vol {
+	struct volfs_open_volume *ov;
+	const struct volfs_backend *be;
+	void *state;
+	unsigned caps;
+	double entry_tmo, attr_tmo, neg_tmo;
+	/* Keep file pages across opens. */
+	int keep_cache;
+	/* Serve: the name it is listed under, when it was last used, and
+	 * whether it was removed from the source. */
+	char *name;
+	time_t used;
+	int gone;
+	struct fs_vol *next;
+};
+
+/* What a request is about: a volume and a path in it. */
+struct fs_at {
+	struct fs_vol *v;
+	char path[PATH_MAX];
+};
 
 /* An open file: the backend's handle and, for backends with a real fd,
  * the fd the data path uses directly. */
 struct fs_file {
+	struct fs_vol *v;
 	uint64_t bfh;
 	int fd;
 	fuse_ino_t ino;
@@ -47,8 +82,9 @@ struct fs_dirent {
 
 /* A directory handle: a snapshot of the listing, so offsets stay
  * meaningful while the directory changes.  Taken at opendir and again when
- * the reader starts over (rewinddir). */
+ * the reader starts over (rewinddir).  v is NULL for a serve root. */
 struct fs_dir {
+	struct fs_vol *v;
 	struct fs_dirent *ents;
 	size_t n, alloc;
 	int served;
@@ -56,19 +92,25 @@ struct fs_dir {
 
 struct volfs_fs {
 	struct fuse_session *se;
-	struct volfs_open_volume *ov;
-	const struct volfs_backend *be;
 	struct volfs_nodes *nodes;
 	struct volfs_fs_config cfg;
-	unsigned caps;
-	double entry_tmo, attr_tmo, neg_tmo;
-	/* Keep file pages across opens. */
-	int keep_cache;
 	char *mountpoint;
 	int mounted;
+	time_t started;
 	/* Files still open, released at shutdown if the kernel did not. */
 	pthread_mutex_t files_lock;
 	struct fs_file *files;
+	/* The one volume of a `volfs mount`. */
+	struct fs_vol *single;
+	/* Serve: the source, the volumes open now, and the janitor. */
+	const struct volfs_fs_source *src;
+	pthread_mutex_t vols_lock;
+	struct fs_vol *vols;
+	pthread_t janitor;
+	int janitor_running;
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cond;
+	int stopping;
 };
 
 static struct volfs_fs *fs_of(fuse_req_t req)
@@ -76,14 +118,14 @@ static struct volfs_fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-static void fs_lock(struct volfs_fs *fs)
+static void fs_vlock(struct fs_vol *v)
 {
-	volfs_vol_lock(fs->ov);
+	volfs_vol_lock(v->ov);
 }
 
-static void fs_unlock(struct volfs_fs *fs)
+static void fs_vunlock(struct fs_vol *v)
 {
-	volfs_vol_unlock(fs->ov);
+	volfs_vol_unlock(v->ov);
 }
 
 static int fs_reply_err(fuse_req_t req, int rc)
@@ -91,23 +133,67 @@ static int fs_reply_err(fuse_req_t req, int rc)
 	return fuse_reply_err(req, rc < 0 ? -rc : rc);
 }
 
+static struct fs_file *fs_file_of(struct fuse_file_info *fi)
+{
+	return (struct fs_file *)(uintptr_t)fi->fh;
+}
+
 static uint64_t fs_fh(struct fuse_file_info *fi)
 {
-	return fi ? ((struct fs_file *)(uintptr_t)fi->fh)->bfh : VOLFS_NO_FH;
+	return fi ? fs_file_of(fi)->bfh : VOLFS_NO_FH;
+}
+
+static int fs_is_list_root(const struct volfs_fs *fs, fuse_ino_t ino)
+{
+	return fs->src && ino == VOLFS_NODES_ROOT;
+}
+
+static void fs_touch(struct fs_vol *v)
+{
+	if (v->name)
+		__atomic_store_n(&v->used, time(NULL), __ATOMIC_RELAXED);
 }
 
 /*
- * The path of ino.  An unlinked node's last path is good only together with
- * an open handle.
+ * Resolves node ino into at.  An unlinked node's last path is good only
+ * together with an open handle.  The root of a serve mount holds no volume:
+ * -EPERM, nothing can be done there.
  */
-static int fs_path(struct volfs_fs *fs, fuse_ino_t ino, uint64_t fh,
-		   char *buf, size_t size)
+static int fs_at(struct volfs_fs *fs, fuse_ino_t ino, uint64_t fh,
+		 struct fs_at *at)
 {
-	int rc = volfs_nodes_path(fs->nodes, ino, buf, size);
+	void *vol = NULL;
+	int rc;
 
-	if (rc == 1)
-		return fh != VOLFS_NO_FH ? 0 : -ENOENT;
-	return rc;
+	rc = volfs_nodes_path(fs->nodes, ino, at->path, sizeof(at->path),
+			      &vol);
+	at->v = vol;
+	if (rc < 0)
+		return rc;
+	if (!at->v)
+		return -EPERM;
+	if (rc == 1 && fh == VOLFS_NO_FH)
+		return -ENOENT;
+	fs_touch(at->v);
+	return 0;
+}
+
+/* Resolves name in directory node parent into at. */
+static int fs_at_child(struct volfs_fs *fs, fuse_ino_t parent,
+		       const char *name, struct fs_at *at)
+{
+	void *vol = NULL;
+	int rc;
+
+	rc = volfs_nodes_child_path(fs->nodes, parent, name, at->path,
+				    sizeof(at->path), &vol);
+	at->v = vol;
+	if (rc < 0)
+		return rc;
+	if (!at->v)
+		return -EPERM;
+	fs_touch(at->v);
+	return 0;
 }
 
 /*
@@ -129,9 +215,10 @@ static uint64_t fs_any_fh(struct volfs_fs *fs, fuse_ino_t ino)
 	return fh;
 }
 
-static void fs_fix_attr(struct volfs_fs *fs, struct stat *st, fuse_ino_t ino)
+static void fs_fix_attr(struct volfs_fs *fs, struct fs_vol *v,
+			struct stat *st, fuse_ino_t ino)
 {
-	if (!(fs->caps & VOLFS_CAP_STABLE_INO))
+	if (!(v->caps & VOLFS_CAP_STABLE_INO))
 		st->st_ino = ino;
 	if (fs->cfg.force_uid)
 		st->st_uid = fs->cfg.uid;
@@ -139,41 +226,70 @@ static void fs_fix_attr(struct volfs_fs *fs, struct stat *st, fuse_ino_t ino)
 		st->st_gid = fs->cfg.gid;
 }
 
-static int fs_getattr_path(struct volfs_fs *fs, const char *path, uint64_t fh,
-			   struct stat *st)
+static int fs_getattr_at(struct fs_at *at, uint64_t fh, struct stat *st)
 {
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	fs_lock(fs);
-	rc = fs->be->getattr(fs->ov->state, path, fh, st);
-	fs_unlock(fs);
+	fs_vlock(at->v);
+	rc = at->v->be->getattr(at->v->state, at->path, fh, st);
+	fs_vunlock(at->v);
 	return rc;
+}
+
+/*
+ * Closes volumes whose last node the kernel forgot.  A root lookup may
+ * have opened it again in between: it then stays.
+ */
+static void fs_vol_forgotten(struct volfs_fs *fs, struct fs_vol *gone)
+{
+	struct fs_vol **pp;
+
+	if (!gone || gone == fs->single)
+		return;
+	pthread_mutex_lock(&fs->vols_lock);
+	if (volfs_nodes_has_volume(fs->nodes, gone->name, gone)) {
+		pthread_mutex_unlock(&fs->vols_lock);
+		return;
+	}
+	for (pp = &fs->vols; *pp && *pp != gone; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = gone->next;
+	pthread_mutex_unlock(&fs->vols_lock);
+	volfs_log(VOLFS_LOG_INFO, "closing volume '%s'", gone->name);
+	volfs_volume_close(gone->ov);
+	free(gone->name);
+	free(gone);
+}
+
+static void fs_forget_one(struct volfs_fs *fs, fuse_ino_t ino, uint64_t n)
+{
+	fs_vol_forgotten(fs, volfs_nodes_forget(fs->nodes, ino, n));
 }
 
 /* Looks name up in parent and fills e, taking one lookup reference. */
 static int fs_entry(struct volfs_fs *fs, fuse_ino_t parent, const char *name,
 		    uint64_t fh, struct fuse_entry_param *e)
 {
-	char path[PATH_MAX];
+	struct fs_at at;
 	uint64_t ino;
 	int rc;
 
 	memset(e, 0, sizeof(*e));
-	rc = volfs_nodes_child_path(fs->nodes, parent, name, path,
-				    sizeof(path));
+	rc = fs_at_child(fs, parent, name, &at);
 	if (rc < 0)
 		return rc;
-	rc = fs_getattr_path(fs, path, fh, &e->attr);
+	rc = fs_getattr_at(&at, fh, &e->attr);
 	if (rc < 0)
 		return rc;
 	rc = volfs_nodes_lookup(fs->nodes, parent, name, &e->attr, &ino);
 	if (rc < 0)
 		return rc;
 	e->ino = ino;
-	e->attr_timeout = fs->attr_tmo;
-	e->entry_timeout = fs->entry_tmo;
-	fs_fix_attr(fs, &e->attr, ino);
+	e->attr_timeout = at.v->attr_tmo;
+	e->entry_timeout = at.v->entry_tmo;
+	fs_fix_attr(fs, at.v, &e->attr, ino);
 	return 0;
 }
 
@@ -188,7 +304,7 @@ static void fs_reply_entry(fuse_req_t req, struct volfs_fs *fs,
 		return;
 	}
 	if (fuse_reply_entry(req, &e) != 0)
-		volfs_nodes_forget(fs->nodes, e.ino, 1);
+		fs_forget_one(fs, e.ino, 1);
 }
 
 static struct volfs_caller fs_caller(fuse_req_t req)
@@ -211,60 +327,182 @@ static struct volfs_caller fs_caller(fuse_req_t req)
 		}                                                            \
 	} while (0)
 
-#define FS_HAVE_OP(fs, req, op, err)                                         \
+/* Replies err and returns when the volume's backend lacks op. */
+#define FS_HAVE_OP(req, at, op, err)                                         \
 	do {                                                                 \
-		if (!(fs)->be->op) {                                         \
+		if (!(at).v->be->op) {                                       \
 			fuse_reply_err((req), (err));                        \
+			return;                                              \
+		}                                                            \
+	} while (0)
+
+/* Replies the error and returns when resolving failed. */
+#define FS_CHECK(req, rc)                                                    \
+	do {                                                                 \
+		if ((rc) < 0) {                                              \
+			fs_reply_err((req), (rc));                           \
 			return;                                              \
 		}                                                            \
 	} while (0)
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	struct volfs_fs *fs = userdata;
-
 	conn->max_write = FS_MAX_IO;
 	conn->max_readahead = FS_MAX_IO;
 	/* No flock or POSIX lock ops: the kernel keeps both kinds of locks
 	 * itself, which is right for a mount served by one process. */
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
-	if (fs->caps & VOLFS_CAP_REAL_FD) {
-		conn->want |= conn->capable &
-			      (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
-	}
+	/* Reads from backends with a real fd are spliced (fs_read). */
+	conn->want |= conn->capable &
+		      (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	conn->time_gran = 1;
 }
 
-static void fs_destroy_cb(void *userdata)
+/*
+ * Kernel caching from what the backend says of the volume.  When only this
+ * process changes the data (every mount of a volume shares one instance),
+ * the kernel may keep names, attributes and file pages as long as it likes;
+ * when others may change it behind volfs (a host directory, a share), it
+ * must ask again soon.
+ */
+static struct fs_vol *fs_vol_new(struct volfs_fs *fs,
+				 struct volfs_open_volume *ov, const char *name)
 {
+	struct fs_vol *v = calloc(1, sizeof(*v));
+	double dflt;
+	int ours;
+
+	if (!v)
+		return NULL;
+	if (name) {
+		v->name = strdup(name);
+		if (!v->name) {
+			free(v);
+			return NULL;
+		}
+	}
+	v->ov = ov;
+	v->be = ov->be;
+	v->state = ov->state;
+	v->caps = ov->be->volume_caps ? ov->be->volume_caps(ov->state)
+				      : ov->be->caps;
+	ours = !(v->caps & VOLFS_CAP_EXTERNAL_CHANGES);
+	dflt = ours ? FS_TIMEOUT_OWNED : FS_TIMEOUT_SHARED;
+	v->entry_tmo = fs->cfg.entry_timeout >= 0 ? fs->cfg.entry_timeout
+						  : dflt;
+	v->attr_tmo = fs->cfg.attr_timeout >= 0 ? fs->cfg.attr_timeout : dflt;
+	/* Names others may create must not be hidden by a cached miss. */
+	v->neg_tmo = ours ? v->entry_tmo : 0;
+	v->keep_cache = ours;
+	v->used = time(NULL);
+	return v;
+}
+
+/* The attributes of a serve root: a directory only root may change. */
+static void fs_list_root_attr(struct volfs_fs *fs, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = VOLFS_NODES_ROOT;
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 2;
+	st->st_uid = fs->cfg.force_uid ? fs->cfg.uid : 0;
+	st->st_gid = fs->cfg.force_gid ? fs->cfg.gid : 0;
+	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec =
+		fs->started;
+	st->st_blksize = 4096;
+}
+
+/*
+ * Serve: looks up volume name in the root, opening it if it is not open,
+ * and fills e, taking one lookup reference on its root node.
+ */
+static int fs_lookup_volume(struct volfs_fs *fs, const char *name,
+			    struct fuse_entry_param *e)
+{
+	struct volfs_err err = { "" };
+	struct volfs_open_volume *ov;
+	struct fs_vol *v;
+	struct fs_at at;
+	uint64_t ino;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	if (volfs_name_check(name, NULL) < 0)
+		return -ENOENT;
+	pthread_mutex_lock(&fs->vols_lock);
+	for (v = fs->vols; v; v = v->next)
+		if (!v->gone && strcmp(v->name, name) == 0)
+			break;
+	if (v && !fs->src->exists(fs->src->ctx, name)) {
+		v->gone = 1;
+		rc = -ENOENT;
+		goto out;
+	}
+	if (!v) {
+		rc = fs->src->open(fs->src->ctx, name, &ov, &err);
+		if (rc < 0) {
+			if (rc != -ENOENT)
+				volfs_log(VOLFS_LOG_ERR, "%s", err.msg);
+			goto out;
+		}
+		v = fs_vol_new(fs, ov, name);
+		if (!v) {
+			volfs_volume_close(ov);
+			rc = -ENOMEM;
+			goto out;
+		}
+		v->next = fs->vols;
+		fs->vols = v;
+		volfs_log(VOLFS_LOG_INFO, "opened volume '%s'", name);
+	}
+	at.v = v;
+	memcpy(at.path, ".", 2);
+	rc = fs_getattr_at(&at, VOLFS_NO_FH, &e->attr);
+	if (rc < 0)
+		goto out;
+	rc = volfs_nodes_lookup_volume(fs->nodes, name, v,
+				       !!(v->caps & VOLFS_CAP_STABLE_INO),
+				       &ino);
+	if (rc < 0)
+		goto out;
+	fs_touch(v);
+	e->ino = ino;
+	e->entry_timeout = FS_TIMEOUT_LIST;
+	e->attr_timeout = v->attr_tmo;
+	fs_fix_attr(fs, v, &e->attr, ino);
+out:
+	pthread_mutex_unlock(&fs->vols_lock);
+	return rc;
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct fuse_entry_param e;
+	struct fs_at at;
 	int rc;
 
-	rc = fs_entry(fs, parent, name, VOLFS_NO_FH, &e);
-	if (rc == -ENOENT && fs->neg_tmo > 0) {
+	if (fs_is_list_root(fs, parent))
+		rc = fs_lookup_volume(fs, name, &e);
+	else
+		rc = fs_entry(fs, parent, name, VOLFS_NO_FH, &e);
+	if (rc == -ENOENT && !fs_is_list_root(fs, parent) &&
+	    fs_at_child(fs, parent, name, &at) == 0 && at.v->neg_tmo > 0) {
 		/* A negative entry: the kernel remembers the name is free. */
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = fs->neg_tmo;
+		e.entry_timeout = at.v->neg_tmo;
 		fuse_reply_entry(req, &e);
 		return;
 	}
-	if (rc < 0) {
-		fs_reply_err(req, rc);
-		return;
-	}
+	FS_CHECK(req, rc);
 	if (fuse_reply_entry(req, &e) != 0)
-		volfs_nodes_forget(fs->nodes, e.ino, 1);
+		fs_forget_one(fs, e.ino, 1);
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	volfs_nodes_forget(fs_of(req)->nodes, ino, nlookup);
+	fs_forget_one(fs_of(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -274,8 +512,7 @@ static void fs_forget_multi(fuse_req_t req, size_t count,
 	struct volfs_fs *fs = fs_of(req);
 
 	for (size_t i = 0; i < count; i++)
-		volfs_nodes_forget(fs->nodes, forgets[i].ino,
-				   forgets[i].nlookup);
+		fs_forget_one(fs, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -284,24 +521,26 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct volfs_fs *fs = fs_of(req);
 	uint64_t fh = fs_fh(fi);
-	char path[PATH_MAX];
+	struct fs_at at;
 	struct stat st;
 	int rc;
 
-	rc = fs_path(fs, ino, fh, path, sizeof(path));
+	if (fs_is_list_root(fs, ino)) {
+		fs_list_root_attr(fs, &st);
+		fuse_reply_attr(req, &st, FS_TIMEOUT_LIST);
+		return;
+	}
+	rc = fs_at(fs, ino, fh, &at);
 	if (rc == -ENOENT && fh == VOLFS_NO_FH) {
 		fh = fs_any_fh(fs, ino);
 		if (fh != VOLFS_NO_FH)
-			rc = fs_path(fs, ino, fh, path, sizeof(path));
+			rc = fs_at(fs, ino, fh, &at);
 	}
 	if (rc == 0)
-		rc = fs_getattr_path(fs, path, fh, &st);
-	if (rc < 0) {
-		fs_reply_err(req, rc);
-		return;
-	}
-	fs_fix_attr(fs, &st, ino);
-	fuse_reply_attr(req, &st, fs->attr_tmo);
+		rc = fs_getattr_at(&at, fh, &st);
+	FS_CHECK(req, rc);
+	fs_fix_attr(fs, at.v, &st, ino);
+	fuse_reply_attr(req, &st, at.v->attr_tmo);
 }
 
 static struct timespec fs_time_arg(int set, int now, const struct timespec *t)
@@ -315,22 +554,15 @@ static struct timespec fs_time_arg(int set, int now, const struct timespec *t)
 	return ts;
 }
 
-static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-		       int to_set, struct fuse_file_info *fi)
+/* setattr's changes, in the order chmod, chown, truncate, utimens. */
+static int fs_apply_attr(struct fs_at *at, uint64_t fh,
+			 const struct stat *attr, int to_set)
 {
-	struct volfs_fs *fs = fs_of(req);
-	const struct volfs_backend *be = fs->be;
-	void *vol = fs->ov->state;
-	uint64_t fh = fs_fh(fi);
-	char path[PATH_MAX];
-	struct stat st;
-	int rc;
+	const struct volfs_backend *be = at->v->be;
+	void *vol = at->v->state;
+	const char *path = at->path;
+	int rc = 0;
 
-	FS_WRITABLE(fs, req);
-	rc = fs_path(fs, ino, fh, path, sizeof(path));
-	if (rc < 0)
-		goto out;
-	fs_lock(fs);
 	if (to_set & FUSE_SET_ATTR_MODE)
 		rc = be->chmod ? be->chmod(vol, path, fh, attr->st_mode)
 			       : -EPERM;
@@ -358,36 +590,46 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				    &attr->st_mtim);
 		rc = be->utimens ? be->utimens(vol, path, fh, tv) : -EPERM;
 	}
-	fs_unlock(fs);
+	return rc;
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct volfs_fs *fs = fs_of(req);
+	uint64_t fh = fs_fh(fi);
+	struct fs_at at;
+	struct stat st;
+	int rc;
+
+	FS_WRITABLE(fs, req);
+	rc = fs_at(fs, ino, fh, &at);
+	FS_CHECK(req, rc);
+	fs_vlock(at.v);
+	rc = fs_apply_attr(&at, fh, attr, to_set);
+	fs_vunlock(at.v);
 	if (rc == 0)
-		rc = fs_getattr_path(fs, path, fh, &st);
-out:
-	if (rc < 0) {
-		fs_reply_err(req, rc);
-		return;
-	}
-	fs_fix_attr(fs, &st, ino);
-	fuse_reply_attr(req, &st, fs->attr_tmo);
+		rc = fs_getattr_at(&at, fh, &st);
+	FS_CHECK(req, rc);
+	fs_fix_attr(fs, at.v, &st, ino);
+	fuse_reply_attr(req, &st, at.v->attr_tmo);
 }
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct volfs_fs *fs = fs_of(req);
-	char path[PATH_MAX], target[PATH_MAX];
+	char target[PATH_MAX];
+	struct fs_at at;
 	int rc;
 
-	FS_HAVE_OP(fs, req, readlink, EINVAL);
-	rc = fs_path(fs, ino, VOLFS_NO_FH, path, sizeof(path));
-	if (rc == 0) {
-		fs_lock(fs);
-		rc = fs->be->readlink(fs->ov->state, path, target,
-				      sizeof(target));
-		fs_unlock(fs);
-	}
-	if (rc < 0)
-		fs_reply_err(req, rc);
-	else
-		fuse_reply_readlink(req, target);
+	rc = fs_at(fs, ino, VOLFS_NO_FH, &at);
+	FS_CHECK(req, rc == -EPERM ? -EINVAL : rc);
+	FS_HAVE_OP(req, at, readlink, EINVAL);
+	fs_vlock(at.v);
+	rc = at.v->be->readlink(at.v->state, at.path, target, sizeof(target));
+	fs_vunlock(at.v);
+	FS_CHECK(req, rc);
+	fuse_reply_readlink(req, target);
 }
 
 static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -395,22 +637,18 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct volfs_caller who = fs_caller(req);
-	char path[PATH_MAX];
+	struct fs_at at;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	FS_HAVE_OP(fs, req, mknod, EPERM);
-	rc = volfs_nodes_child_path(fs->nodes, parent, name, path,
-				    sizeof(path));
-	if (rc == 0) {
-		fs_lock(fs);
-		rc = fs->be->mknod(fs->ov->state, path, mode, rdev, &who);
-		fs_unlock(fs);
-	}
-	if (rc < 0)
-		fs_reply_err(req, rc);
-	else
-		fs_reply_entry(req, fs, parent, name);
+	rc = fs_at_child(fs, parent, name, &at);
+	FS_CHECK(req, rc);
+	FS_HAVE_OP(req, at, mknod, EPERM);
+	fs_vlock(at.v);
+	rc = at.v->be->mknod(at.v->state, at.path, mode, rdev, &who);
+	fs_vunlock(at.v);
+	FS_CHECK(req, rc);
+	fs_reply_entry(req, fs, parent, name);
 }
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -418,22 +656,18 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct volfs_caller who = fs_caller(req);
-	char path[PATH_MAX];
+	struct fs_at at;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	FS_HAVE_OP(fs, req, mkdir, EPERM);
-	rc = volfs_nodes_child_path(fs->nodes, parent, name, path,
-				    sizeof(path));
-	if (rc == 0) {
-		fs_lock(fs);
-		rc = fs->be->mkdir(fs->ov->state, path, mode, &who);
-		fs_unlock(fs);
-	}
-	if (rc < 0)
-		fs_reply_err(req, rc);
-	else
-		fs_reply_entry(req, fs, parent, name);
+	rc = fs_at_child(fs, parent, name, &at);
+	FS_CHECK(req, rc);
+	FS_HAVE_OP(req, at, mkdir, EPERM);
+	fs_vlock(at.v);
+	rc = at.v->be->mkdir(at.v->state, at.path, mode, &who);
+	fs_vunlock(at.v);
+	FS_CHECK(req, rc);
+	fs_reply_entry(req, fs, parent, name);
 }
 
 static void fs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
@@ -441,54 +675,49 @@ static void fs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct volfs_caller who = fs_caller(req);
-	char path[PATH_MAX];
+	struct fs_at at;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	FS_HAVE_OP(fs, req, symlink, EPERM);
-	rc = volfs_nodes_child_path(fs->nodes, parent, name, path,
-				    sizeof(path));
-	if (rc == 0) {
-		fs_lock(fs);
-		rc = fs->be->symlink(fs->ov->state, target, path, &who);
-		fs_unlock(fs);
-	}
-	if (rc < 0)
-		fs_reply_err(req, rc);
-	else
-		fs_reply_entry(req, fs, parent, name);
+	rc = fs_at_child(fs, parent, name, &at);
+	FS_CHECK(req, rc);
+	FS_HAVE_OP(req, at, symlink, EPERM);
+	fs_vlock(at.v);
+	rc = at.v->be->symlink(at.v->state, target, at.path, &who);
+	fs_vunlock(at.v);
+	FS_CHECK(req, rc);
+	fs_reply_entry(req, fs, parent, name);
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
 	struct volfs_fs *fs = fs_of(req);
-	char from[PATH_MAX], to[PATH_MAX];
+	struct fs_at from, to;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	FS_HAVE_OP(fs, req, link, EPERM);
-	rc = fs_path(fs, ino, VOLFS_NO_FH, from, sizeof(from));
+	rc = fs_at(fs, ino, VOLFS_NO_FH, &from);
 	if (rc == 0)
-		rc = volfs_nodes_child_path(fs->nodes, newparent, newname, to,
-					    sizeof(to));
-	if (rc == 0) {
-		fs_lock(fs);
-		rc = fs->be->link(fs->ov->state, from, to);
-		fs_unlock(fs);
-	}
-	if (rc < 0)
-		fs_reply_err(req, rc);
-	else
-		fs_reply_entry(req, fs, newparent, newname);
+		rc = fs_at_child(fs, newparent, newname, &to);
+	if (rc == 0 && from.v != to.v)
+		rc = -EXDEV;
+	FS_CHECK(req, rc);
+	FS_HAVE_OP(req, from, link, EPERM);
+	fs_vlock(from.v);
+	rc = from.v->be->link(from.v->state, from.path, to.path);
+	fs_vunlock(from.v);
+	FS_CHECK(req, rc);
+	fs_reply_entry(req, fs, newparent, newname);
 }
 
-/* Whether removing path drops the file's last name (0 if unknown). */
-static int fs_last_link(struct volfs_fs *fs, const char *path)
+/* Whether removing at drops the file's last name (0 if unknown). */
+static int fs_last_link(struct fs_at *at)
 {
 	struct stat st;
 
-	if (fs_getattr_path(fs, path, VOLFS_NO_FH, &st) < 0)
+	if (!(at->v->caps & VOLFS_CAP_STABLE_INO) ||
+	    fs_getattr_at(at, VOLFS_NO_FH, &st) < 0)
 		return 0;
 	return S_ISDIR(st.st_mode) || st.st_nlink <= 1;
 }
@@ -496,20 +725,17 @@ static int fs_last_link(struct volfs_fs *fs, const char *path)
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct volfs_fs *fs = fs_of(req);
-	char path[PATH_MAX];
-	int rc, last = 0;
+	struct fs_at at;
+	int rc, last;
 
 	FS_WRITABLE(fs, req);
-	FS_HAVE_OP(fs, req, unlink, EPERM);
-	rc = volfs_nodes_child_path(fs->nodes, parent, name, path,
-				    sizeof(path));
-	if (rc == 0) {
-		if (fs->caps & VOLFS_CAP_STABLE_INO)
-			last = fs_last_link(fs, path);
-		fs_lock(fs);
-		rc = fs->be->unlink(fs->ov->state, path);
-		fs_unlock(fs);
-	}
+	rc = fs_at_child(fs, parent, name, &at);
+	FS_CHECK(req, rc);
+	FS_HAVE_OP(req, at, unlink, EPERM);
+	last = fs_last_link(&at);
+	fs_vlock(at.v);
+	rc = at.v->be->unlink(at.v->state, at.path);
+	fs_vunlock(at.v);
 	if (rc == 0)
 		volfs_nodes_unlinked(fs->nodes, parent, name, last);
 	fs_reply_err(req, rc);
@@ -518,18 +744,16 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct volfs_fs *fs = fs_of(req);
-	char path[PATH_MAX];
+	struct fs_at at;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	FS_HAVE_OP(fs, req, rmdir, EPERM);
-	rc = volfs_nodes_child_path(fs->nodes, parent, name, path,
-				    sizeof(path));
-	if (rc == 0) {
-		fs_lock(fs);
-		rc = fs->be->rmdir(fs->ov->state, path);
-		fs_unlock(fs);
-	}
+	rc = fs_at_child(fs, parent, name, &at);
+	FS_CHECK(req, rc);
+	FS_HAVE_OP(req, at, rmdir, EPERM);
+	fs_vlock(at.v);
+	rc = at.v->be->rmdir(at.v->state, at.path);
+	fs_vunlock(at.v);
 	if (rc == 0)
 		volfs_nodes_unlinked(fs->nodes, parent, name, 1);
 	fs_reply_err(req, rc);
@@ -541,29 +765,27 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct volfs_fs *fs = fs_of(req);
 	unsigned known = VOLFS_RENAME_NOREPLACE | VOLFS_RENAME_EXCHANGE;
-	char from[PATH_MAX], to[PATH_MAX];
+	struct fs_at from, to;
 	int rc, last = 0;
 
 	FS_WRITABLE(fs, req);
-	FS_HAVE_OP(fs, req, rename, EPERM);
+	rc = fs_at_child(fs, parent, name, &from);
+	if (rc == 0)
+		rc = fs_at_child(fs, newparent, newname, &to);
+	if (rc == 0 && from.v != to.v)
+		rc = -EXDEV;
+	FS_CHECK(req, rc);
+	FS_HAVE_OP(req, from, rename, EPERM);
 	if ((flags & ~known) ||
-	    (flags && !(fs->caps & VOLFS_CAP_ATOMIC_RENAME))) {
+	    (flags && !(from.v->caps & VOLFS_CAP_ATOMIC_RENAME))) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	rc = volfs_nodes_child_path(fs->nodes, parent, name, from,
-				    sizeof(from));
-	if (rc == 0)
-		rc = volfs_nodes_child_path(fs->nodes, newparent, newname, to,
-					    sizeof(to));
-	if (rc == 0) {
-		if (!(flags & VOLFS_RENAME_EXCHANGE) &&
-		    (fs->caps & VOLFS_CAP_STABLE_INO))
-			last = fs_last_link(fs, to);
-		fs_lock(fs);
-		rc = fs->be->rename(fs->ov->state, from, to, flags);
-		fs_unlock(fs);
-	}
+	if (!(flags & VOLFS_RENAME_EXCHANGE))
+		last = fs_last_link(&to);
+	fs_vlock(from.v);
+	rc = from.v->be->rename(from.v->state, from.path, to.path, flags);
+	fs_vunlock(from.v);
 	if (rc == 0)
 		volfs_nodes_renamed(fs->nodes, parent, name, newparent,
 				    newname, flags & VOLFS_RENAME_EXCHANGE,
@@ -571,18 +793,19 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fs_reply_err(req, rc);
 }
 
-static struct fs_file *fs_file_new(struct volfs_fs *fs, fuse_ino_t ino,
-				   uint64_t bfh)
+static struct fs_file *fs_file_new(struct volfs_fs *fs, struct fs_vol *v,
+				   fuse_ino_t ino, uint64_t bfh)
 {
 	struct fs_file *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL;
+	f->v = v;
 	f->ino = ino;
 	f->bfh = bfh;
 	f->fd = -1;
-	if ((fs->caps & VOLFS_CAP_REAL_FD) && fs->be->fd)
-		f->fd = fs->be->fd(fs->ov->state, bfh);
+	if ((v->caps & VOLFS_CAP_REAL_FD) && v->be->fd)
+		f->fd = v->be->fd(v->state, bfh);
 	pthread_mutex_lock(&fs->files_lock);
 	f->next = fs->files;
 	if (fs->files)
@@ -590,6 +813,16 @@ static struct fs_file *fs_file_new(struct volfs_fs *fs, fuse_ino_t ino,
 	fs->files = f;
 	pthread_mutex_unlock(&fs->files_lock);
 	return f;
+}
+
+/* Releases a backend handle that never became an fs_file. */
+static void fs_release_bfh(struct fs_vol *v, uint64_t bfh)
+{
+	if (!v->be->release)
+		return;
+	fs_vlock(v);
+	v->be->release(v->state, bfh);
+	fs_vunlock(v);
 }
 
 /* Releases f's backend handle and frees it. */
@@ -605,10 +838,10 @@ static int fs_file_free(struct volfs_fs *fs, struct fs_file *f)
 	if (f->next)
 		f->next->prev = f->prev;
 	pthread_mutex_unlock(&fs->files_lock);
-	if (fs->be->release) {
-		fs_lock(fs);
-		rc = fs->be->release(fs->ov->state, f->bfh);
-		fs_unlock(fs);
+	if (f->v->be->release) {
+		fs_vlock(f->v);
+		rc = f->v->be->release(f->v->state, f->bfh);
+		fs_vunlock(f->v);
 	}
 	free(f);
 	return rc;
@@ -623,8 +856,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct volfs_fs *fs = fs_of(req);
 	int flags = fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
-	char path[PATH_MAX];
 	struct fs_file *f;
+	struct fs_at at;
 	uint64_t bfh;
 	int rc;
 
@@ -632,26 +865,21 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	FS_HAVE_OP(fs, req, open_file, EPERM);
-	rc = fs_path(fs, ino, VOLFS_NO_FH, path, sizeof(path));
-	if (rc == 0) {
-		fs_lock(fs);
-		rc = fs->be->open_file(fs->ov->state, path, flags, &bfh);
-		fs_unlock(fs);
-	}
-	if (rc < 0) {
-		fs_reply_err(req, rc);
-		return;
-	}
-	f = fs_file_new(fs, ino, bfh);
+	rc = fs_at(fs, ino, VOLFS_NO_FH, &at);
+	FS_CHECK(req, rc == -EPERM ? -EISDIR : rc);
+	FS_HAVE_OP(req, at, open_file, EPERM);
+	fs_vlock(at.v);
+	rc = at.v->be->open_file(at.v->state, at.path, flags, &bfh);
+	fs_vunlock(at.v);
+	FS_CHECK(req, rc);
+	f = fs_file_new(fs, at.v, ino, bfh);
 	if (!f) {
-		if (fs->be->release)
-			fs->be->release(fs->ov->state, bfh);
+		fs_release_bfh(at.v, bfh);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	fi->keep_cache = fs->keep_cache;
+	fi->keep_cache = at.v->keep_cache;
 	if (fuse_reply_open(req, fi) != 0)
 		fs_file_free(fs, f);
 }
@@ -662,60 +890,51 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct volfs_fs *fs = fs_of(req);
 	struct volfs_caller who = fs_caller(req);
 	int flags = fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
-	void *vol = fs->ov->state;
 	struct fuse_entry_param e;
-	char path[PATH_MAX];
 	struct fs_file *f = NULL;
+	struct fs_at at;
 	uint64_t bfh;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	FS_HAVE_OP(fs, req, create_file, EPERM);
-	rc = volfs_nodes_child_path(fs->nodes, parent, name, path,
-				    sizeof(path));
-	if (rc < 0)
-		goto err;
-	fs_lock(fs);
-	rc = fs->be->create_file(vol, path, flags, mode, &who, &bfh);
+	rc = fs_at_child(fs, parent, name, &at);
+	FS_CHECK(req, rc);
+	FS_HAVE_OP(req, at, create_file, EPERM);
+	fs_vlock(at.v);
+	rc = at.v->be->create_file(at.v->state, at.path, flags, mode, &who,
+				   &bfh);
 	/* Someone else created it since the kernel looked: without O_EXCL
 	 * that is an ordinary open. */
-	if (rc == -EEXIST && !(fi->flags & O_EXCL) && fs->be->open_file)
-		rc = fs->be->open_file(vol, path, flags, &bfh);
-	fs_unlock(fs);
-	if (rc < 0)
-		goto err;
+	if (rc == -EEXIST && !(fi->flags & O_EXCL) && at.v->be->open_file)
+		rc = at.v->be->open_file(at.v->state, at.path, flags, &bfh);
+	fs_vunlock(at.v);
+	FS_CHECK(req, rc);
 	rc = fs_entry(fs, parent, name, bfh, &e);
 	if (rc == 0) {
-		f = fs_file_new(fs, e.ino, bfh);
+		f = fs_file_new(fs, at.v, e.ino, bfh);
 		if (!f) {
-			volfs_nodes_forget(fs->nodes, e.ino, 1);
+			fs_forget_one(fs, e.ino, 1);
 			rc = -ENOMEM;
 		}
 	}
 	if (rc < 0) {
-		if (fs->be->release) {
-			fs_lock(fs);
-			fs->be->release(vol, bfh);
-			fs_unlock(fs);
-		}
-		goto err;
+		fs_release_bfh(at.v, bfh);
+		fs_reply_err(req, rc);
+		return;
 	}
 	fi->fh = (uintptr_t)f;
-	fi->keep_cache = fs->keep_cache;
+	fi->keep_cache = at.v->keep_cache;
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		volfs_nodes_forget(fs->nodes, e.ino, 1);
 		fs_file_free(fs, f);
+		fs_forget_one(fs, e.ino, 1);
 	}
-	return;
-err:
-	fs_reply_err(req, rc);
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct volfs_fs *fs = fs_of(req);
-	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	struct fs_file *f = fs_file_of(fi);
+	struct fs_vol *v = f->v;
 	ssize_t n;
 	char *buf;
 
@@ -729,15 +948,18 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 		return;
 	}
-	FS_HAVE_OP(fs, req, read, EBADF);
+	if (!v->be->read) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fs_lock(fs);
-	n = fs->be->read(fs->ov->state, f->bfh, buf, size, off);
-	fs_unlock(fs);
+	fs_vlock(v);
+	n = v->be->read(v->state, f->bfh, buf, size, off);
+	fs_vunlock(v);
 	if (n < 0)
 		fs_reply_err(req, (int)n);
 	else
@@ -750,9 +972,11 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	struct volfs_fs *fs = fs_of(req);
-	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	struct fs_file *f = fs_file_of(fi);
+	struct fs_vol *v = f->v;
 	size_t size = fuse_buf_size(in);
 	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(size);
+	char *copy = NULL;
 	ssize_t n;
 
 	FS_WRITABLE(fs, req);
@@ -765,28 +989,29 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 		n = fuse_buf_copy(&dst, in, 0);
 		goto reply;
 	}
-	FS_HAVE_OP(fs, req, write, EBADF);
+	if (!v->be->write) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	if (in->count == 1 && !(in->buf[0].flags & FUSE_BUF_IS_FD)) {
 		mem.buf[0].mem = (char *)in->buf[0].mem + in->off;
 	} else {
-		mem.buf[0].mem = malloc(size ? size : 1);
-		if (!mem.buf[0].mem) {
+		copy = malloc(size ? size : 1);
+		if (!copy) {
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
+		mem.buf[0].mem = copy;
 		n = fuse_buf_copy(&mem, in, 0);
-		if (n < 0) {
-			free(mem.buf[0].mem);
+		if (n < 0)
 			goto reply;
-		}
 		size = (size_t)n;
 	}
-	fs_lock(fs);
-	n = fs->be->write(fs->ov->state, f->bfh, mem.buf[0].mem, size, off);
-	fs_unlock(fs);
-	if (mem.buf[0].mem != (char *)in->buf[0].mem + in->off)
-		free(mem.buf[0].mem);
+	fs_vlock(v);
+	n = v->be->write(v->state, f->bfh, mem.buf[0].mem, size, off);
+	fs_vunlock(v);
 reply:
+	free(copy);
 	if (n < 0)
 		fs_reply_err(req, (int)n);
 	else
@@ -796,13 +1021,13 @@ reply:
 static void fs_flush(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi)
 {
-	struct volfs_fs *fs = fs_of(req);
+	struct fs_file *f = fs_file_of(fi);
 	int rc = 0;
 
-	if (fs->be->flush) {
-		fs_lock(fs);
-		rc = fs->be->flush(fs->ov->state, fs_fh(fi));
-		fs_unlock(fs);
+	if (f->v->be->flush) {
+		fs_vlock(f->v);
+		rc = f->v->be->flush(f->v->state, f->bfh);
+		fs_vunlock(f->v);
 	}
 	fs_reply_err(req, rc);
 }
@@ -810,21 +1035,19 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino,
 static void fs_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct volfs_fs *fs = fs_of(req);
-
-	fs_reply_err(req, fs_file_free(fs, (struct fs_file *)(uintptr_t)fi->fh));
+	fs_reply_err(req, fs_file_free(fs_of(req), fs_file_of(fi)));
 }
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	struct volfs_fs *fs = fs_of(req);
+	struct fs_file *f = fs_file_of(fi);
 	int rc = 0;
 
-	if (fs->be->fsync) {
-		fs_lock(fs);
-		rc = fs->be->fsync(fs->ov->state, fs_fh(fi), datasync);
-		fs_unlock(fs);
+	if (f->v->be->fsync) {
+		fs_vlock(f->v);
+		rc = f->v->be->fsync(f->v->state, f->bfh, datasync);
+		fs_vunlock(f->v);
 	}
 	fs_reply_err(req, rc);
 }
@@ -833,26 +1056,33 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			 off_t off, off_t len, struct fuse_file_info *fi)
 {
 	struct volfs_fs *fs = fs_of(req);
+	struct fs_file *f = fs_file_of(fi);
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	FS_HAVE_OP(fs, req, fallocate, EOPNOTSUPP);
-	fs_lock(fs);
-	rc = fs->be->fallocate(fs->ov->state, fs_fh(fi), mode, off, len);
-	fs_unlock(fs);
+	if (!f->v->be->fallocate) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	fs_vlock(f->v);
+	rc = f->v->be->fallocate(f->v->state, f->bfh, mode, off, len);
+	fs_vunlock(f->v);
 	fs_reply_err(req, rc);
 }
 
 static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
-	struct volfs_fs *fs = fs_of(req);
+	struct fs_file *f = fs_file_of(fi);
 	off_t res;
 
-	FS_HAVE_OP(fs, req, lseek, ENOSYS);
-	fs_lock(fs);
-	res = fs->be->lseek(fs->ov->state, fs_fh(fi), off, whence);
-	fs_unlock(fs);
+	if (!f->v->be->lseek) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	fs_vlock(f->v);
+	res = f->v->be->lseek(f->v->state, f->bfh, off, whence);
+	fs_vunlock(f->v);
 	if (res < 0)
 		fs_reply_err(req, (int)res);
 	else
@@ -890,6 +1120,11 @@ static int fs_dir_add(void *ctx, const char *name, mode_t type,
 	return 0;
 }
 
+static void fs_list_add(void *ctx, const char *name)
+{
+	fs_dir_add(ctx, name, S_IFDIR, NULL);
+}
+
 static void fs_dir_clear(struct fs_dir *d)
 {
 	for (size_t i = 0; i < d->n; i++)
@@ -908,20 +1143,29 @@ static void fs_dir_free(struct fs_dir *d)
 /* (Re)reads the listing of directory ino into d. */
 static int fs_dir_load(struct volfs_fs *fs, fuse_ino_t ino, struct fs_dir *d)
 {
-	char path[PATH_MAX];
+	struct fs_at at;
 	int rc;
 
 	fs_dir_clear(d);
-	rc = fs_path(fs, ino, VOLFS_NO_FH, path, sizeof(path));
-	if (rc == 0)
-		rc = fs_dir_add(d, ".", S_IFDIR, NULL);
+	rc = fs_dir_add(d, ".", S_IFDIR, NULL);
 	if (rc == 0)
 		rc = fs_dir_add(d, "..", S_IFDIR, NULL);
-	if (rc == 0) {
-		fs_lock(fs);
-		rc = fs->be->readdir(fs->ov->state, path, fs_dir_add, d);
-		fs_unlock(fs);
+	if (rc < 0)
+		return rc;
+	if (fs_is_list_root(fs, ino)) {
+		d->v = NULL;
+		rc = fs->src->list(fs->src->ctx, fs_list_add, d);
+		return rc < 0 ? rc : 0;
 	}
+	rc = fs_at(fs, ino, VOLFS_NO_FH, &at);
+	if (rc < 0)
+		return rc;
+	if (!at.v->be->readdir)
+		return -ENOTDIR;
+	d->v = at.v;
+	fs_vlock(at.v);
+	rc = at.v->be->readdir(at.v->state, at.path, fs_dir_add, d);
+	fs_vunlock(at.v);
 	return rc;
 }
 
@@ -932,7 +1176,6 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 	struct fs_dir *d;
 	int rc;
 
-	FS_HAVE_OP(fs, req, readdir, ENOTDIR);
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
@@ -955,22 +1198,43 @@ static int fs_is_dot(const char *name)
 	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
 }
 
+/*
+ * Fills e for a readdirplus entry, taking a lookup reference: from the
+ * listing's attributes when it has them.  -ENOENT when it is gone.
+ */
+static int fs_dir_entry(struct volfs_fs *fs, fuse_ino_t ino,
+			struct fs_dir *d, struct fs_dirent *ent,
+			struct fuse_entry_param *e)
+{
+	uint64_t cino;
+
+	if (!ent->has_st)
+		return fs_entry(fs, ino, ent->name, VOLFS_NO_FH, e);
+	memset(e, 0, sizeof(*e));
+	e->attr = ent->st;
+	if (volfs_nodes_lookup(fs->nodes, ino, ent->name, &e->attr, &cino) <
+	    0)
+		return -ENOENT;
+	e->ino = cino;
+	e->attr_timeout = d->v->attr_tmo;
+	e->entry_timeout = d->v->entry_tmo;
+	fs_fix_attr(fs, d->v, &e->attr, cino);
+	return 0;
+}
+
 static void fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			  off_t off, struct fuse_file_info *fi, int plus)
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
-	char *buf, *p;
 	size_t rem = size;
+	char *buf, *p;
 
 	/* Starting over: the reader must see the directory as it is now. */
 	if (off == 0 && d->served) {
 		int rc = fs_dir_load(fs, ino, d);
 
-		if (rc < 0) {
-			fs_reply_err(req, rc);
-			return;
-		}
+		FS_CHECK(req, rc);
 	}
 	d->served = 1;
 	buf = calloc(1, size ? size : 1);
@@ -985,7 +1249,9 @@ static void fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		size_t len;
 
 		memset(&e, 0, sizeof(e));
-		if (!plus || fs_is_dot(ent->name)) {
+		/* Entries the kernel must not learn here: "." and "..",
+		 * and a serve root's volumes (opened only when used). */
+		if (!plus || !d->v || fs_is_dot(ent->name)) {
 			e.attr.st_mode = ent->type;
 			e.attr.st_ino = ent->has_st ? ent->st.st_ino : 1;
 			if (!plus)
@@ -1001,25 +1267,12 @@ static void fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			rem -= len;
 			continue;
 		}
-		if (ent->has_st) {
-			uint64_t cino;
-
-			e.attr = ent->st;
-			if (volfs_nodes_lookup(fs->nodes, ino, ent->name,
-					       &e.attr, &cino) < 0)
-				continue;
-			e.ino = cino;
-			e.attr_timeout = fs->attr_tmo;
-			e.entry_timeout = fs->entry_tmo;
-			fs_fix_attr(fs, &e.attr, cino);
-		} else if (fs_entry(fs, ino, ent->name, VOLFS_NO_FH, &e) < 0) {
-			/* Gone since the listing was taken. */
+		if (fs_dir_entry(fs, ino, d, ent, &e) < 0)
 			continue;
-		}
 		len = fuse_add_direntry_plus(req, p, rem, ent->name, &e,
 					     (off_t)i + 1);
 		if (len > rem) {
-			volfs_nodes_forget(fs->nodes, e.ino, 1);
+			fs_forget_one(fs, e.ino, 1);
 			break;
 		}
 		p += len;
@@ -1058,49 +1311,52 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct statvfs sv;
+	struct fs_at at;
 	int rc;
 
 	memset(&sv, 0, sizeof(sv));
 	sv.f_namemax = 255;
 	sv.f_bsize = 4096;
 	sv.f_frsize = 4096;
-	if (!fs->be->statfs) {
+	rc = fs_at(fs, ino, VOLFS_NO_FH, &at);
+	if (rc == -EPERM || (rc == 0 && !at.v->be->statfs)) {
+		/* A serve root, or a backend with nothing to say. */
 		fuse_reply_statfs(req, &sv);
 		return;
 	}
-	fs_lock(fs);
-	rc = fs->be->statfs(fs->ov->state, &sv);
-	fs_unlock(fs);
-	if (rc < 0)
-		fs_reply_err(req, rc);
-	else
-		fuse_reply_statfs(req, &sv);
+	FS_CHECK(req, rc);
+	fs_vlock(at.v);
+	rc = at.v->be->statfs(at.v->state, &sv);
+	fs_vunlock(at.v);
+	FS_CHECK(req, rc);
+	fuse_reply_statfs(req, &sv);
 }
 
-static int fs_xattr_path(fuse_req_t req, struct volfs_fs *fs, fuse_ino_t ino,
-			 char *path, size_t size)
+/* Resolves ino for an xattr op: ENOTSUP without xattr support. */
+static int fs_xattr_at(struct volfs_fs *fs, fuse_ino_t ino, struct fs_at *at)
 {
-	if (!(fs->caps & VOLFS_CAP_XATTRS))
-		return -ENOTSUP;
-	return fs_path(fs, ino, VOLFS_NO_FH, path, size);
+	int rc = fs_at(fs, ino, VOLFS_NO_FH, at);
+
+	if (rc == 0 && !(at->v->caps & VOLFS_CAP_XATTRS))
+		rc = -ENOTSUP;
+	return rc;
 }
 
 static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	struct volfs_fs *fs = fs_of(req);
-	char path[PATH_MAX];
+	struct fs_at at;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	FS_HAVE_OP(fs, req, setxattr, ENOTSUP);
-	rc = fs_xattr_path(req, fs, ino, path, sizeof(path));
-	if (rc == 0) {
-		fs_lock(fs);
-		rc = fs->be->setxattr(fs->ov->state, path, name, value, size,
-				      flags);
-		fs_unlock(fs);
-	}
+	rc = fs_xattr_at(fs, ino, &at);
+	FS_CHECK(req, rc);
+	FS_HAVE_OP(req, at, setxattr, ENOTSUP);
+	fs_vlock(at.v);
+	rc = at.v->be->setxattr(at.v->state, at.path, name, value, size,
+				flags);
+	fs_vunlock(at.v);
 	fs_reply_err(req, rc);
 }
 
@@ -1120,18 +1376,22 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
 	struct volfs_fs *fs = fs_of(req);
-	char path[PATH_MAX], *buf = NULL;
+	char *buf = NULL;
+	struct fs_at at;
 	ssize_t n;
 
-	FS_HAVE_OP(fs, req, getxattr, ENOTSUP);
-	n = fs_xattr_path(req, fs, ino, path, sizeof(path));
-	if (n == 0 && size && !(buf = malloc(size)))
-		n = -ENOMEM;
-	if (n == 0) {
-		fs_lock(fs);
-		n = fs->be->getxattr(fs->ov->state, path, name, buf, size);
-		fs_unlock(fs);
+	n = fs_xattr_at(fs, ino, &at);
+	if (n == -EPERM)
+		n = -ENODATA;
+	FS_CHECK(req, (int)n);
+	FS_HAVE_OP(req, at, getxattr, ENOTSUP);
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
 	}
+	fs_vlock(at.v);
+	n = at.v->be->getxattr(at.v->state, at.path, name, buf, size);
+	fs_vunlock(at.v);
 	fs_reply_xattr(req, n, buf, size);
 	free(buf);
 }
@@ -1139,18 +1399,25 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct volfs_fs *fs = fs_of(req);
-	char path[PATH_MAX], *buf = NULL;
+	char *buf = NULL;
+	struct fs_at at;
 	ssize_t n;
 
-	FS_HAVE_OP(fs, req, listxattr, ENOTSUP);
-	n = fs_xattr_path(req, fs, ino, path, sizeof(path));
-	if (n == 0 && size && !(buf = malloc(size)))
-		n = -ENOMEM;
-	if (n == 0) {
-		fs_lock(fs);
-		n = fs->be->listxattr(fs->ov->state, path, buf, size);
-		fs_unlock(fs);
+	n = fs_xattr_at(fs, ino, &at);
+	if (n == -EPERM) {
+		/* A serve root has no attributes. */
+		fs_reply_xattr(req, 0, NULL, size);
+		return;
 	}
+	FS_CHECK(req, (int)n);
+	FS_HAVE_OP(req, at, listxattr, ENOTSUP);
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fs_vlock(at.v);
+	n = at.v->be->listxattr(at.v->state, at.path, buf, size);
+	fs_vunlock(at.v);
 	fs_reply_xattr(req, n, buf, size);
 	free(buf);
 }
@@ -1158,23 +1425,21 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct volfs_fs *fs = fs_of(req);
-	char path[PATH_MAX];
+	struct fs_at at;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	FS_HAVE_OP(fs, req, removexattr, ENOTSUP);
-	rc = fs_xattr_path(req, fs, ino, path, sizeof(path));
-	if (rc == 0) {
-		fs_lock(fs);
-		rc = fs->be->removexattr(fs->ov->state, path, name);
-		fs_unlock(fs);
-	}
+	rc = fs_xattr_at(fs, ino, &at);
+	FS_CHECK(req, rc);
+	FS_HAVE_OP(req, at, removexattr, ENOTSUP);
+	fs_vlock(at.v);
+	rc = at.v->be->removexattr(at.v->state, at.path, name);
+	fs_vunlock(at.v);
 	fs_reply_err(req, rc);
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_init,
-	.destroy = fs_destroy_cb,
 	.lookup = fs_lookup,
 	.forget = fs_forget,
 	.forget_multi = fs_forget_multi,
@@ -1228,53 +1493,50 @@ static void fs_fuse_log(enum fuse_log_level level, const char *fmt,
 	volfs_log((int)level, "fuse: %s", msg);
 }
 
-/*
- * Kernel caching from what the backend says of the volume.  When only this
- * process changes the data (every mount of a volume shares one instance),
- * the kernel may keep names, attributes and file pages as long as it likes;
- * when others may change it behind volfs (a host directory, a share), it
- * must ask again soon.
- */
-static void fs_pick_caching(struct volfs_fs *fs)
+static void fs_free(struct volfs_fs *fs)
 {
-	int ours = !(fs->caps & VOLFS_CAP_EXTERNAL_CHANGES);
-	double dflt = ours ? FS_TIMEOUT_OWNED : FS_TIMEOUT_SHARED;
-
-	fs->entry_tmo = fs->cfg.entry_timeout >= 0 ? fs->cfg.entry_timeout
-						   : dflt;
-	fs->attr_tmo = fs->cfg.attr_timeout >= 0 ? fs->cfg.attr_timeout
-						 : dflt;
-	/* Names others may create must not be hidden by a cached miss. */
-	fs->neg_tmo = ours ? fs->entry_tmo : 0;
-	fs->keep_cache = ours;
+	volfs_nodes_free(fs->nodes);
+	pthread_mutex_destroy(&fs->files_lock);
+	pthread_mutex_destroy(&fs->vols_lock);
+	pthread_mutex_destroy(&fs->stop_lock);
+	pthread_cond_destroy(&fs->stop_cond);
+	free(fs->mountpoint);
+	free(fs);
 }
 
-int volfs_fs_mount(struct volfs_open_volume *ov, const char *dir,
-		   const struct volfs_fs_config *cfg, struct volfs_fs **out,
-		   struct volfs_err *err)
+static struct volfs_fs *fs_new(const char *dir,
+			       const struct volfs_fs_config *cfg)
 {
+	struct volfs_fs *fs = calloc(1, sizeof(*fs));
+
+	if (!fs)
+		return NULL;
+	fs->cfg = *cfg;
+	fs->started = time(NULL);
+	pthread_mutex_init(&fs->files_lock, NULL);
+	pthread_mutex_init(&fs->vols_lock, NULL);
+	pthread_mutex_init(&fs->stop_lock, NULL);
+	pthread_cond_init(&fs->stop_cond, NULL);
+	fs->mountpoint = strdup(dir);
+	if (!fs->mountpoint) {
+		fs_free(fs);
+		return NULL;
+	}
+	return fs;
+}
+
+/*
+ * Starts the FUSE session of fs (its source shown as fsname in the mount
+ * table, "what" in messages) and mounts it at dir.
+ */
+static int fs_start(struct volfs_fs *fs, const char *fsname, const char *what,
+		    const char *dir, struct volfs_err *err)
+{
+	const struct volfs_fs_config *cfg = &fs->cfg;
+	struct fuse_args args;
 	char opts[512];
 	char *argv[4];
 	int argc = 0;
-	struct fuse_args args;
-	struct volfs_fs *fs;
-
-	fs = calloc(1, sizeof(*fs));
-	if (!fs)
-		return volfs_err_set(err, -ENOMEM, "out of memory");
-	fs->ov = ov;
-	fs->be = ov->be;
-	fs->cfg = *cfg;
-	fs->caps = ov->be->volume_caps ? ov->be->volume_caps(ov->state)
-				       : ov->be->caps;
-	fs_pick_caching(fs);
-	pthread_mutex_init(&fs->files_lock, NULL);
-	fs->nodes = volfs_nodes_new(fs->caps & VOLFS_CAP_STABLE_INO);
-	fs->mountpoint = strdup(dir);
-	if (!fs->nodes || !fs->mountpoint) {
-		volfs_err_set(err, -ENOMEM, "out of memory");
-		goto err_free;
-	}
 
 	/* The kernel applied the caller's umask to every mode it sends; the
 	 * daemon's own must not mask them again. */
@@ -1282,7 +1544,7 @@ int volfs_fs_mount(struct volfs_open_volume *ov, const char *dir,
 	fuse_set_log_func(fs_fuse_log);
 	snprintf(opts, sizeof(opts),
 		 "fsname=%s,subtype=volfs,default_permissions,auto_unmount%s%s",
-		 ov->row.name, cfg->allow_other ? ",allow_other" : "",
+		 fsname, cfg->allow_other ? ",allow_other" : "",
 		 cfg->readonly ? ",ro" : "");
 	argv[argc++] = "volfs";
 	argv[argc++] = "-o";
@@ -1294,35 +1556,147 @@ int volfs_fs_mount(struct volfs_open_volume *ov, const char *dir,
 	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
 	/* Parsing may have replaced argv by copies of its own. */
 	fuse_opt_free_args(&args);
-	if (!fs->se) {
-		volfs_err_set(err, -EINVAL,
-			      "cannot start a FUSE session for volume '%s': %s",
-			      ov->row.name,
-			      fs_last_msg[0] ? fs_last_msg : "unknown error");
-		goto err_free;
-	}
+	if (!fs->se)
+		return volfs_err_set(err, -EINVAL,
+				     "cannot start a FUSE session for %s: %s",
+				     what,
+				     fs_last_msg[0] ? fs_last_msg
+						    : "unknown error");
 	if (fuse_session_mount(fs->se, dir) != 0) {
-		volfs_err_set(err, -EIO,
-			      "cannot mount volume '%s' on %s: %s",
-			      ov->row.name, dir,
-			      fs_last_msg[0] ? fs_last_msg
-					     : "the FUSE mount failed (is "
-					       "/dev/fuse usable and fuse3 "
-					       "installed?)");
-		goto err_session;
+		fuse_session_destroy(fs->se);
+		fs->se = NULL;
+		return volfs_err_set(err, -EIO, "cannot mount %s on %s: %s",
+				     what, dir,
+				     fs_last_msg[0] ? fs_last_msg
+						    : "the FUSE mount failed "
+						      "(is /dev/fuse usable "
+						      "and fuse3 installed?)");
 	}
 	fs->mounted = 1;
+	return 0;
+}
+
+int volfs_fs_mount(struct volfs_open_volume *ov, const char *dir,
+		   const struct volfs_fs_config *cfg, struct volfs_fs **out,
+		   struct volfs_err *err)
+{
+	char what[VOLFS_NAME_MAX + 16];
+	struct volfs_fs *fs;
+	int rc;
+
+	fs = fs_new(dir, cfg);
+	if (fs)
+		fs->single = fs_vol_new(fs, ov, NULL);
+	if (fs && fs->single)
+		fs->nodes = volfs_nodes_new(
+			fs->single,
+			!!(fs->single->caps & VOLFS_CAP_STABLE_INO));
+	if (!fs || !fs->single || !fs->nodes) {
+		if (fs) {
+			free(fs->single);
+			fs_free(fs);
+		}
+		return volfs_err_set(err, -ENOMEM, "out of memory");
+	}
+	snprintf(what, sizeof(what), "volume '%s'", ov->row.name);
+	rc = fs_start(fs, ov->row.name, what, dir, err);
+	if (rc < 0) {
+		free(fs->single);
+		fs_free(fs);
+		return rc;
+	}
 	*out = fs;
 	return 0;
+}
 
-err_session:
-	fuse_session_destroy(fs->se);
-err_free:
-	volfs_nodes_free(fs->nodes);
-	free(fs->mountpoint);
-	pthread_mutex_destroy(&fs->files_lock);
-	free(fs);
-	return -EIO;
+int volfs_fs_mount_all(const struct volfs_fs_source *src, const char *dir,
+		       const struct volfs_fs_config *cfg,
+		       struct volfs_fs **out, struct volfs_err *err)
+{
+	struct volfs_fs *fs;
+	int rc;
+
+	fs = fs_new(dir, cfg);
+	if (fs)
+		fs->nodes = volfs_nodes_new(NULL, 0);
+	if (!fs || !fs->nodes) {
+		if (fs)
+			fs_free(fs);
+		return volfs_err_set(err, -ENOMEM, "out of memory");
+	}
+	fs->src = src;
+	rc = fs_start(fs, "volfs", "the volfs volumes", dir, err);
+	if (rc < 0) {
+		fs_free(fs);
+		return rc;
+	}
+	*out = fs;
+	return 0;
+}
+
+/*
+ * Serve: every few seconds, asks the kernel to forget volumes that were
+ * removed or went unused for a while; once it has, fs_vol_forgotten()
+ * closes them.  A volume still in use (open files, a working directory in
+ * it) stays: the kernel keeps what is busy.
+ */
+static void *fs_janitor(void *arg)
+{
+	struct volfs_fs *fs = arg;
+	unsigned idle = fs->cfg.idle_timeout ? fs->cfg.idle_timeout
+					      : FS_IDLE_DEFAULT;
+
+	pthread_mutex_lock(&fs->stop_lock);
+	while (!fs->stopping) {
+		struct timespec until;
+		char **names = NULL;
+		size_t n = 0, cap = 0;
+		time_t now = time(NULL);
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += FS_JANITOR_PERIOD;
+		pthread_cond_timedwait(&fs->stop_cond, &fs->stop_lock, &until);
+		if (fs->stopping)
+			break;
+		pthread_mutex_unlock(&fs->stop_lock);
+
+		pthread_mutex_lock(&fs->vols_lock);
+		for (struct fs_vol *v = fs->vols; v; v = v->next) {
+			time_t used = __atomic_load_n(&v->used,
+						      __ATOMIC_RELAXED);
+
+			if (!v->gone && !fs->src->exists(fs->src->ctx, v->name))
+				v->gone = 1;
+			if (!v->gone && now - used < (time_t)idle)
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 8;
+				char **nn = realloc(names, nc * sizeof(*nn));
+
+				if (!nn)
+					break;
+				names = nn;
+				cap = nc;
+			}
+			names[n] = strdup(v->name);
+			if (names[n])
+				n++;
+		}
+		pthread_mutex_unlock(&fs->vols_lock);
+		/* Outside the lock: the kernel answers with forgets, which
+		 * take it. */
+		for (size_t i = 0; i < n; i++) {
+			fuse_lowlevel_notify_inval_entry(fs->se,
+							 VOLFS_NODES_ROOT,
+							 names[i],
+							 strlen(names[i]));
+			free(names[i]);
+		}
+		free(names);
+		pthread_mutex_lock(&fs->stop_lock);
+	}
+	pthread_mutex_unlock(&fs->stop_lock);
+	return NULL;
 }
 
 int volfs_fs_run(struct volfs_fs *fs)
@@ -1339,7 +1713,17 @@ int volfs_fs_run(struct volfs_fs *fs)
 	}
 	if (fs->cfg.max_threads)
 		fuse_loop_cfg_set_max_threads(lc, fs->cfg.max_threads);
+	if (fs->src && pthread_create(&fs->janitor, NULL, fs_janitor, fs) == 0)
+		fs->janitor_running = 1;
 	rc = fuse_session_loop_mt(fs->se, lc);
+	if (fs->janitor_running) {
+		pthread_mutex_lock(&fs->stop_lock);
+		fs->stopping = 1;
+		pthread_cond_signal(&fs->stop_cond);
+		pthread_mutex_unlock(&fs->stop_lock);
+		pthread_join(fs->janitor, NULL);
+		fs->janitor_running = 0;
+	}
 	fuse_loop_cfg_destroy(lc);
 	fuse_remove_signal_handlers(fs->se);
 	return rc < 0 ? rc : 0;
@@ -1355,8 +1739,14 @@ void volfs_fs_destroy(struct volfs_fs *fs)
 	/* Handles the kernel never released (a forced exit). */
 	while (fs->files)
 		fs_file_free(fs, fs->files);
-	volfs_nodes_free(fs->nodes);
-	pthread_mutex_destroy(&fs->files_lock);
-	free(fs->mountpoint);
-	free(fs);
+	while (fs->vols) {
+		struct fs_vol *v = fs->vols;
+
+		fs->vols = v->next;
+		volfs_volume_close(v->ov);
+		free(v->name);
+		free(v);
+	}
+	free(fs->single);
+	fs_free(fs);
 }

@@ -19,6 +19,12 @@ struct nodes_node {
 	uint64_t children;
 	struct nodes_node *parent;
 	char *name;
+	/* The volume the node belongs to, inherited from its parent. */
+	void *vol;
+	/* Paths are relative to this node: a volume's root. */
+	unsigned volroot : 1;
+	/* Files of this volume are identified by (st_dev, st_ino). */
+	unsigned by_ino : 1;
 	int in[NTABLES];
 	dev_t dev;
 	ino_t bino;
@@ -35,7 +41,6 @@ struct nodes_table {
 
 struct volfs_nodes {
 	pthread_mutex_t lock;
-	int by_ino;
 	uint64_t next_id;
 	size_t count;
 	struct nodes_node *root;
@@ -62,9 +67,10 @@ static uint64_t nodes_hash_name(const struct nodes_node *parent,
 	return h ^ nodes_mix(parent->id);
 }
 
-static uint64_t nodes_hash_key(dev_t dev, ino_t ino)
+static uint64_t nodes_hash_key(const void *vol, dev_t dev, ino_t ino)
 {
-	return nodes_mix((uint64_t)ino ^ nodes_mix((uint64_t)dev));
+	return nodes_mix((uint64_t)ino ^
+			 nodes_mix((uint64_t)dev ^ (uintptr_t)vol));
 }
 
 static int nodes_grow(struct nodes_table *tab, int which)
@@ -155,28 +161,36 @@ static struct nodes_node *nodes_find_name(struct volfs_nodes *t,
 	return NULL;
 }
 
-static struct nodes_node *nodes_find_key(struct volfs_nodes *t, dev_t dev,
+static struct nodes_node *nodes_find_key(struct volfs_nodes *t,
+					 const void *vol, dev_t dev,
 					 ino_t ino)
 {
 	struct nodes_table *tab = &t->tab[BY_KEY];
-	uint64_t h = nodes_hash_key(dev, ino);
+	uint64_t h = nodes_hash_key(vol, dev, ino);
 	struct nodes_node *n;
 
 	if (!tab->nbuckets)
 		return NULL;
 	n = tab->bucket[h & (tab->nbuckets - 1)];
 	for (; n; n = n->next[BY_KEY])
-		if (n->dev == dev && n->bino == ino)
+		if (n->dev == dev && n->bino == ino && n->vol == vol)
 			return n;
 	return NULL;
 }
 
-/* Frees n, and then its ancestors, once nothing refers to them. */
-static void nodes_maybe_free(struct volfs_nodes *t, struct nodes_node *n)
+/*
+ * Frees n, and then its ancestors, once nothing refers to them.  Returns
+ * the volume whose root node went with them, if one did.
+ */
+static void *nodes_maybe_free(struct volfs_nodes *t, struct nodes_node *n)
 {
+	void *gone = NULL;
+
 	while (n && n != t->root && n->nlookup == 0 && n->children == 0) {
 		struct nodes_node *parent = n->parent;
 
+		if (n->volroot)
+			gone = n->vol;
 		for (int i = 0; i < NTABLES; i++)
 			nodes_remove(t, i, n);
 		free(n->name);
@@ -187,6 +201,7 @@ static void nodes_maybe_free(struct volfs_nodes *t, struct nodes_node *n)
 		parent->children--;
 		n = parent;
 	}
+	return gone;
 }
 
 /* Gives n the name (parent, name), dropping whatever name it had. */
@@ -213,7 +228,7 @@ static int nodes_set_name(struct volfs_nodes *t, struct nodes_node *n,
 	return 0;
 }
 
-struct volfs_nodes *volfs_nodes_new(int by_ino)
+struct volfs_nodes *volfs_nodes_new(void *vol, int by_ino)
 {
 	struct volfs_nodes *t = calloc(1, sizeof(*t));
 
@@ -226,9 +241,11 @@ struct volfs_nodes *volfs_nodes_new(int by_ino)
 		if (nodes_grow(&t->tab[i], i) < 0)
 			goto err_tables;
 	pthread_mutex_init(&t->lock, NULL);
-	t->by_ino = by_ino;
 	t->root->id = VOLFS_NODES_ROOT;
 	t->root->type = S_IFDIR;
+	t->root->vol = vol;
+	t->root->volroot = vol != NULL;
+	t->root->by_ino = by_ino;
 	t->next_id = VOLFS_NODES_ROOT + 1;
 	nodes_insert(t, BY_ID, t->root, nodes_mix(t->root->id));
 	t->count = 1;
@@ -265,13 +282,19 @@ void volfs_nodes_free(struct volfs_nodes *t)
 	free(t);
 }
 
-/* Writes n's path into buf, built from the end.  Locked by the caller. */
+/*
+ * Writes n's path, relative to its volume's root, into buf, built from the
+ * end, and n's volume into *vol.  Returns 1 if a name on the way was
+ * unlinked.  Locked by the caller.
+ */
 static int nodes_build(struct nodes_node *n, const char *leaf, char *buf,
-		       size_t size)
+		       size_t size, void **vol)
 {
 	size_t pos = size;
 	int stale = 0;
 
+	if (vol)
+		*vol = n->vol;
 	if (size == 0)
 		return -ENAMETOOLONG;
 	buf[--pos] = '\0';
@@ -283,7 +306,7 @@ static int nodes_build(struct nodes_node *n, const char *leaf, char *buf,
 		pos -= len;
 		memcpy(buf + pos, leaf, len);
 	}
-	for (; n && n->parent; n = n->parent) {
+	for (; !n->volroot && n->parent; n = n->parent) {
 		size_t len = strlen(n->name);
 
 		if (!n->in[BY_NAME])
@@ -298,6 +321,8 @@ static int nodes_build(struct nodes_node *n, const char *leaf, char *buf,
 		pos -= len;
 		memcpy(buf + pos, n->name, len);
 	}
+	if (n->volroot && !n->in[BY_NAME] && n->parent)
+		stale = 1;
 	if (pos == size - 1) {
 		if (size < 2)
 			return -ENAMETOOLONG;
@@ -309,27 +334,28 @@ static int nodes_build(struct nodes_node *n, const char *leaf, char *buf,
 }
 
 int volfs_nodes_path(struct volfs_nodes *t, uint64_t ino, char *buf,
-		     size_t size)
+		     size_t size, void **vol)
 {
 	struct nodes_node *n;
 	int rc;
 
 	pthread_mutex_lock(&t->lock);
 	n = nodes_find_id(t, ino);
-	rc = n ? nodes_build(n, NULL, buf, size) : -ESTALE;
+	rc = n ? nodes_build(n, NULL, buf, size, vol) : -ESTALE;
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }
 
 int volfs_nodes_child_path(struct volfs_nodes *t, uint64_t parent,
-			   const char *name, char *buf, size_t size)
+			   const char *name, char *buf, size_t size,
+			   void **vol)
 {
 	struct nodes_node *p;
 	int rc;
 
 	pthread_mutex_lock(&t->lock);
 	p = nodes_find_id(t, parent);
-	rc = p ? nodes_build(p, name, buf, size) : -ESTALE;
+	rc = p ? nodes_build(p, name, buf, size, vol) : -ESTALE;
 	pthread_mutex_unlock(&t->lock);
 	/* A child of an unlinked directory cannot be reached by path. */
 	return rc > 0 ? -ENOENT : rc;
@@ -338,6 +364,33 @@ int volfs_nodes_child_path(struct volfs_nodes *t, uint64_t parent,
 static void nodes_unname(struct volfs_nodes *t, struct nodes_node *n)
 {
 	nodes_remove(t, BY_NAME, n);
+}
+
+/* A new node named name in p, with no lookup reference yet. */
+static struct nodes_node *nodes_add(struct volfs_nodes *t,
+				    struct nodes_node *p, const char *name,
+				    const struct stat *st)
+{
+	struct nodes_node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->id = t->next_id++;
+	n->type = st->st_mode & S_IFMT;
+	n->dev = st->st_dev;
+	n->bino = st->st_ino;
+	n->vol = p->vol;
+	n->by_ino = p->by_ino;
+	if (nodes_set_name(t, n, p, name) < 0) {
+		free(n);
+		return NULL;
+	}
+	nodes_insert(t, BY_ID, n, nodes_mix(n->id));
+	if (n->by_ino)
+		nodes_insert(t, BY_KEY, n,
+			     nodes_hash_key(n->vol, n->dev, n->bino));
+	t->count++;
+	return n;
 }
 
 int volfs_nodes_lookup(struct volfs_nodes *t, uint64_t parent,
@@ -349,17 +402,17 @@ int volfs_nodes_lookup(struct volfs_nodes *t, uint64_t parent,
 
 	pthread_mutex_lock(&t->lock);
 	p = nodes_find_id(t, parent);
-	if (!p) {
-		rc = -ESTALE;
+	if (!p || !p->vol) {
+		rc = p ? -ENOENT : -ESTALE;
 		goto out;
 	}
-	if (t->by_ino)
-		n = nodes_find_key(t, st->st_dev, st->st_ino);
+	if (p->by_ino)
+		n = nodes_find_key(t, p->vol, st->st_dev, st->st_ino);
 	else
 		n = nodes_find_name(t, p, name);
 	/* A reused identity of a different type is a different file. */
 	if (n && n->type != type) {
-		if (t->by_ino)
+		if (p->by_ino)
 			nodes_remove(t, BY_KEY, n);
 		else
 			nodes_unname(t, n);
@@ -369,25 +422,11 @@ int volfs_nodes_lookup(struct volfs_nodes *t, uint64_t parent,
 	if (other && other != n)
 		nodes_unname(t, other);
 	if (!n) {
-		n = calloc(1, sizeof(*n));
+		n = nodes_add(t, p, name, st);
 		if (!n) {
 			rc = -ENOMEM;
 			goto out;
 		}
-		n->id = t->next_id++;
-		n->type = type;
-		n->dev = st->st_dev;
-		n->bino = st->st_ino;
-		rc = nodes_set_name(t, n, p, name);
-		if (rc < 0) {
-			free(n);
-			goto out;
-		}
-		nodes_insert(t, BY_ID, n, nodes_mix(n->id));
-		if (t->by_ino)
-			nodes_insert(t, BY_KEY, n,
-				     nodes_hash_key(n->dev, n->bino));
-		t->count++;
 	} else if (n != other) {
 		rc = nodes_set_name(t, n, p, name);
 		if (rc < 0)
@@ -400,17 +439,64 @@ out:
 	return rc;
 }
 
-void volfs_nodes_forget(struct volfs_nodes *t, uint64_t ino, uint64_t nlookup)
+int volfs_nodes_lookup_volume(struct volfs_nodes *t, const char *name,
+			      void *vol, int by_ino, uint64_t *ino)
+{
+	struct stat st = { .st_mode = S_IFDIR };
+	struct nodes_node *n;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	n = nodes_find_name(t, t->root, name);
+	if (n && n->vol != vol) {
+		/* The name now stands for another opening of the volume. */
+		nodes_unname(t, n);
+		n = NULL;
+	}
+	if (!n) {
+		n = nodes_add(t, t->root, name, &st);
+		if (!n) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		n->vol = vol;
+		n->volroot = 1;
+		n->by_ino = by_ino;
+	}
+	n->nlookup++;
+	*ino = n->id;
+out:
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+void *volfs_nodes_forget(struct volfs_nodes *t, uint64_t ino,
+			 uint64_t nlookup)
 {
 	struct nodes_node *n;
+	void *gone = NULL;
 
 	pthread_mutex_lock(&t->lock);
 	n = nodes_find_id(t, ino);
 	if (n && n != t->root) {
 		n->nlookup -= nlookup < n->nlookup ? nlookup : n->nlookup;
-		nodes_maybe_free(t, n);
+		gone = nodes_maybe_free(t, n);
 	}
 	pthread_mutex_unlock(&t->lock);
+	return gone;
+}
+
+int volfs_nodes_has_volume(struct volfs_nodes *t, const char *name,
+			   const void *vol)
+{
+	struct nodes_node *n;
+	int found;
+
+	pthread_mutex_lock(&t->lock);
+	n = nodes_find_name(t, t->root, name);
+	found = n && n->volroot && n->vol == vol;
+	pthread_mutex_unlock(&t->lock);
+	return found;
 }
 
 void volfs_nodes_unlinked(struct volfs_nodes *t, uint64_t parent,

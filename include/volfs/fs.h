@@ -29,6 +29,26 @@ struct volfs_fs_config {
 	unsigned max_threads;
 	/* Print every FUSE request (foreground only). */
 	int debug;
+	/* volfs_fs_mount_all(): seconds a volume may go unused before it is
+	 * closed (0: the default, a minute). */
+	unsigned idle_timeout;
+};
+
+/*
+ * Where volfs_fs_mount_all() finds its volumes (the catalog, for `volfs
+ * serve`).  Called from many threads: the implementation serialises what
+ * needs it.
+ */
+struct volfs_fs_source {
+	void *ctx;
+	/* Calls fn(arg, name) for every volume that can be served. */
+	int (*list)(void *ctx, void (*fn)(void *arg, const char *name),
+		    void *arg);
+	/* Opens volume name for serving: -ENOENT when there is none. */
+	int (*open)(void *ctx, const char *name,
+		    struct volfs_open_volume **ov, struct volfs_err *err);
+	/* 1 while volume name may be served, 0 once it is removed. */
+	int (*exists)(void *ctx, const char *name);
 };
 
 struct volfs_fs;
@@ -41,6 +61,14 @@ struct volfs_fs;
 int volfs_fs_mount(struct volfs_open_volume *ov, const char *dir,
 		   const struct volfs_fs_config *cfg, struct volfs_fs **out,
 		   struct volfs_err *err);
+
+/*
+ * Mounts every volume of src at dir, each as a directory named after it:
+ * opened on first use, closed when unused for a while or removed.
+ */
+int volfs_fs_mount_all(const struct volfs_fs_source *src, const char *dir,
+		       const struct volfs_fs_config *cfg,
+		       struct volfs_fs **out, struct volfs_err *err);
 
 /*
  * Serves requests until the file system is unmounted or SIGINT, SIGTERM or

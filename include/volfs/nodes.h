@@ -5,10 +5,16 @@
  * kernel's lookup count of each, and follows renames and unlinks so paths
  * stay right.  It knows nothing of FUSE.
  *
- * With by_ino, a backend's (st_dev, st_ino) identifies a file: two names of
- * one hard-linked file share a node, so the kernel sees one inode with the
- * right link count.  A node then carries the name it was last looked up by.
- * Without it, (parent, name) identifies a file.
+ * Every node belongs to a volume (an opaque tag), and paths are relative to
+ * that volume's root node.  A table serves one volume at its root (`volfs
+ * mount`), or a list of volumes whose roots are the root's children (`volfs
+ * serve`, whose root itself has no volume).
+ *
+ * In a volume whose files have stable inode numbers (by_ino), a backend's
+ * (st_dev, st_ino) identifies a file: two names of one hard-linked file
+ * share a node, so the kernel sees one inode with the right link count.  A
+ * node then carries the name it was last looked up by.  Otherwise (parent,
+ * name) identifies a file.
  *
  * Node ids are never reused while the table lives.  All functions are
  * thread-safe.
@@ -25,33 +31,56 @@
 
 struct volfs_nodes;
 
-/* A new table holding only the root.  NULL if out of memory. */
-struct volfs_nodes *volfs_nodes_new(int by_ino);
+/*
+ * A new table holding only the root, which is the root of volume vol, or
+ * of no volume when vol is NULL.  NULL if out of memory.
+ */
+struct volfs_nodes *volfs_nodes_new(void *vol, int by_ino);
 void volfs_nodes_free(struct volfs_nodes *t);
 
 /*
- * Writes the backend path of node ino ("." for the root) into buf.  A node
- * whose name was unlinked still yields its last path, and returns 1 instead
- * of 0, so callers holding an open handle may use it.  -ESTALE if ino is
- * unknown, -ENAMETOOLONG if the path does not fit.
+ * Writes the backend path of node ino ("." for a volume's root) into buf
+ * and its volume into *vol (if vol is not NULL).  A node whose name was
+ * unlinked still yields its last path, and returns 1 instead of 0, so
+ * callers holding an open handle may use it.  -ESTALE if ino is unknown,
+ * -ENAMETOOLONG if the path does not fit.
  */
 int volfs_nodes_path(struct volfs_nodes *t, uint64_t ino, char *buf,
-		     size_t size);
+		     size_t size, void **vol);
 
 /* Writes the path of name inside directory node parent into buf. */
 int volfs_nodes_child_path(struct volfs_nodes *t, uint64_t parent,
-			   const char *name, char *buf, size_t size);
+			   const char *name, char *buf, size_t size,
+			   void **vol);
 
 /*
  * Records that the kernel learned of name in parent, with attributes st
  * (from the backend), and returns its node id in *ino with the lookup count
- * raised by one.  -ESTALE if parent is unknown, -ENOMEM.
+ * raised by one.  The node belongs to parent's volume.  -ESTALE if parent
+ * is unknown, -ENOENT if parent has no volume, -ENOMEM.
  */
 int volfs_nodes_lookup(struct volfs_nodes *t, uint64_t parent,
 		       const char *name, const struct stat *st, uint64_t *ino);
 
-/* The kernel forgot nlookup references to ino. */
-void volfs_nodes_forget(struct volfs_nodes *t, uint64_t ino, uint64_t nlookup);
+/*
+ * Records that the kernel learned of name in the root as the root of
+ * volume vol, and returns its node id with the lookup count raised.  A node
+ * of that name for another vol is replaced.
+ */
+int volfs_nodes_lookup_volume(struct volfs_nodes *t, const char *name,
+			      void *vol, int by_ino, uint64_t *ino);
+
+/*
+ * The kernel forgot nlookup references to ino.  When that freed the root
+ * node of a volume (added by volfs_nodes_lookup_volume()), no node of that
+ * volume is left and its tag is returned; otherwise NULL.
+ */
+void *volfs_nodes_forget(struct volfs_nodes *t, uint64_t ino,
+			 uint64_t nlookup);
+
+/* Whether name in the root is currently the root of volume vol. */
+int volfs_nodes_has_volume(struct volfs_nodes *t, const char *name,
+			   const void *vol);
 
 /*
  * name in parent was removed.  last_link says whether that was the file's

@@ -15,6 +15,9 @@
 
 #include "volfs/nodes.h"
 
+/* Volume tags. */
+static int vol_a, vol_b;
+
 static struct stat mkst(ino_t ino, mode_t type)
 {
 	struct stat st;
@@ -41,13 +44,13 @@ static void assert_path(struct volfs_nodes *t, uint64_t ino, const char *want)
 {
 	char buf[256];
 
-	assert_int_equal(volfs_nodes_path(t, ino, buf, sizeof(buf)), 0);
+	assert_int_equal(volfs_nodes_path(t, ino, buf, sizeof(buf), NULL), 0);
 	assert_string_equal(buf, want);
 }
 
 static void test_paths(void **state)
 {
-	struct volfs_nodes *t = volfs_nodes_new(1);
+	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
 	uint64_t a, b, c;
 	char buf[256];
 
@@ -58,25 +61,23 @@ static void test_paths(void **state)
 	c = look(t, b, "c.txt", 12, S_IFREG);
 	assert_path(t, a, "a");
 	assert_path(t, c, "a/b/c.txt");
-	assert_int_equal(volfs_nodes_child_path(t, b, "new", buf,
-						sizeof(buf)),
+	assert_int_equal(volfs_nodes_child_path(t, b, "new", buf, sizeof(buf), NULL),
 			 0);
 	assert_string_equal(buf, "a/b/new");
-	assert_int_equal(volfs_nodes_child_path(t, VOLFS_NODES_ROOT, "x", buf,
-						sizeof(buf)),
+	assert_int_equal(volfs_nodes_child_path(t, VOLFS_NODES_ROOT, "x", buf, sizeof(buf), NULL),
 			 0);
 	assert_string_equal(buf, "x");
 	/* The same file looked up again is the same node. */
 	assert_int_equal(look(t, b, "c.txt", 12, S_IFREG), c);
-	assert_int_equal(volfs_nodes_path(t, 999, buf, sizeof(buf)), -ESTALE);
-	assert_int_equal(volfs_nodes_path(t, c, buf, 5), -ENAMETOOLONG);
+	assert_int_equal(volfs_nodes_path(t, 999, buf, sizeof(buf), NULL), -ESTALE);
+	assert_int_equal(volfs_nodes_path(t, c, buf, 5, NULL), -ENAMETOOLONG);
 	assert_int_equal(volfs_nodes_count(t), 4);
 	volfs_nodes_free(t);
 }
 
 static void test_rename_moves_subtree(void **state)
 {
-	struct volfs_nodes *t = volfs_nodes_new(1);
+	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
 	uint64_t a, b, c, d;
 
 	a = look(t, VOLFS_NODES_ROOT, "a", 10, S_IFDIR);
@@ -97,7 +98,7 @@ static void test_rename_moves_subtree(void **state)
 
 static void test_rename_over_target(void **state)
 {
-	struct volfs_nodes *t = volfs_nodes_new(1);
+	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
 	uint64_t x, y, z;
 	char buf[64];
 
@@ -107,7 +108,7 @@ static void test_rename_over_target(void **state)
 			    1);
 	assert_path(t, x, "y");
 	/* The replaced file keeps its last path, marked as unlinked. */
-	assert_int_equal(volfs_nodes_path(t, y, buf, sizeof(buf)), 1);
+	assert_int_equal(volfs_nodes_path(t, y, buf, sizeof(buf), NULL), 1);
 	/* Its identity was freed: a new file with the same inode number is
 	 * a new node. */
 	z = look(t, VOLFS_NODES_ROOT, "z", 21, S_IFREG);
@@ -117,7 +118,7 @@ static void test_rename_over_target(void **state)
 
 static void test_hard_links_share_a_node(void **state)
 {
-	struct volfs_nodes *t = volfs_nodes_new(1);
+	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
 	uint64_t f, g;
 
 	f = look(t, VOLFS_NODES_ROOT, "f", 30, S_IFREG);
@@ -134,7 +135,7 @@ static void test_hard_links_share_a_node(void **state)
 
 static void test_by_name_mode(void **state)
 {
-	struct volfs_nodes *t = volfs_nodes_new(0);
+	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 0);
 	uint64_t f, g;
 
 	/* Without stable inode numbers, names identify files. */
@@ -150,7 +151,7 @@ static void test_by_name_mode(void **state)
 
 static void test_forget_frees(void **state)
 {
-	struct volfs_nodes *t = volfs_nodes_new(1);
+	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
 	uint64_t a, b;
 	char buf[64];
 
@@ -163,8 +164,8 @@ static void test_forget_frees(void **state)
 	volfs_nodes_forget(t, b, 1);
 	assert_path(t, b, "a/b");
 	volfs_nodes_forget(t, b, 1);
-	assert_int_equal(volfs_nodes_path(t, b, buf, sizeof(buf)), -ESTALE);
-	assert_int_equal(volfs_nodes_path(t, a, buf, sizeof(buf)), -ESTALE);
+	assert_int_equal(volfs_nodes_path(t, b, buf, sizeof(buf), NULL), -ESTALE);
+	assert_int_equal(volfs_nodes_path(t, a, buf, sizeof(buf), NULL), -ESTALE);
 	assert_int_equal(volfs_nodes_count(t), 1);
 	/* The root is never forgotten. */
 	volfs_nodes_forget(t, VOLFS_NODES_ROOT, 100);
@@ -174,13 +175,13 @@ static void test_forget_frees(void **state)
 
 static void test_unlinked_directory_children(void **state)
 {
-	struct volfs_nodes *t = volfs_nodes_new(1);
+	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
 	uint64_t d;
 	char buf[64];
 
 	d = look(t, VOLFS_NODES_ROOT, "d", 40, S_IFDIR);
 	volfs_nodes_unlinked(t, VOLFS_NODES_ROOT, "d", 1);
-	assert_int_equal(volfs_nodes_child_path(t, d, "x", buf, sizeof(buf)),
+	assert_int_equal(volfs_nodes_child_path(t, d, "x", buf, sizeof(buf), NULL),
 			 -ENOENT);
 	volfs_nodes_free(t);
 }
@@ -209,7 +210,7 @@ static void *grow_thread(void *p)
 
 static void test_many_nodes_threads(void **state)
 {
-	struct volfs_nodes *t = volfs_nodes_new(1);
+	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
 	struct grow_arg args[4];
 	pthread_t th[4];
 	void *ret;
@@ -229,6 +230,51 @@ static void test_many_nodes_threads(void **state)
 	volfs_nodes_free(t);
 }
 
+static void test_volume_roots(void **state)
+{
+	struct volfs_nodes *t = volfs_nodes_new(NULL, 0);
+	uint64_t ra, rb, fa, fb;
+	struct stat st = mkst(50, S_IFREG);
+	void *vol = &vol_b;
+	char buf[64];
+
+	/* The root of a volume list has no volume: nothing lives in it. */
+	assert_int_equal(volfs_nodes_lookup(t, VOLFS_NODES_ROOT, "x", &st,
+					    &fa),
+			 -ENOENT);
+	assert_int_equal(volfs_nodes_path(t, VOLFS_NODES_ROOT, buf,
+					  sizeof(buf), &vol),
+			 0);
+	assert_null(vol);
+	assert_int_equal(volfs_nodes_lookup_volume(t, "a", &vol_a, 1, &ra), 0);
+	assert_int_equal(volfs_nodes_lookup_volume(t, "b", &vol_b, 1, &rb), 0);
+	assert_int_not_equal(ra, rb);
+	assert_int_equal(volfs_nodes_path(t, ra, buf, sizeof(buf), &vol), 0);
+	assert_string_equal(buf, ".");
+	assert_ptr_equal(vol, &vol_a);
+	/* The same inode number in two volumes is two files. */
+	fa = look(t, ra, "f", 50, S_IFREG);
+	fb = look(t, rb, "f", 50, S_IFREG);
+	assert_int_not_equal(fa, fb);
+	assert_int_equal(volfs_nodes_path(t, fb, buf, sizeof(buf), &vol), 0);
+	assert_string_equal(buf, "f");
+	assert_ptr_equal(vol, &vol_b);
+	assert_int_equal(volfs_nodes_child_path(t, ra, "g", buf, sizeof(buf),
+						&vol),
+			 0);
+	assert_string_equal(buf, "g");
+	assert_ptr_equal(vol, &vol_a);
+	/* Looking a volume up again is the same node; a new opening of it
+	 * is a new one. */
+	assert_int_equal(volfs_nodes_lookup_volume(t, "a", &vol_a, 1, &fa), 0);
+	assert_int_equal(fa, ra);
+	assert_int_equal(volfs_nodes_lookup_volume(t, "a", &vol_b, 1, &fa), 0);
+	assert_int_not_equal(fa, ra);
+	/* The old root still yields its paths, marked stale. */
+	assert_int_equal(volfs_nodes_path(t, ra, buf, sizeof(buf), NULL), 1);
+	volfs_nodes_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +286,7 @@ int main(void)
 		cmocka_unit_test(test_forget_frees),
 		cmocka_unit_test(test_unlinked_directory_children),
 		cmocka_unit_test(test_many_nodes_threads),
+		cmocka_unit_test(test_volume_roots),
 	};
 
 	return cmocka_run_group_tests_name("inode table", tests, NULL, NULL);
