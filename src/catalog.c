@@ -90,6 +90,12 @@ static const char *const cat_migrations[] = {
 	" pid INTEGER NOT NULL,"
 	" pid_start INTEGER NOT NULL,"
 	" PRIMARY KEY (volume, consumer));",
+	/* 2: `volfs serve` processes, so mounts can share their instances. */
+	"CREATE TABLE servers ("
+	" mountpoint TEXT PRIMARY KEY NOT NULL,"
+	" pid INTEGER NOT NULL,"
+	" pid_start INTEGER NOT NULL,"
+	" since INTEGER NOT NULL);",
 };
 
 #define CAT_SCHEMA_VERSION ((int)CAT_ARRAY_SIZE(cat_migrations))
@@ -410,6 +416,13 @@ static int cat_reap_locked(struct volfs_catalog *cat, struct volfs_err *err)
 	rc = cat_exec(cat,
 		      "DELETE FROM volumes WHERE state = 0 AND "
 		      "volfs_gone(creator_pid, creator_start)",
+		      err);
+	if (rc < 0)
+		return rc;
+	n += sqlite3_changes(cat->db);
+	rc = cat_exec(cat,
+		      "DELETE FROM servers WHERE volfs_gone(pid, pid_start) OR "
+		      "volfs_unmounted('mount:' || mountpoint, mountpoint)",
 		      err);
 	if (rc < 0)
 		return rc;
@@ -1405,4 +1418,139 @@ int volfs_catalog_reap(struct volfs_catalog *cat, struct volfs_err *err)
 {
 	cat_op(cat, "cannot reap stale attachments");
 	return cat_txn(cat, cat_reap_txn, NULL, NULL, err);
+}
+
+static int cat_server_add_locked(struct volfs_catalog *cat, void *arg,
+				 struct volfs_err *err)
+{
+	const struct volfs_server *srv = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_prepare(cat,
+			 "INSERT OR REPLACE INTO servers "
+			 "(mountpoint, pid, pid_start, since) "
+			 "VALUES (?1, ?2, ?3, ?4)",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, srv->mountpoint);
+	sqlite3_bind_int64(st, 2, srv->pid);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)srv->pid_start);
+	sqlite3_bind_int64(st, 4, srv->since);
+	rc = cat_step(cat, st, err);
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : 0;
+}
+
+int volfs_catalog_server_add(struct volfs_catalog *cat,
+			     const struct volfs_server *srv,
+			     struct volfs_err *err)
+{
+	cat_op(cat, "cannot record the volfs server at %s", srv->mountpoint);
+	return cat_txn(cat, cat_server_add_locked, (void *)srv, NULL, err);
+}
+
+static int cat_server_remove_locked(struct volfs_catalog *cat, void *arg,
+				    struct volfs_err *err)
+{
+	int rc = cat_run(cat, "DELETE FROM servers WHERE mountpoint = ?1",
+			 arg, NULL, err);
+
+	return rc < 0 ? rc : 0;
+}
+
+int volfs_catalog_server_remove(struct volfs_catalog *cat,
+				const char *mountpoint, struct volfs_err *err)
+{
+	cat_op(cat, "cannot forget the volfs server at %s", mountpoint);
+	return cat_txn(cat, cat_server_remove_locked, (void *)mountpoint,
+		       NULL, err);
+}
+
+struct cat_servers_arg {
+	struct volfs_server *s;
+	size_t n;
+};
+
+static void cat_servers_undo(void *arg)
+{
+	struct cat_servers_arg *a = arg;
+
+	volfs_servers_free(a->s, a->n);
+	a->s = NULL;
+	a->n = 0;
+}
+
+static int cat_servers_locked(struct volfs_catalog *cat, void *arg,
+			      struct volfs_err *err)
+{
+	struct cat_servers_arg *a = arg;
+	sqlite3_stmt *st;
+	size_t alloc = 0;
+	int rc;
+
+	rc = cat_reap_locked(cat, err);
+	if (rc < 0)
+		return rc;
+	rc = cat_prepare(cat,
+			 "SELECT mountpoint, pid, pid_start, since "
+			 "FROM servers ORDER BY since",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	while ((rc = cat_step(cat, st, err)) == 1) {
+		struct volfs_server *srv;
+
+		if (a->n == alloc) {
+			size_t na = alloc ? alloc * 2 : 4;
+			struct volfs_server *ns =
+				realloc(a->s, na * sizeof(*ns));
+
+			if (!ns) {
+				rc = cat_oom(err);
+				break;
+			}
+			a->s = ns;
+			alloc = na;
+		}
+		srv = &a->s[a->n];
+		memset(srv, 0, sizeof(*srv));
+		if (cat_col_dup(st, 0, &srv->mountpoint) < 0 ||
+		    !srv->mountpoint) {
+			rc = cat_oom(err);
+			break;
+		}
+		srv->pid = (pid_t)sqlite3_column_int64(st, 1);
+		srv->pid_start = (uint64_t)sqlite3_column_int64(st, 2);
+		srv->since = sqlite3_column_int64(st, 3);
+		a->n++;
+	}
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		cat_servers_undo(a);
+		return rc;
+	}
+	return (int)a->n;
+}
+
+int volfs_catalog_servers(struct volfs_catalog *cat,
+			  struct volfs_server **out, struct volfs_err *err)
+{
+	struct cat_servers_arg a = { 0 };
+	int rc;
+
+	*out = NULL;
+	cat_op(cat, "cannot list the volfs servers");
+	rc = cat_txn(cat, cat_servers_locked, &a, cat_servers_undo, err);
+	if (rc >= 0)
+		*out = a.s;
+	return rc;
+}
+
+void volfs_servers_free(struct volfs_server *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(s[i].mountpoint);
+	free(s);
 }

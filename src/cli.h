@@ -32,6 +32,29 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+struct volfs_fs_config;
+
+/*
+ * Parses one -o argument of mount options (comma-separated) into cfg;
+ * prints a usage error and returns EXIT_USAGE on a bad one.
+ */
+int cli_parse_mount_opts(char *arg, struct volfs_fs_config *cfg);
+
+/*
+ * Resolves a mountpoint argument into dir (PATH_MAX bytes): it must be an
+ * existing directory that no live volfs mount covers.  A dead volfs mount
+ * there is detached first.  Prints why and returns -1 when it cannot be
+ * used.
+ */
+int cli_mount_target(const char *arg, char *dir);
+
+/*
+ * Unmounts and detaches the shared mounts this process serves, of volume
+ * name (NULL: of every volume), except the attachment consumer own.
+ */
+void cli_release_binds(struct volfs_catalog *cat, const char *name,
+		       const char *own);
+
 int cmd_create(struct volfs_cli *cli, int argc, char **argv);
 int cmd_ls(struct volfs_cli *cli, int argc, char **argv);
 int cmd_inspect(struct volfs_cli *cli, int argc, char **argv);
@@ -39,5 +62,6 @@ int cmd_rm(struct volfs_cli *cli, int argc, char **argv);
 int cmd_prune(struct volfs_cli *cli, int argc, char **argv);
 int cmd_mount(struct volfs_cli *cli, int argc, char **argv);
 int cmd_umount(struct volfs_cli *cli, int argc, char **argv);
+int cmd_serve(struct volfs_cli *cli, int argc, char **argv);
 
 #endif /* VOLFS_CLI_H */

@@ -93,7 +93,7 @@ static int mount_parse_seconds(const char *opt, const char *val,
 }
 
 /* Parses one -o argument (comma-separated) into cfg. */
-static int mount_parse_opts(char *arg, struct volfs_fs_config *cfg)
+int cli_parse_mount_opts(char *arg, struct volfs_fs_config *cfg)
 {
 	char *save = NULL;
 	unsigned long n;
@@ -179,12 +179,13 @@ static void mount_consumer(const char *dir, char *buf, size_t size)
 }
 
 /*
- * Unmounts the mounts that share this daemon's instance of volume name
- * (binds made by later `volfs mount`s, see mount_share()): once the daemon
- * is gone they would only answer "transport endpoint is not connected".
+ * Unmounts the mounts that share this process's instances (binds made by
+ * later `volfs mount`s, see mount_share()) of volume name, or of every
+ * volume when name is NULL, except the attachment own: once the process is
+ * gone they would only answer "transport endpoint is not connected".
  */
-static void mount_release_binds(struct volfs_catalog *cat, const char *name,
-				const char *own)
+void cli_release_binds(struct volfs_catalog *cat, const char *name,
+		       const char *own)
 {
 	struct volfs_attachment *a = NULL;
 	pid_t me = getpid();
@@ -192,13 +193,13 @@ static void mount_release_binds(struct volfs_catalog *cat, const char *name,
 
 	n = volfs_catalog_attachments(cat, name, &a, NULL);
 	for (int i = 0; i < n; i++) {
-		if (a[i].pid != me || strcmp(a[i].consumer, own) == 0 ||
+		if (a[i].pid != me || (own && strcmp(a[i].consumer, own) == 0) ||
 		    strncmp(a[i].consumer, "mount:", 6) != 0)
 			continue;
 		if (volfs_unmount(a[i].target, 1) < 0)
 			volfs_log(VOLFS_LOG_WARNING, "cannot unmount %s",
 				  a[i].target);
-		volfs_catalog_detach(cat, name, a[i].consumer, NULL);
+		volfs_catalog_detach(cat, a[i].volume, a[i].consumer, NULL);
 	}
 	if (n > 0)
 		volfs_attachments_free(a, (size_t)n);
@@ -264,7 +265,7 @@ static int mount_serve(struct volfs_cli *cli, const char *name,
 	if (rc < 0)
 		volfs_log(VOLFS_LOG_ERR, "serving volume '%s' on %s failed: %s",
 			  name, dir, strerror(-rc));
-	mount_release_binds(cat, name, consumer);
+	cli_release_binds(cat, name, consumer);
 	/* Already gone when `volfs umount` or `rm -f` detached it. */
 	drc = volfs_catalog_detach(cat, name, consumer, &err);
 	if (drc < 0 && drc != -ENOENT)
@@ -381,6 +382,43 @@ static int mount_find_live(struct volfs_catalog *cat, const char *name,
 }
 
 /*
+ * Finds a running `volfs serve`: its directory for volume name goes into
+ * *live as if it were a mount of the volume.  Returns 1 if there is one.
+ */
+static int mount_find_server(struct volfs_catalog *cat, const char *name,
+			     struct volfs_attachment *live)
+{
+	struct volfs_server *srv = NULL;
+	int n, found = 0;
+
+	n = volfs_catalog_servers(cat, &srv, NULL);
+	if (n > 0 && asprintf(&live->target, "%s/%s", srv[0].mountpoint,
+			      name) >= 0) {
+		live->pid = srv[0].pid;
+		live->pid_start = srv[0].pid_start;
+		found = 1;
+	}
+	if (n > 0)
+		volfs_servers_free(srv, (size_t)n);
+	return found;
+}
+
+/* Whether pid is a running `volfs serve`. */
+static int mount_is_server(struct volfs_catalog *cat, pid_t pid)
+{
+	struct volfs_server *srv = NULL;
+	int n, found = 0;
+
+	n = volfs_catalog_servers(cat, &srv, NULL);
+	for (int i = 0; i < n; i++)
+		if (srv[i].pid == pid)
+			found = 1;
+	if (n > 0)
+		volfs_servers_free(srv, (size_t)n);
+	return found;
+}
+
+/*
  * Mounts the live instance at live->target on dir too (a bind mount), so
  * that every mount of a volume is one file system: one ram volume's data,
  * one set of caches.  The attachment belongs to the serving daemon.
@@ -438,7 +476,7 @@ err_unmount:
  * was killed) is detached first: it would only answer "transport endpoint
  * is not connected".
  */
-static int mount_target(const char *arg, char *dir)
+int cli_mount_target(const char *arg, char *dir)
 {
 	struct statfs sfs;
 	struct stat st;
@@ -494,7 +532,7 @@ int cmd_mount(struct volfs_cli *cli, int argc, char **argv)
 			foreground = 1;
 			break;
 		case 'o':
-			if (mount_parse_opts(optarg, &cfg))
+			if (cli_parse_mount_opts(optarg, &cfg))
 				return EXIT_USAGE;
 			break;
 		case 'h':
@@ -515,16 +553,23 @@ int cmd_mount(struct volfs_cli *cli, int argc, char **argv)
 	}
 	if (cfg.debug && !foreground)
 		return cli_usage_error("mount", "-o debug needs -f");
-	if (mount_target(argv[optind + 1], dir) < 0)
+	if (cli_mount_target(argv[optind + 1], dir) < 0)
 		return EXIT_FAIL;
 	if (!foreground) {
 		struct volfs_catalog *cat = cli_catalog(cli);
-		struct volfs_attachment live;
+		struct volfs_attachment live = { 0 };
+		struct volfs_volume row;
 		int shared = 0;
 
 		if (!cat)
 			return EXIT_FAIL;
-		if (mount_find_live(cat, name, &live)) {
+		if (volfs_catalog_get(cat, name, &row, &err) < 0) {
+			cli_error("%s", err.msg);
+			return EXIT_FAIL;
+		}
+		volfs_volume_release(&row);
+		if (mount_find_server(cat, name, &live) ||
+		    mount_find_live(cat, name, &live)) {
 			shared = mount_share(cat, name, dir, &cfg, &live);
 			volfs_attachment_release(&live);
 		}
@@ -652,7 +697,10 @@ int cmd_umount(struct volfs_cli *cli, int argc, char **argv)
 		mount_consumer(dir, consumer, sizeof(consumer));
 		volfs_catalog_detach(cat, o.volume, consumer, NULL);
 	}
-	/* A daemon with no other mount finishes: wait for it to exit. */
+	/* A `volfs mount` daemon with no other mount finishes: wait for it
+	 * to exit.  A `volfs serve` goes on. */
+	if (o.pid > 0 && mount_is_server(cat, o.pid))
+		o.others = 1;
 	for (int i = 0; !lazy && !o.others && o.pid > 0 && i < 200; i++) {
 		if (volfs_pid_start(o.pid) != o.start)
 			break;

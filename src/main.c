@@ -28,6 +28,7 @@ static const struct cli_command commands[] = {
 	{ "prune", cmd_prune, "Remove unused volumes" },
 	{ "mount", cmd_mount, "Mount a volume on a directory" },
 	{ "umount", cmd_umount, "Unmount a volume" },
+	{ "serve", cmd_serve, "Serve every volume under one mount" },
 	{ "version", cmd_version, "Show the version" },
 	{ NULL, NULL, NULL },
 };

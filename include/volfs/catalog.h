@@ -157,6 +157,32 @@ int volfs_catalog_attachments(struct volfs_catalog *cat, const char *volume,
  */
 int volfs_catalog_reap(struct volfs_catalog *cat, struct volfs_err *err);
 
+/* A `volfs serve` process: the mountpoint it serves every volume under. */
+struct volfs_server {
+	char *mountpoint;
+	pid_t pid;
+	uint64_t pid_start;
+	int64_t since;
+};
+
+/* Records a server (replacing any at the same mountpoint). */
+int volfs_catalog_server_add(struct volfs_catalog *cat,
+			     const struct volfs_server *srv,
+			     struct volfs_err *err);
+
+/* Forgets the server at mountpoint; 0 also if there was none. */
+int volfs_catalog_server_remove(struct volfs_catalog *cat,
+				const char *mountpoint, struct volfs_err *err);
+
+/*
+ * Lists the live servers, oldest first, after reaping those whose process
+ * is gone or whose mountpoint is no longer a volfs mount, into a newly
+ * allocated array freed with volfs_servers_free(); returns the count.
+ */
+int volfs_catalog_servers(struct volfs_catalog *cat,
+			  struct volfs_server **out, struct volfs_err *err);
+void volfs_servers_free(struct volfs_server *s, size_t n);
+
 void volfs_volume_release(struct volfs_volume *v);
 void volfs_volumes_free(struct volfs_volume *v, size_t n);
 void volfs_attachment_release(struct volfs_attachment *a);

@@ -61,6 +61,13 @@ int volfs_mkdir_p(const char *dir, mode_t mode);
 /* Removes path and everything below it, never following symlinks. */
 int volfs_rm_rf(const char *path);
 
+/*
+ * Tells the service manager that started this process (systemd's
+ * Type=notify, through $NOTIFY_SOCKET) a state such as "READY=1".  0 when
+ * sent or when nobody asked; -errno on failure.
+ */
+int volfs_sd_notify(const char *state);
+
 /* The state root: --root, else $VOLFS_ROOT, else /var/lib/volfs. */
 const char *volfs_default_root(void);
 

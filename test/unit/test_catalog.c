@@ -234,7 +234,7 @@ static void test_open_creates(void **state)
 	sqlite3_finalize(stmt);
 	sqlite3_close(db);
 	assert_string_equal(mode, "wal");
-	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 1);
+	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 2);
 
 	/* Opening twice at once, and again later, is fine. */
 	{
@@ -870,6 +870,46 @@ static void test_busy_waits(void **state)
 	assert_int_equal(tcat_refcount(t, "patient"), 0);
 }
 
+/* Servers are listed only while alive and mounted; version 1 catalogs
+ * gain the servers table. */
+static void test_servers(void **state)
+{
+	struct tcat *t = *state;
+	struct volfs_server srv = {
+		.mountpoint = (char *)"/nonexistent/volfs-serve",
+		.pid = getpid(),
+		.pid_start = volfs_pid_start(getpid()),
+		.since = 1,
+	};
+	struct volfs_server *list = NULL;
+
+	/* A version 1 catalog, as the first volfs wrote it. */
+	tcat_open(t);
+	tcat_close(t);
+	tcat_sql(t, "DROP TABLE servers; PRAGMA user_version = 1");
+	tcat_open(t);
+	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 2);
+	assert_int_equal(tcat_sql_int(t, "SELECT count(*) FROM servers"), 0);
+
+	/* Not a mount: reaped when listed. */
+	assert_int_equal(volfs_catalog_server_add(t->cat, &srv, &t->err), 0);
+	assert_int_equal(tcat_sql_int(t, "SELECT count(*) FROM servers"), 1);
+	assert_int_equal(volfs_catalog_servers(t->cat, &list, &t->err), 0);
+	volfs_servers_free(list, 0);
+	assert_int_equal(tcat_sql_int(t, "SELECT count(*) FROM servers"), 0);
+
+	/* A dead process: reaped too. */
+	srv.pid_start += 1;
+	assert_int_equal(volfs_catalog_server_add(t->cat, &srv, &t->err), 0);
+	assert_true(volfs_catalog_reap(t->cat, &t->err) >= 1);
+	assert_int_equal(tcat_sql_int(t, "SELECT count(*) FROM servers"), 0);
+
+	/* Removing one that is not there is fine. */
+	assert_int_equal(volfs_catalog_server_remove(t->cat, srv.mountpoint,
+						     &t->err),
+			 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tcat_setup, tcat_teardown)
 
 int main(void)
@@ -884,7 +924,7 @@ int main(void)
 		T(test_newer_schema),	  T(test_garbage),
 		T(test_damaged_pages),	  T(test_not_a_catalog),
 		T(test_unopenable),	  T(test_empty_list),
-		T(test_busy_waits),
+		T(test_busy_waits),	  T(test_servers),
 	};
 
 	umask(022);

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * volfs serve: one daemon, one FUSE mount, every volume of the catalog as a
+ * directory under it.  `volfs mount` of a volume while it runs is a bind of
+ * that volume's directory, so each volume has one live instance.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "volfs/fs.h"
+#include "volfs/util.h"
+#include "volfs/volume.h"
+
+#define SERVE_MOUNTPOINT "/run/volfs/mnt"
+
+/* The catalog as the file system's volume source.  FUSE threads share one
+ * catalog handle, which wants one thread at a time. */
+struct serve_src {
+	struct volfs_catalog *cat;
+	pthread_mutex_t lock;
+};
+
+static int serve_list(void *ctx, void (*fn)(void *arg, const char *name),
+		      void *arg)
+{
+	struct serve_src *s = ctx;
+	struct volfs_volume *v = NULL;
+	struct volfs_err err = { "" };
+	int n;
+
+	pthread_mutex_lock(&s->lock);
+	n = volfs_catalog_list(s->cat, &v, &err);
+	pthread_mutex_unlock(&s->lock);
+	if (n < 0) {
+		volfs_log(VOLFS_LOG_ERR, "%s", err.msg);
+		return n;
+	}
+	for (int i = 0; i < n; i++)
+		if (v[i].state == VOLFS_VOL_READY)
+			fn(arg, v[i].name);
+	volfs_volumes_free(v, (size_t)n);
+	return n;
+}
+
+static int serve_open(void *ctx, const char *name,
+		      struct volfs_open_volume **ov, struct volfs_err *err)
+{
+	struct serve_src *s = ctx;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = volfs_volume_open(s->cat, name, ov, err);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int serve_exists(void *ctx, const char *name)
+{
+	struct serve_src *s = ctx;
+	struct volfs_volume v;
+	int rc, ready;
+
+	pthread_mutex_lock(&s->lock);
+	rc = volfs_catalog_get(s->cat, name, &v, NULL);
+	pthread_mutex_unlock(&s->lock);
+	/* Only a definite "gone" counts: a busy catalog is no reason to pull
+	 * a volume from under its users. */
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return 1;
+	ready = v.state == VOLFS_VOL_READY;
+	volfs_volume_release(&v);
+	return ready;
+}
+
+static void serve_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: volfs serve [-m DIR] [-o OPTION[,OPTION...]] "
+		"[--idle-timeout S]\n"
+		"\n"
+		"Serve every volume of the catalog as a directory under one "
+		"FUSE mount, in the\n"
+		"foreground (for systemd: it reports READY=1 through "
+		"$NOTIFY_SOCKET).  Volumes\n"
+		"created or removed while it runs come and go at once; each "
+		"is opened on first\n"
+		"use and closed when unused for a while.  'volfs mount NAME "
+		"DIR' while it runs\n"
+		"shares its instance of the volume.  SIGTERM unmounts and "
+		"stops it.\n"
+		"\n"
+		"Options:\n"
+		"  -m, --mountpoint DIR  where to mount (default "
+		SERVE_MOUNTPOINT ")\n"
+		"  -o OPTIONS            mount options, as for 'volfs mount'\n"
+		"  --idle-timeout S      close a volume unused for S seconds "
+		"(default 60)\n"
+		"  -h, --help            show this help\n"
+		"\n"
+		"Example:\n"
+		"  volfs serve &\n"
+		"  volfs create data && ls " SERVE_MOUNTPOINT "/data\n");
+}
+
+/* Serves until unmounted or signalled; the catalog is open. */
+static int serve_run(struct serve_src *src, const char *dir,
+		     const struct volfs_fs_config *cfg)
+{
+	const struct volfs_fs_source source = {
+		.ctx = src,
+		.list = serve_list,
+		.open = serve_open,
+		.exists = serve_exists,
+	};
+	struct volfs_server srv = {
+		.mountpoint = (char *)dir,
+		.pid = getpid(),
+		.pid_start = volfs_pid_start(getpid()),
+		.since = time(NULL),
+	};
+	struct volfs_err err = { "" };
+	struct volfs_fs *fs;
+	int rc;
+
+	rc = volfs_fs_mount_all(&source, dir, cfg, &fs, &err);
+	if (rc < 0) {
+		cli_error("%s", err.msg);
+		return EXIT_FAIL;
+	}
+	pthread_mutex_lock(&src->lock);
+	rc = volfs_catalog_server_add(src->cat, &srv, &err);
+	pthread_mutex_unlock(&src->lock);
+	if (rc < 0) {
+		cli_error("%s", err.msg);
+		volfs_fs_destroy(fs);
+		return EXIT_FAIL;
+	}
+	volfs_sd_notify("READY=1");
+	volfs_log(VOLFS_LOG_NOTICE, "serving every volume under %s", dir);
+	rc = volfs_fs_run(fs);
+	if (rc < 0)
+		volfs_log(VOLFS_LOG_ERR, "serving %s failed: %s", dir,
+			  strerror(-rc));
+	volfs_sd_notify("STOPPING=1");
+	/* The loop is over: no FUSE thread uses the catalog any more. */
+	if (volfs_catalog_server_remove(src->cat, dir, &err) < 0)
+		volfs_log(VOLFS_LOG_WARNING, "%s", err.msg);
+	cli_release_binds(src->cat, NULL, NULL);
+	volfs_fs_destroy(fs);
+	volfs_log(VOLFS_LOG_NOTICE, "stopped serving %s", dir);
+	return rc < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+int cmd_serve(struct volfs_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "mountpoint", required_argument, NULL, 'm' },
+		{ "options", required_argument, NULL, 'o' },
+		{ "idle-timeout", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct volfs_fs_config cfg = {
+		.allow_other = geteuid() == 0,
+		.entry_timeout = -1,
+		.attr_timeout = -1,
+	};
+	const char *mountpoint = SERVE_MOUNTPOINT;
+	struct serve_src src = { 0 };
+	char dir[PATH_MAX];
+	unsigned long idle;
+	char *end;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "+m:o:h", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'm':
+			mountpoint = optarg;
+			break;
+		case 'o':
+			if (cli_parse_mount_opts(optarg, &cfg))
+				return EXIT_USAGE;
+			break;
+		case 'i':
+			errno = 0;
+			idle = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || errno || idle == 0 ||
+			    idle > 86400 || optarg[0] == '-')
+				return cli_usage_error(
+					"serve",
+					"invalid --idle-timeout '%s': give "
+					"seconds from 1 to 86400",
+					optarg);
+			cfg.idle_timeout = (unsigned)idle;
+			break;
+		case 'h':
+			serve_usage(stdout);
+			return EXIT_OK;
+		default:
+			return cli_usage_error("serve", "invalid option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("serve", "'serve' takes no arguments");
+	rc = volfs_mkdir_p(mountpoint, 0755);
+	if (rc < 0) {
+		cli_error("cannot make mountpoint %s: %s", mountpoint,
+			  strerror(-rc));
+		return EXIT_FAIL;
+	}
+	if (cli_mount_target(mountpoint, dir) < 0)
+		return EXIT_FAIL;
+	src.cat = cli_catalog(cli);
+	if (!src.cat)
+		return EXIT_FAIL;
+	pthread_mutex_init(&src.lock, NULL);
+	rc = serve_run(&src, dir, &cfg);
+	pthread_mutex_destroy(&src.lock);
+	return rc;
+}

@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: MIT
+# volfs serve: every volume under one mount, appearing and disappearing
+# with the catalog; volfs mount shares its instances; it refuses a second
+# start on its mountpoint, closes idle volumes, stops cleanly on SIGTERM and
+# starts again cleanly after kill -9.
+. "$VOLFS_SRCDIR/test/integration/lib.sh"
+need_cmd jq
+
+srv=$T/srv
+mkdir -p "$srv"
+echo "$srv" >>"$T/mounts"
+
+start_serve() {
+	"$VOLFS" --log-level info serve -m "$srv" --idle-timeout 1 \
+		2>>"$T/serve.err" &
+	serve_pid=$!
+	track_pid "$serve_pid"
+	wait_until 10 is_mounted "$(abspath "$srv")" ||
+		{ cat "$T/serve.err" >&2; fail "volfs serve did not mount $srv"; }
+	srv=$(abspath "$srv")
+}
+
+vol create before >/dev/null
+start_serve
+
+# Volumes made before and after the start are there; the root is read-only
+# for everything but volumes.
+vol create after >/dev/null
+assert_eq "$(ls "$srv" | tr '\n' ' ')" "after before " "listing of the serve root"
+echo data >"$srv/before/f"
+assert_eq "$(cat "$(data_dir before)/f")" data "file written through serve"
+if mkdir "$srv/x" 2>"$T/err"; then
+	fail "mkdir in the serve root succeeded"
+fi
+assert_grep "Operation not permitted" "$T/err"
+
+# A second serve on the same mountpoint is refused.
+expect_exit 1 vol serve -m "$srv"
+assert_grep "already a volfs mount" "$T/err"
+
+# volfs mount shares the serve instance; -o ro makes only that mount
+# read-only.
+mount_vol before "$T/m"
+mount_vol before "$T/ro" ro
+m=$(abspath "$T/m")
+assert_eq "$(mount_pid before "$m")" "$serve_pid" "pid behind the shared mount"
+assert_eq "$(cat "$m/f")" data "data through the shared mount"
+echo more >>"$m/f"
+assert_eq "$(cat "$srv/before/f")" "$(printf 'data\nmore')" "write through the mount, seen in serve"
+if sh -c 'echo x >"$1"' sh "$T/ro/g" 2>"$T/err"; then
+	fail "a write through the read-only mount succeeded"
+fi
+assert_grep "Read-only file system" "$T/err"
+
+# In use: refused; unused: gone from the listing.
+expect_exit 1 vol rm before
+assert_grep "mount:$m" "$T/err"
+expect_exit 0 vol umount "$m"
+expect_exit 0 vol umount "$(abspath "$T/ro")"
+kill -0 "$serve_pid" || fail "volfs serve exited when a shared mount went"
+expect_exit 0 vol rm before
+wait_until 5 sh -c "! ls '$srv' | grep -qx before" || fail "a removed volume is still listed"
+wait_until 5 sh -c "[ ! -e '$srv/before' ]" || fail "a removed volume can still be reached"
+
+# An unused volume is closed after the idle timeout.
+ls "$srv/after" >/dev/null
+wait_until 15 grep -q "closing volume 'after'" "$T/serve.err" ||
+	{ cat "$T/serve.err" >&2; fail "the idle volume was never closed"; }
+echo again >"$srv/after/g" || fail "a closed volume does not open again"
+
+# SIGTERM: the serve mount and the mounts sharing it go.
+mount_vol after "$T/m"
+kill -TERM "$serve_pid"
+wait_until 10 sh -c "! kill -0 $serve_pid" || fail "volfs serve survived SIGTERM"
+not_mounted "$srv" || fail "SIGTERM left $srv mounted"
+wait_until 5 not_mounted "$m" || fail "SIGTERM left the shared mount $m"
+assert_eq "$(ls_refs after)" 0 "REFS after serve stopped"
+
+# kill -9: nothing stale; it starts again on the same mountpoint.
+start_serve
+kill -KILL "$serve_pid"
+wait_until 10 not_mounted "$srv" || fail "kill -9 left $srv mounted"
+start_serve
+assert_eq "$(cat "$srv/after/g")" again "data after a restart"
+kill -TERM "$serve_pid"
+wait_until 10 not_mounted "$srv" || fail "serve did not stop"
+exit 0
