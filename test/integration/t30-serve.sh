@@ -21,7 +21,17 @@ start_serve() {
 }
 
 vol create before >/dev/null
+# Readiness reaches the service manager once the mount is up.
+"$VOLFS_TEST_HELPERS/notify_listen" "$T/notify" 5 >"$T/notified" &
+listener=$!
+track_pid "$listener"
+wait_until 5 test -S "$T/notify" || fail "the notify listener did not start"
+NOTIFY_SOCKET=$T/notify
+export NOTIFY_SOCKET
 start_serve
+unset NOTIFY_SOCKET
+wait "$listener" || fail "volfs serve sent nothing to NOTIFY_SOCKET"
+assert_grep "READY=1" "$T/notified"
 
 # Volumes made before and after the start are there; the root is read-only
 # for everything but volumes.
