@@ -73,6 +73,14 @@ static const struct conf_extra conf_extras[] = {
 		.label = "local path=HOSTDIR",
 		.opts = { { .key = "path", .value = "@host" } },
 	},
+	{
+		.backend = "ram",
+		.label = "ram size=32m mode=0750 uid=1000 gid=1000",
+		.opts = { { .key = "size", .value = "32m" },
+			  { .key = "mode", .value = "0750" },
+			  { .key = "uid", .value = "1000" },
+			  { .key = "gid", .value = "1000" } },
+	},
 };
 
 struct conf_config {
@@ -1664,6 +1672,1067 @@ static void conf_destroy_mount(void **state)
 			 WEXITSTATUS(status));
 }
 
+/* ---- the ram backend ---- */
+
+#define CONF_RAM_PAGE 4096
+#define CONF_RAM_CHUNK (64 * 1024)
+#define CONF_RAM_WRITERS 8
+#define CONF_RAM_READERS 4
+#define CONF_RAM_FILE (4 << 20)
+
+static void conf_need_ram(void)
+{
+	if (strcmp(conf_cur->be->name, "ram") == 0)
+		return;
+	print_message("      skipped: checks the ram backend\n");
+	skip();
+}
+
+/* A private ram volume, for checks that need an empty one of known size. */
+struct conf_ramvol {
+	struct volfs_volinfo vi;
+	struct volfs_kv kv[1];
+	char sdir[PATH_MAX];
+	void *vol;
+};
+
+static void *conf_ram_up(struct conf_ramvol *r, const char *name,
+			 const char *size)
+{
+	memset(r, 0, sizeof(*r));
+	conf_join(r->sdir, sizeof(r->sdir), conf_cur->dir, name);
+	assert_true(mkdir(r->sdir, 0755) == 0 || errno == EEXIST);
+	r->kv[0].key = "size";
+	r->kv[0].value = size;
+	r->vi = conf_cur->vi;
+	r->vi.name = name;
+	r->vi.state_dir = r->sdir;
+	r->vi.opts = r->kv;
+	r->vi.nopts = 1;
+	conf_expect(conf_volume_up(conf_cur->be, &r->vi, &r->vol), 0);
+	return r->vol;
+}
+
+static void conf_ram_down(struct conf_ramvol *r)
+{
+	conf_cur->be->close(r->vol);
+	r->vol = NULL;
+	conf_expect(conf_volume_destroy(conf_cur->be, &r->vi), 0);
+	volfs_rm_rf(r->sdir);
+}
+
+/* Bytes in use as statfs tells, checking the numbers agree. */
+static uint64_t conf_ram_used(void *vol)
+{
+	struct statvfs sv;
+
+	memset(&sv, 0, sizeof(sv));
+	conf_expect(conf_cur->be->statfs(vol, &sv), 0);
+	assert_true(sv.f_bfree <= sv.f_blocks);
+	assert_true(sv.f_bavail <= sv.f_bfree);
+	assert_true(sv.f_ffree <= sv.f_files);
+	return (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+}
+
+/* The byte at off of writer t's file: differs between pages and files. */
+static unsigned char conf_ram_byte(int t, uint64_t off)
+{
+	return (unsigned char)((off >> 12) * 131 + off + (uint64_t)t * 17);
+}
+
+static void conf_ram_fill(unsigned char *buf, size_t len, int t, uint64_t off)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = conf_ram_byte(t, off + i);
+}
+
+static long conf_ram_verify(const unsigned char *buf, size_t len, int t,
+			    uint64_t off)
+{
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != conf_ram_byte(t, off + i))
+			return (long)i;
+	return -1;
+}
+
+static void conf_ram_bad_opt(const char *key, const char *value)
+{
+	const struct volfs_backend *be = conf_cur->be;
+	struct volfs_volinfo vi = conf_cur->vi;
+	struct volfs_kv kv = { .key = key, .value = value };
+	char err[1024] = "", want[64];
+
+	vi.opts = &kv;
+	vi.nopts = 1;
+	conf_expect(be->validate(&vi, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "option '%s'", key);
+	if (!strstr(err, want) || !strstr(err, value) || !strstr(err, "e.g."))
+		fail_msg("%s=%s: the message does not name the option, the "
+			 "value and an example: %s",
+			 key, value, err);
+}
+
+static void conf_ram_options(void **state)
+{
+	static const char *const bad_size[] = { "12x",	"",    "-1", "64mb",
+						"1.5g", " 64m", "0x10",
+						"99999999999999999999" };
+	static const char *const bad_mode[] = { "999", "17777", "rwx", "",
+						"-755" };
+	static const char *const bad_id[] = { "-1", "abc", "4294967295", "",
+					      "1.5", "+7" };
+	const struct volfs_backend *be = conf_cur->be;
+	struct volfs_volinfo vi = conf_cur->vi;
+	struct volfs_kv kv[4] = {
+		{ .key = "size", .value = "1m" },
+		{ .key = "mode", .value = "0700" },
+		{ .key = "uid", .value = "1000" },
+		{ .key = "gid", .value = "2000" },
+	};
+	char sdir[PATH_MAX], err[1024] = "";
+	struct statvfs sv;
+	struct stat st;
+	void *vol;
+
+	conf_need_ram();
+	conf_need_op(be->validate != NULL, "validate");
+	for (size_t i = 0; i < sizeof(bad_size) / sizeof(bad_size[0]); i++)
+		conf_ram_bad_opt("size", bad_size[i]);
+	conf_expect(be->validate(&vi, err, sizeof(err)), 0);
+	vi.opts = kv;
+	vi.nopts = 1;
+	conf_expect(be->validate(&vi, err, sizeof(err)), 0);
+	kv[0].value = "12x";
+	conf_expect(be->validate(&vi, err, sizeof(err)), -EINVAL);
+	print_message("      message: %s\n", err);
+	assert_string_equal(err, "option 'size': '12x' is not a size: use "
+				 "bytes or a number with k, m, g or t, e.g. "
+				 "64m");
+	/* Too small to hold anything, too big for 64 bits. */
+	kv[0].value = "1k";
+	conf_expect(be->validate(&vi, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "option 'size'"));
+	kv[0].value = "16777216t";
+	conf_expect(be->validate(&vi, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "option 'size'"));
+	for (size_t i = 0; i < sizeof(bad_mode) / sizeof(bad_mode[0]); i++)
+		conf_ram_bad_opt("mode", bad_mode[i]);
+	for (size_t i = 0; i < sizeof(bad_id) / sizeof(bad_id[0]); i++) {
+		conf_ram_bad_opt("uid", bad_id[i]);
+		conf_ram_bad_opt("gid", bad_id[i]);
+	}
+	kv[0].value = "64M";
+	vi.nopts = 4;
+	conf_expect(be->validate(&vi, err, sizeof(err)), 0);
+	kv[0].value = "1T";
+	conf_expect(be->validate(&vi, err, sizeof(err)), 0);
+	kv[0].value = "1048576";
+	conf_expect(be->validate(&vi, err, sizeof(err)), 0);
+
+	/* The root directory is made as the options say. */
+	conf_join(sdir, sizeof(sdir), conf_cur->dir, "ramopts");
+	assert_int_equal(mkdir(sdir, 0755), 0);
+	vi.name = "ramopts";
+	vi.state_dir = sdir;
+	conf_expect(conf_volume_up(be, &vi, &vol), 0);
+	conf_stat(vol, ".", &st);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(st.st_uid, 1000);
+	assert_int_equal(st.st_gid, 2000);
+	assert_int_equal(st.st_nlink, 2);
+	conf_expect(be->statfs(vol, &sv), 0);
+	assert_int_equal((uint64_t)sv.f_blocks * sv.f_frsize, 1 << 20);
+	be->close(vol);
+	conf_expect(conf_volume_destroy(be, &vi), 0);
+	volfs_rm_rf(sdir);
+}
+
+/* A size option's value in bytes: a number with k, m or g. */
+static uint64_t conf_ram_size(const char *s)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 10);
+
+	switch (*end) {
+	case 'k':
+	case 'K':
+		return v << 10;
+	case 'm':
+	case 'M':
+		return v << 20;
+	case 'g':
+	case 'G':
+		return v << 30;
+	}
+	return v;
+}
+
+/* The configuration's own volume: its root and size follow its options. */
+static void conf_ram_root(void **state)
+{
+	mode_t mode = 01777;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	uint64_t size = 0;
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	struct statvfs sv;
+	struct stat st;
+
+	conf_need_ram();
+	for (size_t i = 0; i < conf_cur->nopts; i++) {
+		const char *k = conf_cur->opts[i].key;
+		const char *val = conf_cur->opts[i].value;
+
+		if (strcmp(k, "mode") == 0)
+			mode = (mode_t)strtoul(val, NULL, 8);
+		else if (strcmp(k, "uid") == 0)
+			uid = (uid_t)strtoul(val, NULL, 10);
+		else if (strcmp(k, "gid") == 0)
+			gid = (gid_t)strtoul(val, NULL, 10);
+		else if (strcmp(k, "size") == 0)
+			size = conf_ram_size(val);
+	}
+	conf_stat(conf_cur->vol, ".", &st);
+	assert_int_equal(st.st_mode & 07777, mode);
+	assert_int_equal(st.st_uid, uid);
+	assert_int_equal(st.st_gid, gid);
+	conf_expect(conf_cur->be->statfs(conf_cur->vol, &sv), 0);
+	assert_int_equal(sv.f_frsize, CONF_RAM_PAGE);
+	if (size) {
+		assert_int_equal((uint64_t)sv.f_blocks * sv.f_frsize, size);
+	} else if (pages > 0 && psize > 0) {
+		/* Half of the physical memory, as tmpfs. */
+		size = (uint64_t)pages * (uint64_t)psize / 2;
+		assert_int_equal(sv.f_blocks, size / CONF_RAM_PAGE);
+	}
+}
+
+/* Data: a file fills the volume up to the limit, never past it. */
+static void conf_ram_enospc(void **state)
+{
+	struct conf_ramvol r;
+	unsigned char *buf;
+	uint64_t cap = 1 << 20, used0, total = 0;
+	struct stat st;
+	uint64_t fh, fh2;
+	ssize_t n = 0;
+	int shortw = 0;
+
+	conf_need_ram();
+	buf = malloc(CONF_RAM_CHUNK);
+	assert_non_null(buf);
+	conf_ram_up(&r, "ramfull", "1m");
+	used0 = conf_ram_used(r.vol);
+	assert_true(used0 > 0 && used0 < 64 * 1024);
+
+	fh = conf_create(r.vol, "fill", O_RDWR, 0644);
+	for (int i = 0; i < 64; i++) {
+		conf_ram_fill(buf, CONF_RAM_CHUNK, 1, total);
+		n = conf_pwrite(r.vol, fh, buf, CONF_RAM_CHUNK, (off_t)total);
+		assert_true(conf_ram_used(r.vol) <= cap);
+		if (n < 0)
+			break;
+		assert_true(n > 0 && n <= CONF_RAM_CHUNK);
+		total += (uint64_t)n;
+		if (n < CONF_RAM_CHUNK) {
+			/* What fitted was written, as on tmpfs. */
+			shortw = 1;
+			n = conf_pwrite(r.vol, fh, buf, CONF_RAM_CHUNK,
+					(off_t)total);
+			break;
+		}
+	}
+	print_message("      wrote %llu bytes into a 1 MiB volume%s\n",
+		      (unsigned long long)total,
+		      shortw ? ", the last write short" : "");
+	conf_expect(n, -ENOSPC);
+	/* Nearly all of it is usable: the rest is metadata. */
+	assert_true(total > cap - 64 * 1024 && total < cap);
+	conf_expect(conf_pwrite(r.vol, fh, "x", 1, (off_t)total + 100000),
+		    -ENOSPC);
+	conf_stat(r.vol, "fill", &st);
+	assert_int_equal(st.st_size, total);
+	assert_true((uint64_t)st.st_blocks * 512 <= cap);
+	/* Pages already there can be written. */
+	conf_ram_fill(buf, CONF_RAM_CHUNK, 1, 0);
+	conf_expect(conf_pwrite(r.vol, fh, buf, CONF_RAM_CHUNK, 0),
+		    CONF_RAM_CHUNK);
+	memset(buf, 0, CONF_RAM_CHUNK);
+	conf_expect(conf_pread(r.vol, fh, buf, CONF_RAM_CHUNK,
+			       (off_t)total - CONF_RAM_CHUNK),
+		    CONF_RAM_CHUNK);
+	assert_int_equal(conf_ram_verify(buf, CONF_RAM_CHUNK, 1,
+					 total - CONF_RAM_CHUNK),
+			 -1);
+	/* fallocate is all or nothing. */
+	fh2 = conf_create(r.vol, "prealloc", O_RDWR, 0644);
+	conf_expect(conf_cur->be->fallocate(r.vol, fh2, 0, 0, 1 << 20),
+		    -ENOSPC);
+	conf_stat(r.vol, "prealloc", &st);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(st.st_blocks, 0);
+	conf_release(r.vol, fh2);
+	conf_expect(conf_op(unlink, r.vol, "prealloc"), 0);
+	assert_true(conf_ram_used(r.vol) <= cap);
+	conf_release(r.vol, fh);
+
+	/* Deleting gives the space back: writing works again. */
+	conf_expect(conf_op(unlink, r.vol, "fill"), 0);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+	fh = conf_create(r.vol, "again", O_RDWR, 0644);
+	for (uint64_t off = 0; off < cap / 2; off += CONF_RAM_CHUNK) {
+		conf_ram_fill(buf, CONF_RAM_CHUNK, 2, off);
+		conf_expect(conf_pwrite(r.vol, fh, buf, CONF_RAM_CHUNK,
+					(off_t)off),
+			    CONF_RAM_CHUNK);
+	}
+	conf_release(r.vol, fh);
+	/* Truncating too. */
+	conf_expect(conf_op(truncate, r.vol, "again", VOLFS_NO_FH, 0), 0);
+	conf_stat(r.vol, "again", &st);
+	assert_int_equal(st.st_blocks, 0);
+	conf_expect(conf_op(unlink, r.vol, "again"), 0);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+	conf_ram_down(&r);
+	free(buf);
+}
+
+/* Metadata counts too: names, inodes, xattrs, symlink targets. */
+static void conf_ram_metadata(void **state)
+{
+	struct volfs_caller me = conf_me();
+	const struct volfs_backend *be = conf_cur->be;
+	char path[64], target[4000], *val;
+	struct conf_ramvol r;
+	uint64_t used0, used1, fh, cap = 1 << 20;
+	struct statvfs sv;
+	struct stat st;
+	long long rc = 0;
+	int files, xattrs, links;
+
+	conf_need_ram();
+	val = calloc(1, 60000);
+	assert_non_null(val);
+	conf_ram_up(&r, "rammeta", "1m");
+	used0 = conf_ram_used(r.vol);
+	conf_expect(be->mkdir(r.vol, "d", 0755, &me), 0);
+	for (files = 0; files < 100000; files++) {
+		snprintf(path, sizeof(path), "d/empty-file-%06d", files);
+		rc = be->create_file(r.vol, path, O_WRONLY, 0644, &me, &fh);
+		if (rc)
+			break;
+		conf_release(r.vol, fh);
+	}
+	print_message("      %d empty files filled a 1 MiB volume\n", files);
+	conf_expect(rc, -ENOSPC);
+	/* Each costs an inode and a name: at most 4096 fit. */
+	assert_true(files > 1000 && files < 4096);
+	/* The last bytes, in ever smaller xattrs. */
+	for (size_t len = 4096, i = 0; len > 0; len /= 2)
+		while (i < 100000) {
+			snprintf(path, sizeof(path), "user.f%zu", i++);
+			if (be->setxattr(r.vol, "d", path, val, len, 0))
+				break;
+		}
+	conf_expect(be->statfs(r.vol, &sv), 0);
+	assert_int_equal(sv.f_bfree, 0);
+	assert_int_equal(sv.f_ffree, 0);
+	conf_expect(be->create_file(r.vol, "d/y", O_WRONLY, 0644, &me, &fh),
+		    -ENOSPC);
+	conf_expect(be->mkdir(r.vol, "d/dir", 0755, &me), -ENOSPC);
+	conf_expect(be->symlink(r.vol, "t", "d/link", &me), -ENOSPC);
+	conf_expect(be->mknod(r.vol, "d/fifo", S_IFIFO | 0644, 0, &me),
+		    -ENOSPC);
+	memset(target, 'L', 200);
+	memcpy(target, "d/", 2);
+	target[200] = '\0';
+	conf_expect(be->rename(r.vol, "d/empty-file-000000", target, 0),
+		    -ENOSPC);
+	conf_stat(r.vol, "d/empty-file-000000", &st);
+	/* A name no longer than the old one needs no room. */
+	conf_expect(be->rename(r.vol, "d/empty-file-000000", "d/short", 0),
+		    0);
+	conf_expect(be->rename(r.vol, "d/short", "d/empty-file-000000", 0),
+		    0);
+	conf_expect(be->setxattr(r.vol, "d/empty-file-000000", "user.x",
+				 val, 4096, 0),
+		    -ENOSPC);
+	/* Pages of data do not fit either. */
+	conf_expect(be->open_file(r.vol, "d/empty-file-000001", O_WRONLY,
+				  &fh),
+		    0);
+	conf_expect(conf_pwrite(r.vol, fh, "x", 1, 0), -ENOSPC);
+	conf_release(r.vol, fh);
+	for (int i = 0; i < files; i++) {
+		snprintf(path, sizeof(path), "d/empty-file-%06d", i);
+		conf_expect(be->unlink(r.vol, path), 0);
+	}
+	conf_expect(be->rmdir(r.vol, "d"), 0);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+
+	/* Long xattrs. */
+	conf_put(r.vol, "x", "x");
+	used1 = conf_ram_used(r.vol);
+	for (xattrs = 0; xattrs < 100; xattrs++) {
+		snprintf(path, sizeof(path), "user.big%d", xattrs);
+		memset(val, 'a' + xattrs % 26, 60000);
+		rc = be->setxattr(r.vol, "x", path, val, 60000, XATTR_CREATE);
+		if (rc)
+			break;
+		assert_true(conf_ram_used(r.vol) <= cap);
+	}
+	print_message("      %d xattrs of 60000 bytes fit\n", xattrs);
+	conf_expect(rc, -ENOSPC);
+	assert_true(xattrs >= 15 && xattrs < 18);
+	/* The failed one was not made. */
+	conf_expect(be->getxattr(r.vol, "x", path, NULL, 0), -ENODATA);
+	conf_expect(be->getxattr(r.vol, "x", "user.big3", val, 60000), 60000);
+	assert_int_equal(val[59999], 'd');
+	/* Replacing by a value of the same size needs no room. */
+	conf_expect(be->setxattr(r.vol, "x", "user.big3", val, 60000,
+				 XATTR_REPLACE),
+		    0);
+	for (int i = 0; i < xattrs; i++) {
+		snprintf(path, sizeof(path), "user.big%d", i);
+		conf_expect(be->removexattr(r.vol, "x", path), 0);
+	}
+	assert_int_equal(conf_ram_used(r.vol), used1);
+
+	/* Long symlink targets. */
+	memset(target, 't', sizeof(target) - 1);
+	target[sizeof(target) - 1] = '\0';
+	for (links = 0; links < 1000; links++) {
+		snprintf(path, sizeof(path), "l%d", links);
+		rc = be->symlink(r.vol, target, path, &me);
+		if (rc)
+			break;
+	}
+	print_message("      %d symlinks to 3999-byte targets fit\n", links);
+	conf_expect(rc, -ENOSPC);
+	assert_true(links > 200 && links < 256);
+	for (int i = 0; i < links; i++) {
+		snprintf(path, sizeof(path), "l%d", i);
+		conf_expect(be->unlink(r.vol, path), 0);
+	}
+	conf_expect(be->unlink(r.vol, "x"), 0);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+	conf_ram_down(&r);
+	free(val);
+}
+
+/* statfs follows what is stored. */
+static void conf_ram_statfs(void **state)
+{
+	const struct volfs_backend *be = conf_cur->be;
+	unsigned char *buf;
+	struct conf_ramvol r;
+	struct statvfs a, b;
+	uint64_t used0, used1, fh;
+	struct stat st;
+	char path[32];
+
+	conf_need_ram();
+	buf = malloc(1 << 20);
+	assert_non_null(buf);
+	conf_ram_up(&r, "ramstatfs", "64m");
+	used0 = conf_ram_used(r.vol);
+	conf_expect(be->statfs(r.vol, &a), 0);
+	assert_int_equal(a.f_blocks, (64 << 20) / CONF_RAM_PAGE);
+	assert_int_equal(a.f_bsize, CONF_RAM_PAGE);
+	assert_true(a.f_namemax >= 255);
+	assert_true(a.f_files > 0 && a.f_ffree < a.f_files);
+
+	fh = conf_create(r.vol, "data", O_RDWR, 0644);
+	conf_ram_fill(buf, 1 << 20, 3, 0);
+	conf_expect(conf_pwrite(r.vol, fh, buf, 1 << 20, 0), 1 << 20);
+	conf_release(r.vol, fh);
+	used1 = conf_ram_used(r.vol);
+	conf_stat(r.vol, "data", &st);
+	assert_int_equal(st.st_blocks, (1 << 20) / 512);
+	/* The data and a little metadata: an inode, a name, tree nodes. */
+	print_message("      1 MiB of data uses %llu bytes\n",
+		      (unsigned long long)(used1 - used0));
+	assert_true(used1 - used0 >= 1 << 20);
+	assert_true(used1 - used0 <= (1 << 20) + 4 * CONF_RAM_PAGE);
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(path, sizeof(path), "f%d", i);
+		conf_put(r.vol, path, "");
+	}
+	conf_expect(be->statfs(r.vol, &b), 0);
+	assert_true(b.f_ffree + 20 <= a.f_ffree);
+	assert_true(b.f_bfree < a.f_bfree);
+	for (int i = 0; i < 20; i++) {
+		snprintf(path, sizeof(path), "f%d", i);
+		conf_expect(be->unlink(r.vol, path), 0);
+	}
+	conf_expect(be->unlink(r.vol, "data"), 0);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+	conf_expect(be->statfs(r.vol, &b), 0);
+	assert_int_equal(b.f_ffree, a.f_ffree);
+	conf_ram_down(&r);
+	free(buf);
+}
+
+/* A hole costs nothing: one byte at 1 GiB takes one page and its index. */
+static void conf_ram_sparse(void **state)
+{
+	const struct volfs_backend *be = conf_cur->be;
+	struct conf_ramvol r;
+	uint64_t used0, used1, fh;
+	struct stat st;
+	char buf[16];
+
+	conf_need_ram();
+	conf_ram_up(&r, "ramsparse", "64m");
+	fh = conf_create(r.vol, "sp", O_RDWR, 0644);
+	used0 = conf_ram_used(r.vol);
+	conf_expect(conf_pwrite(r.vol, fh, "x", 1, CONF_GIB), 1);
+	used1 = conf_ram_used(r.vol);
+	print_message("      one byte at 1 GiB uses %llu bytes\n",
+		      (unsigned long long)(used1 - used0));
+	/* A 4 KiB page and its few small index nodes (statfs counts 4 KiB
+	 * blocks): nothing for the hole. */
+	assert_true(used1 - used0 <= 2 * CONF_RAM_PAGE);
+	conf_stat(r.vol, "sp", &st);
+	assert_int_equal(st.st_size, CONF_GIB + 1);
+	assert_int_equal(st.st_blocks, CONF_RAM_PAGE / 512);
+	/* A second byte in the same page costs nothing. */
+	conf_expect(conf_pwrite(r.vol, fh, "y", 1, CONF_GIB + 100), 1);
+	assert_int_equal(conf_ram_used(r.vol), used1);
+	conf_expect(conf_pread(r.vol, fh, buf, sizeof(buf), CONF_GIB - 4), 16);
+	assert_memory_equal(buf, "\0\0\0\0x\0\0\0", 8);
+	conf_expect(be->lseek(r.vol, fh, 0, SEEK_DATA), CONF_GIB);
+	conf_expect(be->lseek(r.vol, fh, CONF_GIB, SEEK_HOLE),
+		    CONF_GIB + 101);
+	conf_expect(be->lseek(r.vol, fh, CONF_GIB + 5, SEEK_DATA),
+		    CONF_GIB + 5);
+	/* Shrinking frees the page and the nodes. */
+	conf_expect(conf_op(truncate, r.vol, "sp", fh, CONF_GIB), 0);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+	conf_stat(r.vol, "sp", &st);
+	assert_int_equal(st.st_blocks, 0);
+	conf_expect(be->lseek(r.vol, fh, 0, SEEK_DATA), -ENXIO);
+	conf_expect(be->lseek(r.vol, fh, 0, SEEK_HOLE), 0);
+	conf_release(r.vol, fh);
+	conf_ram_down(&r);
+}
+
+/* Punching a hole frees whole pages and zeroes the rest. */
+static void conf_ram_punch(void **state)
+{
+	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	const struct volfs_backend *be = conf_cur->be;
+	const size_t mib = 1 << 20;
+	unsigned char *buf;
+	struct conf_ramvol r;
+	uint64_t used0, used1, used2, fh;
+	struct stat st;
+
+	conf_need_ram();
+	buf = malloc(mib);
+	assert_non_null(buf);
+	conf_ram_up(&r, "rampunch", "64m");
+	fh = conf_create(r.vol, "p", O_RDWR, 0644);
+	used0 = conf_ram_used(r.vol);
+	conf_ram_fill(buf, mib, 4, 0);
+	conf_expect(conf_pwrite(r.vol, fh, buf, mib, 0), mib);
+	used1 = conf_ram_used(r.vol);
+	conf_expect(be->fallocate(r.vol, fh, punch, 256 * 1024, 512 * 1024),
+		    0);
+	used2 = conf_ram_used(r.vol);
+	/* The pages, and the index nodes that held only them. */
+	assert_true(used1 - used2 >= 512 * 1024);
+	assert_true(used1 - used2 <= 512 * 1024 + CONF_RAM_PAGE);
+	conf_stat(r.vol, "p", &st);
+	assert_int_equal(st.st_size, mib);
+	assert_int_equal(st.st_blocks, 512 * 1024 / 512);
+	conf_expect(be->lseek(r.vol, fh, 0, SEEK_HOLE), 256 * 1024);
+	conf_expect(be->lseek(r.vol, fh, 256 * 1024, SEEK_DATA), 768 * 1024);
+
+	/* Not on page boundaries: the partial pages stay, zeroed. */
+	conf_expect(be->fallocate(r.vol, fh, punch, 100, 5000), 0);
+	assert_int_equal(conf_ram_used(r.vol), used2);
+	memset(buf, 0xee, mib);
+	conf_expect(conf_pread(r.vol, fh, buf, mib, 0), mib);
+	assert_int_equal(conf_ram_verify(buf, 100, 4, 0), -1);
+	for (size_t i = 100; i < 5100; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal(conf_ram_verify(buf + 5100, 256 * 1024 - 5100, 4,
+					 5100),
+			 -1);
+	for (size_t i = 256 * 1024; i < 768 * 1024; i++)
+		if (buf[i])
+			fail_msg("byte %zu of the hole is %d", i, buf[i]);
+	assert_int_equal(conf_ram_verify(buf + 768 * 1024, 256 * 1024, 4,
+					 768 * 1024),
+			 -1);
+
+	/* Kept past the end, then dropped by truncate. */
+	conf_expect(be->fallocate(r.vol, fh, FALLOC_FL_KEEP_SIZE, mib, mib),
+		    0);
+	assert_true(conf_ram_used(r.vol) >= used2 + mib);
+	assert_true(conf_ram_used(r.vol) <= used2 + mib + CONF_RAM_PAGE);
+	conf_stat(r.vol, "p", &st);
+	assert_int_equal(st.st_size, mib);
+	conf_expect(conf_op(truncate, r.vol, "p", fh, mib), 0);
+	assert_int_equal(conf_ram_used(r.vol), used2);
+	/* Only the modes tmpfs knows here. */
+	conf_expect(be->fallocate(r.vol, fh, FALLOC_FL_PUNCH_HOLE, 0, 4096),
+		    -EOPNOTSUPP);
+	conf_expect(be->fallocate(r.vol, fh, FALLOC_FL_ZERO_RANGE, 0, 4096),
+		    -EOPNOTSUPP);
+	conf_expect(be->fallocate(r.vol, fh, 0, 0, 0), -EINVAL);
+	/* Punching everything frees everything. */
+	conf_expect(be->fallocate(r.vol, fh, punch, 0, 4 * (off_t)mib), 0);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+	conf_release(r.vol, fh);
+	conf_ram_down(&r);
+	free(buf);
+}
+
+/* An unlinked file lives on through its handles until the last release. */
+static void conf_ram_unlinked_open(void **state)
+{
+	struct volfs_caller me = conf_me();
+	const struct volfs_backend *be = conf_cur->be;
+	unsigned char *buf;
+	struct conf_ramvol r;
+	uint64_t used0, used1, fh, fh2;
+	struct stat st;
+
+	conf_need_ram();
+	buf = malloc(256 * 1024);
+	assert_non_null(buf);
+	conf_ram_up(&r, "ramunlinked", "64m");
+	used0 = conf_ram_used(r.vol);
+	fh = conf_create(r.vol, "u", O_RDWR, 0644);
+	conf_ram_fill(buf, 256 * 1024, 5, 0);
+	conf_expect(conf_pwrite(r.vol, fh, buf, 256 * 1024, 0), 256 * 1024);
+	fh2 = conf_open(r.vol, "u", O_RDONLY);
+	used1 = conf_ram_used(r.vol);
+	conf_expect(be->unlink(r.vol, "u"), 0);
+	conf_expect(conf_op(getattr, r.vol, "u", VOLFS_NO_FH, &st), -ENOENT);
+	/* Only the name went. */
+	assert_true(conf_ram_used(r.vol) + CONF_RAM_PAGE >= used1);
+	memset(&st, 0, sizeof(st));
+	conf_expect(be->getattr(r.vol, "u", fh, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	assert_int_equal(st.st_size, 256 * 1024);
+	/* Writable and readable through both handles. */
+	conf_expect(conf_pwrite(r.vol, fh, "tail", 4, 256 * 1024), 4);
+	memset(buf, 0, 256 * 1024);
+	conf_expect(conf_pread(r.vol, fh2, buf, 256 * 1024, 0), 256 * 1024);
+	assert_int_equal(conf_ram_verify(buf, 256 * 1024, 5, 0), -1);
+	conf_expect(conf_pread(r.vol, fh2, buf, 16, 256 * 1024), 4);
+	assert_memory_equal(buf, "tail", 4);
+	conf_expect(be->truncate(r.vol, "u", fh, 4096), 0);
+	conf_expect(be->chmod(r.vol, "u", fh, 0600), 0);
+	conf_expect(be->getattr(r.vol, "u", fh2, &st), 0);
+	assert_int_equal(st.st_size, 4096);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	conf_release(r.vol, fh);
+	conf_expect(conf_pread(r.vol, fh2, buf, 16, 0), 16);
+	assert_int_equal(conf_ram_verify(buf, 16, 5, 0), -1);
+	assert_true(conf_ram_used(r.vol) > used0);
+	/* The last handle frees it. */
+	conf_release(r.vol, fh2);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+
+	/* Replaced by a rename while open: the same. */
+	conf_put(r.vol, "old", "old data");
+	conf_put(r.vol, "new", "new data");
+	fh = conf_open(r.vol, "new", O_RDONLY);
+	conf_expect(be->rename(r.vol, "old", "new", 0), 0);
+	conf_expect(conf_pread(r.vol, fh, buf, 16, 0), 8);
+	assert_memory_equal(buf, "new data", 8);
+	conf_release(r.vol, fh);
+	conf_has_data(r.vol, "new", "old data");
+	conf_expect(be->unlink(r.vol, "new"), 0);
+
+	/* A removed directory that is still open. */
+	conf_expect(be->mkdir(r.vol, "gone", 0755, &me), 0);
+	fh = conf_open(r.vol, "gone", O_RDONLY | O_DIRECTORY);
+	conf_expect(be->rmdir(r.vol, "gone"), 0);
+	conf_expect(be->getattr(r.vol, "gone", fh, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_nlink, 0);
+	conf_release(r.vol, fh);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+	conf_ram_down(&r);
+	free(buf);
+}
+
+/* POSIX details of names, links, modes and times. */
+static void conf_ram_posix(void **state)
+{
+	struct volfs_caller me = conf_me();
+	const struct volfs_backend *be = conf_cur->be;
+	struct timespec old[2] = { { .tv_sec = 1000000000, .tv_nsec = 1 },
+				   { .tv_sec = 1000000000, .tv_nsec = 2 } };
+	struct timespec tv[2];
+	struct conf_ramvol r;
+	struct stat st, st2;
+	char buf[64];
+	time_t now;
+	void *vol;
+	uint64_t fh;
+
+	conf_need_ram();
+	vol = conf_ram_up(&r, "ramposix", "64m");
+	conf_expect(be->mkdir(vol, "a", 0755, &me), 0);
+	conf_expect(be->mkdir(vol, "b", 0755, &me), 0);
+	conf_put(vol, "b/x", "x");
+	conf_put(vol, "f", "f");
+	conf_stat(vol, ".", &st);
+	assert_int_equal(st.st_nlink, 4);
+
+	/* rename's rules. */
+	conf_expect(be->rename(vol, "a", "b", 0), -ENOTEMPTY);
+	conf_expect(be->rename(vol, "a", "f", 0), -ENOTDIR);
+	conf_expect(be->rename(vol, "f", "a", 0), -EISDIR);
+	conf_expect(be->rename(vol, "a", "a/in", 0), -EINVAL);
+	conf_expect(be->mkdir(vol, "a/sub", 0755, &me), 0);
+	conf_expect(be->rename(vol, "a", "a/sub/in", 0), -EINVAL);
+	conf_expect(be->rename(vol, "a", "a/sub", 0), -EINVAL);
+	conf_expect(be->rename(vol, "a/sub", "a", 0), -ENOTEMPTY);
+	conf_expect(be->rename(vol, "a", "b", VOLFS_RENAME_NOREPLACE),
+		    -EEXIST);
+	conf_expect(be->rename(vol, "a", "b",
+			       VOLFS_RENAME_NOREPLACE |
+				       VOLFS_RENAME_EXCHANGE),
+		    -EINVAL);
+	conf_expect(be->rename(vol, "a", "a/sub", VOLFS_RENAME_EXCHANGE),
+		    -EINVAL);
+	conf_expect(be->rename(vol, ".", "z", 0), -EBUSY);
+	conf_expect(be->rename(vol, "missing/x", "z", 0), -ENOENT);
+	conf_expect(be->rename(vol, "f", "missing/x", 0), -ENOENT);
+	conf_expect(be->rename(vol, "f", "b/x/y", 0), -ENOTDIR);
+
+	/* A directory moves: both parents' link counts follow. */
+	conf_expect(be->rename(vol, "a/sub", "b/sub", 0), 0);
+	conf_stat(vol, "a", &st);
+	assert_int_equal(st.st_nlink, 2);
+	conf_stat(vol, "b", &st);
+	assert_int_equal(st.st_nlink, 3);
+	/* A directory replaces an empty one. */
+	conf_expect(be->mkdir(vol, "e", 0755, &me), 0);
+	conf_stat(vol, ".", &st);
+	assert_int_equal(st.st_nlink, 5);
+	conf_expect(be->rename(vol, "e", "a", 0), 0);
+	conf_stat(vol, ".", &st);
+	assert_int_equal(st.st_nlink, 4);
+	conf_expect(conf_op(getattr, vol, "e", VOLFS_NO_FH, &st), -ENOENT);
+	/* A directory and a file trade places across directories. */
+	conf_expect(be->rename(vol, "a", "b/x", VOLFS_RENAME_EXCHANGE), 0);
+	conf_stat(vol, "a", &st);
+	assert_true(S_ISREG(st.st_mode));
+	conf_stat(vol, "b/x", &st);
+	assert_true(S_ISDIR(st.st_mode));
+	conf_stat(vol, ".", &st);
+	assert_int_equal(st.st_nlink, 3);
+	conf_stat(vol, "b", &st);
+	assert_int_equal(st.st_nlink, 4);
+	conf_has_data(vol, "a", "x");
+	/* ... and the moved directory now lies below b. */
+	conf_expect(be->rename(vol, "b", "b/x/in", 0), -EINVAL);
+
+	/* Two names of one file: rename between them does nothing. */
+	conf_expect(be->link(vol, "f", "f2"), 0);
+	conf_expect(be->rename(vol, "f", "f2", 0), 0);
+	conf_stat(vol, "f", &st);
+	conf_stat(vol, "f2", &st2);
+	assert_int_equal(st.st_ino, st2.st_ino);
+	assert_int_equal(st.st_nlink, 2);
+	conf_expect(be->link(vol, "b", "b2"), -EPERM);
+	conf_expect(be->link(vol, "missing", "m2"), -ENOENT);
+	/* Every inode has its own number. */
+	conf_stat(vol, "a", &st2);
+	assert_true(st.st_ino != st2.st_ino);
+	conf_stat(vol, "b", &st2);
+	assert_true(st.st_ino != st2.st_ino);
+
+	/* Special files. */
+	conf_expect(be->mknod(vol, "chr", S_IFCHR | 0600, (dev_t)0x103, &me),
+		    0);
+	conf_stat(vol, "chr", &st);
+	assert_true(S_ISCHR(st.st_mode));
+	assert_int_equal(st.st_rdev, 0x103);
+	conf_expect(be->mknod(vol, "sock", S_IFSOCK | 0600, 0, &me), 0);
+	conf_stat(vol, "sock", &st);
+	assert_true(S_ISSOCK(st.st_mode));
+	conf_expect(be->mknod(vol, "sock", S_IFIFO | 0600, 0, &me), -EEXIST);
+
+	/* A symlink is never followed, at the end or in the middle. */
+	conf_expect(be->symlink(vol, "b", "lnk", &me), 0);
+	conf_expect(conf_op(getattr, vol, "lnk/x", VOLFS_NO_FH, &st), -ELOOP);
+	conf_expect(be->mkdir(vol, "lnk/new", 0755, &me), -ELOOP);
+	conf_expect(be->open_file(vol, "lnk", O_RDONLY, &fh), -ELOOP);
+	conf_expect(be->setxattr(vol, "lnk", "user.x", "1", 1, 0), -EPERM);
+	conf_expect(be->setxattr(vol, "lnk", "trusted.x", "1", 1, 0), 0);
+	conf_expect(be->getxattr(vol, "lnk", "trusted.x", buf, sizeof(buf)),
+		    1);
+	conf_expect(be->setxattr(vol, "f", "nonsense.x", "1", 1, 0),
+		    -EOPNOTSUPP);
+	conf_expect(be->symlink(vol, "", "empty", &me), -ENOENT);
+
+	/* Writing changes mtime and ctime, not atime; reading atime. */
+	conf_expect(be->utimens(vol, "f", VOLFS_NO_FH, old), 0);
+	conf_stat(vol, "f", &st);
+	assert_int_equal(st.st_atim.tv_nsec, 1);
+	assert_int_equal(st.st_mtim.tv_nsec, 2);
+	now = time(NULL);
+	fh = conf_open(vol, "f", O_RDWR);
+	conf_expect(conf_pwrite(vol, fh, "F", 1, 0), 1);
+	conf_stat(vol, "f", &st);
+	assert_int_equal(st.st_atim.tv_sec, 1000000000);
+	assert_true(st.st_mtim.tv_sec >= now && st.st_mtim.tv_sec <= now + 5);
+	assert_true(st.st_ctim.tv_sec >= now && st.st_ctim.tv_sec <= now + 5);
+	conf_expect(conf_pread(vol, fh, buf, sizeof(buf), 0), 1);
+	conf_stat(vol, "f", &st);
+	assert_true(st.st_atim.tv_sec >= now);
+	conf_release(vol, fh);
+	/* chmod changes ctime only. */
+	conf_expect(be->utimens(vol, "f", VOLFS_NO_FH, old), 0);
+	conf_expect(be->chmod(vol, "f", VOLFS_NO_FH, 0600), 0);
+	conf_stat(vol, "f", &st);
+	assert_int_equal(st.st_mtim.tv_sec, 1000000000);
+	assert_true(st.st_ctim.tv_sec >= now);
+	/* UTIME_NOW, UTIME_OMIT, and both omitted change nothing. */
+	tv[0] = (struct timespec){ .tv_nsec = UTIME_NOW };
+	tv[1] = (struct timespec){ .tv_nsec = UTIME_OMIT };
+	conf_expect(be->utimens(vol, "f", VOLFS_NO_FH, tv), 0);
+	conf_stat(vol, "f", &st);
+	assert_true(st.st_atim.tv_sec >= now);
+	assert_int_equal(st.st_mtim.tv_sec, 1000000000);
+	tv[0].tv_nsec = 1000000000;
+	conf_expect(be->utimens(vol, "f", VOLFS_NO_FH, tv), -EINVAL);
+	/* A new name changes its directory's times. */
+	conf_expect(be->utimens(vol, "b", VOLFS_NO_FH, old), 0);
+	conf_put(vol, "b/new", "n");
+	conf_stat(vol, "b", &st);
+	assert_true(st.st_mtim.tv_sec >= now && st.st_ctim.tv_sec >= now);
+	/* A link or a rename changes the file's ctime. */
+	conf_expect(be->utimens(vol, "b/new", VOLFS_NO_FH, old), 0);
+	conf_expect(be->rename(vol, "b/new", "new", 0), 0);
+	conf_stat(vol, "new", &st);
+	assert_int_equal(st.st_mtim.tv_sec, 1000000000);
+	assert_true(st.st_ctim.tv_sec >= now);
+
+	/* chown drops set-user-ID from a file, as Linux does. */
+	conf_expect(be->chmod(vol, "new", VOLFS_NO_FH, 04755), 0);
+	conf_expect(be->chown(vol, "new", VOLFS_NO_FH, 1000, (gid_t)-1), 0);
+	conf_stat(vol, "new", &st);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	assert_int_equal(st.st_uid, 1000);
+
+	/* Directories open read-only, and only that. */
+	conf_expect(be->open_file(vol, "b", O_WRONLY, &fh), -EISDIR);
+	conf_expect(be->open_file(vol, "f", O_RDONLY | O_DIRECTORY, &fh),
+		    -ENOTDIR);
+	conf_expect(be->open_file(vol, "chr", O_RDONLY, &fh), -ENXIO);
+	fh = conf_open(vol, "b", O_RDONLY);
+	conf_expect(be->read(vol, fh, buf, sizeof(buf), 0), -EISDIR);
+	conf_release(vol, fh);
+	/* A handle only does what it was opened for. */
+	fh = conf_open(vol, "f", O_RDONLY);
+	conf_expect(be->write(vol, fh, "x", 1, 0), -EBADF);
+	conf_release(vol, fh);
+	fh = conf_open(vol, "f", O_WRONLY | O_TRUNC);
+	conf_expect(be->read(vol, fh, buf, 1, 0), -EBADF);
+	conf_release(vol, fh);
+	conf_stat(vol, "f", &st);
+	assert_int_equal(st.st_size, 0);
+	conf_ram_down(&r);
+}
+
+struct conf_ram_thread {
+	pthread_t tid;
+	int idx;
+	void *vol;
+	/* Readers stop when this is set (with __atomic builtins). */
+	int *stop;
+	int rc;
+	char what[128];
+	unsigned long reads;
+};
+
+static void *conf_ram_writer(void *arg)
+{
+	const struct volfs_backend *be = conf_cur->be;
+	struct conf_ram_thread *t = arg;
+	struct volfs_caller me = conf_me();
+	const int nchunks = CONF_RAM_FILE / CONF_RAM_CHUNK;
+	unsigned char *buf = malloc(CONF_RAM_CHUNK);
+	char path[64];
+	uint64_t fh;
+	ssize_t n;
+	int rc;
+
+	if (!buf) {
+		t->rc = -ENOMEM;
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "w/f%d", t->idx);
+	rc = be->create_file(t->vol, path, O_RDWR, 0644, &me, &fh);
+	if (rc) {
+		t->rc = rc;
+		snprintf(t->what, sizeof(t->what), "create %s", path);
+		goto out;
+	}
+	/* Chunks in an order of this thread's own: 7 is prime to 64. */
+	for (int i = 0; i < nchunks; i++) {
+		uint64_t off = (uint64_t)((i * 7 + t->idx) % nchunks) *
+			       CONF_RAM_CHUNK;
+
+		conf_ram_fill(buf, CONF_RAM_CHUNK, t->idx, off);
+		n = be->write(t->vol, fh, buf, CONF_RAM_CHUNK, (off_t)off);
+		if (n != CONF_RAM_CHUNK) {
+			t->rc = n < 0 ? (int)n : -EIO;
+			snprintf(t->what, sizeof(t->what), "write %s at %llu",
+				 path, (unsigned long long)off);
+			break;
+		}
+		/* Names change meanwhile. */
+		snprintf(path, sizeof(path), "w/tmp%d-%d", t->idx, i);
+		rc = be->mkdir(t->vol, path, 0755, &me);
+		if (!rc)
+			rc = be->rmdir(t->vol, path);
+		if (rc) {
+			t->rc = rc;
+			snprintf(t->what, sizeof(t->what), "mkdir/rmdir %s",
+				 path);
+			break;
+		}
+	}
+	be->release(t->vol, fh);
+out:
+	free(buf);
+	return NULL;
+}
+
+static void *conf_ram_reader(void *arg)
+{
+	struct conf_ram_thread *t = arg;
+	unsigned char *buf = malloc(CONF_RAM_CHUNK);
+	uint64_t fh;
+	ssize_t n;
+	long bad;
+	int rc;
+
+	if (!buf) {
+		t->rc = -ENOMEM;
+		return NULL;
+	}
+	rc = conf_cur->be->open_file(t->vol, "shared", O_RDONLY, &fh);
+	if (rc) {
+		t->rc = rc;
+		snprintf(t->what, sizeof(t->what), "open shared");
+		goto out;
+	}
+	while (!__atomic_load_n(t->stop, __ATOMIC_ACQUIRE) || t->reads < 16) {
+		uint64_t off = (t->reads * 5 + (unsigned long)t->idx) % 16 *
+			       CONF_RAM_CHUNK;
+
+		n = conf_cur->be->read(t->vol, fh, buf, CONF_RAM_CHUNK,
+				       (off_t)off);
+		bad = conf_ram_verify(buf, CONF_RAM_CHUNK, 99, off);
+		if (n != CONF_RAM_CHUNK || bad >= 0) {
+			t->rc = n < 0 ? (int)n : -EIO;
+			snprintf(t->what, sizeof(t->what),
+				 "read shared at %llu: %zd, bad at %ld",
+				 (unsigned long long)off, n, bad);
+			break;
+		}
+		t->reads++;
+	}
+	conf_cur->be->release(t->vol, fh);
+out:
+	free(buf);
+	return NULL;
+}
+
+/* Writers of different files, readers of one, all at once. */
+static void conf_ram_threads(void **state)
+{
+	struct conf_ram_thread w[CONF_RAM_WRITERS], rd[CONF_RAM_READERS];
+	struct volfs_caller me = conf_me();
+	const struct volfs_backend *be = conf_cur->be;
+	unsigned char *buf;
+	struct conf_ramvol r;
+	int stop = 0;
+	uint64_t used0, fh;
+	char path[64];
+	struct stat st;
+
+	conf_need_ram();
+	buf = malloc(CONF_RAM_FILE);
+	assert_non_null(buf);
+	conf_ram_up(&r, "ramthreads", "256m");
+	used0 = conf_ram_used(r.vol);
+	conf_expect(be->mkdir(r.vol, "w", 0755, &me), 0);
+	fh = conf_create(r.vol, "shared", O_WRONLY, 0644);
+	conf_ram_fill(buf, 16 * CONF_RAM_CHUNK, 99, 0);
+	conf_expect(be->write(r.vol, fh, buf, 16 * CONF_RAM_CHUNK, 0),
+		    16 * CONF_RAM_CHUNK);
+	conf_release(r.vol, fh);
+
+	memset(w, 0, sizeof(w));
+	memset(rd, 0, sizeof(rd));
+	for (int i = 0; i < CONF_RAM_READERS; i++) {
+		rd[i].idx = i;
+		rd[i].vol = r.vol;
+		rd[i].stop = &stop;
+		assert_int_equal(pthread_create(&rd[i].tid, NULL,
+						conf_ram_reader, &rd[i]),
+				 0);
+	}
+	for (int i = 0; i < CONF_RAM_WRITERS; i++) {
+		w[i].idx = i;
+		w[i].vol = r.vol;
+		assert_int_equal(pthread_create(&w[i].tid, NULL,
+						conf_ram_writer, &w[i]),
+				 0);
+	}
+	for (int i = 0; i < CONF_RAM_WRITERS; i++)
+		pthread_join(w[i].tid, NULL);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < CONF_RAM_READERS; i++)
+		pthread_join(rd[i].tid, NULL);
+	for (int i = 0; i < CONF_RAM_WRITERS; i++)
+		if (w[i].rc)
+			fail_msg("writer %d: %s: %s", i, w[i].what,
+				 strerror(-w[i].rc));
+	for (int i = 0; i < CONF_RAM_READERS; i++)
+		if (rd[i].rc)
+			fail_msg("reader %d: %s: %s", i, rd[i].what,
+				 strerror(-rd[i].rc));
+
+	/* Every file holds exactly what its writer wrote. */
+	assert_true(conf_ram_used(r.vol) >=
+		    used0 + (uint64_t)CONF_RAM_WRITERS * CONF_RAM_FILE);
+	for (int i = 0; i < CONF_RAM_WRITERS; i++) {
+		snprintf(path, sizeof(path), "w/f%d", i);
+		conf_stat(r.vol, path, &st);
+		assert_int_equal(st.st_size, CONF_RAM_FILE);
+		fh = conf_open(r.vol, path, O_RDONLY);
+		memset(buf, 0, CONF_RAM_FILE);
+		conf_expect(be->read(r.vol, fh, buf, CONF_RAM_FILE, 0),
+			    CONF_RAM_FILE);
+		if (conf_ram_verify(buf, CONF_RAM_FILE, i, 0) >= 0)
+			fail_msg("%s is wrong at byte %ld", path,
+				 conf_ram_verify(buf, CONF_RAM_FILE, i, 0));
+		conf_release(r.vol, fh);
+		conf_expect(be->unlink(r.vol, path), 0);
+	}
+	conf_expect(be->rmdir(r.vol, "w"), 0);
+	conf_expect(be->unlink(r.vol, "shared"), 0);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+	conf_ram_down(&r);
+	free(buf);
+}
+
 static const struct CMUnitTest conf_tests[] = {
 	cmocka_unit_test(conf_write_read),
 	cmocka_unit_test(conf_getattr),
@@ -1691,6 +2760,16 @@ static const struct CMUnitTest conf_tests[] = {
 	cmocka_unit_test(conf_validate),
 	cmocka_unit_test(conf_destroy),
 	cmocka_unit_test(conf_destroy_mount),
+	cmocka_unit_test(conf_ram_options),
+	cmocka_unit_test(conf_ram_root),
+	cmocka_unit_test(conf_ram_enospc),
+	cmocka_unit_test(conf_ram_metadata),
+	cmocka_unit_test(conf_ram_statfs),
+	cmocka_unit_test(conf_ram_sparse),
+	cmocka_unit_test(conf_ram_punch),
+	cmocka_unit_test(conf_ram_unlinked_open),
+	cmocka_unit_test(conf_ram_posix),
+	cmocka_unit_test(conf_ram_threads),
 };
 
 /* The temp base, and the decoy directory escape attempts aim at. */
