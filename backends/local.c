@@ -39,6 +39,7 @@
 #endif
 
 #include "volfs/backend.h"
+#include "volfs/backend_util.h"
 
 #if defined(HAVE_LINUX_OPENAT2_H) && HAVE_DECL_SYS_OPENAT2
 #define LOCAL_HAVE_OPENAT2 1
@@ -48,10 +49,10 @@ _Static_assert(VOLFS_RENAME_NOREPLACE == RENAME_NOREPLACE &&
 		       VOLFS_RENAME_EXCHANGE == RENAME_EXCHANGE,
 	       "rename flags are passed to renameat2() unchanged");
 
-#define LOCAL_CAPS                                                          \
-	(VOLFS_CAP_HARDLINKS | VOLFS_CAP_SYMLINKS | VOLFS_CAP_XATTRS |     \
-	 VOLFS_CAP_ATOMIC_RENAME | VOLFS_CAP_RANDOM_WRITE |                \
-	 VOLFS_CAP_PERSISTENT | VOLFS_CAP_THREADSAFE | VOLFS_CAP_REAL_FD | \
+#define LOCAL_CAPS                                                             \
+	(VOLFS_CAP_HARDLINKS | VOLFS_CAP_SYMLINKS | VOLFS_CAP_XATTRS |         \
+	 VOLFS_CAP_ATOMIC_RENAME | VOLFS_CAP_RANDOM_WRITE |                    \
+	 VOLFS_CAP_PERSISTENT | VOLFS_CAP_THREADSAFE | VOLFS_CAP_REAL_FD |     \
 	 VOLFS_CAP_STABLE_INO | VOLFS_CAP_OWNERSHIP)
 
 /* The managed data directory inside state_dir. */
@@ -93,36 +94,6 @@ struct local_rm {
 	int rc;
 	char what[NAME_MAX + 1];
 };
-
-static int local_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int local_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-static const char *local_strerror(int rc)
-{
-	const char *s = strerrordesc_np(-rc);
-
-	return s ? s : "Unknown error";
-}
-
-static const char *local_opt(const struct volfs_volinfo *vi, const char *key)
-{
-	for (size_t i = 0; i < vi->nopts; i++)
-		if (strcmp(vi->opts[i].key, key) == 0)
-			return vi->opts[i].value;
-	return NULL;
-}
 
 static int local_is_dot(const char *name)
 {
@@ -340,44 +311,47 @@ static int local_proc_path(struct local_vol *lv, const char *path,
 static int local_validate(const struct volfs_volinfo *vi, char *err,
 			  size_t errlen)
 {
-	const char *host = local_opt(vi, "path");
+	const char *host = volfs_be_opt(vi, "path");
 	struct stat st;
 	int rc;
 
 	if (!host)
 		return 0;
 	if (host[0] != '/')
-		return local_errf(err, errlen, -EINVAL,
-				  "option 'path': '%s' is not an absolute "
-				  "path: give the host directory's full path, "
-				  "starting with '/'",
-				  host);
+		return volfs_be_errf(
+			err, errlen, -EINVAL,
+			"option 'path': '%s' is not an absolute "
+			"path: give the host directory's full path, "
+			"starting with '/'",
+			host);
 	if (stat(host, &st) < 0) {
 		rc = -errno;
 		if (rc == -ENOENT)
-			return local_errf(err, errlen, rc,
-					  "option 'path': %s does not exist: "
-					  "create the directory first, or "
-					  "leave out path= to let volfs "
-					  "manage the data",
-					  host);
-		return local_errf(err, errlen, rc,
-				  "option 'path': cannot use %s: %s: check "
-				  "that the directory is reachable by volfs",
-				  host, local_strerror(rc));
+			return volfs_be_errf(
+				err, errlen, rc,
+				"option 'path': %s does not exist: "
+				"create the directory first, or "
+				"leave out path= to let volfs "
+				"manage the data",
+				host);
+		return volfs_be_errf(err, errlen, rc,
+				     "option 'path': cannot use %s: %s: check "
+				     "that the directory is reachable by volfs",
+				     host, volfs_be_strerror(rc));
 	}
 	if (!S_ISDIR(st.st_mode))
-		return local_errf(err, errlen, -ENOTDIR,
-				  "option 'path': %s is not a directory: give "
-				  "a directory, or leave out path= to let "
-				  "volfs manage the data",
-				  host);
+		return volfs_be_errf(
+			err, errlen, -ENOTDIR,
+			"option 'path': %s is not a directory: give "
+			"a directory, or leave out path= to let "
+			"volfs manage the data",
+			host);
 	if (access(host, R_OK | X_OK) < 0) {
 		rc = -errno;
-		return local_errf(err, errlen, rc,
-				  "option 'path': cannot read %s: %s: give "
-				  "volfs access to the directory",
-				  host, local_strerror(rc));
+		return volfs_be_errf(err, errlen, rc,
+				     "option 'path': cannot read %s: %s: give "
+				     "volfs access to the directory",
+				     host, volfs_be_strerror(rc));
 	}
 	return 0;
 }
@@ -387,37 +361,36 @@ static int local_create(const struct volfs_volinfo *vi, char *err,
 {
 	int sfd, rc = 0;
 
-	if (local_opt(vi, "path"))
+	if (volfs_be_opt(vi, "path"))
 		return 0;
 	sfd = open(vi->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (sfd < 0) {
 		rc = -errno;
-		return local_errf(err, errlen, rc,
-				  "cannot open its "
-				  "state directory %s: %s",
-				  vi->state_dir, local_strerror(rc));
+		return volfs_be_errf(err, errlen, rc,
+				     "cannot open its "
+				     "state directory %s: %s",
+				     vi->state_dir, volfs_be_strerror(rc));
 	}
 	if (mkdirat(sfd, LOCAL_DATA, 0755) < 0) {
 		rc = -errno;
-		local_errf(err, errlen, rc,
-			   "cannot make %s/%s: "
-			   "%s%s",
-			   vi->state_dir, LOCAL_DATA,
-			   local_strerror(rc),
-			   rc == -EEXIST ? ": it is left over from an earlier "
-					   "volume; delete it, then create the "
-					   "volume again"
-					 : "");
+		volfs_be_errf(err, errlen, rc,
+			      "cannot make %s/%s: "
+			      "%s%s",
+			      vi->state_dir, LOCAL_DATA, volfs_be_strerror(rc),
+			      rc == -EEXIST
+				      ? ": it is left over from an earlier "
+					"volume; delete it, then create the "
+					"volume again"
+				      : "");
 		goto out;
 	}
 	/* Exactly 0755, whatever the daemon's umask. */
 	if (fchmodat(sfd, LOCAL_DATA, 0755, 0) < 0) {
 		rc = -errno;
-		local_errf(err, errlen, rc,
-			   "cannot set the mode of "
-			   "%s/%s: %s",
-			   vi->state_dir, LOCAL_DATA,
-			   local_strerror(rc));
+		volfs_be_errf(err, errlen, rc,
+			      "cannot set the mode of "
+			      "%s/%s: %s",
+			      vi->state_dir, LOCAL_DATA, volfs_be_strerror(rc));
 		goto err_rmdir;
 	}
 	goto out;
@@ -534,8 +507,8 @@ static void local_rm_dir(struct local_rm *rm, int fd, int depth)
 static int local_destroy(const struct volfs_volinfo *vi, char *err,
 			 size_t errlen)
 {
-	const char *host = local_opt(vi, "path");
-	struct local_rm rm = { .topfd = -1 };
+	const char *host = volfs_be_opt(vi, "path");
+	struct local_rm rm = {.topfd = -1};
 	int sfd, fd, rc = 0;
 
 	if (host) {
@@ -551,10 +524,10 @@ static int local_destroy(const struct volfs_volinfo *vi, char *err,
 		if (errno == ENOENT)
 			return 0;
 		rc = -errno;
-		return local_errf(err, errlen, rc,
-				  "cannot open its "
-				  "state directory %s: %s",
-				  vi->state_dir, local_strerror(rc));
+		return volfs_be_errf(err, errlen, rc,
+				     "cannot open its "
+				     "state directory %s: %s",
+				     vi->state_dir, volfs_be_strerror(rc));
 	}
 	fd = local_open_beneath(sfd, LOCAL_DATA,
 				O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 1);
@@ -564,45 +537,43 @@ static int local_destroy(const struct volfs_volinfo *vi, char *err,
 		/* Not a directory: delete the entry, never what it names. */
 		if (unlinkat(sfd, LOCAL_DATA, 0) < 0 && errno != ENOENT) {
 			rc = -errno;
-			local_errf(err, errlen, rc,
-				   "cannot remove "
-				   "%s/%s: %s",
-				   vi->state_dir, LOCAL_DATA,
-				   local_strerror(rc));
+			volfs_be_errf(err, errlen, rc,
+				      "cannot remove "
+				      "%s/%s: %s",
+				      vi->state_dir, LOCAL_DATA,
+				      volfs_be_strerror(rc));
 		}
 		goto out;
 	}
 	if (fd < 0) {
 		rc = fd == -EXDEV ? -EBUSY : fd;
-		local_errf(err, errlen, rc,
-			   "cannot open %s/%s: %s%s",
-			   vi->state_dir, LOCAL_DATA,
-			   local_strerror(rc),
-			   fd == -EXDEV ? ": it is a mount point; unmount it, "
-					  "then remove the volume again"
-					: "");
+		volfs_be_errf(err, errlen, rc, "cannot open %s/%s: %s%s",
+			      vi->state_dir, LOCAL_DATA, volfs_be_strerror(rc),
+			      fd == -EXDEV
+				      ? ": it is a mount point; unmount it, "
+					"then remove the volume again"
+				      : "");
 		goto out;
 	}
 	local_rm_dir(&rm, fd, 0);
 	if (rm.rc) {
 		rc = rm.rc;
-		local_errf(err, errlen, rc,
-			   "cannot delete all data in %s/%s: "
-			   "'%s': %s%s",
-			   vi->state_dir, LOCAL_DATA, rm.what,
-			   local_strerror(rc),
-			   rc == -EBUSY ? ": something is mounted there; "
-					  "unmount it, then remove the volume "
-					  "again"
-					: "");
+		volfs_be_errf(err, errlen, rc,
+			      "cannot delete all data in %s/%s: "
+			      "'%s': %s%s",
+			      vi->state_dir, LOCAL_DATA, rm.what,
+			      volfs_be_strerror(rc),
+			      rc == -EBUSY
+				      ? ": something is mounted there; "
+					"unmount it, then remove the volume "
+					"again"
+				      : "");
 		goto out;
 	}
 	if (unlinkat(sfd, LOCAL_DATA, AT_REMOVEDIR) < 0 && errno != ENOENT) {
 		rc = -errno;
-		local_errf(err, errlen, rc,
-			   "cannot remove %s/%s: %s",
-			   vi->state_dir, LOCAL_DATA,
-			   local_strerror(rc));
+		volfs_be_errf(err, errlen, rc, "cannot remove %s/%s: %s",
+			      vi->state_dir, LOCAL_DATA, volfs_be_strerror(rc));
 	}
 out:
 	close(sfd);
@@ -612,31 +583,30 @@ out:
 static int local_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		      size_t errlen)
 {
-	const char *host = local_opt(vi, "path");
+	const char *host = volfs_be_opt(vi, "path");
 	struct local_vol *lv;
 	int sfd, rc;
 
 	lv = calloc(1, sizeof(*lv));
 	if (!lv)
-		return local_errf(err, errlen, -ENOMEM,
-				  "out of memory");
+		return volfs_be_errf(err, errlen, -ENOMEM, "out of memory");
 	if (host) {
 		lv->rootfd = open(host, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (lv->rootfd < 0) {
 			rc = -errno;
-			local_errf(err, errlen, rc,
-				   "option 'path': %s: %s: check that the "
-				   "host directory still exists",
-				   host, local_strerror(rc));
+			volfs_be_errf(err, errlen, rc,
+				      "option 'path': %s: %s: check that the "
+				      "host directory still exists",
+				      host, volfs_be_strerror(rc));
 			goto err_free;
 		}
 	} else {
 		sfd = open(vi->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (sfd < 0) {
 			rc = -errno;
-			local_errf(err, errlen, rc,
-				   "cannot open its state directory %s: %s",
-				   vi->state_dir, local_strerror(rc));
+			volfs_be_errf(err, errlen, rc,
+				      "cannot open its state directory %s: %s",
+				      vi->state_dir, volfs_be_strerror(rc));
 			goto err_free;
 		}
 		lv->rootfd = local_open_beneath(sfd, LOCAL_DATA,
@@ -644,12 +614,12 @@ static int local_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		close(sfd);
 		if (lv->rootfd < 0) {
 			rc = lv->rootfd;
-			local_errf(err, errlen, rc,
-				   "cannot open its data directory %s/%s: "
-				   "%s: remove the volume and create it "
-				   "again if its data is gone",
-				   vi->state_dir, LOCAL_DATA,
-				   local_strerror(rc));
+			volfs_be_errf(err, errlen, rc,
+				      "cannot open its data directory %s/%s: "
+				      "%s: remove the volume and create it "
+				      "again if its data is gone",
+				      vi->state_dir, LOCAL_DATA,
+				      volfs_be_strerror(rc));
 			goto err_free;
 		}
 	}
@@ -909,8 +879,7 @@ static int local_chown(void *vol, const char *path, uint64_t fh, uid_t uid,
 	return rc;
 }
 
-static int local_truncate(void *vol, const char *path, uint64_t fh,
-			  off_t size)
+static int local_truncate(void *vol, const char *path, uint64_t fh, off_t size)
 {
 	struct local_at at;
 	int fd, rc;
@@ -960,8 +929,7 @@ static int local_utimens(void *vol, const char *path, uint64_t fh,
 	return rc;
 }
 
-static int local_open_file(void *vol, const char *path, int flags,
-			   uint64_t *fh)
+static int local_open_file(void *vol, const char *path, int flags, uint64_t *fh)
 {
 	struct local_at at;
 	int fd, rc;
@@ -1024,8 +992,8 @@ static ssize_t local_read(void *vol, uint64_t fh, void *buf, size_t size,
 	return n < 0 ? -errno : n;
 }
 
-static ssize_t local_write(void *vol, uint64_t fh, const void *buf,
-			   size_t size, off_t off)
+static ssize_t local_write(void *vol, uint64_t fh, const void *buf, size_t size,
+			   off_t off)
 {
 	int fd = local_fh_fd(fh);
 	ssize_t n;
@@ -1214,7 +1182,7 @@ static const struct volfs_optdesc local_options[] = {
 		.help = "serve this existing host directory instead of "
 			"storage volfs manages (volfs rm leaves it alone)",
 	},
-	{ .key = NULL },
+	{.key = NULL},
 };
 
 static const struct volfs_backend local_backend = {

@@ -63,10 +63,11 @@
 #include <unistd.h>
 
 #include "volfs/backend.h"
+#include "volfs/backend_util.h"
 
-#define RAM_CAPS                                                         \
-	(VOLFS_CAP_HARDLINKS | VOLFS_CAP_SYMLINKS | VOLFS_CAP_XATTRS |  \
-	 VOLFS_CAP_ATOMIC_RENAME | VOLFS_CAP_RANDOM_WRITE |             \
+#define RAM_CAPS                                                               \
+	(VOLFS_CAP_HARDLINKS | VOLFS_CAP_SYMLINKS | VOLFS_CAP_XATTRS |         \
+	 VOLFS_CAP_ATOMIC_RENAME | VOLFS_CAP_RANDOM_WRITE |                    \
 	 VOLFS_CAP_THREADSAFE | VOLFS_CAP_STABLE_INO | VOLFS_CAP_OWNERSHIP)
 
 /* Data pages, and the radix tree's nodes. */
@@ -213,29 +214,7 @@ struct ram_at {
 	struct ram_inode *node;
 };
 
-static int ram_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int ram_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* ---- options ---- */
-
-static const char *ram_strerror(int rc)
-{
-	const char *s = strerrordesc_np(-rc);
-
-	return s ? s : "Unknown error";
-}
 
 static int ram_rwlock_init(pthread_rwlock_t *l)
 {
@@ -254,14 +233,6 @@ static int ram_rwlock_init(pthread_rwlock_t *l)
 #else
 	return -pthread_rwlock_init(l, NULL);
 #endif
-}
-
-static const char *ram_opt(const struct volfs_volinfo *vi, const char *key)
-{
-	for (size_t i = 0; i < vi->nopts; i++)
-		if (strcmp(vi->opts[i].key, key) == 0)
-			return vi->opts[i].value;
-	return NULL;
 }
 
 /* Decimal digits into *out: -EINVAL if s is not that, -ERANGE past max. */
@@ -363,55 +334,60 @@ static int ram_params(const struct volfs_volinfo *vi, struct ram_params *p,
 	p->uid = 0;
 	p->gid = 0;
 
-	s = ram_opt(vi, "size");
+	s = volfs_be_opt(vi, "size");
 	if (s) {
 		rc = ram_parse_size(s, &p->size);
 		if (rc == -ERANGE)
-			return ram_errf(err, errlen, -EINVAL,
-					"option 'size': '%s' is too large: "
-					"use less than 16777216t, e.g. 64g",
-					s);
+			return volfs_be_errf(
+				err, errlen, -EINVAL,
+				"option 'size': '%s' is too large: "
+				"use less than 16777216t, e.g. 64g",
+				s);
 		if (rc)
-			return ram_errf(err, errlen, -EINVAL,
-					"option 'size': '%s' is not a size: "
-					"use bytes or a number with k, m, g "
-					"or t, e.g. 64m",
-					s);
+			return volfs_be_errf(
+				err, errlen, -EINVAL,
+				"option 'size': '%s' is not a size: "
+				"use bytes or a number with k, m, g "
+				"or t, e.g. 64m",
+				s);
 		if (p->size < RAM_SIZE_MIN)
-			return ram_errf(err, errlen, -EINVAL,
-					"option 'size': '%s' is too small: "
-					"use at least 16k, e.g. 64m",
-					s);
+			return volfs_be_errf(
+				err, errlen, -EINVAL,
+				"option 'size': '%s' is too small: "
+				"use at least 16k, e.g. 64m",
+				s);
 	}
-	s = ram_opt(vi, "mode");
+	s = volfs_be_opt(vi, "mode");
 	if (s) {
 		rc = ram_parse_uint(s, 8, 07777, &v, &end);
 		if (rc || *end)
-			return ram_errf(err, errlen, -EINVAL,
-					"option 'mode': '%s' is not a mode: "
-					"use octal digits from 0 to 7777, "
-					"e.g. 1777 or 755",
-					s);
+			return volfs_be_errf(
+				err, errlen, -EINVAL,
+				"option 'mode': '%s' is not a mode: "
+				"use octal digits from 0 to 7777, "
+				"e.g. 1777 or 755",
+				s);
 		p->mode = (mode_t)v;
 	}
-	s = ram_opt(vi, "uid");
+	s = volfs_be_opt(vi, "uid");
 	if (s) {
 		if (ram_parse_id(s, &id))
-			return ram_errf(err, errlen, -EINVAL,
-					"option 'uid': '%s' is not a user "
-					"id: use a number from 0 to "
-					"4294967294, e.g. 1000",
-					s);
+			return volfs_be_errf(err, errlen, -EINVAL,
+					     "option 'uid': '%s' is not a user "
+					     "id: use a number from 0 to "
+					     "4294967294, e.g. 1000",
+					     s);
 		p->uid = (uid_t)id;
 	}
-	s = ram_opt(vi, "gid");
+	s = volfs_be_opt(vi, "gid");
 	if (s) {
 		if (ram_parse_id(s, &id))
-			return ram_errf(err, errlen, -EINVAL,
-					"option 'gid': '%s' is not a group "
-					"id: use a number from 0 to "
-					"4294967294, e.g. 1000",
-					s);
+			return volfs_be_errf(
+				err, errlen, -EINVAL,
+				"option 'gid': '%s' is not a group "
+				"id: use a number from 0 to "
+				"4294967294, e.g. 1000",
+				s);
 		p->gid = (gid_t)id;
 	}
 	return 0;
@@ -426,9 +402,9 @@ static int ram_charge(struct ram_vol *v, uint64_t n)
 	do {
 		if (n > v->cap - cur)
 			return -ENOSPC;
-	} while (!atomic_compare_exchange_weak_explicit(
-		&v->used, &cur, cur + n, memory_order_relaxed,
-		memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(&v->used, &cur, cur + n,
+							memory_order_relaxed,
+							memory_order_relaxed));
 	return 0;
 }
 
@@ -512,8 +488,7 @@ static int ram_ts_le(struct timespec a, struct timespec b)
  * caller holds n->lock. */
 static int ram_atime_due(const struct ram_inode *n, struct timespec now)
 {
-	return ram_ts_le(n->atime, n->mtime) ||
-	       ram_ts_le(n->atime, n->ctime) ||
+	return ram_ts_le(n->atime, n->mtime) || ram_ts_le(n->atime, n->ctime) ||
 	       now.tv_sec - n->atime.tv_sec >= RAM_RELATIME;
 }
 
@@ -614,8 +589,7 @@ static void ram_shrink(struct ram_vol *v, struct ram_file *f)
 }
 
 /* Frees the empty nodes on the path to page idx below *slot (height h). */
-static void ram_prune(struct ram_vol *v, void **slot, unsigned h,
-		      uint64_t idx)
+static void ram_prune(struct ram_vol *v, void **slot, unsigned h, uint64_t idx)
 {
 	struct ram_node *nd = *slot;
 
@@ -658,8 +632,8 @@ static void ram_cut(struct ram_vol *v, struct ram_file *f, void **slot,
 }
 
 /* Frees n's pages numbered first..last. */
-static void ram_file_cut(struct ram_vol *v, struct ram_inode *n,
-			 uint64_t first, uint64_t last)
+static void ram_file_cut(struct ram_vol *v, struct ram_inode *n, uint64_t first,
+			 uint64_t last)
 {
 	struct ram_file *f = &n->u.file;
 
@@ -859,7 +833,7 @@ static ssize_t ram_file_write(struct ram_vol *v, struct ram_inode *n,
 {
 	uint64_t first = (uint64_t)off >> RAM_PAGE_SHIFT;
 	uint64_t last = ((uint64_t)off + size - 1) >> RAM_PAGE_SHIFT;
-	struct ram_acct a = { .v = v };
+	struct ram_acct a = {.v = v};
 	size_t done = 0, in, chunk;
 	uint64_t cost;
 	int fresh, rc = 0;
@@ -981,9 +955,8 @@ static void ram_inode_free(struct ram_vol *v, struct ram_inode *n)
  * into dir: in a set-group-ID directory it takes the directory's group, and
  * a new directory there is set-group-ID too.
  */
-static int ram_inode_new(struct ram_vol *v, struct ram_inode *dir,
-			 mode_t type, mode_t perm,
-			 const struct volfs_caller *who,
+static int ram_inode_new(struct ram_vol *v, struct ram_inode *dir, mode_t type,
+			 mode_t perm, const struct volfs_caller *who,
 			 struct ram_inode **out)
 {
 	struct ram_inode *n;
@@ -1064,8 +1037,7 @@ static void ram_fill_stat(const struct ram_inode *n, struct stat *st)
 	st->st_blksize = RAM_PAGE;
 	if (S_ISREG(n->type)) {
 		st->st_size = n->size;
-		st->st_blocks =
-			(blkcnt_t)(n->u.file.npages * (RAM_PAGE / 512));
+		st->st_blocks = (blkcnt_t)(n->u.file.npages * (RAM_PAGE / 512));
 	} else if (S_ISDIR(n->type)) {
 		st->st_size = (off_t)(n->u.dir.count + 2) * RAM_DIRENT_SIZE;
 	} else if (S_ISLNK(n->type)) {
@@ -1165,8 +1137,8 @@ static int ram_dir_add(struct ram_vol *v, struct ram_inode *dir,
 	if (rc)
 		return rc;
 	if (d->count >= d->nbuckets) {
-		rc = ram_dir_rehash(v, dir, d->nbuckets ? 2 * d->nbuckets
-							: RAM_DIR_MIN);
+		rc = ram_dir_rehash(
+			v, dir, d->nbuckets ? 2 * d->nbuckets : RAM_DIR_MIN);
 		/* A full table only makes lookups slower. */
 		if (rc && !d->nbuckets)
 			goto err_uncharge;
@@ -1275,8 +1247,7 @@ static void ram_unlink_from(struct ram_vol *v, struct ram_inode *dir,
 }
 
 /* Changes dir's times and adds delta to its link count. */
-static void ram_dir_touch(struct ram_inode *dir, int delta,
-			  struct timespec now)
+static void ram_dir_touch(struct ram_inode *dir, int delta, struct timespec now)
 {
 	pthread_rwlock_wrlock(&dir->lock);
 	dir->nlink = (unsigned)((int)dir->nlink + delta);
@@ -1292,8 +1263,7 @@ static void ram_touch_ctime(struct ram_inode *n, struct timespec now)
 }
 
 /* Whether directory d is top or lies below it. */
-static int ram_is_within(const struct ram_inode *d,
-			 const struct ram_inode *top)
+static int ram_is_within(const struct ram_inode *d, const struct ram_inode *top)
 {
 	for (; d; d = d->parent)
 		if (d == top)
@@ -1326,8 +1296,8 @@ static int ram_resolve(struct ram_vol *v, const char *path, struct ram_at *at)
 	for (;;) {
 		end = strchrnul(p, '/');
 		len = (size_t)(end - p);
-		if (len == 0 || (p[0] == '.' && (len == 1 ||
-						 (len == 2 && p[1] == '.'))))
+		if (len == 0 ||
+		    (p[0] == '.' && (len == 1 || (len == 2 && p[1] == '.'))))
 			return -EINVAL;
 		if (len > NAME_MAX)
 			return -ENAMETOOLONG;
@@ -1477,7 +1447,7 @@ static int ram_validate(const struct volfs_volinfo *vi, char *err,
 static int ram_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		    size_t errlen)
 {
-	struct volfs_caller owner = { 0 };
+	struct volfs_caller owner = {0};
 	struct ram_params p;
 	struct ram_vol *v;
 	int rc;
@@ -1487,14 +1457,14 @@ static int ram_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		return rc;
 	v = calloc(1, sizeof(*v));
 	if (!v)
-		return ram_errf(err, errlen, -ENOMEM,
-				"cannot open volume '%s': out of memory",
-				vi->name);
+		return volfs_be_errf(err, errlen, -ENOMEM,
+				     "cannot open volume '%s': out of memory",
+				     vi->name);
 	rc = ram_rwlock_init(&v->ns);
 	if (rc) {
-		ram_errf(err, errlen, rc,
-			 "cannot open volume '%s': cannot make a lock: %s",
-			 vi->name, ram_strerror(rc));
+		volfs_be_errf(err, errlen, rc,
+			      "cannot open volume '%s': cannot make a lock: %s",
+			      vi->name, volfs_be_strerror(rc));
 		goto err_free;
 	}
 	v->cap = p.size;
@@ -1507,18 +1477,18 @@ static int ram_open(const struct volfs_volinfo *vi, void **vol, char *err,
 	owner.gid = p.gid;
 	rc = ram_inode_new(v, NULL, S_IFDIR, p.mode, &owner, &v->root);
 	if (rc) {
-		ram_errf(err, errlen, rc,
-			 "cannot open volume '%s': cannot make its root "
-			 "directory: %s",
-			 vi->name, ram_strerror(rc));
+		volfs_be_errf(err, errlen, rc,
+			      "cannot open volume '%s': cannot make its root "
+			      "directory: %s",
+			      vi->name, volfs_be_strerror(rc));
 		goto err_lock;
 	}
 	if (vi->log)
 		vi->log(VOLFS_LOG_DEBUG,
 			"ram volume '%s': %llu bytes, root mode %04o, "
 			"owner %u:%u",
-			vi->name, (unsigned long long)p.size,
-			(unsigned)p.mode, (unsigned)p.uid, (unsigned)p.gid);
+			vi->name, (unsigned long long)p.size, (unsigned)p.mode,
+			(unsigned)p.uid, (unsigned)p.gid);
 	*vol = v;
 	return 0;
 
@@ -1980,8 +1950,8 @@ static int ram_time_ok(const struct timespec *t)
 static int ram_utimens(void *vol, const char *path, uint64_t fh,
 		       const struct timespec tv[2])
 {
-	struct timespec now_both[2] = { { .tv_nsec = UTIME_NOW },
-					{ .tv_nsec = UTIME_NOW } };
+	struct timespec now_both[2] = {{.tv_nsec = UTIME_NOW},
+				       {.tv_nsec = UTIME_NOW}};
 	struct timespec now;
 	struct ram_inode *n;
 	int rc;
@@ -2007,8 +1977,7 @@ static int ram_utimens(void *vol, const char *path, uint64_t fh,
 	return 0;
 }
 
-static int ram_open_file(void *vol, const char *path, int flags,
-			 uint64_t *fh)
+static int ram_open_file(void *vol, const char *path, int flags, uint64_t *fh)
 {
 	struct ram_vol *v = vol;
 	struct ram_inode *n;
@@ -2045,9 +2014,8 @@ out:
 	return rc;
 }
 
-static int ram_create_file(void *vol, const char *path, int flags,
-			   mode_t mode, const struct volfs_caller *who,
-			   uint64_t *fh)
+static int ram_create_file(void *vol, const char *path, int flags, mode_t mode,
+			   const struct volfs_caller *who, uint64_t *fh)
 {
 	struct ram_inode *n;
 	int rc;
@@ -2083,8 +2051,8 @@ static ssize_t ram_read(void *vol, uint64_t fh, void *buf, size_t size,
 	return r;
 }
 
-static ssize_t ram_write(void *vol, uint64_t fh, const void *buf,
-			 size_t size, off_t off)
+static ssize_t ram_write(void *vol, uint64_t fh, const void *buf, size_t size,
+			 off_t off)
 {
 	struct ram_inode *n = ram_fh_node(fh);
 	ssize_t r;
@@ -2148,7 +2116,7 @@ static int ram_file_alloc(struct ram_vol *v, struct ram_inode *n, off_t off,
 {
 	uint64_t first = (uint64_t)off >> RAM_PAGE_SHIFT;
 	uint64_t last = ((uint64_t)off + (uint64_t)len - 1) >> RAM_PAGE_SHIFT;
-	struct ram_acct a = { .v = v };
+	struct ram_acct a = {.v = v};
 	uint64_t cost = ram_cost(n, first, last);
 	int fresh, rc = 0;
 	char *page;
@@ -2166,8 +2134,7 @@ static int ram_file_alloc(struct ram_vol *v, struct ram_inode *n, off_t off,
 	return rc;
 }
 
-static int ram_fallocate(void *vol, uint64_t fh, int mode, off_t off,
-			 off_t len)
+static int ram_fallocate(void *vol, uint64_t fh, int mode, off_t off, off_t len)
 {
 	struct ram_inode *n = ram_fh_node(fh);
 	struct ram_vol *v = vol;
@@ -2300,8 +2267,8 @@ out:
 /* 0 when name is one ram stores, else the error for it. */
 static int ram_xattr_name(const char *name)
 {
-	static const char *const prefixes[] = { "user.", "trusted.",
-						"security." };
+	static const char *const prefixes[] = {"user.", "trusted.",
+					       "security."};
 	size_t len = name ? strlen(name) : 0;
 
 	if (len == 0 || len > RAM_XATTR_NAME_MAX)
@@ -2320,8 +2287,7 @@ static int ram_xattr_user_ok(const struct ram_inode *n, const char *name)
 	       S_ISDIR(n->type);
 }
 
-static struct ram_xattr **ram_xattr_find(struct ram_inode *n,
-					 const char *name)
+static struct ram_xattr **ram_xattr_find(struct ram_inode *n, const char *name)
 {
 	struct ram_xattr **xp;
 
@@ -2519,7 +2485,7 @@ static const struct volfs_optdesc ram_options[] = {
 		.key = "gid",
 		.help = "the group id owning the root directory (default 0)",
 	},
-	{ .key = NULL },
+	{.key = NULL},
 };
 
 static const struct volfs_backend ram_backend = {

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small helpers every backend module needs.  They are static inline: a
+ * module links against nothing of the core, only against its own library.
+ */
+#ifndef VOLFS_BACKEND_UTIL_H
+#define VOLFS_BACKEND_UTIL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "volfs/backend.h"
+
+/*
+ * Formats a message into a backend's err buffer (when it has one) and
+ * returns rc, a negative errno value.
+ */
+static inline int volfs_be_errf(char *err, size_t errlen, int rc,
+				const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static inline int volfs_be_errf(char *err, size_t errlen, int rc,
+				const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* The text of a negative errno value, for messages. */
+static inline const char *volfs_be_strerror(int rc)
+{
+	const char *s = strerrordesc_np(-rc);
+
+	return s ? s : "Unknown error";
+}
+
+/* The value of option key of the volume, or NULL. */
+static inline const char *volfs_be_opt(const struct volfs_volinfo *vi,
+				       const char *key)
+{
+	for (size_t i = 0; i < vi->nopts; i++)
+		if (strcmp(vi->opts[i].key, key) == 0)
+			return vi->opts[i].value;
+	return NULL;
+}
+
+#endif /* VOLFS_BACKEND_UTIL_H */
