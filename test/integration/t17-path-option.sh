@@ -34,7 +34,7 @@ assert_eq "$(cat "$h/new")" new "file written through the mount, after rm"
 vol create -o path="$h" pv2 >/dev/null
 mount_vol pv2 "$T/mnt2"
 expect_exit 0 vol rm -f pv2
-wait_until 5 not_mounted "$(abspath "$T/mnt2")" || fail "rm -f left pv2 mounted"
+wait_until 30 not_mounted "$(abspath "$T/mnt2")" || fail "rm -f left pv2 mounted"
 [ -f "$h/a" ] && [ -f "$h/sub/b" ] || fail "rm -f of a mounted path= volume removed host files"
 
 # Two volumes may not be confused: each has its own path.

@@ -59,8 +59,8 @@ assert_eq "$(ls_refs v)" 0 "REFS after the foreground mount ended"
 mount_vol v "$m"
 pid=$(mount_pid v "$m")
 kill -TERM "$pid"
-wait_until 10 not_mounted "$m" || fail "SIGTERM left $m mounted"
-wait_until 10 sh -c "! kill -0 $pid" || fail "daemon $pid survived SIGTERM"
+wait_until 30 not_mounted "$m" || fail "SIGTERM left $m mounted"
+wait_until 30 sh -c "! kill -0 $pid" || fail "daemon $pid survived SIGTERM"
 assert_eq "$(ls_refs v)" 0 "REFS after SIGTERM"
 
 # A path= volume whose host directory went away cannot be mounted, and

@@ -43,7 +43,7 @@ kill -0 "$pid" || fail "the daemon stopped while binds remained"
 assert_eq "$(ls_refs v)" 2 "REFS after one umount"
 expect_exit 0 vol umount "$c"
 expect_exit 0 vol umount "$b"
-wait_until 5 sh -c "! kill -0 $pid" || fail "the daemon outlived its last mount"
+wait_until 30 sh -c "! kill -0 $pid" || fail "the daemon outlived its last mount"
 assert_eq "$(ls_refs v)" 0 "REFS after the last umount"
 
 # SIGTERM takes the binds down with the daemon.
@@ -51,8 +51,8 @@ mount_vol v "$T/a"
 mount_vol v "$T/b"
 pid=$(mount_pid v "$a")
 kill -TERM "$pid"
-wait_until 10 sh -c "! kill -0 $pid" || fail "daemon survived SIGTERM"
-wait_until 5 not_mounted "$b" || fail "SIGTERM left the bind at $b"
+wait_until 30 sh -c "! kill -0 $pid" || fail "daemon survived SIGTERM"
+wait_until 30 not_mounted "$b" || fail "SIGTERM left the bind at $b"
 not_mounted "$a" || fail "SIGTERM left $a mounted"
 assert_eq "$(ls_refs v)" 0 "REFS after SIGTERM"
 
@@ -61,7 +61,7 @@ mount_vol v "$T/a"
 mount_vol v "$T/b"
 pid=$(mount_pid v "$a")
 kill -KILL "$pid"
-wait_until 5 not_mounted "$a" || fail "kill -9 left $a mounted"
+wait_until 30 not_mounted "$a" || fail "kill -9 left $a mounted"
 assert_eq "$(ls_refs v)" 0 "REFS after kill -9"
 expect_exit 0 vol mount v "$b"
 assert_eq "$(cat "$b/f")" "two, longer" "data through the mount that replaced a dead one"

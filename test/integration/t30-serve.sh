@@ -81,17 +81,17 @@ echo again >"$srv/after/g" || fail "a closed volume does not open again"
 # SIGTERM: the serve mount and the mounts sharing it go.
 mount_vol after "$T/m"
 kill -TERM "$serve_pid"
-wait_until 10 sh -c "! kill -0 $serve_pid" || fail "volfs serve survived SIGTERM"
+wait_until 30 sh -c "! kill -0 $serve_pid" || fail "volfs serve survived SIGTERM"
 not_mounted "$srv" || fail "SIGTERM left $srv mounted"
-wait_until 5 not_mounted "$m" || fail "SIGTERM left the shared mount $m"
+wait_until 30 not_mounted "$m" || fail "SIGTERM left the shared mount $m"
 assert_eq "$(ls_refs after)" 0 "REFS after serve stopped"
 
 # kill -9: nothing stale; it starts again on the same mountpoint.
 start_serve
 kill -KILL "$serve_pid"
-wait_until 10 not_mounted "$srv" || fail "kill -9 left $srv mounted"
+wait_until 30 not_mounted "$srv" || fail "kill -9 left $srv mounted"
 start_serve
 assert_eq "$(cat "$srv/after/g")" again "data after a restart"
 kill -TERM "$serve_pid"
-wait_until 10 not_mounted "$srv" || fail "serve did not stop"
+wait_until 30 not_mounted "$srv" || fail "serve did not stop"
 exit 0

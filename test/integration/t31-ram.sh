@@ -46,7 +46,7 @@ used1=$(df -k --output=used "$r" | tail -1)
 # Data lives as long as the serving process.
 expect_exit 0 vol umount "$(abspath "$T/r2")"
 expect_exit 0 vol umount "$r"
-wait_until 5 sh -c "! kill -0 $pid" || fail "the daemon did not exit"
+wait_until 30 sh -c "! kill -0 $pid" || fail "the daemon did not exit"
 mount_vol r "$T/r"
 [ ! -e "$r/s" ] || fail "a ram volume kept its data across a daemon restart"
 expect_exit 0 vol umount "$r"
