@@ -1005,11 +1005,6 @@ static ssize_t local_write(void *vol, uint64_t fh, const void *buf, size_t size,
 	return n < 0 ? -errno : n;
 }
 
-static int local_flush(void *vol, uint64_t fh)
-{
-	return 0;
-}
-
 static int local_fsync(void *vol, uint64_t fh, int datasync)
 {
 	int fd = local_fh_fd(fh);
@@ -1215,7 +1210,6 @@ static const struct volfs_backend local_backend = {
 	.create_file = local_create_file,
 	.read = local_read,
 	.write = local_write,
-	.flush = local_flush,
 	.fsync = local_fsync,
 	.release = local_release,
 	.fd = local_fd,

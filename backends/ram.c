@@ -68,7 +68,8 @@
 #define RAM_CAPS                                                               \
 	(VOLFS_CAP_HARDLINKS | VOLFS_CAP_SYMLINKS | VOLFS_CAP_XATTRS |         \
 	 VOLFS_CAP_ATOMIC_RENAME | VOLFS_CAP_RANDOM_WRITE |                    \
-	 VOLFS_CAP_THREADSAFE | VOLFS_CAP_STABLE_INO | VOLFS_CAP_OWNERSHIP)
+	 VOLFS_CAP_THREADSAFE | VOLFS_CAP_STABLE_INO | VOLFS_CAP_OWNERSHIP |   \
+	 VOLFS_CAP_SIZE_LIMIT)
 
 /* Data pages, and the radix tree's nodes. */
 #define RAM_PAGE_SHIFT 12
@@ -2081,11 +2082,6 @@ static ssize_t ram_write(void *vol, uint64_t fh, const void *buf, size_t size,
 	return r;
 }
 
-static int ram_flush(void *vol, uint64_t fh)
-{
-	return ram_fh_node(fh) ? 0 : -EBADF;
-}
-
 /* Nothing is more durable than memory here. */
 static int ram_fsync(void *vol, uint64_t fh, int datasync)
 {
@@ -2516,7 +2512,6 @@ static const struct volfs_backend ram_backend = {
 	.create_file = ram_create_file,
 	.read = ram_read,
 	.write = ram_write,
-	.flush = ram_flush,
 	.fsync = ram_fsync,
 	.release = ram_release,
 	.fallocate = ram_fallocate,

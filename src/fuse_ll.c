@@ -102,6 +102,8 @@ struct volfs_fs {
 	struct fs_file *files;
 	/* The one volume of a `volfs mount`. */
 	struct fs_vol *single;
+	/* The kernel caches writes (FUSE_CAP_WRITEBACK_CACHE). */
+	int writeback;
 	/* Serve: the source, the volumes open now, and the janitor. */
 	const struct volfs_fs_source *src;
 	pthread_mutex_t vols_lock;
@@ -347,6 +349,8 @@ static struct volfs_caller fs_caller(fuse_req_t req)
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct volfs_fs *fs = userdata;
+
 	conn->max_write = FS_MAX_IO;
 	conn->max_readahead = FS_MAX_IO;
 	/* No flock or POSIX lock ops: the kernel keeps both kinds of locks
@@ -357,6 +361,60 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		      (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	conn->time_gran = 1;
+	/*
+	 * A volume only this process changes may have its writes gathered
+	 * in the kernel's page cache and sent in large pieces.  Not for data
+	 * others change too, nor where a write must meet its size limit at
+	 * once, nor under serve, whose volumes differ.
+	 */
+	if (fs->single &&
+	    !(fs->single->caps &
+	      (VOLFS_CAP_EXTERNAL_CHANGES | VOLFS_CAP_SIZE_LIMIT)) &&
+	    !fs->cfg.readonly && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+		fs->writeback = 1;
+	}
+}
+
+/*
+ * Opens or creates at: with the writeback cache the kernel reads pages of
+ * files opened write-only and places appends itself, so the backend gets
+ * read-write access (where allowed) and no O_APPEND.
+ */
+static int fs_open_at(struct volfs_fs *fs, struct fs_at *at, int flags,
+		      mode_t mode, const struct volfs_caller *who,
+		      uint64_t *bfh)
+{
+	const struct volfs_backend *be = at->v->be;
+	int wflags = flags, rc;
+
+	if (fs->writeback) {
+		wflags &= ~O_APPEND;
+		if ((wflags & O_ACCMODE) == O_WRONLY)
+			wflags = (wflags & ~O_ACCMODE) | O_RDWR;
+	}
+	fs_vlock(at->v);
+	for (int pass = 0; pass < 2; pass++) {
+		if (who) {
+			rc = be->create_file(at->v->state, at->path, wflags,
+					     mode, who, bfh);
+			/* Someone else created it since the kernel looked:
+			 * without O_EXCL that is an ordinary open. */
+			if (rc == -EEXIST && !(flags & O_EXCL) &&
+			    be->open_file)
+				rc = be->open_file(at->v->state, at->path,
+						   wflags, bfh);
+		} else {
+			rc = be->open_file(at->v->state, at->path, wflags,
+					   bfh);
+		}
+		/* A write-only file stays write-only. */
+		if (rc != -EACCES || (wflags & O_ACCMODE) == (flags & O_ACCMODE))
+			break;
+		wflags = (wflags & ~O_ACCMODE) | (flags & O_ACCMODE);
+	}
+	fs_vunlock(at->v);
+	return rc;
 }
 
 /*
@@ -868,9 +926,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rc = fs_at(fs, ino, VOLFS_NO_FH, &at);
 	FS_CHECK(req, rc == -EPERM ? -EISDIR : rc);
 	FS_HAVE_OP(req, at, open_file, EPERM);
-	fs_vlock(at.v);
-	rc = at.v->be->open_file(at.v->state, at.path, flags, &bfh);
-	fs_vunlock(at.v);
+	rc = fs_open_at(fs, &at, flags, 0, NULL, &bfh);
 	FS_CHECK(req, rc);
 	f = fs_file_new(fs, at.v, ino, bfh);
 	if (!f) {
@@ -880,6 +936,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uintptr_t)f;
 	fi->keep_cache = at.v->keep_cache;
+	/* close() need not wait for a backend with nothing to do then. */
+	fi->noflush = !at.v->be->flush;
 	if (fuse_reply_open(req, fi) != 0)
 		fs_file_free(fs, f);
 }
@@ -900,14 +958,8 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	rc = fs_at_child(fs, parent, name, &at);
 	FS_CHECK(req, rc);
 	FS_HAVE_OP(req, at, create_file, EPERM);
-	fs_vlock(at.v);
-	rc = at.v->be->create_file(at.v->state, at.path, flags, mode, &who,
-				   &bfh);
-	/* Someone else created it since the kernel looked: without O_EXCL
-	 * that is an ordinary open. */
-	if (rc == -EEXIST && !(fi->flags & O_EXCL) && at.v->be->open_file)
-		rc = at.v->be->open_file(at.v->state, at.path, flags, &bfh);
-	fs_vunlock(at.v);
+	rc = fs_open_at(fs, &at, flags | (fi->flags & O_EXCL), mode, &who,
+			&bfh);
 	FS_CHECK(req, rc);
 	rc = fs_entry(fs, parent, name, bfh, &e);
 	if (rc == 0) {
@@ -924,6 +976,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	fi->fh = (uintptr_t)f;
 	fi->keep_cache = at.v->keep_cache;
+	fi->noflush = !at.v->be->flush;
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		fs_file_free(fs, f);
 		fs_forget_one(fs, e.ino, 1);

@@ -83,6 +83,10 @@ enum {
 	 * (a host directory, a remote share): the core keeps kernel caches
 	 * short. */
 	VOLFS_CAP_EXTERNAL_CHANGES = 1u << 10,
+	/* The volume has a size limit of its own: a write past it must fail
+	 * with ENOSPC when it is made, so the core does not let the kernel
+	 * gather writes to send later (the writeback cache). */
+	VOLFS_CAP_SIZE_LIMIT = 1u << 11,
 };
 
 /* rename() flags, equal in value to Linux's RENAME_* flags. */
