@@ -86,11 +86,19 @@ not_mounted "$srv" || fail "SIGTERM left $srv mounted"
 wait_until 30 not_mounted "$m" || fail "SIGTERM left the shared mount $m"
 assert_eq "$(ls_refs after)" 0 "REFS after serve stopped"
 
-# kill -9: nothing stale; it starts again on the same mountpoint.
+# kill -9: the mount goes with the daemon (fusermount3's auto_unmount),
+# and whatever happens to it, serve starts again cleanly on the mountpoint:
+# a dead mount left there is replaced, never "transport endpoint is not
+# connected".
 start_serve
 kill -KILL "$serve_pid"
-wait_until 30 not_mounted "$srv" || fail "kill -9 left $srv mounted"
+wait_until 30 sh -c "! kill -0 $serve_pid" || fail "serve survived kill -9"
+if ! wait_until 30 not_mounted "$srv"; then
+	echo "note: $srv still mounted 30 s after kill -9; fusermount3:" >&2
+	ps -eo pid,ppid,stat,args | grep '[f]usermount3' >&2 || true
+fi
 start_serve
+ls "$srv" >/dev/null || fail "the restarted serve mount does not answer"
 assert_eq "$(cat "$srv/after/g")" again "data after a restart"
 kill -TERM "$serve_pid"
 wait_until 30 not_mounted "$srv" || fail "serve did not stop"
