@@ -6,7 +6,7 @@
 # medians and the ratios to native ext4 (volfs-ram also to tmpfs).
 #
 #   test/bench/run.sh [--quick] [--reps N] [--targets LIST] [--out FILE]
-#                     [--workdir DIR]
+#                     [--workdir DIR] [--cpu-latency-0]
 #
 # Targets (--targets takes a comma-separated subset, in this order):
 #   native       a directory on the file system of --workdir (ext4 here)
@@ -28,6 +28,13 @@
 # Each repetition runs every target once (the first target rotates from one
 # repetition to the next, so no target always runs first or last).
 #
+# Every FUSE request wakes a daemon thread and then the caller.  On a virtual
+# machine an idle CPU can take tens of microseconds to wake, which then
+# dominates one-request-at-a-time workloads and makes them swing from run to
+# run.  --cpu-latency-0 holds /dev/cpu_dma_latency at 0 while measuring, so
+# idle CPUs poll instead of sleeping: the FUSE numbers then show volfs's own
+# cost.  The header of the results says which way a run was made.
+#
 # Needs root (mounts, drop_caches), fio, jq, tar, a C compiler, bindfs for
 # the bindfs target.  The volfs binary is $VOLFS, else the one built next to
 # this script (../../volfs), else `volfs` from PATH; backend modules come
@@ -44,6 +51,7 @@ HERE=$(cd "$(dirname "$0")" && pwd -P)
 usage() {
 	cat <<EOF
 usage: $PROG [--quick] [--reps N] [--targets LIST] [--out FILE] [--workdir DIR]
+       [--cpu-latency-0]
 
   --quick         small sizes, short fio runs, 1 repetition (a smoke check)
   --reps N        repetitions (default 3; 1 with --quick)
@@ -51,6 +59,8 @@ usage: $PROG [--quick] [--reps N] [--targets LIST] [--out FILE] [--workdir DIR]
   --out FILE      results file (default /var/tmp/volfs-bench-DATE.txt)
   --workdir DIR   where the work directory is made (default /var/tmp); the
                   native target runs there, so it should be on ext4
+  --cpu-latency-0 keep idle CPUs polling while measuring (PM QoS through
+                  /dev/cpu_dma_latency), for repeatable FUSE numbers
 EOF
 }
 
@@ -60,11 +70,13 @@ ALL_TARGETS_CSV=$(
 	echo "${ALL_TARGETS[*]}"
 )
 
+ORIG_ARGS="$*"
 QUICK=0
 REPS=
 TARGETS_ARG=
 OUT=
 WORKDIR_PARENT=/var/tmp
+CPU_LATENCY_0=0
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -93,6 +105,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--workdir=*) WORKDIR_PARENT=${1#*=} ;;
+	--cpu-latency-0) CPU_LATENCY_0=1 ;;
 	-h | --help)
 		usage
 		exit 0
@@ -302,7 +315,7 @@ drop_caches() {
 }
 
 fstype_of() {
-	df -T --output=fstype "$1" | tail -n 1 | tr -d ' '
+	df --output=fstype "$1" | tail -n 1 | tr -d ' '
 }
 
 NATIVE_FS=$(fstype_of "$W")
@@ -316,13 +329,14 @@ MAX_PAGES=$(cat /proc/sys/fs/fuse/max_pages_limit 2>/dev/null || echo unknown)
 
 {
 	echo "volfs benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "command:         $0 $*"
+	echo "command:         $0${ORIG_ARGS:+ $ORIG_ARGS}"
 	echo "machine:         $(nproc) CPUs ($CPU_MODEL), $((MEM_TOTAL_KIB / 1024)) MiB RAM, kernel $(uname -r)"
 	echo "native fs:       $NATIVE_FS ($(df --output=source "$W" | tail -n 1)), work dir $W"
 	echo "libfuse:         fuse3 $FUSE3_VERSION (volfs), fuse2 $FUSE2_VERSION (bindfs); fuse max_pages_limit $MAX_PAGES"
 	echo "fio:             $(fio --version)"
 	echo "volfs:           ${VOLFS:-not found} ($("${VOLFS:-false}" version 2>/dev/null || echo '?'))"
 	echo "backend dir:     ${VOLFS_BACKEND_DIR:-(volfs default)}"
+	echo "load average:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the start"
 	echo "results file:    $OUT"
 } | emit
 [ "$NATIVE_FS" = ext4 ] ||
@@ -362,6 +376,7 @@ rm -f "$W/tree.list"
 
 declare -A TDIR=()   # target -> directory the workloads run in
 declare -A TNOTE=()  # target -> how it was set up, or why it was skipped
+declare -A TMOUNT=() # target -> its mountpoint (all but native)
 ACTIVE=()
 
 wait_mounted() {
@@ -416,7 +431,8 @@ setup_volfs() {
 	*) PIDS+=("$pid") ;;
 	esac
 	TDIR[$t]=$dir
-	TNOTE[$t]="volfs create $* $name; volfs mount $name DIR (daemon pid ${pid:-?}); mount options: $(mount_opts_of "$dir")"
+	TMOUNT[$t]=$dir
+	TNOTE[$t]="volfs create ${*:+$* }$name; volfs mount $name DIR (daemon pid ${pid:-?}); mount options: $(mount_opts_of "$dir")"
 }
 
 setup_target() {
@@ -434,6 +450,7 @@ setup_target() {
 		mount -t tmpfs -o "size=$TMPFS_SIZE,mode=0755" volfs-bench-tmpfs "$dir" ||
 			{ TNOTE[$t]="skipped: mount -t tmpfs failed"; return 1; }
 		TDIR[$t]=$dir
+		TMOUNT[$t]=$dir
 		TNOTE[$t]="mount -t tmpfs -o size=$TMPFS_SIZE,mode=0755"
 		;;
 	bindfs)
@@ -454,6 +471,7 @@ setup_target() {
 			PIDS+=("$pid")
 			if wait_mounted "$dir" "$pid"; then
 				TDIR[$t]=$dir
+				TMOUNT[$t]=$dir
 				TNOTE[$t]="bindfs $(bindfs --version 2>/dev/null | head -n 1 | awk '{ print $2 }'): bindfs -f ${opts:+$opts }SRC DIR (pid $pid, single-threaded, its default); mount options: $(mount_opts_of "$dir")"
 				return 0
 			fi
@@ -505,45 +523,60 @@ done
 
 # --- Measuring ---------------------------------------------------------------
 
-record() {
+# A daemon that died leaves its mountpoint an ordinary directory of the
+# native file system (auto_unmount): measuring that would be wrong.
+check_mounted() { # target
+	if [ -n "${TMOUNT[$1]:-}" ] && ! is_mountpoint "${TMOUNT[$1]}"; then
+		die "$1: ${TMOUNT[$1]} is no longer mounted (did its daemon die?)"
+	fi
+}
+
+record() { # rep target metric value
+	check_mounted "$2"
 	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RAW"
 	printf '    %-13s %s\n' "$3" "$4" | tee -a "$OUT" >&2
 }
 
-# Runs fio with the common options and the given ones; prints its JSON
-# report's path.
+# The measuring helpers run in this shell (never in a command substitution,
+# so a failure stops the run) and leave their result in VAL.
+VAL=
+
+# Runs fio with the common options and the given ones; its JSON report is
+# left in $FIO_JSON.
+FIO_JSON=$W/fio.json
 FIO_COMMON=(--ioengine=psync --fallocate=none --invalidate=0 --group_reporting
 	--output-format=json)
 run_fio() {
-	local json=$W/fio.json
 	if ! timeout --foreground "$STEP_TIMEOUT" fio "${FIO_COMMON[@]}" \
-		--output="$json" "$@" >"$W/fio.err" 2>&1; then
+		--output="$FIO_JSON" "$@" >"$W/fio.err" 2>&1; then
 		cat "$W/fio.err" >&2
 		die "fio failed: fio $*"
 	fi
-	if [ "$(jq '[.jobs[].error] | max' "$json")" != 0 ]; then
-		die "fio reported an error: fio $* ($(jq -c '[.jobs[].error]' "$json"))"
+	if [ "$(jq '[.jobs[].error] | max' "$FIO_JSON")" != 0 ]; then
+		die "fio reported an error: fio $* ($(jq -c '[.jobs[].error]' "$FIO_JSON"))"
 	fi
-	echo "$json"
 }
 
-fio_mibs() { # json rw
-	jq -r --arg d "$2" '.jobs[0][$d].bw_bytes / 1048576 | . * 10 | round / 10' "$1"
+# MiB/s (rw: read or write) of the last fio run.
+fio_mibs() {
+	VAL=$(jq -r --arg d "$1" '.jobs[0][$d].bw_bytes / 1048576 | . * 10 | round / 10' "$FIO_JSON")
 }
 
-fio_iops() { # json rw
-	jq -r --arg d "$2" '.jobs[0][$d].iops | round' "$1"
+# IOPS of the last fio run, summed over its jobs.
+fio_iops() {
+	VAL=$(jq -r --arg d "$1" '.jobs[0][$d].iops | round' "$FIO_JSON")
 }
 
 run_meta() { # dir count phase [size]
-	local line
-	line=$(timeout --foreground "$STEP_TIMEOUT" "$META" "$@") ||
+	timeout --foreground "$STEP_TIMEOUT" "$META" "$@" >"$W/meta.out" 2>"$W/meta.err" || {
+		cat "$W/meta.err" >&2
 		die "meta $* failed"
-	line=${line##*rate=}
-	echo "$line"
+	}
+	VAL=$(sed -n 's/.*rate=//p' "$W/meta.out")
+	[ -n "$VAL" ] || die "meta $* printed no rate"
 }
 
-# Seconds taken by a command, to the microsecond.
+# Seconds a command takes, to the millisecond.
 time_cmd() {
 	local t0 t1
 	t0=$EPOCHREALTIME
@@ -552,69 +585,89 @@ time_cmd() {
 		die "failed: $*"
 	}
 	t1=$EPOCHREALTIME
-	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+	VAL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 }
 
 run_target() { # rep target
-	local rep=$1 t=$2 d json
+	local rep=$1 t=$2 d
 	d=${TDIR[$t]}/rep$rep
+	check_mounted "$t"
 	mkdir -p "$d"
 	sync
 
 	# 1, 2: sequential write, cold and warm read.
-	json=$(run_fio --name=seqwrite --filename="$d/seq" --rw=write --bs=1M \
-		--size="${SEQ_MIB}M" --end_fsync=1)
-	record "$rep" "$t" seqwrite "$(fio_mibs "$json" write)"
+	run_fio --name=seqwrite --filename="$d/seq" --rw=write --bs=1M \
+		--size="${SEQ_MIB}M" --end_fsync=1
+	fio_mibs write
+	record "$rep" "$t" seqwrite "$VAL"
 	drop_caches
-	json=$(run_fio --name=seqread --filename="$d/seq" --rw=read --bs=1M \
-		--size="${SEQ_MIB}M")
-	record "$rep" "$t" seqread_cold "$(fio_mibs "$json" read)"
-	json=$(run_fio --name=seqread --filename="$d/seq" --rw=read --bs=1M \
-		--size="${SEQ_MIB}M")
-	record "$rep" "$t" seqread_warm "$(fio_mibs "$json" read)"
+	run_fio --name=seqread --filename="$d/seq" --rw=read --bs=1M \
+		--size="${SEQ_MIB}M"
+	fio_mibs read
+	record "$rep" "$t" seqread_cold "$VAL"
+	run_fio --name=seqread --filename="$d/seq" --rw=read --bs=1M \
+		--size="${SEQ_MIB}M"
+	fio_mibs read
+	record "$rep" "$t" seqread_warm "$VAL"
 	rm -f "$d/seq"
 
 	# 3, 4: random reads on a file read once beforehand, random writes.
 	run_fio --name=layout --filename="$d/rand" --rw=write --bs=1M \
-		--size="${RAND_MIB}M" --end_fsync=1 >/dev/null
+		--size="${RAND_MIB}M" --end_fsync=1
 	cat "$d/rand" >/dev/null
-	json=$(run_fio --name=randread1 --filename="$d/rand" --rw=randread \
-		--bs=4k --size="${RAND_MIB}M" --time_based \
-		--runtime="$FIO_RUNTIME" --numjobs=1)
-	record "$rep" "$t" randread_1j "$(fio_iops "$json" read)"
-	json=$(run_fio --name=randread4 --filename="$d/rand" --rw=randread \
-		--bs=4k --size="${RAND_MIB}M" --time_based \
-		--runtime="$FIO_RUNTIME" --numjobs=4)
-	record "$rep" "$t" randread_4j "$(fio_iops "$json" read)"
-	json=$(run_fio --name=randwrite --filename="$d/rand" --rw=randwrite \
-		--bs=4k --size="${RAND_MIB}M" --time_based \
-		--runtime="$FIO_RUNTIME" --numjobs=1)
-	record "$rep" "$t" randwrite "$(fio_iops "$json" write)"
+	run_fio --name=randread1 --filename="$d/rand" --rw=randread --bs=4k \
+		--size="${RAND_MIB}M" --time_based --runtime="$FIO_RUNTIME" \
+		--numjobs=1
+	fio_iops read
+	record "$rep" "$t" randread_1j "$VAL"
+	run_fio --name=randread4 --filename="$d/rand" --rw=randread --bs=4k \
+		--size="${RAND_MIB}M" --time_based --runtime="$FIO_RUNTIME" \
+		--numjobs=4
+	fio_iops read
+	record "$rep" "$t" randread_4j "$VAL"
+	run_fio --name=randwrite --filename="$d/rand" --rw=randwrite --bs=4k \
+		--size="${RAND_MIB}M" --time_based --runtime="$FIO_RUNTIME" \
+		--numjobs=1
+	fio_iops write
+	record "$rep" "$t" randwrite "$VAL"
 	rm -f "$d/rand"
 
 	# 5: empty files.
 	mkdir "$d/meta"
-	record "$rep" "$t" create "$(run_meta "$d/meta" "$META_COUNT" create)"
-	record "$rep" "$t" stat "$(run_meta "$d/meta" "$META_COUNT" stat)"
-	record "$rep" "$t" readdir "$(run_meta "$d/meta" "$META_COUNT" readdir)"
-	record "$rep" "$t" unlink "$(run_meta "$d/meta" "$META_COUNT" unlink)"
+	for phase in create stat readdir unlink; do
+		run_meta "$d/meta" "$META_COUNT" "$phase"
+		record "$rep" "$t" "$phase" "$VAL"
+	done
 	rmdir "$d/meta"
 
 	# 6: small files.
 	mkdir "$d/small"
-	record "$rep" "$t" small_write \
-		"$(run_meta "$d/small" "$SMALL_COUNT" write "$SMALL_SIZE")"
-	record "$rep" "$t" small_read \
-		"$(run_meta "$d/small" "$SMALL_COUNT" read "$SMALL_SIZE")"
+	run_meta "$d/small" "$SMALL_COUNT" write "$SMALL_SIZE"
+	record "$rep" "$t" small_write "$VAL"
+	run_meta "$d/small" "$SMALL_COUNT" read "$SMALL_SIZE"
+	record "$rep" "$t" small_read "$VAL"
 	rm -rf "$d/small"
 
 	# 7: a tree, unpacked then removed.
 	mkdir "$d/tree"
-	record "$rep" "$t" untar "$(time_cmd tar -xf "$TARBALL" -C "$d/tree")"
-	record "$rep" "$t" rm_rf "$(time_cmd rm -rf "$d/tree")"
+	time_cmd tar -xf "$TARBALL" -C "$d/tree"
+	record "$rep" "$t" untar "$VAL"
+	time_cmd rm -rf "$d/tree"
+	record "$rep" "$t" rm_rf "$VAL"
 
 	rmdir "$d"
 }
+
+# Opened only now, so the daemons started above do not inherit it; the
+# kernel drops the request when the last holder of the file exits.
+if [ "$CPU_LATENCY_0" = 1 ]; then
+	if ! exec {QOS_FD}>/dev/cpu_dma_latency || ! printf 0 >&"$QOS_FD"; then
+		die "--cpu-latency-0: cannot write /dev/cpu_dma_latency"
+	fi
+	log "cpu idle:        /dev/cpu_dma_latency held at 0 while measuring (--cpu-latency-0)"
+else
+	log "cpu idle:        as configured ($(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo 'no cpuidle driver')); --cpu-latency-0 not given"
+fi
 
 START=$EPOCHREALTIME
 log ""
@@ -793,6 +846,6 @@ END {
 	echo "raw measurements (rep, target, metric, value):"
 	sed 's/^/  /' "$RAW"
 	echo
-	echo "elapsed: ${ELAPSED} s for $REPS repetition(s) of ${#ACTIVE[@]} target(s)"
+	echo "elapsed: ${ELAPSED} s for $REPS repetition(s) of ${#ACTIVE[@]} target(s); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "results file: $OUT"
 } | emit
