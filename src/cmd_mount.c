@@ -52,6 +52,10 @@ static void mount_usage(FILE *out)
 		"the data,\n"
 		"                       1 if the host may change it too)\n"
 		"  -o max_threads=N     serve with at most N threads\n"
+		"  -o writeback_cache   let the kernel gather writes (faster "
+		"writes, slower\n"
+		"                       stat of files being written; local "
+		"volumes)\n"
 		"  -o debug             print every FUSE request (with -f)\n"
 		"  -h, --help           show this help\n"
 		"\n"
@@ -112,6 +116,8 @@ int cli_parse_mount_opts(char *arg, struct volfs_fs_config *cfg)
 			cfg->allow_other = 1;
 		} else if (!strcmp(opt, "debug") && !val) {
 			cfg->debug = 1;
+		} else if (!strcmp(opt, "writeback_cache") && !val) {
+			cfg->writeback_cache = 1;
 		} else if (!strcmp(opt, "defaults") && !val) {
 			continue;
 		} else if (!strcmp(opt, "uid") && val) {
@@ -142,7 +148,7 @@ int cli_parse_mount_opts(char *arg, struct volfs_fs_config *cfg)
 				"unknown mount option '%s%s%s': known are ro, "
 				"rw, allow_other, uid=N, gid=N, "
 				"entry_timeout=S, attr_timeout=S, "
-				"max_threads=N, debug",
+				"max_threads=N, writeback_cache, debug",
 				opt, val ? "=" : "", val ? val : "");
 		}
 	}

@@ -362,12 +362,14 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	conn->time_gran = 1;
 	/*
-	 * A volume only this process changes may have its writes gathered
-	 * in the kernel's page cache and sent in large pieces.  Not for data
-	 * others change too, nor where a write must meet its size limit at
-	 * once, nor under serve, whose volumes differ.
+	 * On request, a volume only this process changes may have its writes
+	 * gathered in the kernel's page cache and sent in large pieces.  Not
+	 * for data others change too, nor where a write must meet its size
+	 * limit at once, nor under serve, whose volumes differ.  It is not
+	 * the default: the kernel then asks for the attributes of every file
+	 * being written at each stat() (measured in doc/performance.md).
 	 */
-	if (fs->single &&
+	if (fs->cfg.writeback_cache && fs->single &&
 	    !(fs->single->caps &
 	      (VOLFS_CAP_EXTERNAL_CHANGES | VOLFS_CAP_SIZE_LIMIT)) &&
 	    !fs->cfg.readonly && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {

@@ -25,6 +25,10 @@ struct volfs_fs_config {
 	 * backend's capabilities. */
 	double entry_timeout;
 	double attr_timeout;
+	/* Let the kernel gather writes in its page cache (volumes only volfs
+	 * changes and without a size limit of their own): faster writes,
+	 * slower stat() of files being written. */
+	int writeback_cache;
 	/* Worker threads at most (0: default). */
 	unsigned max_threads;
 	/* Print every FUSE request (foreground only). */

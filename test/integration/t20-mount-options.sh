@@ -42,6 +42,18 @@ expect_exit 1 vol mount v "$m"
 assert_grep "already a volfs mount" "$T/err"
 expect_exit 0 vol umount "$m"
 
+# writeback_cache: the kernel gathers writes; appends and reads stay right.
+mount_vol v "$m" writeback_cache
+printf one >"$m/wb"
+printf two >>"$m/wb"
+sh -c 'exec 3>>"$1"; printf three >&3' sh "$m/wb"
+assert_eq "$(cat "$m/wb")" onetwothree "appends with the writeback cache"
+head -c 3000000 /dev/urandom >"$T/rnd"
+cp "$T/rnd" "$m/rnd"
+sync
+cmp "$T/rnd" "$(data_dir v)/rnd" || fail "data written with the writeback cache differs on the host"
+expect_exit 0 vol umount "$m"
+
 # Foreground: runs until unmounted, then exits 0 and detaches.
 "$VOLFS" mount -f v "$m" 2>"$T/fg.err" &
 fg=$!
