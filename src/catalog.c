@@ -222,6 +222,24 @@ static int cat_oom(struct volfs_err *err)
 	return volfs_err_set(err, -ENOMEM, "out of memory");
 }
 
+/*
+ * Returns the array arr (n elements of size elem used, *alloc allocated)
+ * with room for one more, doubled when full; NULL, arr untouched, when out
+ * of memory.
+ */
+static void *cat_grow(void *arr, size_t *alloc, size_t n, size_t elem)
+{
+	size_t na;
+
+	if (n < *alloc)
+		return arr;
+	na = *alloc ? *alloc * 2 : 8;
+	arr = realloc(arr, na * elem);
+	if (arr)
+		*alloc = na;
+	return arr;
+}
+
 static int cat_prepare(struct volfs_catalog *cat, const char *sql,
 		       sqlite3_stmt **st, struct volfs_err *err)
 {
@@ -1164,18 +1182,14 @@ static int cat_list_locked(struct volfs_catalog *cat, void *arg,
 	if (rc < 0)
 		return rc;
 	while ((rc = cat_step(cat, st, err)) == 1) {
-		if (a->n == alloc) {
-			size_t na = alloc ? alloc * 2 : 8;
-			struct volfs_volume *nv =
-				realloc(a->v, na * sizeof(*nv));
+		struct volfs_volume *grown =
+			cat_grow(a->v, &alloc, a->n, sizeof(*a->v));
 
-			if (!nv) {
-				rc = cat_oom(err);
-				break;
-			}
-			a->v = nv;
-			alloc = na;
+		if (!grown) {
+			rc = cat_oom(err);
+			break;
 		}
+		a->v = grown;
 		rc = cat_volume_row(cat, st, &a->v[a->n], err);
 		if (rc < 0)
 			break;
@@ -1362,18 +1376,14 @@ static int cat_attachments_locked(struct volfs_catalog *cat, void *arg,
 		return rc;
 	cat_bind_str(st, 1, a->volume);
 	while ((rc = cat_step(cat, st, err)) == 1) {
-		if (a->n == alloc) {
-			size_t na = alloc ? alloc * 2 : 8;
-			struct volfs_attachment *nv =
-				realloc(a->a, na * sizeof(*nv));
+		struct volfs_attachment *grown =
+			cat_grow(a->a, &alloc, a->n, sizeof(*a->a));
 
-			if (!nv) {
-				rc = cat_oom(err);
-				break;
-			}
-			a->a = nv;
-			alloc = na;
+		if (!grown) {
+			rc = cat_oom(err);
+			break;
 		}
+		a->a = grown;
 		if (cat_attachment_row(st, &a->a[a->n]) < 0) {
 			rc = cat_oom(err);
 			break;
@@ -1501,19 +1511,14 @@ static int cat_servers_locked(struct volfs_catalog *cat, void *arg,
 		return rc;
 	while ((rc = cat_step(cat, st, err)) == 1) {
 		struct volfs_server *srv;
+		struct volfs_server *grown =
+			cat_grow(a->s, &alloc, a->n, sizeof(*a->s));
 
-		if (a->n == alloc) {
-			size_t na = alloc ? alloc * 2 : 4;
-			struct volfs_server *ns =
-				realloc(a->s, na * sizeof(*ns));
-
-			if (!ns) {
-				rc = cat_oom(err);
-				break;
-			}
-			a->s = ns;
-			alloc = na;
+		if (!grown) {
+			rc = cat_oom(err);
+			break;
 		}
+		a->s = grown;
 		srv = &a->s[a->n];
 		memset(srv, 0, sizeof(*srv));
 		if (cat_col_dup(st, 0, &srv->mountpoint) < 0 ||

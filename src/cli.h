@@ -34,6 +34,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 struct volfs_fs_config;
 
+/* The mount options volfs starts from: allow_other as root, backend-chosen
+ * cache timeouts. */
+void cli_mount_defaults(struct volfs_fs_config *cfg);
+
 /*
  * Parses one -o argument of mount options (comma-separated) into cfg;
  * prints a usage error and returns EXIT_USAGE on a bad one.

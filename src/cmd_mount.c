@@ -97,6 +97,15 @@ static int mount_parse_seconds(const char *opt, const char *val,
 }
 
 /* Parses one -o argument (comma-separated) into cfg. */
+void cli_mount_defaults(struct volfs_fs_config *cfg)
+{
+	*cfg = (struct volfs_fs_config){
+		.allow_other = geteuid() == 0,
+		.entry_timeout = -1,
+		.attr_timeout = -1,
+	};
+}
+
 int cli_parse_mount_opts(char *arg, struct volfs_fs_config *cfg)
 {
 	char *save = NULL;
@@ -522,15 +531,13 @@ int cmd_mount(struct volfs_cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct volfs_fs_config cfg = {
-		.allow_other = geteuid() == 0,
-		.entry_timeout = -1,
-		.attr_timeout = -1,
-	};
 	struct volfs_err err = { "" };
+	struct volfs_fs_config cfg;
 	char dir[PATH_MAX];
 	int c, foreground = 0;
 	const char *name;
+
+	cli_mount_defaults(&cfg);
 
 	while ((c = getopt_long(argc, argv, "+fo:h", longopts, NULL)) != -1) {
 		switch (c) {

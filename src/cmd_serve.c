@@ -172,17 +172,15 @@ int cmd_serve(struct volfs_cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct volfs_fs_config cfg = {
-		.allow_other = geteuid() == 0,
-		.entry_timeout = -1,
-		.attr_timeout = -1,
-	};
 	const char *mountpoint = SERVE_MOUNTPOINT;
 	struct serve_src src = { 0 };
+	struct volfs_fs_config cfg;
 	char dir[PATH_MAX];
 	unsigned long idle;
 	char *end;
 	int c, rc;
+
+	cli_mount_defaults(&cfg);
 
 	while ((c = getopt_long(argc, argv, "+m:o:h", longopts, NULL)) !=
 	       -1) {
