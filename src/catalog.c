@@ -96,6 +96,9 @@ static const char *const cat_migrations[] = {
 	" pid INTEGER NOT NULL,"
 	" pid_start INTEGER NOT NULL,"
 	" since INTEGER NOT NULL);",
+	/* 3: a consumer may hold a volume several times (Docker mounts one
+	 * mount id again for `docker cp`); it is released by as many. */
+	"ALTER TABLE attachments ADD COLUMN mounts INTEGER NOT NULL DEFAULT 1;",
 };
 
 #define CAT_SCHEMA_VERSION ((int)CAT_ARRAY_SIZE(cat_migrations))
@@ -340,15 +343,16 @@ static int cat_int(struct volfs_catalog *cat, const char *sql, const char *s1,
  * the busy timeout.  If the commit fails after fn succeeded, undo(arg) frees
  * what fn returned.
  */
-static int cat_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
-		   void (*undo)(void *arg), struct volfs_err *err)
+static int cat_txn_begin(struct volfs_catalog *cat, const char *begin,
+			 cat_txn_fn fn, void *arg, void (*undo)(void *arg),
+			 struct volfs_err *err)
 {
 	int64_t deadline = cat_now_ms() + CAT_BUSY_MS;
 	int rc;
 
 	for (int attempt = 0;; attempt++) {
 		cat->busy = 0;
-		rc = cat_exec(cat, "BEGIN IMMEDIATE", err);
+		rc = cat_exec(cat, begin, err);
 		if (rc == 0) {
 			rc = fn(cat, arg, err);
 			if (rc >= 0) {
@@ -371,16 +375,35 @@ static int cat_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
 	}
 }
 
+static int cat_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
+		   void (*undo)(void *arg), struct volfs_err *err)
+{
+	return cat_txn_begin(cat, "BEGIN IMMEDIATE", fn, arg, undo, err);
+}
+
+/* A read-only transaction: it takes no write lock, so readers never wait
+ * for each other. */
+static int cat_read_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
+			void (*undo)(void *arg), struct volfs_err *err)
+{
+	return cat_txn_begin(cat, "BEGIN DEFERRED", fn, arg, undo, err);
+}
+
 /*
  * SQL function volfs_gone(pid, start): 1 if process pid no longer runs with
- * that start time (exited, or its pid was reused).
+ * that start time (exited, or its pid was reused).  Pid 0 owns durable
+ * attachments (Docker's), which no process's death ends.
  */
 static void cat_sql_gone(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	sqlite3_int64 pid = sqlite3_value_int64(argv[0]);
 	uint64_t start = (uint64_t)sqlite3_value_int64(argv[1]);
 
-	if (pid <= 0 || pid > INT_MAX) {
+	if (pid == 0) {
+		sqlite3_result_int(ctx, 0);
+		return;
+	}
+	if (pid < 0 || pid > INT_MAX) {
 		sqlite3_result_int(ctx, 1);
 		return;
 	}
@@ -909,9 +932,14 @@ static int cat_busy_msg(struct volfs_catalog *cat, const char *name,
 			more++;
 			continue;
 		}
-		n = snprintf(users + len, sizeof(users) - len, "%s%s (pid %d)",
-			     shown ? ", " : "", c ? c : "?",
-			     sqlite3_column_int(st, 1));
+		/* Pid 0: no process owns it (a Docker mount). */
+		if (sqlite3_column_int(st, 1) == 0)
+			n = snprintf(users + len, sizeof(users) - len, "%s%s",
+				     shown ? ", " : "", c ? c : "?");
+		else
+			n = snprintf(users + len, sizeof(users) - len,
+				     "%s%s (pid %d)", shown ? ", " : "",
+				     c ? c : "?", sqlite3_column_int(st, 1));
 		if (n < 0 || (size_t)n >= sizeof(users) - len) {
 			users[len] = '\0';
 			more = 1;
@@ -1067,7 +1095,8 @@ err_oom:
 
 #define CAT_VOLUME_COLUMNS                                              \
 	"SELECT name, backend, anonymous, state, created, "             \
-	"(SELECT count(*) FROM attachments a WHERE a.volume = v.name) " \
+	"(SELECT coalesce(sum(mounts), 0) FROM attachments a "       \
+	" WHERE a.volume = v.name) "                                  \
 	"FROM volumes v "
 
 /* Fills *v from a row of CAT_VOLUME_COLUMNS, with its options and labels. */
@@ -1110,16 +1139,27 @@ struct cat_get_arg {
 	struct volfs_volume *out;
 };
 
+static int cat_peek_locked(struct volfs_catalog *cat, void *arg,
+			   struct volfs_err *err);
+
 static int cat_get_locked(struct volfs_catalog *cat, void *arg,
 			  struct volfs_err *err)
 {
-	struct cat_get_arg *a = arg;
-	sqlite3_stmt *st;
 	int rc;
 
 	rc = cat_reap_locked(cat, err);
 	if (rc < 0)
 		return rc;
+	return cat_peek_locked(cat, arg, err);
+}
+
+static int cat_peek_locked(struct volfs_catalog *cat, void *arg,
+			   struct volfs_err *err)
+{
+	struct cat_get_arg *a = arg;
+	sqlite3_stmt *st;
+	int rc;
+
 	rc = cat_prepare(cat, CAT_VOLUME_COLUMNS "WHERE name = ?1", &st, err);
 	if (rc < 0)
 		return rc;
@@ -1148,6 +1188,16 @@ int volfs_catalog_get(struct volfs_catalog *cat, const char *name,
 	memset(out, 0, sizeof(*out));
 	cat_op(cat, "cannot read volume '%s'", name);
 	return cat_txn(cat, cat_get_locked, &a, cat_get_undo, err);
+}
+
+int volfs_catalog_peek(struct volfs_catalog *cat, const char *name,
+		       struct volfs_volume *out, struct volfs_err *err)
+{
+	struct cat_get_arg a = { .name = name, .out = out };
+
+	memset(out, 0, sizeof(*out));
+	cat_op(cat, "cannot read volume '%s'", name);
+	return cat_read_txn(cat, cat_peek_locked, &a, cat_get_undo, err);
 }
 
 struct cat_list_arg {
@@ -1217,12 +1267,26 @@ int volfs_catalog_list(struct volfs_catalog *cat, struct volfs_volume **out,
 	return rc;
 }
 
-static int cat_attach_locked(struct volfs_catalog *cat, void *arg,
-			     struct volfs_err *err)
+static uint64_t cat_owner_start(const struct volfs_attachment *a);
+
+/* Binds ?1..?7 to volume, consumer, target, readonly, since, pid, start. */
+static void cat_bind_attachment(sqlite3_stmt *st,
+				const struct volfs_attachment *a)
 {
-	const struct volfs_attachment *a = arg;
-	uint64_t start = a->pid_start;
-	sqlite3_stmt *st;
+	cat_bind_str(st, 1, a->volume);
+	cat_bind_str(st, 2, a->consumer);
+	cat_bind_str(st, 3, a->target);
+	sqlite3_bind_int(st, 4, a->readonly ? 1 : 0);
+	sqlite3_bind_int64(st, 5, a->since > 0 ? a->since : time(NULL));
+	sqlite3_bind_int64(st, 6, a->pid);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)cat_owner_start(a));
+}
+
+/* Reaps, then checks that volume a->volume may take a new attachment. */
+static int cat_attach_check(struct volfs_catalog *cat,
+			    const struct volfs_attachment *a,
+			    struct volfs_err *err)
+{
 	int state, rc;
 
 	rc = cat_reap_locked(cat, err);
@@ -1238,9 +1302,27 @@ static int cat_attach_locked(struct volfs_catalog *cat, void *arg,
 				     "volume '%s' is %s: wait for it, then "
 				     "try again",
 				     a->volume, cat_state_name(state));
-	/* No start time given: it is the owner's current one. */
-	if (start == 0)
-		start = volfs_pid_start(a->pid);
+	return 0;
+}
+
+/* The owner's start time: the one given, else the owner's current one. */
+static uint64_t cat_owner_start(const struct volfs_attachment *a)
+{
+	if (a->pid_start || a->pid == 0)
+		return a->pid_start;
+	return volfs_pid_start(a->pid);
+}
+
+static int cat_attach_locked(struct volfs_catalog *cat, void *arg,
+			     struct volfs_err *err)
+{
+	const struct volfs_attachment *a = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_attach_check(cat, a, err);
+	if (rc < 0)
+		return rc;
 	rc = cat_prepare(cat,
 			 "INSERT INTO attachments (volume, consumer, target, "
 			 "readonly, since, pid, pid_start) "
@@ -1253,21 +1335,16 @@ static int cat_attach_locked(struct volfs_catalog *cat, void *arg,
 			 &st, err);
 	if (rc < 0)
 		return rc;
-	cat_bind_str(st, 1, a->volume);
-	cat_bind_str(st, 2, a->consumer);
-	cat_bind_str(st, 3, a->target);
-	sqlite3_bind_int(st, 4, a->readonly ? 1 : 0);
-	sqlite3_bind_int64(st, 5, a->since > 0 ? a->since : time(NULL));
-	sqlite3_bind_int64(st, 6, a->pid);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)start);
+	cat_bind_attachment(st, a);
 	rc = cat_step(cat, st, err);
 	sqlite3_finalize(st);
 	return rc < 0 ? rc : 0;
 }
 
-int volfs_catalog_attach(struct volfs_catalog *cat,
-			 const struct volfs_attachment *a,
-			 struct volfs_err *err)
+/* Checks an attachment's fields and names the operation for messages. */
+static int cat_attach_args(struct volfs_catalog *cat,
+			   const struct volfs_attachment *a,
+			   struct volfs_err *err)
 {
 	if (!a->volume)
 		return volfs_err_set(err, -EINVAL,
@@ -1278,6 +1355,18 @@ int volfs_catalog_attach(struct volfs_catalog *cat,
 				     "given",
 				     a->volume);
 	cat_op(cat, "cannot attach volume '%s'", a->volume);
+	return 0;
+}
+
+int volfs_catalog_attach(struct volfs_catalog *cat,
+			 const struct volfs_attachment *a,
+			 struct volfs_err *err)
+{
+	int rc;
+
+	rc = cat_attach_args(cat, a, err);
+	if (rc < 0)
+		return rc;
 	return cat_txn(cat, cat_attach_locked, (void *)a, NULL, err);
 }
 
@@ -1317,6 +1406,114 @@ int volfs_catalog_detach(struct volfs_catalog *cat, const char *volume,
 	return cat_txn(cat, cat_detach_locked, &a, NULL, err);
 }
 
+struct cat_ref_arg {
+	const struct volfs_attachment *a;
+	unsigned mounts;
+};
+
+static int cat_ref_locked(struct volfs_catalog *cat, void *arg,
+			  struct volfs_err *err)
+{
+	struct cat_ref_arg *r = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_attach_check(cat, r->a, err);
+	if (rc < 0)
+		return rc;
+	rc = cat_prepare(cat,
+			 "INSERT INTO attachments (volume, consumer, target, "
+			 "readonly, since, pid, pid_start, mounts) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) "
+			 "ON CONFLICT (volume, consumer) DO UPDATE SET "
+			 "mounts = mounts + 1 RETURNING mounts",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_attachment(st, r->a);
+	rc = cat_step(cat, st, err);
+	if (rc == 1) {
+		r->mounts = (unsigned)sqlite3_column_int(st, 0);
+		rc = 0;
+	} else if (rc == 0) {
+		rc = volfs_err_set(err, -EIO, "%s: no row was written",
+				   cat->op);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int volfs_catalog_ref(struct volfs_catalog *cat,
+		      const struct volfs_attachment *a, struct volfs_err *err)
+{
+	struct cat_ref_arg r = { .a = a };
+	int rc;
+
+	rc = cat_attach_args(cat, a, err);
+	if (rc < 0)
+		return rc;
+	rc = cat_txn(cat, cat_ref_locked, &r, NULL, err);
+	return rc < 0 ? rc : (int)r.mounts;
+}
+
+struct cat_unref_arg {
+	const char *volume;
+	const char *consumer;
+	int left;
+};
+
+static int cat_unref_locked(struct volfs_catalog *cat, void *arg,
+			    struct volfs_err *err)
+{
+	struct cat_unref_arg *u = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_prepare(cat,
+			 "UPDATE attachments SET mounts = mounts - 1 "
+			 "WHERE volume = ?1 AND consumer = ?2 "
+			 "RETURNING mounts",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, u->volume);
+	cat_bind_str(st, 2, u->consumer);
+	rc = cat_step(cat, st, err);
+	if (rc == 1)
+		u->left = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		rc = cat_state(cat, u->volume, err);
+		if (rc == -ENOENT)
+			return cat_no_volume(u->volume, err);
+		if (rc < 0)
+			return rc;
+		return volfs_err_set(err, -ENOENT,
+				     "volume '%s' is not attached to '%s'",
+				     u->volume, u->consumer);
+	}
+	if (u->left > 0)
+		return 0;
+	u->left = 0;
+	return cat_run(cat,
+		       "DELETE FROM attachments "
+		       "WHERE volume = ?1 AND consumer = ?2",
+		       u->volume, u->consumer, err);
+}
+
+int volfs_catalog_unref(struct volfs_catalog *cat, const char *volume,
+			const char *consumer, struct volfs_err *err)
+{
+	struct cat_unref_arg u = { .volume = volume, .consumer = consumer };
+	int rc;
+
+	cat_op(cat, "cannot release volume '%s' from '%s'", volume, consumer);
+	rc = cat_txn(cat, cat_unref_locked, &u, NULL, err);
+	return rc < 0 ? rc : u.left;
+}
+
 struct cat_attachments_arg {
 	const char *volume;
 	struct volfs_attachment *a;
@@ -1345,6 +1542,7 @@ static int cat_attachment_row(sqlite3_stmt *st, struct volfs_attachment *a)
 	a->since = sqlite3_column_int64(st, 4);
 	a->pid = (pid_t)sqlite3_column_int64(st, 5);
 	a->pid_start = (uint64_t)sqlite3_column_int64(st, 6);
+	a->mounts = (unsigned)sqlite3_column_int(st, 7);
 	return 0;
 }
 
@@ -1368,7 +1566,7 @@ static int cat_attachments_locked(struct volfs_catalog *cat, void *arg,
 	}
 	rc = cat_prepare(cat,
 			 "SELECT volume, consumer, target, readonly, since, "
-			 "pid, pid_start FROM attachments "
+			 "pid, pid_start, mounts FROM attachments "
 			 "WHERE ?1 IS NULL OR volume = ?1 "
 			 "ORDER BY volume, since, consumer",
 			 &st, err);

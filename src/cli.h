@@ -59,6 +59,25 @@ int cli_mount_target(const char *arg, char *dir);
 void cli_release_binds(struct volfs_catalog *cat, const char *name,
 		       const char *own);
 
+/*
+ * Runs fn(arg, notify_fd) in a forked daemon (new session, cwd /) and waits
+ * until it reports: cli_detach_ready() once it serves, or
+ * cli_detach_fail() with its message.  Returns the exit status for the
+ * command; when the daemon dies without a word, prints "WHAT: ...; HINT".
+ */
+int cli_detach(int (*fn)(void *arg, int notify_fd), void *arg,
+	       const char *what, const char *hint);
+
+/* Tells the waiting command the daemon is ready, then moves stdio to
+ * /dev/null and logging to syslog.  Nothing when notify_fd < 0. */
+void cli_detach_ready(int notify_fd);
+
+/* Reports msg to the waiting command (or prints it when notify_fd < 0);
+ * returns EXIT_FAIL. */
+int cli_detach_fail(int notify_fd, const char *msg);
+
+int cmd_gc(struct volfs_cli *cli, int argc, char **argv);
+
 int cmd_create(struct volfs_cli *cli, int argc, char **argv);
 int cmd_ls(struct volfs_cli *cli, int argc, char **argv);
 int cmd_inspect(struct volfs_cli *cli, int argc, char **argv);

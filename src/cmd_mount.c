@@ -259,22 +259,7 @@ static int mount_serve(struct volfs_cli *cli, const char *name,
 	if (rc < 0)
 		goto fail;
 
-	if (notify_fd >= 0) {
-		int devnull = open("/dev/null", O_RDWR);
-
-		if (write(notify_fd, "O", 1) != 1)
-			volfs_log(VOLFS_LOG_WARNING,
-				  "the mounting command went away");
-		close(notify_fd);
-		if (devnull >= 0) {
-			dup2(devnull, STDIN_FILENO);
-			dup2(devnull, STDOUT_FILENO);
-			dup2(devnull, STDERR_FILENO);
-			if (devnull > STDERR_FILENO)
-				close(devnull);
-		}
-		volfs_log_to_syslog("volfs");
-	}
+	cli_detach_ready(notify_fd);
 	volfs_log(VOLFS_LOG_INFO, "serving volume '%s' on %s", name, dir);
 	rc = volfs_fs_run(fs);
 	if (rc < 0)
@@ -297,19 +282,43 @@ fail:
 		volfs_volume_close(ov);
 	if (cat)
 		volfs_catalog_close(cat);
-	if (notify_fd >= 0) {
-		if (write(notify_fd, "E", 1) != 1 ||
-		    write(notify_fd, err.msg, strlen(err.msg)) < 0)
-			return EXIT_FAIL;
-	} else {
-		cli_error("%s", err.msg);
+	return cli_detach_fail(notify_fd, err.msg);
+}
+
+void cli_detach_ready(int notify_fd)
+{
+	int devnull;
+
+	if (notify_fd < 0)
+		return;
+	if (write(notify_fd, "O", 1) != 1)
+		volfs_log(VOLFS_LOG_WARNING, "the starting command went away");
+	close(notify_fd);
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		if (devnull > STDERR_FILENO)
+			close(devnull);
 	}
+	volfs_log_to_syslog("volfs");
+}
+
+int cli_detach_fail(int notify_fd, const char *msg)
+{
+	if (notify_fd < 0) {
+		cli_error("%s", msg);
+		return EXIT_FAIL;
+	}
+	if (write(notify_fd, "E", 1) == 1 &&
+	    write(notify_fd, msg, strlen(msg)) < 0)
+		return EXIT_FAIL;
 	return EXIT_FAIL;
 }
 
-/* Forks the daemon and waits until it reports the mount ready or failed. */
-static int mount_background(struct volfs_cli *cli, const char *name,
-			    const char *dir, const struct volfs_fs_config *cfg)
+int cli_detach(int (*fn)(void *arg, int notify_fd), void *arg,
+	       const char *what, const char *hint)
 {
 	char msg[VOLFS_ERR_MAX + 1];
 	size_t got = 0;
@@ -318,15 +327,13 @@ static int mount_background(struct volfs_cli *cli, const char *name,
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC) < 0) {
-		cli_error("cannot mount volume '%s': pipe: %s", name,
-			  strerror(errno));
+		cli_error("%s: pipe: %s", what, strerror(errno));
 		return EXIT_FAIL;
 	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		cli_error("cannot mount volume '%s': fork: %s", name,
-			  strerror(errno));
+		cli_error("%s: fork: %s", what, strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
 		return EXIT_FAIL;
@@ -339,7 +346,7 @@ static int mount_background(struct volfs_cli *cli, const char *name,
 			_exit(EXIT_FAIL);
 		/* exit(), not _exit(): the daemon's leak checks run at exit,
 		 * and stdio was flushed before the fork. */
-		exit(mount_serve(cli, name, dir, cfg, fds[1]));
+		exit(fn(arg, fds[1]));
 	}
 	close(fds[1]);
 	while (got < sizeof(msg) - 1 &&
@@ -361,12 +368,38 @@ static int mount_background(struct volfs_cli *cli, const char *name,
 	if (got > 1 && msg[0] == 'E')
 		cli_error("%s", msg + 1);
 	else
-		cli_error("cannot mount volume '%s' on %s: the volfs daemon "
-			  "exited before the mount was ready (status %d); run "
-			  "'volfs mount -f' to see why",
-			  name, dir,
-			  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		cli_error("%s: the volfs daemon exited before it was ready "
+			  "(status %d); %s",
+			  what, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+			  hint);
 	return EXIT_FAIL;
+}
+
+struct mount_args {
+	struct volfs_cli *cli;
+	const char *name;
+	const char *dir;
+	const struct volfs_fs_config *cfg;
+};
+
+static int mount_daemon(void *arg, int notify_fd)
+{
+	struct mount_args *m = arg;
+
+	return mount_serve(m->cli, m->name, m->dir, m->cfg, notify_fd);
+}
+
+/* Forks the daemon and waits until it reports the mount ready or failed. */
+static int mount_background(struct volfs_cli *cli, const char *name,
+			    const char *dir, const struct volfs_fs_config *cfg)
+{
+	struct mount_args m = { cli, name, dir, cfg };
+	char what[PATH_MAX + 300];
+
+	snprintf(what, sizeof(what), "cannot mount volume '%s' on %s", name,
+		 dir);
+	return cli_detach(mount_daemon, &m, what,
+			  "run 'volfs mount -f' to see why");
 }
 
 /*

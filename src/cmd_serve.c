@@ -17,11 +17,22 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "plugin.h"
 #include "volfs/fs.h"
 #include "volfs/util.h"
 #include "volfs/volume.h"
 
 #define SERVE_MOUNTPOINT "/run/volfs/mnt"
+#define SERVE_DOCKER_SOCKET "/run/docker/plugins/volfs.sock"
+
+struct serve_opts {
+	const char *root;
+	const char *dir;
+	/* NULL: no Docker plugin. */
+	const char *docker_socket;
+	const char *docker_host;
+	struct volfs_fs_config cfg;
+};
 
 /* The catalog as the file system's volume source.  FUSE threads share one
  * catalog handle, which wants one thread at a time. */
@@ -88,7 +99,9 @@ static void serve_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: volfs serve [-m DIR] [-o OPTION[,OPTION...]] "
-		"[--idle-timeout S]\n"
+		"[--idle-timeout S] [--detach]\n"
+		"                   [--docker-socket PATH | --no-docker] "
+		"[--docker-host URL]\n"
 		"\n"
 		"Serve every volume of the catalog as a directory under one "
 		"FUSE mount, in the\n"
@@ -101,12 +114,31 @@ static void serve_usage(FILE *out)
 		"shares its instance of the volume.  SIGTERM unmounts and "
 		"stops it.\n"
 		"\n"
+		"It also answers Docker's volume plugin protocol "
+		"('docker volume create -d volfs'):\n"
+		"a container's volume is its directory under the mount, and "
+		"every Docker mount is\n"
+		"a reference in the catalog, kept across restarts.  At start "
+		"it drops references\n"
+		"of containers Docker no longer runs ('volfs gc' does the "
+		"same).\n"
+		"\n"
 		"Options:\n"
 		"  -m, --mountpoint DIR  where to mount (default "
 		SERVE_MOUNTPOINT ")\n"
 		"  -o OPTIONS            mount options, as for 'volfs mount'\n"
 		"  --idle-timeout S      close a volume unused for S seconds "
 		"(default 60)\n"
+		"  -d, --detach          run in the background, logging to "
+		"syslog; return once\n"
+		"                        serving\n"
+		"  --docker-socket PATH  the plugin's socket (default\n"
+		"                        " SERVE_DOCKER_SOCKET ")\n"
+		"  --no-docker           no Docker plugin socket\n"
+		"  --docker-host URL     Docker's API, asked which containers "
+		"still exist\n"
+		"                        (default $DOCKER_HOST, else "
+		"unix:///run/docker.sock)\n"
 		"  -h, --help            show this help\n"
 		"\n"
 		"Example:\n"
@@ -114,10 +146,40 @@ static void serve_usage(FILE *out)
 		"  volfs create data && ls " SERVE_MOUNTPOINT "/data\n");
 }
 
-/* Serves until unmounted or signalled; the catalog is open. */
-static int serve_run(struct serve_src *src, const char *dir,
-		     const struct volfs_fs_config *cfg)
+/* Drops Docker references of containers gone while volfs was not
+ * looking; Docker may not be up yet, which only leaves them for later. */
+static void *serve_reconcile(void *arg)
 {
+	struct serve_opts *o = arg;
+	struct volfs_err err = { "" };
+	struct volfs_catalog *cat;
+	int rc;
+
+	if (volfs_catalog_open(o->root, &cat, &err) < 0) {
+		volfs_log(VOLFS_LOG_WARNING, "%s", err.msg);
+		return NULL;
+	}
+	rc = volfs_docker_reconcile(cat, o->docker_host, &err);
+	if (rc < 0)
+		volfs_log(VOLFS_LOG_NOTICE, "%s", err.msg);
+	else if (rc > 0)
+		volfs_log(VOLFS_LOG_NOTICE,
+			  "dropped %d docker reference(s) of containers that "
+			  "no longer run",
+			  rc);
+	volfs_catalog_close(cat);
+	return NULL;
+}
+
+/* Serves until unmounted or signalled; the catalog is open. */
+static int serve_run(struct serve_src *src, struct serve_opts *o,
+		     int notify_fd)
+{
+	const char *dir = o->dir;
+	const struct volfs_fs_config *cfg = &o->cfg;
+	struct volfs_plugin *plugin = NULL;
+	pthread_t reconciler;
+	int reconciling = 0;
 	const struct volfs_fs_source source = {
 		.ctx = src,
 		.list = serve_list,
@@ -135,18 +197,33 @@ static int serve_run(struct serve_src *src, const char *dir,
 	int rc;
 
 	rc = volfs_fs_mount_all(&source, dir, cfg, &fs, &err);
-	if (rc < 0) {
-		cli_error("%s", err.msg);
-		return EXIT_FAIL;
-	}
+	if (rc < 0)
+		return cli_detach_fail(notify_fd, err.msg);
 	pthread_mutex_lock(&src->lock);
 	rc = volfs_catalog_server_add(src->cat, &srv, &err);
 	pthread_mutex_unlock(&src->lock);
 	if (rc < 0) {
-		cli_error("%s", err.msg);
 		volfs_fs_destroy(fs);
-		return EXIT_FAIL;
+		return cli_detach_fail(notify_fd, err.msg);
 	}
+	if (o->docker_socket) {
+		const struct volfs_plugin_config pcfg = {
+			.socket_path = o->docker_socket,
+			.mountpoint = dir,
+			.root = o->root,
+			.docker_host = o->docker_host,
+		};
+
+		rc = volfs_plugin_start(&pcfg, &plugin, &err);
+		if (rc < 0) {
+			volfs_catalog_server_remove(src->cat, dir, NULL);
+			volfs_fs_destroy(fs);
+			return cli_detach_fail(notify_fd, err.msg);
+		}
+		reconciling = pthread_create(&reconciler, NULL,
+					     serve_reconcile, o) == 0;
+	}
+	cli_detach_ready(notify_fd);
 	volfs_sd_notify("READY=1");
 	volfs_log(VOLFS_LOG_NOTICE, "serving every volume under %s", dir);
 	rc = volfs_fs_run(fs);
@@ -154,6 +231,9 @@ static int serve_run(struct serve_src *src, const char *dir,
 		volfs_log(VOLFS_LOG_ERR, "serving %s failed: %s", dir,
 			  strerror(-rc));
 	volfs_sd_notify("STOPPING=1");
+	if (reconciling)
+		pthread_join(reconciler, NULL);
+	volfs_plugin_stop(plugin);
 	/* The loop is over: no FUSE thread uses the catalog any more. */
 	if (volfs_catalog_server_remove(src->cat, dir, &err) < 0)
 		volfs_log(VOLFS_LOG_WARNING, "%s", err.msg);
@@ -163,33 +243,65 @@ static int serve_run(struct serve_src *src, const char *dir,
 	return rc < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
+struct serve_start {
+	struct volfs_cli *cli;
+	struct serve_src *src;
+	struct serve_opts *o;
+};
+
+/* Opens the catalog and serves: in the foreground (notify_fd < 0) or as
+ * the detached daemon. */
+static int serve_daemon(void *arg, int notify_fd)
+{
+	struct serve_start *s = arg;
+	struct volfs_err err = { "" };
+	int rc;
+
+	/* A detached daemon opens its own catalog: SQLite handles do not
+	 * survive a fork. */
+	rc = volfs_catalog_open(s->cli->root, &s->src->cat, &err);
+	if (rc < 0)
+		return cli_detach_fail(notify_fd, err.msg);
+	s->o->root = volfs_catalog_root(s->src->cat);
+	pthread_mutex_init(&s->src->lock, NULL);
+	rc = serve_run(s->src, s->o, notify_fd);
+	pthread_mutex_destroy(&s->src->lock);
+	volfs_catalog_close(s->src->cat);
+	return rc;
+}
+
 int cmd_serve(struct volfs_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "mountpoint", required_argument, NULL, 'm' },
 		{ "options", required_argument, NULL, 'o' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
+		{ "detach", no_argument, NULL, 'd' },
+		{ "docker-socket", required_argument, NULL, 'D' },
+		{ "no-docker", no_argument, NULL, 'N' },
+		{ "docker-host", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mountpoint = SERVE_MOUNTPOINT;
+	struct serve_opts o = { .docker_socket = SERVE_DOCKER_SOCKET };
+	struct volfs_fs_config *cfg = &o.cfg;
 	struct serve_src src = { 0 };
-	struct volfs_fs_config cfg;
 	char dir[PATH_MAX];
 	unsigned long idle;
+	int c, rc, detach = 0;
 	char *end;
-	int c, rc;
 
-	cli_mount_defaults(&cfg);
+	cli_mount_defaults(cfg);
 
-	while ((c = getopt_long(argc, argv, "+m:o:h", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+m:o:dh", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'm':
 			mountpoint = optarg;
 			break;
 		case 'o':
-			if (cli_parse_mount_opts(optarg, &cfg))
+			if (cli_parse_mount_opts(optarg, cfg))
 				return EXIT_USAGE;
 			break;
 		case 'i':
@@ -202,7 +314,25 @@ int cmd_serve(struct volfs_cli *cli, int argc, char **argv)
 					"invalid --idle-timeout '%s': give "
 					"seconds from 1 to 86400",
 					optarg);
-			cfg.idle_timeout = (unsigned)idle;
+			cfg->idle_timeout = (unsigned)idle;
+			break;
+		case 'd':
+			detach = 1;
+			break;
+		case 'D':
+			if (optarg[0] != '/')
+				return cli_usage_error(
+					"serve",
+					"invalid --docker-socket '%s': give "
+					"an absolute path",
+					optarg);
+			o.docker_socket = optarg;
+			break;
+		case 'N':
+			o.docker_socket = NULL;
+			break;
+		case 'H':
+			o.docker_host = optarg;
 			break;
 		case 'h':
 			serve_usage(stdout);
@@ -221,11 +351,14 @@ int cmd_serve(struct volfs_cli *cli, int argc, char **argv)
 	}
 	if (cli_mount_target(mountpoint, dir) < 0)
 		return EXIT_FAIL;
-	src.cat = cli_catalog(cli);
-	if (!src.cat)
-		return EXIT_FAIL;
-	pthread_mutex_init(&src.lock, NULL);
-	rc = serve_run(&src, dir, &cfg);
-	pthread_mutex_destroy(&src.lock);
-	return rc;
+	o.dir = dir;
+	o.root = cli->root;
+	if (detach) {
+		struct serve_start start = { cli, &src, &o };
+
+		return cli_detach(serve_daemon, &start, "cannot start volfs serve",
+				  "run 'volfs serve' without --detach to see "
+				  "why");
+	}
+	return serve_daemon(&(struct serve_start){ cli, &src, &o }, -1);
 }

@@ -29,6 +29,7 @@ static const struct cli_command commands[] = {
 	{ "mount", cmd_mount, "Mount a volume on a directory" },
 	{ "umount", cmd_umount, "Unmount a volume" },
 	{ "serve", cmd_serve, "Serve every volume under one mount" },
+	{ "gc", cmd_gc, "Drop references nobody holds any more" },
 	{ "version", cmd_version, "Show the version" },
 	{ NULL, NULL, NULL },
 };

@@ -65,7 +65,11 @@ struct volfs_volume {
 /*
  * An attachment: consumer (a container's mount id, or "mount:DIR") uses
  * volume, at target, read-only or not, since when, owned by the process pid
- * (whose start time, from /proc/PID/stat, guards against pid reuse).
+ * (whose start time, from /proc/PID/stat, guards against pid reuse).  Pid 0
+ * means no process owns it: it lasts until released (Docker's mounts, which
+ * outlive a restart of the daemon that answered them).  "mounts" counts how
+ * often the consumer holds the volume (volfs_catalog_ref()); a volume's
+ * reference count is the sum over its attachments.
  */
 struct volfs_attachment {
 	char *volume;
@@ -75,6 +79,7 @@ struct volfs_attachment {
 	int64_t since;
 	pid_t pid;
 	uint64_t pid_start;
+	unsigned mounts;
 };
 
 /*
@@ -120,6 +125,15 @@ int volfs_catalog_get(struct volfs_catalog *cat, const char *name,
 		      struct volfs_volume *out, struct volfs_err *err);
 
 /*
+ * As volfs_catalog_get(), but without reaping and without taking the write
+ * lock: cheap enough to call for every request of a busy client.  The
+ * reference count may still include attachments of processes that died
+ * since the last reap.
+ */
+int volfs_catalog_peek(struct volfs_catalog *cat, const char *name,
+		       struct volfs_volume *out, struct volfs_err *err);
+
+/*
  * Lists every volume in state READY or REMOVING, sorted by name, into a
  * newly allocated array freed with volfs_volumes_free(); returns the count.
  */
@@ -134,6 +148,21 @@ int volfs_catalog_list(struct volfs_catalog *cat, struct volfs_volume **out,
 int volfs_catalog_attach(struct volfs_catalog *cat,
 			 const struct volfs_attachment *a,
 			 struct volfs_err *err);
+
+/*
+ * Takes one more reference of consumer on a READY volume, as attach does,
+ * but counting: a consumer that already holds the volume holds it once
+ * more (its other fields are kept).  Returns how often it now holds it.
+ */
+int volfs_catalog_ref(struct volfs_catalog *cat,
+		      const struct volfs_attachment *a, struct volfs_err *err);
+
+/*
+ * Drops one reference of consumer; the attachment goes with the last one.
+ * Returns how many remain; -ENOENT if the consumer holds none.
+ */
+int volfs_catalog_unref(struct volfs_catalog *cat, const char *volume,
+			const char *consumer, struct volfs_err *err);
 
 /* Removes the attachment (volume, consumer); -ENOENT if absent. */
 int volfs_catalog_detach(struct volfs_catalog *cat, const char *volume,

@@ -6,18 +6,18 @@
 . "$VOLFS_SRCDIR/test/integration/lib.sh"
 need_cmd jq
 
-srv=$T/srv
-mkdir -p "$srv"
+mkdir -p "$T/srv"
+# Resolved once: a dead mount left by kill -9 cannot be cd'ed into.
+srv=$(abspath "$T/srv")
 echo "$srv" >>"$T/mounts"
 
 start_serve() {
 	"$VOLFS" --log-level info serve -m "$srv" --idle-timeout 1 \
-		2>>"$T/serve.err" &
+		--docker-socket "$T/plugin.sock" 2>>"$T/serve.err" &
 	serve_pid=$!
 	track_pid "$serve_pid"
-	wait_until 10 is_mounted "$(abspath "$srv")" ||
+	wait_until 10 is_mounted "$srv" ||
 		{ cat "$T/serve.err" >&2; fail "volfs serve did not mount $srv"; }
-	srv=$(abspath "$srv")
 }
 
 vol create before >/dev/null
@@ -45,7 +45,7 @@ fi
 assert_grep "Operation not permitted" "$T/err"
 
 # A second serve on the same mountpoint is refused.
-expect_exit 1 vol serve -m "$srv"
+expect_exit 1 vol serve -m "$srv" --docker-socket "$T/plugin2.sock"
 assert_grep "already a volfs mount" "$T/err"
 
 # volfs mount shares the serve instance; -o ro makes only that mount
@@ -102,4 +102,26 @@ ls "$srv" >/dev/null || fail "the restarted serve mount does not answer"
 assert_eq "$(cat "$srv/after/g")" again "data after a restart"
 kill -TERM "$serve_pid"
 wait_until 30 not_mounted "$srv" || fail "serve did not stop"
+[ ! -e "$T/plugin.sock" ] || fail "SIGTERM left the plugin socket behind"
+
+# --detach: returns once serving, the daemon runs on in its own session
+# and stops on SIGTERM.
+vol serve --detach -m "$srv" --docker-socket "$T/plugin.sock" ||
+	fail "volfs serve --detach failed"
+is_mounted "$srv" || fail "serve --detach returned before the mount was up"
+test -S "$T/plugin.sock" || fail "serve --detach returned before its plugin socket was up"
+serve_pid=$(sqlite3 "$VOLFS_ROOT/catalog.db" "SELECT pid FROM servers")
+track_pid "$serve_pid"
+assert_eq "$(ps -o sid= -p "$serve_pid" | tr -d ' ')" "$serve_pid" "session of the detached serve"
+assert_eq "$(cat "$srv/after/g")" again "data through the detached serve"
+kill -TERM "$serve_pid"
+wait_until 30 not_mounted "$srv" || fail "the detached serve did not stop"
+# A failure is reported by the command, not lost in the daemon.
+: >"$T/file"
+expect_exit 1 vol serve --detach -m "$T/file/x" --docker-socket "$T/plugin.sock"
+assert_grep "cannot make mountpoint" "$T/err"
+mkdir -p "$T/busy"
+expect_exit 1 vol serve --detach -m "$T/busy" --docker-socket /proc/volfs-no/plugin.sock
+assert_grep "plugin.sock" "$T/err"
+not_mounted "$(abspath "$T/busy")" || fail "a failed serve --detach left its mount"
 exit 0

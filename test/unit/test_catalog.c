@@ -234,7 +234,7 @@ static void test_open_creates(void **state)
 	sqlite3_finalize(stmt);
 	sqlite3_close(db);
 	assert_string_equal(mode, "wal");
-	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 2);
+	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 3);
 
 	/* Opening twice at once, and again later, is fine. */
 	{
@@ -886,9 +886,11 @@ static void test_servers(void **state)
 	/* A version 1 catalog, as the first volfs wrote it. */
 	tcat_open(t);
 	tcat_close(t);
-	tcat_sql(t, "DROP TABLE servers; PRAGMA user_version = 1");
+	tcat_sql(t, "DROP TABLE servers; "
+		    "ALTER TABLE attachments DROP COLUMN mounts; "
+		    "PRAGMA user_version = 1");
 	tcat_open(t);
-	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 2);
+	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 3);
 	assert_int_equal(tcat_sql_int(t, "SELECT count(*) FROM servers"), 0);
 
 	/* Not a mount: reaped when listed. */
@@ -910,6 +912,98 @@ static void test_servers(void **state)
 			 0);
 }
 
+static int tcat_ref(struct tcat *t, const char *vol, const char *consumer)
+{
+	struct volfs_attachment a = {
+		.volume = (char *)vol,
+		.consumer = (char *)consumer,
+		.target = (char *)"/run/volfs/mnt/x",
+	};
+
+	return volfs_catalog_ref(t->cat, &a, &t->err);
+}
+
+/* Counted, durable references: one consumer may hold a volume twice and
+ * releases it with as many unrefs; pid 0 is never reaped; a version 2
+ * catalog's attachments count once. */
+static void test_ref_unref(void **state)
+{
+	struct tcat *t = *state;
+	struct volfs_attachment *list;
+	struct volfs_volume v;
+	int n;
+
+	tcat_open(t);
+	tcat_mkvol(t, "data");
+	assert_int_equal(tcat_ref(t, "data", "docker:aa"), 1);
+	assert_int_equal(tcat_ref(t, "data", "docker:aa"), 2);
+	assert_int_equal(tcat_ref(t, "data", "docker:bb"), 1);
+	assert_int_equal(tcat_refcount(t, "data"), 3);
+	assert_int_equal(tcat_attach(t, "data", "cli:x", getpid(), 0), 0);
+	assert_int_equal(tcat_refcount(t, "data"), 4);
+
+	/* No owner process: reaping keeps them. */
+	assert_int_equal(volfs_catalog_reap(t->cat, &t->err), 0);
+	n = volfs_catalog_attachments(t->cat, "data", &list, &t->err);
+	assert_int_equal(n, 3);
+	for (int i = 0; i < n; i++)
+		if (strcmp(list[i].consumer, "docker:aa") == 0)
+			assert_int_equal(list[i].mounts, 2);
+	volfs_attachments_free(list, (size_t)n);
+
+	/* peek sees the same without the write lock. */
+	assert_int_equal(volfs_catalog_peek(t->cat, "data", &v, &t->err), 0);
+	assert_int_equal(v.refcount, 4);
+	volfs_volume_release(&v);
+	assert_int_equal(volfs_catalog_peek(t->cat, "nope", &v, &t->err),
+			 -ENOENT);
+
+	/* In use: not removable. */
+	assert_int_equal(volfs_catalog_begin_remove(t->cat, "data", 0,
+						    &t->err),
+			 -EBUSY);
+	assert_non_null(strstr(t->err.msg, "docker:aa"));
+
+	assert_int_equal(volfs_catalog_unref(t->cat, "data", "docker:aa",
+					     &t->err),
+			 1);
+	assert_int_equal(volfs_catalog_unref(t->cat, "data", "docker:aa",
+					     &t->err),
+			 0);
+	assert_int_equal(volfs_catalog_unref(t->cat, "data", "docker:aa",
+					     &t->err),
+			 -ENOENT);
+	assert_non_null(strstr(t->err.msg, "not attached"));
+	assert_int_equal(volfs_catalog_unref(t->cat, "nope", "docker:aa",
+					     &t->err),
+			 -ENOENT);
+	assert_non_null(strstr(t->err.msg, "no such volume"));
+	assert_int_equal(tcat_refcount(t, "data"), 2);
+
+	/* A volume being removed takes no new reference. */
+	assert_int_equal(volfs_catalog_detach(t->cat, "data", "cli:x",
+					      &t->err),
+			 0);
+	assert_int_equal(volfs_catalog_unref(t->cat, "data", "docker:bb",
+					     &t->err),
+			 0);
+	assert_int_equal(volfs_catalog_begin_remove(t->cat, "data", 0,
+						    &t->err),
+			 0);
+	assert_int_equal(tcat_ref(t, "data", "docker:cc"), -EBUSY);
+	assert_int_equal(tcat_ref(t, "gone", "docker:cc"), -ENOENT);
+
+	/* Attachments written by schema 2 count once. */
+	tcat_mkvol(t, "old");
+	assert_int_equal(tcat_attach(t, "old", "cli:y", getpid(), 0), 0);
+	tcat_close(t);
+	tcat_sql(t, "ALTER TABLE attachments DROP COLUMN mounts; "
+		    "PRAGMA user_version = 2");
+	tcat_open(t);
+	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 3);
+	assert_int_equal(tcat_refcount(t, "old"), 1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tcat_setup, tcat_teardown)
 
 int main(void)
@@ -925,6 +1019,7 @@ int main(void)
 		T(test_damaged_pages),	  T(test_not_a_catalog),
 		T(test_unopenable),	  T(test_empty_list),
 		T(test_busy_waits),	  T(test_servers),
+		T(test_ref_unref),
 	};
 
 	umask(022);

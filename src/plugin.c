@@ -1,0 +1,882 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Docker's volume-driver protocol on a unix socket, served by libmicrohttpd
+ * with one thread per connection (a slow client or a slow Mount holds only
+ * its own thread) and parsed with jansson.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plugin.h"
+#include "volfs/catalog.h"
+#include "volfs/loader.h"
+#include "volfs/options.h"
+#include "volfs/util.h"
+#include "volfs/volume.h"
+
+/* Docker's requests are a few hundred bytes; anything far larger is not
+ * Docker talking. */
+#define PLUGIN_MAX_BODY (64 * 1024)
+#define PLUGIN_MAX_CONNECTIONS 256
+/* Seconds a connection may sit idle or dribble a request. */
+#define PLUGIN_CONN_TIMEOUT 120
+/* Catalog handles kept open between requests. */
+#define PLUGIN_POOL_KEEP 32
+/* A Mount ID is 64 hex digits; allow some room, not a novel. */
+#define PLUGIN_MAX_ID 256
+
+#define PLUGIN_CONTENT_TYPE "application/vnd.docker.plugins.v1.2+json"
+
+struct volfs_plugin {
+	struct MHD_Daemon *mhd;
+	char *socket_path;
+	char *mountpoint;
+	char *root;
+	char *docker_host;
+	/* Idle catalog handles, one taken per request. */
+	pthread_mutex_t lock;
+	struct volfs_catalog *pool[PLUGIN_POOL_KEEP];
+	size_t npool;
+};
+
+/* One request's body as it arrives. */
+struct plugin_req {
+	char *body;
+	size_t len;
+	int too_large;
+};
+
+/* An answer: HTTP status and a JSON object (owned). */
+struct plugin_reply {
+	unsigned status;
+	json_t *json;
+};
+
+static struct volfs_catalog *plugin_cat_get(struct volfs_plugin *p,
+					    struct volfs_err *err)
+{
+	struct volfs_catalog *cat = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->npool > 0)
+		cat = p->pool[--p->npool];
+	pthread_mutex_unlock(&p->lock);
+	if (cat)
+		return cat;
+	if (volfs_catalog_open(p->root, &cat, err) < 0)
+		return NULL;
+	return cat;
+}
+
+static void plugin_cat_put(struct volfs_plugin *p, struct volfs_catalog *cat)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->npool < PLUGIN_POOL_KEEP) {
+		p->pool[p->npool++] = cat;
+		cat = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (cat)
+		volfs_catalog_close(cat);
+}
+
+static void plugin_reply_err(struct plugin_reply *r, unsigned status,
+			     const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void plugin_reply_err(struct plugin_reply *r, unsigned status,
+			     const char *fmt, ...)
+{
+	char msg[VOLFS_ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_decref(r->json);
+	r->status = status;
+	r->json = json_pack("{s:s}", "Err", msg);
+}
+
+/* A success: obj plus an empty "Err", as Docker's own drivers answer. */
+static void plugin_reply_ok(struct plugin_reply *r, json_t *obj)
+{
+	if (!obj)
+		obj = json_object();
+	if (obj)
+		json_object_set_new(obj, "Err", json_string(""));
+	r->status = MHD_HTTP_OK;
+	r->json = obj;
+}
+
+/*
+ * The string member key of req; NULL with an error reply when it is
+ * missing, not a string, or (for a name) empty.
+ */
+static const char *plugin_str(json_t *req, const char *key,
+			      struct plugin_reply *r)
+{
+	json_t *v = json_object_get(req, key);
+
+	if (!v) {
+		plugin_reply_err(r, MHD_HTTP_BAD_REQUEST,
+				 "malformed request: no \"%s\" given", key);
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		plugin_reply_err(r, MHD_HTTP_BAD_REQUEST,
+				 "malformed request: \"%s\" must be a string",
+				 key);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* The volume name of req, checked as volfs checks every name. */
+static const char *plugin_name(json_t *req, struct plugin_reply *r)
+{
+	struct volfs_err err = { "" };
+	const char *name = plugin_str(req, "Name", r);
+
+	if (!name)
+		return NULL;
+	if (volfs_name_check(name, &err) < 0) {
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		return NULL;
+	}
+	return name;
+}
+
+static json_t *plugin_mountpoint(struct volfs_plugin *p, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", p->mountpoint, name);
+	return json_string(path);
+}
+
+static void plugin_activate(struct volfs_plugin *p, json_t *req,
+			    struct plugin_reply *r)
+{
+	(void)p;
+	(void)req;
+	r->status = MHD_HTTP_OK;
+	r->json = json_pack("{s:[s]}", "Implements", "VolumeDriver");
+}
+
+static void plugin_capabilities(struct volfs_plugin *p, json_t *req,
+				struct plugin_reply *r)
+{
+	(void)p;
+	(void)req;
+	plugin_reply_ok(r, json_pack("{s:{s:s}}", "Capabilities", "Scope",
+				     "local"));
+}
+
+/* Create: Opts are the CLI's -o options; "backend" picks the backend. */
+static void plugin_create(struct volfs_plugin *p, json_t *req,
+			  struct plugin_reply *r)
+{
+	struct volfs_err err = { "" };
+	struct volfs_kvlist opts = { 0 };
+	const char *backend = VOLFS_DEFAULT_BACKEND;
+	struct volfs_catalog *cat;
+	const char *name, *key;
+	json_t *o, *v;
+	int rc;
+
+	name = plugin_name(req, r);
+	if (!name)
+		return;
+	o = json_object_get(req, "Opts");
+	if (o && !json_is_null(o) && !json_is_object(o)) {
+		plugin_reply_err(r, MHD_HTTP_BAD_REQUEST,
+				 "malformed request: \"Opts\" must be an "
+				 "object of strings");
+		return;
+	}
+	json_object_foreach(o, key, v)
+	{
+		if (!json_is_string(v)) {
+			plugin_reply_err(r, MHD_HTTP_OK,
+					 "cannot create volume '%s': option "
+					 "'%s' must be a string",
+					 name, key);
+			goto out;
+		}
+		if (strcmp(key, "backend") == 0) {
+			backend = json_string_value(v);
+			continue;
+		}
+		if (volfs_kvlist_set(&opts, key, json_string_value(v)) < 0) {
+			plugin_reply_err(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					 "cannot create volume '%s': out of "
+					 "memory",
+					 name);
+			goto out;
+		}
+	}
+	cat = plugin_cat_get(p, &err);
+	if (!cat) {
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		goto out;
+	}
+	rc = volfs_volume_create(cat, name, backend, opts.v, opts.n, NULL, 0,
+				 NULL, &err);
+	plugin_cat_put(p, cat);
+	if (rc < 0) {
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		goto out;
+	}
+	volfs_log(VOLFS_LOG_INFO, "docker created volume '%s' (%s)", name,
+		  backend);
+	plugin_reply_ok(r, NULL);
+out:
+	volfs_kvlist_release(&opts);
+}
+
+/* Whether every attachment of volume name is a Docker reference. */
+static int plugin_only_docker(struct volfs_catalog *cat, const char *name)
+{
+	struct volfs_attachment *a;
+	int n, only = 1;
+
+	n = volfs_catalog_attachments(cat, name, &a, NULL);
+	if (n <= 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (strncmp(a[i].consumer, "docker:", 7) != 0)
+			only = 0;
+	volfs_attachments_free(a, (size_t)n);
+	return only;
+}
+
+static void plugin_remove(struct volfs_plugin *p, json_t *req,
+			  struct plugin_reply *r)
+{
+	struct volfs_err err = { "" }, rerr = { "" };
+	struct volfs_catalog *cat;
+	const char *name;
+	int rc;
+
+	name = plugin_name(req, r);
+	if (!name)
+		return;
+	cat = plugin_cat_get(p, &err);
+	if (!cat) {
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		return;
+	}
+	rc = volfs_volume_remove(cat, name, 0, &err);
+	/* Docker removes only volumes no container of its own uses: Docker
+	 * references still held are stale (a restart of dockerd loses its
+	 * Unmounts).  Ask Docker, then try once more. */
+	if (rc == -EBUSY && plugin_only_docker(cat, name)) {
+		if (volfs_docker_reconcile(cat, p->docker_host, &rerr) > 0)
+			rc = volfs_volume_remove(cat, name, 0, &err);
+		else if (rerr.msg[0])
+			volfs_log(VOLFS_LOG_WARNING, "%s", rerr.msg);
+	}
+	plugin_cat_put(p, cat);
+	if (rc < 0) {
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		return;
+	}
+	volfs_log(VOLFS_LOG_INFO, "docker removed volume '%s'", name);
+	plugin_reply_ok(r, NULL);
+}
+
+/* The Mount ID of req, checked: printable, not empty, not huge. */
+static const char *plugin_id(json_t *req, struct plugin_reply *r)
+{
+	const char *id = plugin_str(req, "ID", r);
+
+	if (!id)
+		return NULL;
+	if (!*id || strlen(id) > PLUGIN_MAX_ID) {
+		plugin_reply_err(r, MHD_HTTP_BAD_REQUEST,
+				 "malformed request: \"ID\" must be 1 to %d "
+				 "characters",
+				 PLUGIN_MAX_ID);
+		return NULL;
+	}
+	for (const char *c = id; *c; c++)
+		if (*c <= ' ' || *c == 0x7f) {
+			plugin_reply_err(r, MHD_HTTP_BAD_REQUEST,
+					 "malformed request: \"ID\" holds a "
+					 "control character or a space");
+			return NULL;
+		}
+	return id;
+}
+
+/*
+ * Makes sure the volume answers under the serve mount.  stat() goes through
+ * the kernel to this process's own FUSE threads, which open the volume on
+ * first lookup; when that fails, opening it here yields the backend's own
+ * message.
+ */
+static int plugin_check_live(struct volfs_catalog *cat, const char *path,
+			     const char *name, struct volfs_err *err)
+{
+	struct volfs_open_volume *ov;
+	struct stat st;
+	int rc;
+
+	if (stat(path, &st) == 0)
+		return 0;
+	rc = -errno;
+	if (volfs_volume_open(cat, name, &ov, err) == 0) {
+		volfs_volume_close(ov);
+		return volfs_err_set(err, rc,
+				     "cannot mount volume '%s': %s: %s", name,
+				     path, strerror(-rc));
+	}
+	return rc;
+}
+
+static void plugin_mount(struct volfs_plugin *p, json_t *req,
+			 struct plugin_reply *r)
+{
+	struct volfs_err err = { "" };
+	struct volfs_attachment a = { 0 };
+	char consumer[PLUGIN_MAX_ID + 8];
+	char path[PATH_MAX];
+	struct volfs_catalog *cat;
+	const char *name, *id;
+	int rc;
+
+	name = plugin_name(req, r);
+	id = name ? plugin_id(req, r) : NULL;
+	if (!id)
+		return;
+	snprintf(consumer, sizeof(consumer), "docker:%s", id);
+	snprintf(path, sizeof(path), "%s/%s", p->mountpoint, name);
+	cat = plugin_cat_get(p, &err);
+	if (!cat) {
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		return;
+	}
+	a.volume = (char *)name;
+	a.consumer = consumer;
+	a.target = path;
+	a.since = time(NULL);
+	/* No owner process: the reference outlives this daemon. */
+	a.pid = 0;
+	rc = volfs_catalog_ref(cat, &a, &err);
+	if (rc >= 0) {
+		int lrc = plugin_check_live(cat, path, name, &err);
+
+		if (lrc < 0) {
+			struct volfs_err uerr = { "" };
+
+			/* Never leave a reference behind a failed Mount. */
+			if (volfs_catalog_unref(cat, name, consumer, &uerr) <
+			    0)
+				volfs_log(VOLFS_LOG_WARNING, "%s", uerr.msg);
+			rc = lrc;
+		}
+	}
+	plugin_cat_put(p, cat);
+	if (rc < 0) {
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		return;
+	}
+	volfs_log(VOLFS_LOG_INFO, "docker mounted volume '%s' for %.12s (%d)",
+		  name, id, rc);
+	plugin_reply_ok(r, json_pack("{s:s}", "Mountpoint", path));
+}
+
+static void plugin_unmount(struct volfs_plugin *p, json_t *req,
+			   struct plugin_reply *r)
+{
+	struct volfs_err err = { "" };
+	char consumer[PLUGIN_MAX_ID + 8];
+	struct volfs_catalog *cat;
+	const char *name, *id;
+	int rc;
+
+	name = plugin_name(req, r);
+	id = name ? plugin_id(req, r) : NULL;
+	if (!id)
+		return;
+	snprintf(consumer, sizeof(consumer), "docker:%s", id);
+	cat = plugin_cat_get(p, &err);
+	if (!cat) {
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		return;
+	}
+	rc = volfs_catalog_unref(cat, name, consumer, &err);
+	plugin_cat_put(p, cat);
+	/* Docker unmounts after a failed start too, and again after a
+	 * reference was reconciled away: nothing held is nothing to do. */
+	if (rc == -ENOENT) {
+		volfs_log(VOLFS_LOG_INFO, "%s (nothing to unmount)", err.msg);
+		rc = 0;
+	}
+	if (rc < 0) {
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		return;
+	}
+	volfs_log(VOLFS_LOG_INFO, "docker unmounted volume '%s' for %.12s",
+		  name, id);
+	plugin_reply_ok(r, NULL);
+}
+
+/* The catalog row of volume name, or an error reply. */
+static int plugin_peek(struct volfs_plugin *p, const char *name,
+		       struct volfs_volume *v, struct plugin_reply *r)
+{
+	struct volfs_err err = { "" };
+	struct volfs_catalog *cat;
+	int rc;
+
+	cat = plugin_cat_get(p, &err);
+	if (!cat) {
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		return -EIO;
+	}
+	rc = volfs_catalog_peek(cat, name, v, &err);
+	plugin_cat_put(p, cat);
+	/* A volume still being created or removed is not Docker's yet. */
+	if (rc == 0 && v->state != VOLFS_VOL_READY) {
+		volfs_volume_release(v);
+		rc = volfs_err_set(&err, -ENOENT, "no such volume: '%s'",
+				   name);
+	}
+	if (rc < 0)
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+	return rc;
+}
+
+static void plugin_path(struct volfs_plugin *p, json_t *req,
+			struct plugin_reply *r)
+{
+	struct volfs_volume v;
+	const char *name;
+
+	name = plugin_name(req, r);
+	if (!name || plugin_peek(p, name, &v, r) < 0)
+		return;
+	volfs_volume_release(&v);
+	plugin_reply_ok(r, json_pack("{s:o}", "Mountpoint",
+				     plugin_mountpoint(p, name)));
+}
+
+/* Status for `docker volume inspect`: secrets never leave volfs. */
+static json_t *plugin_status(const struct volfs_volume *v)
+{
+	const struct volfs_backend *be = NULL;
+	json_t *opts = json_object();
+
+	volfs_backend_load(v->backend, &be, NULL);
+	for (size_t i = 0; i < v->nopts && opts; i++) {
+		const char *val = v->opts[i].value;
+
+		/* An unloadable backend hides every value. */
+		if (!be || volfs_opt_is_secret(be, v->opts[i].key))
+			val = VOLFS_REDACTED;
+		json_object_set_new(opts, v->opts[i].key, json_string(val));
+	}
+	return json_pack("{s:s,s:i,s:o}", "backend", v->backend, "refcount",
+			 (json_int_t)v->refcount, "options",
+			 opts ? opts : json_object());
+}
+
+static json_t *plugin_created_at(int64_t created)
+{
+	char buf[64];
+	time_t t = (time_t)created;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) ||
+	    !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return json_string("");
+	return json_string(buf);
+}
+
+static void plugin_get(struct volfs_plugin *p, json_t *req,
+		       struct plugin_reply *r)
+{
+	struct volfs_volume v;
+	const char *name;
+
+	name = plugin_name(req, r);
+	if (!name || plugin_peek(p, name, &v, r) < 0)
+		return;
+	plugin_reply_ok(r, json_pack("{s:{s:s,s:o,s:o,s:o}}", "Volume", "Name",
+				     v.name, "Mountpoint",
+				     plugin_mountpoint(p, v.name), "CreatedAt",
+				     plugin_created_at(v.created), "Status",
+				     plugin_status(&v)));
+	volfs_volume_release(&v);
+}
+
+static void plugin_list(struct volfs_plugin *p, json_t *req,
+			struct plugin_reply *r)
+{
+	struct volfs_err err = { "" };
+	struct volfs_catalog *cat;
+	struct volfs_volume *v;
+	json_t *list;
+	int n;
+
+	(void)req;
+	cat = plugin_cat_get(p, &err);
+	if (!cat) {
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		return;
+	}
+	n = volfs_catalog_list(cat, &v, &err);
+	plugin_cat_put(p, cat);
+	if (n < 0) {
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		return;
+	}
+	list = json_array();
+	for (int i = 0; i < n && list; i++) {
+		if (v[i].state != VOLFS_VOL_READY)
+			continue;
+		json_array_append_new(
+			list, json_pack("{s:s,s:o}", "Name", v[i].name,
+					"Mountpoint",
+					plugin_mountpoint(p, v[i].name)));
+	}
+	volfs_volumes_free(v, (size_t)n);
+	plugin_reply_ok(r, json_pack("{s:o}", "Volumes",
+				     list ? list : json_array()));
+}
+
+struct plugin_route {
+	const char *path;
+	/* Whether the request has a JSON body to parse. */
+	int has_body;
+	void (*fn)(struct volfs_plugin *p, json_t *req,
+		   struct plugin_reply *r);
+};
+
+static const struct plugin_route plugin_routes[] = {
+	{ "/Plugin.Activate", 0, plugin_activate },
+	{ "/VolumeDriver.Capabilities", 0, plugin_capabilities },
+	{ "/VolumeDriver.Create", 1, plugin_create },
+	{ "/VolumeDriver.Remove", 1, plugin_remove },
+	{ "/VolumeDriver.Mount", 1, plugin_mount },
+	{ "/VolumeDriver.Unmount", 1, plugin_unmount },
+	{ "/VolumeDriver.Path", 1, plugin_path },
+	{ "/VolumeDriver.Get", 1, plugin_get },
+	{ "/VolumeDriver.List", 0, plugin_list },
+};
+
+/* Answers one complete request into r. */
+static void plugin_dispatch(struct volfs_plugin *p, const char *url,
+			    const char *method, struct plugin_req *req,
+			    struct plugin_reply *r)
+{
+	const struct plugin_route *route = NULL;
+	json_error_t jerr;
+	json_t *body = NULL;
+
+	for (size_t i = 0; i < sizeof(plugin_routes) / sizeof(*plugin_routes);
+	     i++)
+		if (strcmp(url, plugin_routes[i].path) == 0)
+			route = &plugin_routes[i];
+	if (!route) {
+		plugin_reply_err(r, MHD_HTTP_NOT_FOUND,
+				 "unknown request %s: this is volfs's Docker "
+				 "volume plugin",
+				 url);
+		return;
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+		plugin_reply_err(r, MHD_HTTP_METHOD_NOT_ALLOWED,
+				 "%s wants POST, not %s", url, method);
+		return;
+	}
+	if (req->too_large) {
+		plugin_reply_err(r, MHD_HTTP_CONTENT_TOO_LARGE,
+				 "request body larger than %d bytes",
+				 PLUGIN_MAX_BODY);
+		return;
+	}
+	if (route->has_body || req->len > 0) {
+		body = json_loadb(req->body ? req->body : "", req->len,
+				  JSON_REJECT_DUPLICATES, &jerr);
+		if (!body && route->has_body) {
+			plugin_reply_err(r, MHD_HTTP_BAD_REQUEST,
+					 "malformed request to %s: invalid "
+					 "JSON: %s",
+					 url, jerr.text);
+			return;
+		}
+		if (body && !json_is_object(body) && route->has_body) {
+			json_decref(body);
+			plugin_reply_err(r, MHD_HTTP_BAD_REQUEST,
+					 "malformed request to %s: the body "
+					 "must be a JSON object",
+					 url);
+			return;
+		}
+	}
+	route->fn(p, body, r);
+	json_decref(body);
+}
+
+static enum MHD_Result plugin_respond(struct MHD_Connection *conn,
+				      struct plugin_reply *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char *text = NULL;
+
+	if (r->json)
+		text = json_dumps(r->json, JSON_COMPACT);
+	if (!text) {
+		static const char oom[] = "{\"Err\":\"out of memory\"}";
+
+		resp = MHD_create_response_from_buffer(
+			sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
+		r->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	} else {
+		resp = MHD_create_response_from_buffer(strlen(text), text,
+						       MHD_RESPMEM_MUST_FREE);
+	}
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				PLUGIN_CONTENT_TYPE);
+	ret = MHD_queue_response(conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result plugin_handler(void *cls, struct MHD_Connection *conn,
+				      const char *url, const char *method,
+				      const char *version,
+				      const char *upload_data,
+				      size_t *upload_data_size, void **con_cls)
+{
+	struct volfs_plugin *p = cls;
+	struct plugin_req *req = *con_cls;
+	struct plugin_reply r = { 0 };
+	enum MHD_Result ret;
+
+	(void)version;
+	if (!req) {
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		*con_cls = req;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (req->too_large || req->len + n > PLUGIN_MAX_BODY) {
+			/* Read on and discard: the answer says why. */
+			req->too_large = 1;
+			return MHD_YES;
+		}
+		char *grown = realloc(req->body, req->len + n + 1);
+
+		if (!grown)
+			return MHD_NO;
+		memcpy(grown + req->len, upload_data, n);
+		req->body = grown;
+		req->len += n;
+		req->body[req->len] = '\0';
+		return MHD_YES;
+	}
+	plugin_dispatch(p, url, method, req, &r);
+	ret = plugin_respond(conn, &r);
+	json_decref(r.json);
+	return ret;
+}
+
+static void plugin_completed(void *cls, struct MHD_Connection *conn,
+			     void **con_cls,
+			     enum MHD_RequestTerminationCode toe)
+{
+	struct plugin_req *req = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (req) {
+		free(req->body);
+		free(req);
+		*con_cls = NULL;
+	}
+}
+
+static void plugin_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t len;
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	len = strlen(buf);
+	while (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	volfs_log(VOLFS_LOG_INFO, "docker plugin socket: %s", buf);
+}
+
+/*
+ * Binds and listens on path.  A socket file nobody answers on is left over
+ * from a crash and replaced; one that answers belongs to a live plugin.
+ */
+static int plugin_listen(const char *path, struct volfs_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *dir, *slash;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return volfs_err_set(err, -ENAMETOOLONG,
+				     "cannot listen on %s: a socket path is "
+				     "at most %zu bytes; choose a shorter "
+				     "--docker-socket",
+				     path, sizeof(sa.sun_path) - 1);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	dir = strdup(path);
+	if (!dir)
+		return volfs_err_set(err, -ENOMEM, "out of memory");
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		rc = volfs_mkdir_p(dir, 0755);
+		if (rc < 0) {
+			volfs_err_set(err, rc,
+				      "cannot listen on %s: cannot make "
+				      "directory %s: %s",
+				      path, dir, strerror(-rc));
+			free(dir);
+			return rc;
+		}
+	}
+	free(dir);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return volfs_err_set(err, -errno, "cannot make a socket: %s",
+				     strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		return volfs_err_set(err, -EADDRINUSE,
+				     "cannot listen on %s: another process "
+				     "answers there (is another volfs serve "
+				     "running?); stop it or choose another "
+				     "--docker-socket",
+				     path);
+	}
+	if (errno == ECONNREFUSED)
+		unlink(path);
+	close(fd);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return volfs_err_set(err, -errno, "cannot make a socket: %s",
+				     strerror(errno));
+	/* Group rw only: the socket is for root and docker's group. */
+	mode_t old = umask(0117);
+
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0) {
+		rc = -errno;
+		close(fd);
+		return volfs_err_set(err, rc, "cannot listen on %s: %s", path,
+				     strerror(-rc));
+	}
+	if (chmod(path, 0660) < 0 || listen(fd, 128) < 0) {
+		rc = -errno;
+		close(fd);
+		unlink(path);
+		return volfs_err_set(err, rc, "cannot listen on %s: %s", path,
+				     strerror(-rc));
+	}
+	return fd;
+}
+
+int volfs_plugin_start(const struct volfs_plugin_config *cfg,
+		       struct volfs_plugin **out, struct volfs_err *err)
+{
+	struct volfs_plugin *p;
+	int fd;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return volfs_err_set(err, -ENOMEM, "out of memory");
+	pthread_mutex_init(&p->lock, NULL);
+	p->socket_path = strdup(cfg->socket_path);
+	p->mountpoint = strdup(cfg->mountpoint);
+	p->root = strdup(cfg->root);
+	p->docker_host = cfg->docker_host ? strdup(cfg->docker_host) : NULL;
+	if (!p->socket_path || !p->mountpoint || !p->root ||
+	    (cfg->docker_host && !p->docker_host)) {
+		volfs_plugin_stop(p);
+		return volfs_err_set(err, -ENOMEM, "out of memory");
+	}
+	fd = plugin_listen(p->socket_path, err);
+	if (fd < 0) {
+		free(p->socket_path);
+		p->socket_path = NULL;
+		volfs_plugin_stop(p);
+		return fd;
+	}
+	p->mhd = MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO_INTERNAL_THREAD |
+			MHD_USE_ERROR_LOG,
+		0, NULL, NULL, plugin_handler, p, MHD_OPTION_EXTERNAL_LOGGER,
+		plugin_mhd_log, p, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)PLUGIN_MAX_CONNECTIONS,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)PLUGIN_CONN_TIMEOUT,
+		MHD_OPTION_NOTIFY_COMPLETED, plugin_completed, p,
+		MHD_OPTION_END);
+	if (!p->mhd) {
+		close(fd);
+		volfs_plugin_stop(p);
+		return volfs_err_set(err, -EIO,
+				     "cannot serve the docker plugin on %s: "
+				     "libmicrohttpd failed to start",
+				     cfg->socket_path);
+	}
+	volfs_log(VOLFS_LOG_NOTICE, "docker volume plugin listening on %s",
+		  p->socket_path);
+	*out = p;
+	return 0;
+}
+
+void volfs_plugin_stop(struct volfs_plugin *p)
+{
+	if (!p)
+		return;
+	/* Closes the listening socket and every connection. */
+	if (p->mhd)
+		MHD_stop_daemon(p->mhd);
+	if (p->socket_path && p->mhd)
+		unlink(p->socket_path);
+	for (size_t i = 0; i < p->npool; i++)
+		volfs_catalog_close(p->pool[i]);
+	pthread_mutex_destroy(&p->lock);
+	free(p->socket_path);
+	free(p->mountpoint);
+	free(p->root);
+	free(p->docker_host);
+	free(p);
+}
