@@ -43,6 +43,8 @@ struct volfs_catalog {
 	int busy;
 	/* What the current call does, for messages: "cannot list volumes". */
 	char op[320];
+	/* Statements run once per volume by listings, prepared once. */
+	sqlite3_stmt *cached[2];
 };
 
 /*
@@ -98,7 +100,10 @@ static const char *const cat_migrations[] = {
 	" since INTEGER NOT NULL);",
 	/* 3: a consumer may hold a volume several times (Docker mounts one
 	 * mount id again for `docker cp`); it is released by as many. */
-	"ALTER TABLE attachments ADD COLUMN mounts INTEGER NOT NULL DEFAULT 1;",
+	"ALTER TABLE attachments ADD COLUMN mounts INTEGER NOT NULL DEFAULT 1;"
+	/* Reaping looks for volumes still being created on every write. */
+	"CREATE INDEX volumes_creating ON volumes (creator_pid) "
+	"WHERE state = 0;",
 };
 
 #define CAT_SCHEMA_VERSION ((int)CAT_ARRAY_SIZE(cat_migrations))
@@ -251,6 +256,13 @@ static int cat_prepare(struct volfs_catalog *cat, const char *sql,
 	if (rc != SQLITE_OK)
 		return cat_fail(cat, rc, err);
 	return 0;
+}
+
+/* Readies a cached statement for its next use. */
+static void cat_unbind(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 }
 
 /* Steps st once: 1 for a row, 0 when done, or -errno. */
@@ -664,6 +676,8 @@ void volfs_catalog_close(struct volfs_catalog *cat)
 {
 	if (!cat)
 		return;
+	for (size_t i = 0; i < CAT_ARRAY_SIZE(cat->cached); i++)
+		sqlite3_finalize(cat->cached[i]);
 	sqlite3_close(cat->db);
 	free(cat->path);
 	free(cat->root);
@@ -1043,7 +1057,7 @@ int volfs_catalog_delete(struct volfs_catalog *cat, const char *name,
 }
 
 /* Reads the key/value rows that sql selects for volume name. */
-static int cat_kvs_load(struct volfs_catalog *cat, const char *sql,
+static int cat_kvs_load(struct volfs_catalog *cat, int slot, const char *sql,
 			const char *name, struct volfs_kv **out, size_t *nout,
 			struct volfs_err *err)
 {
@@ -1052,9 +1066,12 @@ static int cat_kvs_load(struct volfs_catalog *cat, const char *sql,
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = cat_prepare(cat, sql, &st, err);
-	if (rc < 0)
-		return rc;
+	if (!cat->cached[slot]) {
+		rc = cat_prepare(cat, sql, &cat->cached[slot], err);
+		if (rc < 0)
+			return rc;
+	}
+	st = cat->cached[slot];
 	cat_bind_str(st, 1, name);
 	while ((rc = cat_step(cat, st, err)) == 1) {
 		char *k, *v;
@@ -1078,7 +1095,7 @@ static int cat_kvs_load(struct volfs_catalog *cat, const char *sql,
 		kv[n].value = v;
 		n++;
 	}
-	sqlite3_finalize(st);
+	cat_unbind(st);
 	if (rc < 0) {
 		cat_kvs_free(kv, n);
 		return rc;
@@ -1088,7 +1105,7 @@ static int cat_kvs_load(struct volfs_catalog *cat, const char *sql,
 	return 0;
 
 err_oom:
-	sqlite3_finalize(st);
+	cat_unbind(st);
 	cat_kvs_free(kv, n);
 	return cat_oom(err);
 }
@@ -1115,13 +1132,13 @@ static int cat_volume_row(struct volfs_catalog *cat, sqlite3_stmt *st,
 	v->state = (enum volfs_volstate)sqlite3_column_int(st, 3);
 	v->created = sqlite3_column_int64(st, 4);
 	v->refcount = (unsigned)sqlite3_column_int(st, 5);
-	rc = cat_kvs_load(cat,
+	rc = cat_kvs_load(cat, 0,
 			  "SELECT key, value FROM volume_options "
 			  "WHERE volume = ?1 ORDER BY pos",
 			  v->name, &v->opts, &v->nopts, err);
 	if (rc < 0)
 		goto err_release;
-	rc = cat_kvs_load(cat,
+	rc = cat_kvs_load(cat, 1,
 			  "SELECT key, value FROM volume_labels "
 			  "WHERE volume = ?1 ORDER BY pos",
 			  v->name, &v->labels, &v->nlabels, err);
@@ -1282,17 +1299,13 @@ static void cat_bind_attachment(sqlite3_stmt *st,
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)cat_owner_start(a));
 }
 
-/* Reaps, then checks that volume a->volume may take a new attachment. */
-static int cat_attach_check(struct volfs_catalog *cat,
-			    const struct volfs_attachment *a,
-			    struct volfs_err *err)
+/* Checks that volume a->volume may take a new attachment. */
+static int cat_attach_state_check(struct volfs_catalog *cat,
+				  const struct volfs_attachment *a,
+				  struct volfs_err *err)
 {
-	int state, rc;
+	int state = cat_state(cat, a->volume, err);
 
-	rc = cat_reap_locked(cat, err);
-	if (rc < 0)
-		return rc;
-	state = cat_state(cat, a->volume, err);
 	if (state == -ENOENT)
 		return cat_no_volume(a->volume, err);
 	if (state < 0)
@@ -1303,6 +1316,18 @@ static int cat_attach_check(struct volfs_catalog *cat,
 				     "try again",
 				     a->volume, cat_state_name(state));
 	return 0;
+}
+
+/* Reaps, then checks that volume a->volume may take a new attachment. */
+static int cat_attach_check(struct volfs_catalog *cat,
+			    const struct volfs_attachment *a,
+			    struct volfs_err *err)
+{
+	int rc = cat_reap_locked(cat, err);
+
+	if (rc < 0)
+		return rc;
+	return cat_attach_state_check(cat, a, err);
 }
 
 /* The owner's start time: the one given, else the owner's current one. */
@@ -1406,19 +1431,14 @@ int volfs_catalog_detach(struct volfs_catalog *cat, const char *volume,
 	return cat_txn(cat, cat_detach_locked, &a, NULL, err);
 }
 
-struct cat_ref_arg {
-	const struct volfs_attachment *a;
-	unsigned mounts;
-};
-
-static int cat_ref_locked(struct volfs_catalog *cat, void *arg,
-			  struct volfs_err *err)
+/* Takes one more reference for op->a; the transaction is open and reaped. */
+static int cat_ref_one(struct volfs_catalog *cat, struct volfs_refop *op)
 {
-	struct cat_ref_arg *r = arg;
+	const struct volfs_attachment *a = &op->a;
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = cat_attach_check(cat, r->a, err);
+	rc = cat_attach_state_check(cat, a, &op->err);
 	if (rc < 0)
 		return rc;
 	rc = cat_prepare(cat,
@@ -1427,47 +1447,27 @@ static int cat_ref_locked(struct volfs_catalog *cat, void *arg,
 			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) "
 			 "ON CONFLICT (volume, consumer) DO UPDATE SET "
 			 "mounts = mounts + 1 RETURNING mounts",
-			 &st, err);
+			 &st, &op->err);
 	if (rc < 0)
 		return rc;
-	cat_bind_attachment(st, r->a);
-	rc = cat_step(cat, st, err);
-	if (rc == 1) {
-		r->mounts = (unsigned)sqlite3_column_int(st, 0);
-		rc = 0;
-	} else if (rc == 0) {
-		rc = volfs_err_set(err, -EIO, "%s: no row was written",
+	cat_bind_attachment(st, a);
+	rc = cat_step(cat, st, &op->err);
+	if (rc == 1)
+		rc = sqlite3_column_int(st, 0);
+	else if (rc == 0)
+		rc = volfs_err_set(&op->err, -EIO, "%s: no row was written",
 				   cat->op);
-	}
 	sqlite3_finalize(st);
 	return rc;
 }
 
-int volfs_catalog_ref(struct volfs_catalog *cat,
-		      const struct volfs_attachment *a, struct volfs_err *err)
+/* Drops one reference of op->a.consumer on op->a.volume. */
+static int cat_unref_one(struct volfs_catalog *cat, struct volfs_refop *op)
 {
-	struct cat_ref_arg r = { .a = a };
-	int rc;
-
-	rc = cat_attach_args(cat, a, err);
-	if (rc < 0)
-		return rc;
-	rc = cat_txn(cat, cat_ref_locked, &r, NULL, err);
-	return rc < 0 ? rc : (int)r.mounts;
-}
-
-struct cat_unref_arg {
-	const char *volume;
-	const char *consumer;
-	int left;
-};
-
-static int cat_unref_locked(struct volfs_catalog *cat, void *arg,
-			    struct volfs_err *err)
-{
-	struct cat_unref_arg *u = arg;
+	const struct volfs_attachment *a = &op->a;
+	struct volfs_err *err = &op->err;
 	sqlite3_stmt *st;
-	int rc;
+	int rc, left = 0;
 
 	rc = cat_prepare(cat,
 			 "UPDATE attachments SET mounts = mounts - 1 "
@@ -1476,42 +1476,131 @@ static int cat_unref_locked(struct volfs_catalog *cat, void *arg,
 			 &st, err);
 	if (rc < 0)
 		return rc;
-	cat_bind_str(st, 1, u->volume);
-	cat_bind_str(st, 2, u->consumer);
+	cat_bind_str(st, 1, a->volume);
+	cat_bind_str(st, 2, a->consumer);
 	rc = cat_step(cat, st, err);
 	if (rc == 1)
-		u->left = sqlite3_column_int(st, 0);
+		left = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
-		rc = cat_state(cat, u->volume, err);
+		rc = cat_state(cat, a->volume, err);
 		if (rc == -ENOENT)
-			return cat_no_volume(u->volume, err);
+			return cat_no_volume(a->volume, err);
 		if (rc < 0)
 			return rc;
 		return volfs_err_set(err, -ENOENT,
 				     "volume '%s' is not attached to '%s'",
-				     u->volume, u->consumer);
+				     a->volume, a->consumer);
 	}
-	if (u->left > 0)
-		return 0;
-	u->left = 0;
-	return cat_run(cat,
-		       "DELETE FROM attachments "
-		       "WHERE volume = ?1 AND consumer = ?2",
-		       u->volume, u->consumer, err);
+	if (left > 0)
+		return left;
+	rc = cat_run(cat,
+		     "DELETE FROM attachments "
+		     "WHERE volume = ?1 AND consumer = ?2",
+		     a->volume, a->consumer, err);
+	return rc < 0 ? rc : 0;
+}
+
+struct cat_refs_arg {
+	struct volfs_refop **ops;
+	size_t n;
+};
+
+static int cat_refs_locked(struct volfs_catalog *cat, void *arg,
+			   struct volfs_err *err)
+{
+	struct cat_refs_arg *r = arg;
+	int rc;
+
+	rc = cat_reap_locked(cat, err);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < r->n; i++) {
+		struct volfs_refop *op = r->ops[i];
+
+		volfs_err_clear(&op->err);
+		cat->busy = 0;
+		op->rc = op->unref ? cat_unref_one(cat, op) :
+				     cat_ref_one(cat, op);
+		/* An answer about this one op, or a failure of the database
+		 * that ends the whole transaction (and may be retried). */
+		if (op->rc >= 0 || op->rc == -ENOENT ||
+		    (op->rc == -EBUSY && !cat->busy))
+			continue;
+		volfs_err_set(err, op->rc, "%s", op->err.msg);
+		return op->rc;
+	}
+	return 0;
+}
+
+/*
+ * A write transaction committed without waiting for the disk (WAL with
+ * synchronous=NORMAL): it survives a crash of any process, and only a power
+ * loss may forget it.  For references that die with the machine anyway
+ * (Docker's mounts of containers), at a rate a busy Docker host needs.
+ */
+static int cat_light_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
+			 struct volfs_err *err)
+{
+	int rc;
+
+	if (sqlite3_exec(cat->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		return cat_txn(cat, fn, arg, NULL, err);
+	rc = cat_txn(cat, fn, arg, NULL, err);
+	sqlite3_exec(cat->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+	return rc;
+}
+
+int volfs_catalog_refs(struct volfs_catalog *cat, struct volfs_refop **ops,
+		       size_t n, struct volfs_err *err)
+{
+	struct cat_refs_arg r = { .ops = ops, .n = n };
+
+	for (size_t i = 0; i < n; i++) {
+		const struct volfs_attachment *a = &ops[i]->a;
+
+		if (!a->volume || !a->consumer || !*a->consumer)
+			return volfs_err_set(err, -EINVAL,
+					     "cannot change a reference: no "
+					     "volume or consumer given");
+	}
+	cat_op(cat, "cannot record %zu volume reference change(s)", n);
+	return cat_light_txn(cat, cat_refs_locked, &r, err);
+}
+
+/* One op through volfs_catalog_refs(): its result, its message in err. */
+static int cat_refs_one(struct volfs_catalog *cat, struct volfs_refop *op,
+			struct volfs_err *err)
+{
+	int rc = volfs_catalog_refs(cat, &op, 1, err);
+
+	if (rc < 0)
+		return rc;
+	if (op->rc < 0)
+		volfs_err_set(err, op->rc, "%s", op->err.msg);
+	return op->rc;
+}
+
+int volfs_catalog_ref(struct volfs_catalog *cat,
+		      const struct volfs_attachment *a, struct volfs_err *err)
+{
+	struct volfs_refop op = { .a = *a };
+
+	return cat_refs_one(cat, &op, err);
 }
 
 int volfs_catalog_unref(struct volfs_catalog *cat, const char *volume,
 			const char *consumer, struct volfs_err *err)
 {
-	struct cat_unref_arg u = { .volume = volume, .consumer = consumer };
-	int rc;
+	struct volfs_refop op = {
+		.a = { .volume = (char *)volume, .consumer = (char *)consumer },
+		.unref = 1,
+	};
 
-	cat_op(cat, "cannot release volume '%s' from '%s'", volume, consumer);
-	rc = cat_txn(cat, cat_unref_locked, &u, NULL, err);
-	return rc < 0 ? rc : u.left;
+	return cat_refs_one(cat, &op, err);
 }
 
 struct cat_attachments_arg {

@@ -82,7 +82,7 @@ static int serve_exists(void *ctx, const char *name)
 	int rc, ready;
 
 	pthread_mutex_lock(&s->lock);
-	rc = volfs_catalog_get(s->cat, name, &v, NULL);
+	rc = volfs_catalog_peek(s->cat, name, &v, NULL);
 	pthread_mutex_unlock(&s->lock);
 	/* Only a definite "gone" counts: a busy catalog is no reason to pull
 	 * a volume from under its users. */

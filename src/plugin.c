@@ -49,9 +49,28 @@ struct volfs_plugin {
 	char *docker_host;
 	/* Idle catalog handles, one taken per request. */
 	pthread_mutex_t lock;
+	/* Catalog writes of this process queue here, in order, instead of
+	 * polling SQLite's write lock with sleeps. */
+	pthread_mutex_t wlock;
+	/* Reference changes waiting for the next group commit; the thread
+	 * that finds no commit running commits everything queued. */
+	pthread_mutex_t qlock;
+	pthread_cond_t qdone;
+	struct plugin_refreq *queue;
+	int committing;
 	struct volfs_catalog *pool[PLUGIN_POOL_KEEP];
 	size_t npool;
 };
+
+/* A reference change waiting for its group commit. */
+struct plugin_refreq {
+	struct volfs_refop op;
+	int done;
+	struct plugin_refreq *next;
+};
+
+/* Most reference changes committed together. */
+#define PLUGIN_BATCH 256
 
 /* One request's body as it arrives. */
 struct plugin_req {
@@ -235,8 +254,10 @@ static void plugin_create(struct volfs_plugin *p, json_t *req,
 		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
 		goto out;
 	}
+	pthread_mutex_lock(&p->wlock);
 	rc = volfs_volume_create(cat, name, backend, opts.v, opts.n, NULL, 0,
 				 NULL, &err);
+	pthread_mutex_unlock(&p->wlock);
 	plugin_cat_put(p, cat);
 	if (rc < 0) {
 		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
@@ -247,6 +268,59 @@ static void plugin_create(struct volfs_plugin *p, json_t *req,
 	plugin_reply_ok(r, NULL);
 out:
 	volfs_kvlist_release(&opts);
+}
+
+/*
+ * Applies one reference change through the group commit: it is queued, and
+ * whichever thread finds no commit running commits the whole queue in one
+ * transaction, so N containers starting at once cost one commit.  Returns
+ * op->rc, with its message in err.
+ */
+static int plugin_refop(struct volfs_plugin *p, struct volfs_catalog *cat,
+			struct plugin_refreq *me, struct volfs_err *err)
+{
+	struct volfs_refop *ops[PLUGIN_BATCH];
+	struct plugin_refreq *batch[PLUGIN_BATCH];
+
+	pthread_mutex_lock(&p->qlock);
+	me->next = p->queue;
+	p->queue = me;
+	while (!me->done) {
+		struct volfs_err berr = { "" };
+		size_t n = 0;
+		int rc;
+
+		if (p->committing) {
+			pthread_cond_wait(&p->qdone, &p->qlock);
+			continue;
+		}
+		p->committing = 1;
+		while (p->queue && n < PLUGIN_BATCH) {
+			batch[n] = p->queue;
+			p->queue = p->queue->next;
+			n++;
+		}
+		pthread_mutex_unlock(&p->qlock);
+		/* The queue is newest first: commit in arrival order. */
+		for (size_t i = 0; i < n; i++)
+			ops[i] = &batch[n - 1 - i]->op;
+		pthread_mutex_lock(&p->wlock);
+		rc = volfs_catalog_refs(cat, ops, n, &berr);
+		pthread_mutex_unlock(&p->wlock);
+		for (size_t i = 0; i < n && rc < 0; i++) {
+			ops[i]->rc = rc;
+			ops[i]->err = berr;
+		}
+		pthread_mutex_lock(&p->qlock);
+		for (size_t i = 0; i < n; i++)
+			batch[i]->done = 1;
+		p->committing = 0;
+		pthread_cond_broadcast(&p->qdone);
+	}
+	pthread_mutex_unlock(&p->qlock);
+	if (me->op.rc < 0)
+		volfs_err_set(err, me->op.rc, "%s", me->op.err.msg);
+	return me->op.rc;
 }
 
 /* Whether every attachment of volume name is a Docker reference. */
@@ -281,6 +355,7 @@ static void plugin_remove(struct volfs_plugin *p, json_t *req,
 		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
 		return;
 	}
+	pthread_mutex_lock(&p->wlock);
 	rc = volfs_volume_remove(cat, name, 0, &err);
 	/* Docker removes only volumes no container of its own uses: Docker
 	 * references still held are stale (a restart of dockerd loses its
@@ -291,6 +366,7 @@ static void plugin_remove(struct volfs_plugin *p, json_t *req,
 		else if (rerr.msg[0])
 			volfs_log(VOLFS_LOG_WARNING, "%s", rerr.msg);
 	}
+	pthread_mutex_unlock(&p->wlock);
 	plugin_cat_put(p, cat);
 	if (rc < 0) {
 		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
@@ -353,7 +429,8 @@ static void plugin_mount(struct volfs_plugin *p, json_t *req,
 			 struct plugin_reply *r)
 {
 	struct volfs_err err = { "" };
-	struct volfs_attachment a = { 0 };
+	struct plugin_refreq ref = { 0 };
+	struct volfs_attachment *a = &ref.op.a;
 	char consumer[PLUGIN_MAX_ID + 8];
 	char path[PATH_MAX];
 	struct volfs_catalog *cat;
@@ -371,22 +448,23 @@ static void plugin_mount(struct volfs_plugin *p, json_t *req,
 		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
 		return;
 	}
-	a.volume = (char *)name;
-	a.consumer = consumer;
-	a.target = path;
-	a.since = time(NULL);
+	a->volume = (char *)name;
+	a->consumer = consumer;
+	a->target = path;
+	a->since = time(NULL);
 	/* No owner process: the reference outlives this daemon. */
-	a.pid = 0;
-	rc = volfs_catalog_ref(cat, &a, &err);
+	a->pid = 0;
+	rc = plugin_refop(p, cat, &ref, &err);
 	if (rc >= 0) {
 		int lrc = plugin_check_live(cat, path, name, &err);
 
 		if (lrc < 0) {
+			struct plugin_refreq unref = { .op = ref.op };
 			struct volfs_err uerr = { "" };
 
 			/* Never leave a reference behind a failed Mount. */
-			if (volfs_catalog_unref(cat, name, consumer, &uerr) <
-			    0)
+			unref.op.unref = 1;
+			if (plugin_refop(p, cat, &unref, &uerr) < 0)
 				volfs_log(VOLFS_LOG_WARNING, "%s", uerr.msg);
 			rc = lrc;
 		}
@@ -420,7 +498,12 @@ static void plugin_unmount(struct volfs_plugin *p, json_t *req,
 		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
 		return;
 	}
-	rc = volfs_catalog_unref(cat, name, consumer, &err);
+	rc = plugin_refop(p, cat,
+			  &(struct plugin_refreq){
+				  .op = { .a = { .volume = (char *)name,
+						 .consumer = consumer },
+					  .unref = 1 } },
+			  &err);
 	plugin_cat_put(p, cat);
 	/* Docker unmounts after a failed start too, and again after a
 	 * reference was reconciled away: nothing held is nothing to do. */
@@ -823,6 +906,9 @@ int volfs_plugin_start(const struct volfs_plugin_config *cfg,
 	if (!p)
 		return volfs_err_set(err, -ENOMEM, "out of memory");
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->wlock, NULL);
+	pthread_mutex_init(&p->qlock, NULL);
+	pthread_cond_init(&p->qdone, NULL);
 	p->socket_path = strdup(cfg->socket_path);
 	p->mountpoint = strdup(cfg->mountpoint);
 	p->root = strdup(cfg->root);
@@ -874,6 +960,9 @@ void volfs_plugin_stop(struct volfs_plugin *p)
 	for (size_t i = 0; i < p->npool; i++)
 		volfs_catalog_close(p->pool[i]);
 	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->wlock);
+	pthread_mutex_destroy(&p->qlock);
+	pthread_cond_destroy(&p->qdone);
 	free(p->socket_path);
 	free(p->mountpoint);
 	free(p->root);

@@ -369,7 +369,7 @@ int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 		return volfs_err_set(err, -ENOMEM,
 				     "cannot open volume '%s': %s", name,
 				     strerror(ENOMEM));
-	rc = volfs_catalog_get(cat, name, &ov->row, err);
+	rc = volfs_catalog_peek(cat, name, &ov->row, err);
 	if (rc < 0)
 		goto err_free;
 	if (ov->row.state != VOLFS_VOL_READY) {

@@ -164,6 +164,29 @@ int volfs_catalog_ref(struct volfs_catalog *cat,
 int volfs_catalog_unref(struct volfs_catalog *cat, const char *volume,
 			const char *consumer, struct volfs_err *err);
 
+/* One reference change for volfs_catalog_refs(). */
+struct volfs_refop {
+	/* ref: the attachment as for volfs_catalog_ref(); unref: only
+	 * volume and consumer are read. */
+	struct volfs_attachment a;
+	int unref;
+	/* Out: what volfs_catalog_ref()/unref() would have returned, with
+	 * its message in err when negative. */
+	int rc;
+	struct volfs_err err;
+};
+
+/*
+ * Applies n reference changes, in order, in ONE transaction: many
+ * containers starting at once cost one commit, not one each.  Returns 0
+ * once committed (every op's own result in op->rc), or -errno when the
+ * transaction failed and nothing was applied.  References are committed
+ * without waiting for the disk: they survive any crash of a process, and a
+ * power loss may forget the last of them (their containers died too).
+ */
+int volfs_catalog_refs(struct volfs_catalog *cat, struct volfs_refop **ops,
+		       size_t n, struct volfs_err *err);
+
 /* Removes the attachment (volume, consumer); -ENOENT if absent. */
 int volfs_catalog_detach(struct volfs_catalog *cat, const char *volume,
 			 const char *consumer, struct volfs_err *err);

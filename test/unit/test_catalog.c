@@ -887,6 +887,7 @@ static void test_servers(void **state)
 	tcat_open(t);
 	tcat_close(t);
 	tcat_sql(t, "DROP TABLE servers; "
+		    "DROP INDEX volumes_creating; "
 		    "ALTER TABLE attachments DROP COLUMN mounts; "
 		    "PRAGMA user_version = 1");
 	tcat_open(t);
@@ -997,7 +998,8 @@ static void test_ref_unref(void **state)
 	tcat_mkvol(t, "old");
 	assert_int_equal(tcat_attach(t, "old", "cli:y", getpid(), 0), 0);
 	tcat_close(t);
-	tcat_sql(t, "ALTER TABLE attachments DROP COLUMN mounts; "
+	tcat_sql(t, "DROP INDEX volumes_creating; "
+		    "ALTER TABLE attachments DROP COLUMN mounts; "
 		    "PRAGMA user_version = 2");
 	tcat_open(t);
 	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 3);
