@@ -11,12 +11,18 @@ mkdir -p "$T/srv"
 srv=$(abspath "$T/srv")
 echo "$srv" >>"$T/mounts"
 
+serving() {
+	is_mounted "$srv" && stat -f "$srv" >/dev/null
+}
+
 start_serve() {
 	"$VOLFS" --log-level info serve -m "$srv" --idle-timeout 1 \
 		--docker-socket "$T/plugin.sock" 2>>"$T/serve.err" &
 	serve_pid=$!
 	track_pid "$serve_pid"
-	wait_until 10 is_mounted "$srv" ||
+	# Mounted and answering: a dead mount left by kill -9 is listed as
+	# mounted too until the new serve replaces it.
+	wait_until 10 serving ||
 		{ cat "$T/serve.err" >&2; fail "volfs serve did not mount $srv"; }
 }
 
