@@ -43,8 +43,14 @@ struct volfs_catalog {
 	int busy;
 	/* What the current call does, for messages: "cannot list volumes". */
 	char op[320];
-	/* Statements run once per volume by listings, prepared once. */
-	sqlite3_stmt *cached[2];
+	/* Prepared statements kept for reuse (parsing SQL costs more than
+	 * running these small queries); "busy" while a caller holds one. */
+	struct {
+		char *sql;
+		sqlite3_stmt *st;
+		int busy;
+	} stc[32];
+	size_t nstc;
 };
 
 /*
@@ -248,21 +254,53 @@ static void *cat_grow(void *arr, size_t *alloc, size_t n, size_t elem)
 	return arr;
 }
 
+/*
+ * Prepares sql into *st, reusing a statement prepared before when one is
+ * free; give it back with cat_finish().
+ */
 static int cat_prepare(struct volfs_catalog *cat, const char *sql,
 		       sqlite3_stmt **st, struct volfs_err *err)
 {
-	int rc = sqlite3_prepare_v2(cat->db, sql, -1, st, NULL);
+	char *copy;
+	size_t i;
+	int rc;
 
-	if (rc != SQLITE_OK)
+	for (i = 0; i < cat->nstc; i++) {
+		if (cat->stc[i].busy || strcmp(cat->stc[i].sql, sql) != 0)
+			continue;
+		cat->stc[i].busy = 1;
+		*st = cat->stc[i].st;
+		return 0;
+	}
+	/* SQL may be built on the caller's stack: the cache keeps a copy. */
+	copy = cat->nstc < CAT_ARRAY_SIZE(cat->stc) ? strdup(sql) : NULL;
+	rc = sqlite3_prepare_v3(cat->db, sql, -1,
+				copy ? SQLITE_PREPARE_PERSISTENT : 0, st, NULL);
+	if (rc != SQLITE_OK) {
+		free(copy);
 		return cat_fail(cat, rc, err);
+	}
+	if (copy) {
+		cat->stc[cat->nstc].sql = copy;
+		cat->stc[cat->nstc].st = *st;
+		cat->stc[cat->nstc].busy = 1;
+		cat->nstc++;
+	}
 	return 0;
 }
 
-/* Readies a cached statement for its next use. */
-static void cat_unbind(sqlite3_stmt *st)
+/* Gives back a statement from cat_prepare(). */
+static void cat_finish(struct volfs_catalog *cat, sqlite3_stmt *st)
 {
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	for (size_t i = 0; i < cat->nstc; i++) {
+		if (cat->stc[i].st != st)
+			continue;
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		cat->stc[i].busy = 0;
+		return;
+	}
+	cat_finish(cat, st);
 }
 
 /* Steps st once: 1 for a row, 0 when done, or -errno. */
@@ -322,7 +360,7 @@ static int cat_run(struct volfs_catalog *cat, const char *sql, const char *s1,
 	cat_bind_str(st, 2, s2);
 	while ((rc = cat_step(cat, st, err)) == 1)
 		;
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	return rc < 0 ? rc : sqlite3_changes(cat->db);
 }
 
@@ -345,7 +383,7 @@ static int cat_int(struct volfs_catalog *cat, const char *sql, const char *s1,
 		rc = sqlite3_column_int(st, 0);
 	else if (rc == 0)
 		rc = -ENOENT;
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	return rc;
 }
 
@@ -676,8 +714,10 @@ void volfs_catalog_close(struct volfs_catalog *cat)
 {
 	if (!cat)
 		return;
-	for (size_t i = 0; i < CAT_ARRAY_SIZE(cat->cached); i++)
-		sqlite3_finalize(cat->cached[i]);
+	for (size_t i = 0; i < cat->nstc; i++) {
+		sqlite3_finalize(cat->stc[i].st);
+		free(cat->stc[i].sql);
+	}
 	sqlite3_close(cat->db);
 	free(cat->path);
 	free(cat->root);
@@ -779,7 +819,7 @@ static int cat_kvs_insert(struct volfs_catalog *cat, const char *sql,
 		cat_bind_str(st, 4, kv[i].value);
 		rc = cat_step(cat, st, err);
 	}
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	return rc < 0 ? rc : 0;
 }
 
@@ -812,7 +852,7 @@ static int cat_reserve_locked(struct volfs_catalog *cat, void *arg,
 				   "volume '%s' already exists: choose another "
 				   "name, or remove it first",
 				   v->name);
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	if (rc < 0)
 		return rc;
 
@@ -831,7 +871,7 @@ static int cat_reserve_locked(struct volfs_catalog *cat, void *arg,
 	sqlite3_bind_int64(st, 6, me);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)volfs_pid_start(me));
 	rc = cat_step(cat, st, err);
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	if (rc < 0)
 		return rc;
 	rc = cat_kvs_insert(cat,
@@ -962,7 +1002,7 @@ static int cat_busy_msg(struct volfs_catalog *cat, const char *name,
 		len += (size_t)n;
 		shown++;
 	}
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	if (rc < 0)
 		return rc;
 	if (more)
@@ -1057,7 +1097,7 @@ int volfs_catalog_delete(struct volfs_catalog *cat, const char *name,
 }
 
 /* Reads the key/value rows that sql selects for volume name. */
-static int cat_kvs_load(struct volfs_catalog *cat, int slot, const char *sql,
+static int cat_kvs_load(struct volfs_catalog *cat, const char *sql,
 			const char *name, struct volfs_kv **out, size_t *nout,
 			struct volfs_err *err)
 {
@@ -1066,12 +1106,9 @@ static int cat_kvs_load(struct volfs_catalog *cat, int slot, const char *sql,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (!cat->cached[slot]) {
-		rc = cat_prepare(cat, sql, &cat->cached[slot], err);
-		if (rc < 0)
-			return rc;
-	}
-	st = cat->cached[slot];
+	rc = cat_prepare(cat, sql, &st, err);
+	if (rc < 0)
+		return rc;
 	cat_bind_str(st, 1, name);
 	while ((rc = cat_step(cat, st, err)) == 1) {
 		char *k, *v;
@@ -1095,7 +1132,7 @@ static int cat_kvs_load(struct volfs_catalog *cat, int slot, const char *sql,
 		kv[n].value = v;
 		n++;
 	}
-	cat_unbind(st);
+	cat_finish(cat, st);
 	if (rc < 0) {
 		cat_kvs_free(kv, n);
 		return rc;
@@ -1105,7 +1142,7 @@ static int cat_kvs_load(struct volfs_catalog *cat, int slot, const char *sql,
 	return 0;
 
 err_oom:
-	cat_unbind(st);
+	cat_finish(cat, st);
 	cat_kvs_free(kv, n);
 	return cat_oom(err);
 }
@@ -1132,13 +1169,13 @@ static int cat_volume_row(struct volfs_catalog *cat, sqlite3_stmt *st,
 	v->state = (enum volfs_volstate)sqlite3_column_int(st, 3);
 	v->created = sqlite3_column_int64(st, 4);
 	v->refcount = (unsigned)sqlite3_column_int(st, 5);
-	rc = cat_kvs_load(cat, 0,
+	rc = cat_kvs_load(cat,
 			  "SELECT key, value FROM volume_options "
 			  "WHERE volume = ?1 ORDER BY pos",
 			  v->name, &v->opts, &v->nopts, err);
 	if (rc < 0)
 		goto err_release;
-	rc = cat_kvs_load(cat, 1,
+	rc = cat_kvs_load(cat,
 			  "SELECT key, value FROM volume_labels "
 			  "WHERE volume = ?1 ORDER BY pos",
 			  v->name, &v->labels, &v->nlabels, err);
@@ -1186,7 +1223,7 @@ static int cat_peek_locked(struct volfs_catalog *cat, void *arg,
 		rc = cat_volume_row(cat, st, a->out, err);
 	else if (rc == 0)
 		rc = cat_no_volume(a->name, err);
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	return rc;
 }
 
@@ -1262,7 +1299,7 @@ static int cat_list_locked(struct volfs_catalog *cat, void *arg,
 			break;
 		a->n++;
 	}
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	if (rc < 0) {
 		cat_list_undo(a);
 		return rc;
@@ -1362,7 +1399,7 @@ static int cat_attach_locked(struct volfs_catalog *cat, void *arg,
 		return rc;
 	cat_bind_attachment(st, a);
 	rc = cat_step(cat, st, err);
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	return rc < 0 ? rc : 0;
 }
 
@@ -1457,7 +1494,7 @@ static int cat_ref_one(struct volfs_catalog *cat, struct volfs_refop *op)
 	else if (rc == 0)
 		rc = volfs_err_set(&op->err, -EIO, "%s: no row was written",
 				   cat->op);
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	return rc;
 }
 
@@ -1481,7 +1518,7 @@ static int cat_unref_one(struct volfs_catalog *cat, struct volfs_refop *op)
 	rc = cat_step(cat, st, err);
 	if (rc == 1)
 		left = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
@@ -1677,7 +1714,7 @@ static int cat_attachments_locked(struct volfs_catalog *cat, void *arg,
 		}
 		a->n++;
 	}
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	if (rc < 0) {
 		cat_attachments_undo(a);
 		return rc;
@@ -1736,7 +1773,7 @@ static int cat_server_add_locked(struct volfs_catalog *cat, void *arg,
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)srv->pid_start);
 	sqlite3_bind_int64(st, 4, srv->since);
 	rc = cat_step(cat, st, err);
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	return rc < 0 ? rc : 0;
 }
 
@@ -1818,7 +1855,7 @@ static int cat_servers_locked(struct volfs_catalog *cat, void *arg,
 		srv->since = sqlite3_column_int64(st, 3);
 		a->n++;
 	}
-	sqlite3_finalize(st);
+	cat_finish(cat, st);
 	if (rc < 0) {
 		cat_servers_undo(a);
 		return rc;
