@@ -42,18 +42,23 @@ enum {
  * sync/async and the atime variants do not apply.
  */
 static const char *const mh_ignored[] = {
-	"defaults", "auto",     "noauto",      "user",	       "nouser",
-	"users",    "owner",    "group",       "_netdev",      "nofail",
-	"suid",	    "nosuid",   "dev",	       "nodev",	       "sync",
-	"async",    "dirsync",  "atime",       "noatime",      "relatime",
-	"norelatime", "strictatime", "nostrictatime", "lazytime",
-	"nolazytime", "diratime", "nodiratime", "iversion", "noiversion",
-	"loud",	    "silent",   "nomand",      NULL,
+	/* read by mount(8) and systemd */
+	"defaults", "auto", "noauto", "user", "nouser", "users", "owner",
+	"group", "_netdev", "nofail",
+	/* always nosuid,nodev */
+	"suid", "nosuid", "dev", "nodev",
+	/* the backend's business */
+	"sync", "async", "dirsync", "atime", "noatime", "relatime",
+	"norelatime", "strictatime", "nostrictatime", "lazytime", "nolazytime",
+	"diratime", "nodiratime", "iversion", "noiversion", "loud", "silent",
+	"nomand", NULL,
 };
 
 /* Option prefixes accepted and ignored ("x-systemd.automount"). */
 static const char *const mh_ignored_prefix[] = {
-	"x-", "comment=", NULL,
+	"x-",
+	"comment=",
+	NULL,
 };
 
 struct mh_args {

@@ -33,7 +33,7 @@ cat >"$T/fstab" <<EOF
 v1    $m1  volfs  defaults,_netdev,nofail,x-systemd.automount  0 0
 v2    $m2  volfs  ro,uid=1234,gid=4321,allow_other,x-systemd.requires=network-online.target  0 0
 v1    $m3  volfs  noauto,rw,comment=manual  0 0
-r1    $m4  volfs  backend=ram,size=64m,nofail  0 0
+r1    $m4  volfs  backend=ram,size=64m,nofail,noexec  0 0
 v1    $m5  volfs  noauto,bogus  0 0
 nosuch $m6 volfs  noauto  0 0
 EOF
@@ -117,6 +117,17 @@ if head -c 70m /dev/zero >"$m4/big" 2>"$T/err"; then
 fi
 assert_grep 'No space left' "$T/err"
 rm -f "$m4/big"
+# noexec: nothing on the volume runs.
+case ",$(mount_opts "$m4")," in
+*,noexec,*) ;;
+*) fail "mount options of $m4 are '$(mount_opts "$m4")', expected noexec" ;;
+esac
+printf '#!/bin/sh\nexit 0\n' >"$m4/prog"
+chmod 755 "$m4/prog"
+if "$m4/prog" 2>"$T/err"; then
+	fail "ran a program on a noexec mount"
+fi
+assert_grep 'Permission denied' "$T/err"
 
 # A noauto line mounts when named.
 expect_exit 0 mount -T "$T/fstab" "$m3"
@@ -156,6 +167,26 @@ expect_exit 0 mount -f -v -t volfs -o backend=ram,size=8m fakevol "$m5"
 ! is_mounted "$m5" || fail "mount -f mounted $m5"
 assert_eq "$(vol ls -q | grep -c '^fakevol$' || true)" 0 "a volume created by mount -f"
 expect_fail mount -f -t volfs -o backend=ram,colour=red fakevol "$m5"
+
+# -N: mount(8) passes on the mount namespace to mount in.
+mkdir "$T/ns"
+mount --bind "$T/ns" "$T/ns"
+mount --make-private "$T/ns"
+: >"$T/ns/mnt"
+unshare --mount="$T/ns/mnt" --propagation private true ||
+	fail "cannot make a persistent mount namespace"
+vol create v3 >/dev/null
+expect_exit 0 mount -N "$T/ns/mnt" -t volfs v3 "$m6"
+! is_mounted "$m6" || fail "mount -N mounted in the test's own namespace"
+nsenter --mount="$T/ns/mnt" sh -c "grep -q ' $m6 .* fuse.volfs v3 ' /proc/self/mountinfo" ||
+	fail "mount -N did not mount in the namespace given"
+pid=$(nsenter --mount="$T/ns/mnt" "$VOLFS" inspect v3 |
+	jq -r --arg c "mount:$m6" '.[0].attachments[] | select(.consumer == $c) | .pid')
+track_pid "$pid"
+nsenter --mount="$T/ns/mnt" umount "$m6" || fail "cannot unmount $m6 in the namespace"
+wait_until 30 sh -c "! kill -0 $pid" || fail "the daemon of the -N mount survived umount"
+umount "$T/ns/mnt"
+umount "$T/ns"
 
 # volfs_root=: another state directory.
 expect_exit 0 mount -t volfs -o "volfs_root=$T/state2,backend=local" other "$m5"
