@@ -16,6 +16,10 @@ fail() {
 }
 
 export VOLFS_ROOT=$T/state
+# The completion runs the volfs the command line names: this build's.
+mkdir "$T/bin"
+ln -s "$VOLFS" "$T/bin/volfs"
+PATH=$T/bin:$PATH
 "$VOLFS" create alpha >/dev/null
 "$VOLFS" create -b ram beta >/dev/null
 "$VOLFS" --root "$T/other" create gamma >/dev/null
