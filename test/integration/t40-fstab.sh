@@ -156,6 +156,16 @@ assert_eq "$(vol ls -q | grep -c '^r2$' || true)" 0 "r2 after its refused mount"
 # failed mount 32.
 expect_exit 1 /sbin/mount.volfs v1 "$m5" -o bogus
 expect_exit 32 /sbin/mount.volfs nosuch "$m5"
+expect_exit 1 /sbin/mount.volfs v1 "$m5" -o debug
+assert_grep "volfs mount -f -o debug" "$T/err"
+expect_exit 1 /sbin/mount.volfs -t ext4 v1 "$m5"
+assert_grep "type 'ext4'" "$T/err"
+expect_exit 1 /sbin/mount.volfs v1
+expect_exit 1 /sbin/mount.volfs v1 "$m5" -o backend=nosuchbackend
+assert_grep "nosuchbackend" "$T/err"
+expect_exit 32 /sbin/mount.volfs v1 "$T/missing"
+assert_grep "missing" "$T/err"
+! is_mounted "$m5" || fail "a refused mount left $m5 mounted"
 
 # -s: unknown options are ignored.
 expect_exit 0 mount -s -t volfs -o bogus,ro v1 "$m5"
