@@ -178,25 +178,23 @@ expect_exit 0 mount -f -v -t volfs -o backend=ram,size=8m fakevol "$m5"
 assert_eq "$(vol ls -q | grep -c '^fakevol$' || true)" 0 "a volume created by mount -f"
 expect_fail mount -f -t volfs -o backend=ram,colour=red fakevol "$m5"
 
-# -N: mount(8) passes on the mount namespace to mount in.
-mkdir "$T/ns"
-mount --bind "$T/ns" "$T/ns"
-mount --make-private "$T/ns"
-: >"$T/ns/mnt"
-unshare --mount="$T/ns/mnt" --propagation private true ||
-	fail "cannot make a persistent mount namespace"
+# -N: mount(8) passes on the mount namespace to mount in (here a pid's).
+unshare -m --propagation private sleep 600 &
+nspid=$!
+track_pid "$nspid"
+wait_until 10 sh -c "[ \"\$(readlink /proc/$nspid/ns/mnt)\" != \"\$(readlink /proc/self/ns/mnt)\" ]" ||
+	fail "no mount namespace of its own for process $nspid"
 vol create v3 >/dev/null
-expect_exit 0 mount -N "$T/ns/mnt" -t volfs v3 "$m6"
+expect_exit 0 mount -N "$nspid" -t volfs v3 "$m6"
 ! is_mounted "$m6" || fail "mount -N mounted in the test's own namespace"
-nsenter --mount="$T/ns/mnt" sh -c "grep -q ' $m6 .* fuse.volfs v3 ' /proc/self/mountinfo" ||
+nsenter -t "$nspid" -m sh -c "grep -q ' $m6 .* fuse.volfs v3 ' /proc/self/mountinfo" ||
 	fail "mount -N did not mount in the namespace given"
-pid=$(nsenter --mount="$T/ns/mnt" "$VOLFS" inspect v3 |
+pid=$(nsenter -t "$nspid" -m "$VOLFS" inspect v3 |
 	jq -r --arg c "mount:$m6" '.[0].attachments[] | select(.consumer == $c) | .pid')
 track_pid "$pid"
-nsenter --mount="$T/ns/mnt" umount "$m6" || fail "cannot unmount $m6 in the namespace"
+nsenter -t "$nspid" -m umount "$m6" || fail "cannot unmount $m6 in the namespace"
 wait_until 30 sh -c "! kill -0 $pid" || fail "the daemon of the -N mount survived umount"
-umount "$T/ns/mnt"
-umount "$T/ns"
+kill "$nspid"
 
 # volfs_root=: another state directory.
 expect_exit 0 mount -t volfs -o "volfs_root=$T/state2,backend=local" other "$m5"
