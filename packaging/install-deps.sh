@@ -17,10 +17,12 @@ BUILD_PKGS=(
 )
 # Testing: cmocka for the unit tests; fuse3 (fusermount3), sqlite3, jq,
 # attr, util-linux (setpriv, mountpoint), procps, psmisc for the
-# integration tests; valgrind for leak hunting.
+# integration tests; valgrind for leak hunting; groff-base and man-db
+# check the man pages, bash-completion the completion (and says where it
+# is installed).
 TEST_PKGS=(
 	libcmocka-dev fuse3 sqlite3 jq attr util-linux procps psmisc
-	valgrind
+	valgrind groff-base man-db bash-completion
 )
 # Benchmarks: fio and hyperfine drive them, bindfs is the FUSE peer.
 BENCH_PKGS=(fio bindfs hyperfine)

@@ -25,7 +25,13 @@ struct volfs_cli {
  */
 struct volfs_catalog *cli_catalog(struct volfs_cli *cli);
 
-/* Prints "volfs: " and the message to stderr. */
+/*
+ * The program name that starts every message: "volfs", or "mount.volfs"
+ * when run as the mount helper.
+ */
+extern const char *cli_progname;
+
+/* Prints "volfs: " (cli_progname) and the message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints a usage error and a pointer to --help; returns EXIT_USAGE. */
@@ -43,6 +49,23 @@ void cli_mount_defaults(struct volfs_fs_config *cfg);
  * prints a usage error and returns EXIT_USAGE on a bad one.
  */
 int cli_parse_mount_opts(char *arg, struct volfs_fs_config *cfg);
+
+/*
+ * Applies one mount option (val: the text after '=', or NULL) to cfg.
+ * Returns 0 when applied, -1 when opt is not a volfs mount option, or
+ * EXIT_USAGE after printing why its value is wrong.
+ */
+int cli_mount_opt(const char *opt, const char *val,
+		  struct volfs_fs_config *cfg);
+
+/*
+ * Mounts volume name on dirarg with cfg, as `volfs mount` does: shares a
+ * live instance when there is one, else starts a daemon (or serves in the
+ * foreground).  Prints why it failed; returns the exit status.
+ */
+int cli_mount_volume(struct volfs_cli *cli, const char *name,
+		     const char *dirarg, const struct volfs_fs_config *cfg,
+		     int foreground);
 
 /*
  * Resolves a mountpoint argument into dir (PATH_MAX bytes): it must be an
@@ -86,5 +109,13 @@ int cmd_prune(struct volfs_cli *cli, int argc, char **argv);
 int cmd_mount(struct volfs_cli *cli, int argc, char **argv);
 int cmd_umount(struct volfs_cli *cli, int argc, char **argv);
 int cmd_serve(struct volfs_cli *cli, int argc, char **argv);
+
+/*
+ * mount.volfs, the helper mount(8) runs for file system type volfs:
+ * argv is "mount.volfs SPEC DIR [-sfnv] [-N NS] [-o OPTIONS] [-t TYPE]".
+ * Returns mount(8)'s exit status (0, 1 usage, 2 system error, 32 mount
+ * failure).
+ */
+int cli_mount_helper(struct volfs_cli *cli, int argc, char **argv);
 
 #endif /* VOLFS_CLI_H */

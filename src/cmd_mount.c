@@ -43,6 +43,7 @@ static void mount_usage(FILE *out)
 		"  -o ro                read-only: every change fails with "
 		"EROFS\n"
 		"  -o rw                read-write (the default)\n"
+		"  -o noexec            no program on the volume can be run\n"
 		"  -o allow_other       let every user in (the default when "
 		"run as root)\n"
 		"  -o uid=N, -o gid=N   show every file as owned by uid/gid N\n"
@@ -96,7 +97,6 @@ static int mount_parse_seconds(const char *opt, const char *val,
 	return 0;
 }
 
-/* Parses one -o argument (comma-separated) into cfg. */
 void cli_mount_defaults(struct volfs_fs_config *cfg)
 {
 	*cfg = (struct volfs_fs_config){
@@ -106,10 +106,58 @@ void cli_mount_defaults(struct volfs_fs_config *cfg)
 	};
 }
 
+int cli_mount_opt(const char *opt, const char *val,
+		  struct volfs_fs_config *cfg)
+{
+	unsigned long n;
+
+	if (!strcmp(opt, "ro") && !val) {
+		cfg->readonly = 1;
+	} else if (!strcmp(opt, "rw") && !val) {
+		cfg->readonly = 0;
+	} else if (!strcmp(opt, "noexec") && !val) {
+		cfg->noexec = 1;
+	} else if (!strcmp(opt, "exec") && !val) {
+		cfg->noexec = 0;
+	} else if (!strcmp(opt, "allow_other") && !val) {
+		cfg->allow_other = 1;
+	} else if (!strcmp(opt, "debug") && !val) {
+		cfg->debug = 1;
+	} else if (!strcmp(opt, "writeback_cache") && !val) {
+		cfg->writeback_cache = 1;
+	} else if (!strcmp(opt, "defaults") && !val) {
+		return 0;
+	} else if (!strcmp(opt, "uid") && val) {
+		if (mount_parse_uint(opt, val, UINT32_MAX - 1, &n))
+			return EXIT_USAGE;
+		cfg->force_uid = 1;
+		cfg->uid = (uid_t)n;
+	} else if (!strcmp(opt, "gid") && val) {
+		if (mount_parse_uint(opt, val, UINT32_MAX - 1, &n))
+			return EXIT_USAGE;
+		cfg->force_gid = 1;
+		cfg->gid = (gid_t)n;
+	} else if (!strcmp(opt, "max_threads") && val) {
+		if (mount_parse_uint(opt, val, 1024, &n) || n == 0)
+			return cli_usage_error("mount",
+					       "max_threads must be 1 to 1024");
+		cfg->max_threads = (unsigned)n;
+	} else if (!strcmp(opt, "entry_timeout") && val) {
+		if (mount_parse_seconds(opt, val, &cfg->entry_timeout))
+			return EXIT_USAGE;
+	} else if (!strcmp(opt, "attr_timeout") && val) {
+		if (mount_parse_seconds(opt, val, &cfg->attr_timeout))
+			return EXIT_USAGE;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
 int cli_parse_mount_opts(char *arg, struct volfs_fs_config *cfg)
 {
 	char *save = NULL;
-	unsigned long n;
+	int rc;
 
 	for (char *opt = strtok_r(arg, ",", &save); opt;
 	     opt = strtok_r(NULL, ",", &save)) {
@@ -117,49 +165,17 @@ int cli_parse_mount_opts(char *arg, struct volfs_fs_config *cfg)
 
 		if (val)
 			*val++ = '\0';
-		if (!strcmp(opt, "ro") && !val) {
-			cfg->readonly = 1;
-		} else if (!strcmp(opt, "rw") && !val) {
-			cfg->readonly = 0;
-		} else if (!strcmp(opt, "allow_other") && !val) {
-			cfg->allow_other = 1;
-		} else if (!strcmp(opt, "debug") && !val) {
-			cfg->debug = 1;
-		} else if (!strcmp(opt, "writeback_cache") && !val) {
-			cfg->writeback_cache = 1;
-		} else if (!strcmp(opt, "defaults") && !val) {
-			continue;
-		} else if (!strcmp(opt, "uid") && val) {
-			if (mount_parse_uint(opt, val, UINT32_MAX - 1, &n))
-				return EXIT_USAGE;
-			cfg->force_uid = 1;
-			cfg->uid = (uid_t)n;
-		} else if (!strcmp(opt, "gid") && val) {
-			if (mount_parse_uint(opt, val, UINT32_MAX - 1, &n))
-				return EXIT_USAGE;
-			cfg->force_gid = 1;
-			cfg->gid = (gid_t)n;
-		} else if (!strcmp(opt, "max_threads") && val) {
-			if (mount_parse_uint(opt, val, 1024, &n) || n == 0)
-				return cli_usage_error(
-					"mount", "max_threads must be 1 to "
-						 "1024");
-			cfg->max_threads = (unsigned)n;
-		} else if (!strcmp(opt, "entry_timeout") && val) {
-			if (mount_parse_seconds(opt, val, &cfg->entry_timeout))
-				return EXIT_USAGE;
-		} else if (!strcmp(opt, "attr_timeout") && val) {
-			if (mount_parse_seconds(opt, val, &cfg->attr_timeout))
-				return EXIT_USAGE;
-		} else {
+		rc = cli_mount_opt(opt, val, cfg);
+		if (rc > 0)
+			return rc;
+		if (rc < 0)
 			return cli_usage_error(
 				"mount",
 				"unknown mount option '%s%s%s': known are ro, "
-				"rw, allow_other, uid=N, gid=N, "
+				"rw, noexec, allow_other, uid=N, gid=N, "
 				"entry_timeout=S, attr_timeout=S, "
 				"max_threads=N, writeback_cache, debug",
 				opt, val ? "=" : "", val ? val : "");
-		}
 	}
 	return 0;
 }
@@ -490,12 +506,15 @@ static int mount_share(struct volfs_catalog *cat, const char *name,
 			  name, dir, live->target, strerror(errno));
 		return -1;
 	}
-	if (cfg->readonly &&
+	if ((cfg->readonly || cfg->noexec) &&
 	    mount(NULL, dir, NULL,
-		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+		  MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV |
+			  (cfg->readonly ? MS_RDONLY : 0) |
+			  (cfg->noexec ? MS_NOEXEC : 0),
 		  NULL) < 0) {
-		cli_error("cannot mount volume '%s' read-only on %s: %s", name,
-			  dir, strerror(errno));
+		cli_error("cannot mount volume '%s' %son %s: %s", name,
+			  cfg->readonly ? "read-only " : "", dir,
+			  strerror(errno));
 		goto err_unmount;
 	}
 	mount_consumer(dir, consumer, sizeof(consumer));
@@ -564,11 +583,8 @@ int cmd_mount(struct volfs_cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct volfs_err err = { "" };
 	struct volfs_fs_config cfg;
-	char dir[PATH_MAX];
 	int c, foreground = 0;
-	const char *name;
 
 	cli_mount_defaults(&cfg);
 
@@ -592,14 +608,24 @@ int cmd_mount(struct volfs_cli *cli, int argc, char **argv)
 		return cli_usage_error("mount",
 				       "'mount' takes a volume NAME and a "
 				       "directory DIR");
-	name = argv[optind];
+	return cli_mount_volume(cli, argv[optind], argv[optind + 1], &cfg,
+				foreground);
+}
+
+int cli_mount_volume(struct volfs_cli *cli, const char *name,
+		     const char *dirarg, const struct volfs_fs_config *cfg,
+		     int foreground)
+{
+	struct volfs_err err = { "" };
+	char dir[PATH_MAX];
+
 	if (volfs_name_check(name, &err) < 0) {
 		cli_error("%s", err.msg);
 		return EXIT_FAIL;
 	}
-	if (cfg.debug && !foreground)
+	if (cfg->debug && !foreground)
 		return cli_usage_error("mount", "-o debug needs -f");
-	if (cli_mount_target(argv[optind + 1], dir) < 0)
+	if (cli_mount_target(dirarg, dir) < 0)
 		return EXIT_FAIL;
 	if (!foreground) {
 		struct volfs_catalog *cat = cli_catalog(cli);
@@ -616,7 +642,7 @@ int cmd_mount(struct volfs_cli *cli, int argc, char **argv)
 		volfs_volume_release(&row);
 		if (mount_find_server(cat, name, &live) ||
 		    mount_find_live(cat, name, &live)) {
-			shared = mount_share(cat, name, dir, &cfg, &live);
+			shared = mount_share(cat, name, dir, cfg, &live);
 			volfs_attachment_release(&live);
 		}
 		if (shared)
@@ -626,8 +652,8 @@ int cmd_mount(struct volfs_cli *cli, int argc, char **argv)
 		cli->cat = NULL;
 	}
 	if (foreground)
-		return mount_serve(cli, name, dir, &cfg, -1);
-	return mount_background(cli, name, dir, &cfg);
+		return mount_serve(cli, name, dir, cfg, -1);
+	return mount_background(cli, name, dir, cfg);
 }
 
 static void umount_usage(FILE *out)

@@ -1598,9 +1598,10 @@ static int fs_start(struct volfs_fs *fs, const char *fsname, const char *what,
 	umask(0);
 	fuse_set_log_func(fs_fuse_log);
 	snprintf(opts, sizeof(opts),
-		 "fsname=%s,subtype=volfs,default_permissions,auto_unmount%s%s",
+		 "fsname=%s,subtype=volfs,default_permissions,auto_unmount"
+		 "%s%s%s",
 		 fsname, cfg->allow_other ? ",allow_other" : "",
-		 cfg->readonly ? ",ro" : "");
+		 cfg->readonly ? ",ro" : "", cfg->noexec ? ",noexec" : "");
 	argv[argc++] = "volfs";
 	argv[argc++] = "-o";
 	argv[argc++] = opts;

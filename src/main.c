@@ -55,11 +55,13 @@ static void usage(FILE *out)
 		"Run 'volfs COMMAND --help' for a command's options.\n");
 }
 
+const char *cli_progname = "volfs";
+
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("volfs: ", stderr);
+	fprintf(stderr, "%s: ", cli_progname);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -70,11 +72,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("volfs: ", stderr);
+	fprintf(stderr, "%s: ", cli_progname);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nSee 'volfs %s --help'.\n", cmd ? cmd : "");
+	if (strcmp(cli_progname, "volfs") != 0)
+		fprintf(stderr, "\nSee 'man 8 %s'.\n", cli_progname);
+	else
+		fprintf(stderr, "\nSee 'volfs %s --help'.\n", cmd ? cmd : "");
 	return EXIT_USAGE;
 }
 
@@ -115,7 +120,18 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct volfs_cli cli = { .root = volfs_default_root() };
+	const char *base = strrchr(argv[0], '/');
 	int c, rc, level;
+
+	/* Installed as mount.volfs (a link to volfs), mount(8) runs it. */
+	base = base ? base + 1 : argv[0];
+	if (strcmp(base, "mount.volfs") == 0) {
+		cli_progname = "mount.volfs";
+		rc = cli_mount_helper(&cli, argc, argv);
+		if (cli.cat)
+			volfs_catalog_close(cli.cat);
+		return rc;
+	}
 
 	/* '+': stop at the command name; its options are its own. */
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {

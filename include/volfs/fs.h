@@ -15,6 +15,8 @@
 struct volfs_fs_config {
 	/* Refuse every change with EROFS and mount read-only. */
 	int readonly;
+	/* Mount with noexec: no program on the volume can be run. */
+	int noexec;
 	/* Let users other than the mounting one in (Docker needs it). */
 	int allow_other;
 	/* Present every file as owned by uid / gid when set. */
