@@ -82,6 +82,21 @@ track_pid "$pid"
 assert_no_secret "/proc/$pid/cmdline" "/proc/$pid/environ"
 vol umount "$T/m1"
 
+# volfs serve opens volumes the same way, and logs no secret at debug level.
+mkdir -p "$T/srv"
+srv=$(abspath "$T/srv")
+echo "$srv" >>"$T/mounts"
+"$VOLFS" --log-level debug serve -m "$srv" --idle-timeout 1 2>"$T/serve.err" &
+spid=$!
+track_pid "$spid"
+wait_until 10 is_mounted "$srv" || { cat "$T/serve.err" >&2; fail "volfs serve did not mount $srv"; }
+assert_eq "$(head -1 "$srv/s1/whoami")" "username=alice" "whoami of s1 through serve"
+assert_no_secret "/proc/$spid/cmdline" "/proc/$spid/environ"
+kill -TERM "$spid"
+wait "$spid" || true
+wait_until 10 not_mounted "$srv" || fail "volfs serve left $srv mounted"
+assert_no_secret "$T/serve.err"
+
 # A row written by a volfs that stored secrets in plaintext still opens,
 # with a warning, and inspect still hides it.  (Its own plaintext: SQLite
 # may keep deleted rows' bytes in free pages.)
