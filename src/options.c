@@ -312,7 +312,7 @@ int volfs_opts_read_credentials(const struct volfs_backend *be,
 				struct volfs_err *err)
 {
 	size_t cap = 0, nopts = l->n;
-	char *line = NULL, *p;
+	char *line = NULL, *p, iobuf[4096];
 	unsigned lineno = 0;
 	struct stat st;
 	ssize_t len;
@@ -324,6 +324,8 @@ int volfs_opts_read_credentials(const struct volfs_backend *be,
 		return volfs_err_set(err, -errno,
 				     "cannot read the credentials file %s: %s",
 				     path, strerror(errno));
+	/* Our own buffer, so that no copy of the file outlives the read. */
+	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
 	if (fstat(fileno(f), &st) < 0) {
 		rc = volfs_err_set(err, -errno,
 				   "cannot read the credentials file %s: %s",
@@ -369,6 +371,7 @@ out:
 		free(line);
 	}
 	fclose(f);
+	explicit_bzero(iobuf, sizeof(iobuf));
 	return rc;
 }
 

@@ -396,7 +396,7 @@ static int sec_damaged(const char *volume, const char *key,
 static int sec_unbase64(const char *text, unsigned char **out, size_t *len)
 {
 	size_t tlen = strlen(text), pad = 0;
-	unsigned char *buf;
+	unsigned char *buf, *again;
 	int n;
 
 	if (tlen == 0 || tlen % 4 != 0 ||
@@ -413,13 +413,29 @@ static int sec_unbase64(const char *text, unsigned char **out, size_t *len)
 	if (!buf)
 		return -ENOMEM;
 	n = EVP_DecodeBlock(buf, (const unsigned char *)text, (int)tlen);
-	if (n < 0 || (size_t)n < pad) {
+	if (n < 0 || (size_t)n < pad)
+		goto err;
+	/* Only the one canonical spelling: the unused bits before '=' are
+	 * zero, so a changed character always changes the bytes. */
+	again = malloc(tlen + 1);
+	if (!again) {
 		free(buf);
-		return -EBADMSG;
+		return -ENOMEM;
 	}
+	EVP_EncodeBlock(again, buf, n - (int)pad);
+	n -= (int)pad;
+	if (strcmp((char *)again, text) != 0) {
+		free(again);
+		goto err;
+	}
+	free(again);
 	*out = buf;
-	*len = (size_t)n - pad;
+	*len = (size_t)n;
 	return 0;
+
+err:
+	free(buf);
+	return -EBADMSG;
 }
 
 int volfs_secret_open(const struct volfs_secret_key *k, const char *volume,

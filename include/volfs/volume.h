@@ -25,7 +25,9 @@
  * with its validate(), seals the values of secret options (secret.h),
  * reserves the name in the catalog, has the backend provision storage, and
  * marks it ready.  The backend sees every value in plaintext; the catalog
- * never does.  Any failure leaves nothing behind:
+ * never does.  credentials=FILE reads a file of this process's choosing: a
+ * caller acting for someone less trusted (a plugin API) must refuse that
+ * option before calling.  Any failure leaves nothing behind:
  * no catalog row, no state directory.  On success *name_out (if not NULL) is
  * the new volume's name, to be freed by the caller.
  */
