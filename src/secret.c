@@ -87,8 +87,8 @@ static int sec_key_read(struct volfs_secret_key *k, struct volfs_err *err)
 	int fd, rc;
 
 	/* O_NONBLOCK: a FIFO put there must not hang us. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
-				O_NONBLOCK);
+	fd = open(path,
+		  O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		rc = -errno;
 		if (rc == -ENOENT)
@@ -168,8 +168,9 @@ static int sec_key_make(struct volfs_secret_key *k, const char *root,
 	int fd, dfd, rc;
 
 	if (asprintf(&tmp, "%s/.%s.XXXXXX", root, VOLFS_SECRET_KEY_FILE) < 0)
-		return volfs_err_set(err, -ENOMEM, "cannot make the key file "
-				     "%s: %s", k->path, strerror(ENOMEM));
+		return volfs_err_set(err, -ENOMEM,
+				     "cannot make the key file %s: %s",
+				     k->path, strerror(ENOMEM));
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
@@ -179,16 +180,18 @@ static int sec_key_make(struct volfs_secret_key *k, const char *root,
 	}
 	rc = sec_random(k->key, sizeof(k->key));
 	if (rc < 0) {
-		volfs_err_set(err, rc, "cannot make the key file %s: no "
-			      "random bytes: %s", k->path, strerror(-rc));
+		volfs_err_set(err, rc,
+			      "cannot make the key file %s: no random "
+			      "bytes: %s",
+			      k->path, strerror(-rc));
 		goto out_unlink;
 	}
 	if (fchmod(fd, 0600) < 0 ||
 	    (rc = sec_write_all(fd, k->key, sizeof(k->key))) < 0 ||
 	    fsync(fd) < 0) {
 		rc = rc < 0 ? rc : -errno;
-		volfs_err_set(err, rc, "cannot write the key file %s: %s",
-			      tmp, strerror(-rc));
+		volfs_err_set(err, rc, "cannot write the key file %s: %s", tmp,
+			      strerror(-rc));
 		goto out_unlink;
 	}
 	if (link(tmp, k->path) < 0) {
@@ -222,15 +225,14 @@ out_free:
 }
 
 int volfs_secret_key_load(const char *root, int create,
-			  struct volfs_secret_key **out,
-			  struct volfs_err *err)
+			  struct volfs_secret_key **out, struct volfs_err *err)
 {
 	struct volfs_secret_key *k;
 	int rc;
 
 	k = calloc(1, sizeof(*k));
-	if (!k || asprintf(&k->path, "%s/%s", root, VOLFS_SECRET_KEY_FILE) <
-			  0) {
+	if (!k ||
+	    asprintf(&k->path, "%s/%s", root, VOLFS_SECRET_KEY_FILE) < 0) {
 		free(k);
 		return volfs_err_set(err, -ENOMEM,
 				     "cannot load the key file: %s",
@@ -312,8 +314,8 @@ static int sec_gcm(int enc, const unsigned char *key,
 			     (int)aadlen) != 1 ||
 	    (len > 0 && EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1))
 		goto out;
-	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG,
-					SEC_TAG_LEN, tag) != 1)
+	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SEC_TAG_LEN,
+					tag) != 1)
 		goto out;
 	if (EVP_CipherFinal_ex(ctx, out + len, &n) != 1) {
 		rc = enc ? -EIO : -EBADMSG;
@@ -358,8 +360,7 @@ int volfs_secret_seal(const struct volfs_secret_key *k, const char *volume,
 	if (rc == 0)
 		rc = sec_gcm(1, k->key, buf, aad, aadlen,
 			     (const unsigned char *)plain, plen,
-			     buf + SEC_NONCE_LEN,
-			     buf + SEC_NONCE_LEN + plen);
+			     buf + SEC_NONCE_LEN, buf + SEC_NONCE_LEN + plen);
 	if (rc < 0) {
 		volfs_err_set(err, rc,
 			      "cannot encrypt option '%s' of volume '%s': "
@@ -493,8 +494,8 @@ int volfs_secret_open(const struct volfs_secret_key *k, const char *volume,
 
 err_nomem:
 	rc = volfs_err_set(err, -ENOMEM,
-			   "cannot decrypt option '%s' of volume '%s': %s",
-			   key, volume, strerror(ENOMEM));
+			   "cannot decrypt option '%s' of volume '%s': %s", key,
+			   volume, strerror(ENOMEM));
 err_plain:
 	if (plain) {
 		OPENSSL_cleanse(plain, plen);
@@ -507,8 +508,8 @@ out:
 }
 
 int volfs_opts_seal(const char *root, const struct volfs_backend *be,
-		    const char *volume, const struct volfs_kv *opts,
-		    size_t n, struct volfs_kvlist *out, struct volfs_err *err)
+		    const char *volume, const struct volfs_kv *opts, size_t n,
+		    struct volfs_kvlist *out, struct volfs_err *err)
 {
 	struct volfs_secret_key *k = NULL;
 	char *sealed;
@@ -516,8 +517,7 @@ int volfs_opts_seal(const char *root, const struct volfs_backend *be,
 
 	for (size_t i = 0; i < n && rc >= 0; i++) {
 		if (!volfs_opt_is_secret(be, opts[i].key)) {
-			rc = volfs_kvlist_set(out, opts[i].key,
-					      opts[i].value);
+			rc = volfs_kvlist_set(out, opts[i].key, opts[i].value);
 			if (rc < 0)
 				volfs_err_set(err, rc,
 					      "cannot create volume '%s': %s",
@@ -546,9 +546,8 @@ int volfs_opts_seal(const char *root, const struct volfs_backend *be,
 }
 
 int volfs_opts_unseal(const char *root, const struct volfs_backend *be,
-		      const char *volume, const struct volfs_kv *opts,
-		      size_t n, struct volfs_kvlist *out,
-		      struct volfs_err *err)
+		      const char *volume, const struct volfs_kv *opts, size_t n,
+		      struct volfs_kvlist *out, struct volfs_err *err)
 {
 	struct volfs_secret_key *k = NULL;
 	struct volfs_err tmp = { "" };

@@ -50,8 +50,7 @@ struct volfs_secret_key {
  * used or replaced.
  */
 int volfs_secret_key_load(const char *root, int create,
-			  struct volfs_secret_key **out,
-			  struct volfs_err *err);
+			  struct volfs_secret_key **out, struct volfs_err *err);
 
 /* Wipes and frees k (NULL is fine). */
 void volfs_secret_key_free(struct volfs_secret_key *k);
@@ -87,8 +86,8 @@ void volfs_secret_free(char *s);
  * secret option.  On failure out is left empty.
  */
 int volfs_opts_seal(const char *root, const struct volfs_backend *be,
-		    const char *volume, const struct volfs_kv *opts,
-		    size_t n, struct volfs_kvlist *out, struct volfs_err *err);
+		    const char *volume, const struct volfs_kv *opts, size_t n,
+		    struct volfs_kvlist *out, struct volfs_err *err);
 
 /*
  * The reverse, for handing stored options to the backend: copies opts into
@@ -99,8 +98,7 @@ int volfs_opts_seal(const char *root, const struct volfs_backend *be,
  * and the key file, and says what to do.  On failure out is left empty.
  */
 int volfs_opts_unseal(const char *root, const struct volfs_backend *be,
-		      const char *volume, const struct volfs_kv *opts,
-		      size_t n, struct volfs_kvlist *out,
-		      struct volfs_err *err);
+		      const char *volume, const struct volfs_kv *opts, size_t n,
+		      struct volfs_kvlist *out, struct volfs_err *err);
 
 #endif /* VOLFS_SECRET_H */
