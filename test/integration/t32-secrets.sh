@@ -226,6 +226,11 @@ assert_no_secret "$T/err"
 expect_exit 1 vol create -b secretbe -o username=u c2
 assert_grep "needs option 'password'" "$T/err"
 
+# rm hands destroy() the plaintext too (secretbe's destroy() checks it).
+expect_exit 0 vol rm s1 c1
+assert_no_secret "$T/out" "$T/err"
+[ ! -e "$VOLFS_ROOT/volumes/s1" ] || fail "rm left the state directory of s1"
+
 # argv: while create runs (held in validate()), /proc/PID/cmdline shows
 # the key but not the secret.
 "$VOLFS" create -b secretbe -o hold="$T/hold" --opt=password="$PW" h1 >/dev/null 2>"$T/herr" &
