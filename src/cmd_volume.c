@@ -396,6 +396,12 @@ static void cv_create_usage(void)
 	       "%s)\n"
 	       "  -o, --opt KEY=VALUE    a backend option; one pair per -o, "
 	       "repeat for more\n"
+	       "  -o credentials=FILE    read options from FILE, one KEY=VALUE "
+	       "a line (for\n"
+	       "                         backends with secret options: keeps "
+	       "them out of\n"
+	       "                         the command line, which every user "
+	       "can read)\n"
 	       "      --label KEY=VALUE  metadata for filtering; repeat for "
 	       "more\n"
 	       "  -h, --help             show this help\n"
@@ -404,6 +410,10 @@ static void cv_create_usage(void)
 	       "  volfs create pgdata\n"
 	       "  volfs create -b local -o path=/srv/shared shared\n"
 	       "  volfs create --label app=web --label tier=cache\n"
+	       "\n"
+	       "Secret options are stored encrypted with the key in "
+	       "STATE/secret.key and\n"
+	       "never shown.\n"
 	       "\n"
 	       "Backends (from %s):\n",
 	       VOLFS_DEFAULT_BACKEND, volfs_backend_dir());
@@ -424,14 +434,20 @@ int cmd_create(struct volfs_cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct volfs_kvlist opts = { 0 }, labels = { 0 };
+	struct volfs_kvlist opts = { 0 }, labels = { 0 }, all = { 0 };
 	const char *backend = VOLFS_DEFAULT_BACKEND, *name = NULL;
 	struct volfs_err err = { "" };
 	const struct volfs_backend *be;
 	struct volfs_catalog *cat;
-	char *created = NULL;
-	int c, rc = EXIT_FAIL;
+	char *created = NULL, **optargs;
+	int c, nopt = 0, rc = EXIT_FAIL;
 
+	/* Where each -o value is in argv, to scrub secrets from it. */
+	optargs = calloc((size_t)argc + 1, sizeof(*optargs));
+	if (!optargs) {
+		cli_error("cannot create a volume: %s", strerror(ENOMEM));
+		return EXIT_FAIL;
+	}
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":b:o:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -439,6 +455,7 @@ int cmd_create(struct volfs_cli *cli, int argc, char **argv)
 			backend = optarg;
 			break;
 		case 'o':
+			optargs[nopt++] = optarg;
 			if (volfs_kvlist_parse(&opts, optarg, "option",
 					       &err) < 0) {
 				rc = cli_usage_error("create", "%s", err.msg);
@@ -475,16 +492,27 @@ int cmd_create(struct volfs_cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
-	/* Refuse a bad backend or option before the catalog is touched. */
-	if (volfs_backend_load(backend, &be, &err) < 0 ||
-	    volfs_opts_check(be, opts.v, opts.n, &err) < 0) {
+	if (volfs_backend_load(backend, &be, &err) < 0) {
+		cli_error("%s", err.msg);
+		goto out;
+	}
+	/*
+	 * Secrets given with -o are in our argv, which any user can read in
+	 * /proc/PID/cmdline: hide them before anything slow (validate() may
+	 * wait for a server).  credentials=FILE keeps them out of it.
+	 */
+	for (int i = 0; i < nopt; i++)
+		volfs_opt_scrub(be, optargs[i]);
+	/* Refuse a bad option before the catalog is touched. */
+	if (volfs_opts_expand(be, opts.v, opts.n, &all, &err) < 0 ||
+	    volfs_opts_check(be, all.v, all.n, &err) < 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}
 	cat = cli_catalog(cli);
 	if (!cat)
 		goto out;
-	if (volfs_volume_create(cat, name, backend, opts.v, opts.n, labels.v,
+	if (volfs_volume_create(cat, name, backend, all.v, all.n, labels.v,
 				labels.n, &created, &err) < 0) {
 		cli_error("%s", err.msg);
 		goto out;
@@ -493,7 +521,9 @@ int cmd_create(struct volfs_cli *cli, int argc, char **argv)
 	rc = EXIT_OK;
 out:
 	free(created);
+	free(optargs);
 	volfs_kvlist_release(&labels);
+	volfs_kvlist_release(&all);
 	volfs_kvlist_release(&opts);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "volfs/loader.h"
+#include "volfs/options.h"
 
 #ifndef VOLFS_BACKEND_DIR_DEFAULT
 #define VOLFS_BACKEND_DIR_DEFAULT "/usr/local/lib/volfs/backends"
@@ -89,6 +90,16 @@ static int loader_open(const char *name, const struct volfs_backend **out,
 			"this volfs uses ABI %d: install the module that "
 			"came with this volfs",
 			path, abi, VOLFS_BACKEND_ABI);
+	}
+	for (const struct volfs_optdesc *d = be->options; d && d->key; d++) {
+		if (strcmp(d->key, VOLFS_OPT_CREDENTIALS) == 0) {
+			dlclose(handle);
+			return volfs_err_set(err, -EPROTO,
+					     "backend module %s declares an "
+					     "option '%s', which is the core's "
+					     "own: rename the option",
+					     path, d->key);
+		}
 	}
 	if (!be->name || strcmp(be->name, name) != 0) {
 		dlclose(handle);

@@ -5,14 +5,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "volfs/options.h"
+
+/* Frees a value, wiping it first: it may be a secret. */
+static void opt_value_free(const char *value)
+{
+	if (!value)
+		return;
+	explicit_bzero((char *)value, strlen(value));
+	free((char *)value);
+}
 
 /* struct volfs_kv holds const pointers; a kvlist owns what they point to. */
 static void opt_kv_free(struct volfs_kv *kv)
 {
 	free((char *)kv->key);
-	free((char *)kv->value);
+	opt_value_free(kv->value);
 }
 
 static ssize_t opt_find(const struct volfs_kv *v, size_t n, const char *key)
@@ -33,7 +43,7 @@ int volfs_kvlist_set(struct volfs_kvlist *l, const char *key,
 	if (!val)
 		return -ENOMEM;
 	if (i >= 0) {
-		free((char *)l->v[i].value);
+		opt_value_free(l->v[i].value);
 		l->v[i].value = val;
 		return 0;
 	}
@@ -55,7 +65,7 @@ int volfs_kvlist_set(struct volfs_kvlist *l, const char *key,
 	return 0;
 
 err_val:
-	free(val);
+	opt_value_free(val);
 	return -ENOMEM;
 }
 
@@ -70,15 +80,16 @@ int volfs_kvlist_parse(struct volfs_kvlist *l, const char *arg,
 		return volfs_err_set(err, -EINVAL,
 				     "invalid %s '%s': write it as KEY=VALUE",
 				     what, arg);
+	/* The value may be a secret: messages below name only the key. */
 	if (eq == arg)
 		return volfs_err_set(err, -EINVAL,
-				     "invalid %s '%s': the key before '=' is "
+				     "invalid %s '=...': the key before '=' is "
 				     "empty",
-				     what, arg);
+				     what);
 	key = strndup(arg, (size_t)(eq - arg));
 	if (!key)
-		return volfs_err_set(err, -ENOMEM, "cannot parse %s '%s': %s",
-				     what, arg, strerror(ENOMEM));
+		return volfs_err_set(err, -ENOMEM, "cannot parse a %s: %s",
+				     what, strerror(ENOMEM));
 	if (opt_find(l->v, l->n, key) >= 0) {
 		rc = volfs_err_set(err, -EINVAL,
 				   "%s '%s' is given twice: give each key "
@@ -189,4 +200,212 @@ int volfs_opt_is_secret(const struct volfs_backend *be, const char *key)
 	const struct volfs_optdesc *d = opt_desc(be, key);
 
 	return d && (d->flags & VOLFS_OPT_SECRET);
+}
+
+int volfs_opts_have_secret(const struct volfs_backend *be)
+{
+	const struct volfs_optdesc *d;
+
+	for (d = be->options; d && d->key; d++)
+		if (d->flags & VOLFS_OPT_SECRET)
+			return 1;
+	return 0;
+}
+
+int volfs_opt_scrub(const struct volfs_backend *be, char *arg)
+{
+	char *eq = strchr(arg, '=');
+	int secret;
+
+	if (!eq)
+		return 0;
+	*eq = '\0';
+	secret = volfs_opt_is_secret(be, arg);
+	*eq = '=';
+	if (!secret)
+		return 0;
+	for (char *p = eq + 1; *p; p++)
+		*p = '*';
+	return 1;
+}
+
+/* The spellings mount.cifs users write in credentials files. */
+static const struct {
+	const char *alias;
+	const char *key;
+} opt_cred_aliases[] = {
+	{ "user", "username" },
+	{ "pass", "password" },
+	{ "dom", "domain" },
+};
+
+/* The backend option a credentials-file key stands for, or NULL. */
+static const char *opt_cred_key(const struct volfs_backend *be,
+				const char *key)
+{
+	if (opt_desc(be, key))
+		return opt_desc(be, key)->key;
+	for (size_t i = 0; i < sizeof(opt_cred_aliases) /
+				       sizeof(opt_cred_aliases[0]);
+	     i++)
+		if (strcmp(key, opt_cred_aliases[i].alias) == 0 &&
+		    opt_desc(be, opt_cred_aliases[i].key))
+			return opt_cred_aliases[i].key;
+	return NULL;
+}
+
+/* Checks one line ("key=value", modified in place) and adds it to l. */
+static int opt_cred_line(const struct volfs_backend *be, const char *path,
+			 unsigned lineno, char *line, size_t nopts,
+			 struct volfs_kvlist *l, struct volfs_err *err)
+{
+	char *key = line, *eq, *end, keys[512];
+	const char *opt;
+	ssize_t i;
+
+	eq = strchr(key, '=');
+	if (!eq)
+		return volfs_err_set(err, -EINVAL,
+				     "credentials file %s, line %u: not a "
+				     "KEY=VALUE line; write lines such as "
+				     "username=NAME and password=SECRET",
+				     path, lineno);
+	for (end = eq; end > key && (end[-1] == ' ' || end[-1] == '\t');)
+		end--;
+	*end = '\0';
+	if (!*key)
+		return volfs_err_set(err, -EINVAL,
+				     "credentials file %s, line %u: the key "
+				     "before '=' is empty",
+				     path, lineno);
+	opt = opt_cred_key(be, key);
+	if (!opt) {
+		opt_accepted(be, keys, sizeof(keys));
+		return volfs_err_set(err, -EINVAL,
+				     "credentials file %s, line %u: unknown "
+				     "key '%s' for backend '%s': it accepts "
+				     "%s",
+				     path, lineno, key, be->name, keys);
+	}
+	i = opt_find(l->v, l->n, opt);
+	if (i >= 0 && (size_t)i < nopts)
+		return volfs_err_set(err, -EINVAL,
+				     "option '%s' is given both with -o and in "
+				     "the credentials file %s (line %u): give "
+				     "it once",
+				     opt, path, lineno);
+	if (i >= 0)
+		return volfs_err_set(err, -EINVAL,
+				     "credentials file %s, line %u: '%s' is "
+				     "given twice: give it once",
+				     path, lineno, opt);
+	i = volfs_kvlist_set(l, opt, eq + 1);
+	if (i < 0)
+		return volfs_err_set(err, (int)i,
+				     "cannot read the credentials file %s: %s",
+				     path, strerror((int)-i));
+	return 0;
+}
+
+int volfs_opts_read_credentials(const struct volfs_backend *be,
+				const char *path, struct volfs_kvlist *l,
+				struct volfs_err *err)
+{
+	size_t cap = 0, nopts = l->n;
+	char *line = NULL, *p, iobuf[4096];
+	unsigned lineno = 0;
+	struct stat st;
+	ssize_t len;
+	FILE *f;
+	int rc = 0;
+
+	f = fopen(path, "re");
+	if (!f)
+		return volfs_err_set(err, -errno,
+				     "cannot read the credentials file %s: %s",
+				     path, strerror(errno));
+	/* Our own buffer, so that no copy of the file outlives the read. */
+	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
+	if (fstat(fileno(f), &st) < 0) {
+		rc = volfs_err_set(err, -errno,
+				   "cannot read the credentials file %s: %s",
+				   path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = volfs_err_set(err, -EINVAL,
+				   "cannot read the credentials file %s: it is "
+				   "not a regular file",
+				   path);
+		goto out;
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		rc = volfs_err_set(err, -EPERM,
+				   "refusing the credentials file %s: every "
+				   "user may read or change it (mode %04o); "
+				   "run 'chmod o-rwx %s' (and change the "
+				   "secrets in it if others could read them)",
+				   path, (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' ||
+				   line[len - 1] == '\r'))
+			line[--len] = '\0';
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		if (!*p || *p == '#')
+			continue;
+		rc = opt_cred_line(be, path, lineno, p, nopts, l, err);
+		if (rc < 0)
+			goto out;
+	}
+	if (ferror(f))
+		rc = volfs_err_set(err, -EIO,
+				   "cannot read the credentials file %s: %s",
+				   path, strerror(EIO));
+out:
+	if (line) {
+		explicit_bzero(line, cap);
+		free(line);
+	}
+	fclose(f);
+	explicit_bzero(iobuf, sizeof(iobuf));
+	return rc;
+}
+
+int volfs_opts_expand(const struct volfs_backend *be,
+		      const struct volfs_kv *opts, size_t n,
+		      struct volfs_kvlist *out, struct volfs_err *err)
+{
+	const char *cred = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		if (strcmp(opts[i].key, VOLFS_OPT_CREDENTIALS) == 0) {
+			cred = opts[i].value;
+			continue;
+		}
+		rc = volfs_kvlist_set(out, opts[i].key, opts[i].value);
+		if (rc < 0)
+			volfs_err_set(err, rc, "cannot add option '%s': %s",
+				      opts[i].key, strerror(-rc));
+	}
+	if (rc >= 0 && cred && !volfs_opts_have_secret(be))
+		rc = volfs_err_set(err, -EINVAL,
+				   "option '%s' is for backends that take "
+				   "credentials; backend '%s' has no secret "
+				   "options",
+				   VOLFS_OPT_CREDENTIALS, be->name);
+	else if (rc >= 0 && cred && !*cred)
+		rc = volfs_err_set(err, -EINVAL,
+				   "option '%s' needs a file: give -o %s=FILE",
+				   VOLFS_OPT_CREDENTIALS,
+				   VOLFS_OPT_CREDENTIALS);
+	else if (rc >= 0 && cred)
+		rc = volfs_opts_read_credentials(be, cred, out, err);
+	if (rc < 0)
+		volfs_kvlist_release(out);
+	return rc < 0 ? rc : 0;
 }

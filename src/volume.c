@@ -12,6 +12,7 @@
 
 #include "volfs/loader.h"
 #include "volfs/options.h"
+#include "volfs/secret.h"
 #include "volfs/util.h"
 #include "volfs/volume.h"
 
@@ -140,6 +141,7 @@ int volfs_volume_create(struct volfs_catalog *cat, const char *name,
 			size_t nlabels, char **name_out,
 			struct volfs_err *err)
 {
+	struct volfs_kvlist plain = { 0 }, sealed = { 0 };
 	const struct volfs_backend *be;
 	struct volfs_volinfo vi;
 	struct volfs_volume v;
@@ -166,12 +168,16 @@ int volfs_volume_create(struct volfs_catalog *cat, const char *name,
 	rc = volfs_backend_load(backend, &be, err);
 	if (rc < 0)
 		return rc;
-	rc = volfs_opts_check(be, opts, nopts, err);
+	/* plain: what the backend sees; sealed: what the catalog stores. */
+	rc = volfs_opts_expand(be, opts, nopts, &plain, err);
 	if (rc < 0)
 		return rc;
+	rc = volfs_opts_check(be, plain.v, plain.n, err);
+	if (rc < 0)
+		goto err_opts;
 	rc = vol_labels_check(labels, nlabels, err);
 	if (rc < 0)
-		return rc;
+		goto err_opts;
 	state_dir = volfs_volume_state_dir(cat, name);
 	if (name_out)
 		copy = strdup(name);
@@ -181,7 +187,7 @@ int volfs_volume_create(struct volfs_catalog *cat, const char *name,
 				   name, strerror(ENOMEM));
 		goto err_free;
 	}
-	vol_volinfo(&vi, name, state_dir, opts, nopts);
+	vol_volinfo(&vi, name, state_dir, plain.v, plain.n);
 	if (be->validate) {
 		rc = be->validate(&vi, msg, sizeof(msg));
 		if (rc < 0) {
@@ -190,12 +196,16 @@ int volfs_volume_create(struct volfs_catalog *cat, const char *name,
 			goto err_free;
 		}
 	}
+	rc = volfs_opts_seal(volfs_catalog_root(cat), be, name, plain.v,
+			     plain.n, &sealed, err);
+	if (rc < 0)
+		goto err_free;
 
 	v = (struct volfs_volume){
 		.name = (char *)name,
 		.backend = (char *)be->name,
-		.opts = (struct volfs_kv *)opts,
-		.nopts = nopts,
+		.opts = sealed.v,
+		.nopts = sealed.n,
 		.labels = (struct volfs_kv *)labels,
 		.nlabels = nlabels,
 		.anonymous = anonymous,
@@ -221,6 +231,8 @@ int volfs_volume_create(struct volfs_catalog *cat, const char *name,
 	if (rc < 0)
 		goto err_destroy;
 	free(state_dir);
+	volfs_kvlist_release(&sealed);
+	volfs_kvlist_release(&plain);
 	if (name_out)
 		*name_out = copy;
 	return 0;
@@ -243,6 +255,9 @@ err_release_name:
 err_free:
 	free(copy);
 	free(state_dir);
+	volfs_kvlist_release(&sealed);
+err_opts:
+	volfs_kvlist_release(&plain);
 	return rc;
 }
 
@@ -277,6 +292,7 @@ int volfs_volume_remove(struct volfs_catalog *cat, const char *name,
 			int force, struct volfs_err *err)
 {
 	struct volfs_attachment *att = NULL;
+	struct volfs_kvlist plain = { 0 };
 	const struct volfs_backend *be;
 	struct volfs_err tmp = { "" };
 	struct volfs_volume row = { 0 };
@@ -315,10 +331,25 @@ int volfs_volume_remove(struct volfs_catalog *cat, const char *name,
 				   name, strerror(ENOMEM));
 		goto err_ready;
 	}
+	rc = volfs_opts_unseal(volfs_catalog_root(cat), be, name, row.opts,
+			       row.nopts, &plain, &tmp);
+	if (rc < 0 && !force) {
+		volfs_err_set(err, rc, "cannot remove volume '%s': %s",
+			      name, tmp.msg);
+		goto err_ready;
+	}
+	if (rc < 0) {
+		/* Forced: the volume goes, the backend cannot be asked. */
+		volfs_log(VOLFS_LOG_WARNING,
+			  "%s; removing volume '%s' without asking backend "
+			  "'%s' to delete its data: what it kept outside %s "
+			  "is left behind",
+			  tmp.msg, name, be->name, state_dir);
+	}
 	/* destroy() is promised the directory, even if someone removed it. */
 	volfs_mkdir_p(state_dir, 0700);
-	vol_volinfo(&vi, name, state_dir, row.opts, row.nopts);
-	if (be->destroy) {
+	vol_volinfo(&vi, name, state_dir, plain.v, plain.n);
+	if (be->destroy && rc == 0) {
 		rc = be->destroy(&vi, msg, sizeof(msg));
 		if (rc < 0) {
 			volfs_err_set(err, rc,
@@ -341,6 +372,7 @@ err_ready:
 	if (volfs_catalog_set_state(cat, name, VOLFS_VOL_READY, &tmp) < 0)
 		volfs_log(VOLFS_LOG_WARNING, "%s", tmp.msg);
 out:
+	volfs_kvlist_release(&plain);
 	free(state_dir);
 	volfs_volume_release(&row);
 	volfs_attachments_free(att, natt > 0 ? (size_t)natt : 0);
@@ -397,8 +429,12 @@ int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 			      name, ov->state_dir, strerror(-rc));
 		goto err_dir;
 	}
-	vol_volinfo(&ov->vi, ov->row.name, ov->state_dir, ov->row.opts,
-		    ov->row.nopts);
+	rc = volfs_opts_unseal(volfs_catalog_root(cat), ov->be, name,
+			       ov->row.opts, ov->row.nopts, &ov->opts, err);
+	if (rc < 0)
+		goto err_dir;
+	vol_volinfo(&ov->vi, ov->row.name, ov->state_dir, ov->opts.v,
+		    ov->opts.n);
 	if (ov->be->open) {
 		rc = ov->be->open(&ov->vi, &ov->state, msg, sizeof(msg));
 		if (rc < 0) {
@@ -423,6 +459,7 @@ err_close:
 	if (ov->be->close)
 		ov->be->close(ov->state);
 err_dir:
+	volfs_kvlist_release(&ov->opts);
 	free(ov->state_dir);
 err_row:
 	volfs_volume_release(&ov->row);
@@ -438,6 +475,7 @@ void volfs_volume_close(struct volfs_open_volume *ov)
 	if (ov->be->close)
 		ov->be->close(ov->state);
 	pthread_mutex_destroy(&ov->lock);
+	volfs_kvlist_release(&ov->opts);
 	free(ov->state_dir);
 	volfs_volume_release(&ov->row);
 	free(ov);

@@ -48,8 +48,8 @@ struct volfs_volume {
 	char *name;
 	char *backend;
 	/* Options as given at create, secrets included (the catalog stores
-	 * what it is given; the CLI encrypts secrets before and redacts them
-	 * when printing). */
+	 * what it is given: volume.c seals secrets before, secret.h, and the
+	 * CLI redacts them when printing). */
 	struct volfs_kv *opts;
 	size_t nopts;
 	struct volfs_kv *labels;

@@ -14,6 +14,13 @@
 /* What volfs prints instead of a secret option's value. */
 #define VOLFS_REDACTED "********"
 
+/*
+ * The core's own create option: "-o credentials=FILE" reads options (the
+ * secret ones above all) from FILE instead of the command line.  It is never
+ * stored, and a backend cannot declare an option of that name.
+ */
+#define VOLFS_OPT_CREDENTIALS "credentials"
+
 /* A growable list of key=value pairs owning its strings. */
 struct volfs_kvlist {
 	struct volfs_kv *v;
@@ -21,7 +28,10 @@ struct volfs_kvlist {
 	size_t alloc;
 };
 
-/* Appends a copy of key and value; if key is present, replaces its value. */
+/*
+ * Appends a copy of key and value; if key is present, replaces its value.
+ * Values may be secrets: they are wiped whenever the list frees one.
+ */
 int volfs_kvlist_set(struct volfs_kvlist *l, const char *key,
 		     const char *value);
 
@@ -50,5 +60,38 @@ int volfs_opts_check(const struct volfs_backend *be, const struct volfs_kv *v,
 
 /* Whether key is a VOLFS_OPT_SECRET option of be. */
 int volfs_opt_is_secret(const struct volfs_backend *be, const char *key);
+
+/* Whether be has at least one VOLFS_OPT_SECRET option. */
+int volfs_opts_have_secret(const struct volfs_backend *be);
+
+/*
+ * Overwrites the value of arg, a "key=value" command-line argument, with
+ * '*' when key is a secret option of be, so that /proc/PID/cmdline stops
+ * showing it.  Returns 1 if it did, else 0.
+ */
+int volfs_opt_scrub(const struct volfs_backend *be, char *arg);
+
+/*
+ * Reads a credentials file into l, which holds the options given otherwise
+ * (-o).  Lines are key=value as mount.cifs reads them (username=, password=,
+ * domain=, and the short user=, pass=, dom=); blank lines and lines starting
+ * with '#' are skipped; the value is the rest of the line after '=', spaces
+ * included.  Every key must be an option of be.  Errors name the file and
+ * the line, never a value: a key also in l or given twice, an unknown key, a
+ * line without '=' (-EINVAL); a file that every user may read or change
+ * (-EPERM) or that is not a regular file.
+ */
+int volfs_opts_read_credentials(const struct volfs_backend *be,
+				const char *path, struct volfs_kvlist *l,
+				struct volfs_err *err);
+
+/*
+ * Copies opts into out (which must be empty), replacing a "credentials=FILE"
+ * option by the options read from FILE.  -EINVAL if be has no secret option
+ * but credentials= is given.  On failure out is left empty.
+ */
+int volfs_opts_expand(const struct volfs_backend *be,
+		      const struct volfs_kv *opts, size_t n,
+		      struct volfs_kvlist *out, struct volfs_err *err);
 
 #endif /* VOLFS_OPTIONS_H */

@@ -13,15 +13,21 @@
 #include "volfs/backend.h"
 #include "volfs/catalog.h"
 #include "volfs/err.h"
+#include "volfs/options.h"
 
 /* The default backend of `volfs create`. */
 #define VOLFS_DEFAULT_BACKEND "local"
 
 /*
  * Creates a volume: checks the name (NULL makes an anonymous volume with a
- * random name), loads the backend, checks the options against its table and
- * with its validate(), reserves the name in the catalog, has the backend
- * provision storage, and marks it ready.  Any failure leaves nothing behind:
+ * random name), loads the backend, replaces a "credentials=FILE" option by
+ * the options in FILE, checks the options against the backend's table and
+ * with its validate(), seals the values of secret options (secret.h),
+ * reserves the name in the catalog, has the backend provision storage, and
+ * marks it ready.  The backend sees every value in plaintext; the catalog
+ * never does.  credentials=FILE reads a file of this process's choosing: a
+ * caller acting for someone less trusted (a plugin API) must refuse that
+ * option before calling.  Any failure leaves nothing behind:
  * no catalog row, no state directory.  On success *name_out (if not NULL) is
  * the new volume's name, to be freed by the caller.
  */
@@ -35,7 +41,9 @@ int volfs_volume_create(struct volfs_catalog *cat, const char *name,
  * Removes a volume: refused with -EBUSY (naming its users) while attached,
  * unless force; then the backend's destroy() deletes its data, the state
  * directory is removed and the catalog row deleted.  If destroy() fails the
- * volume stays, READY again, and the message says why.
+ * volume stays, READY again, and the message says why.  If its secret
+ * options cannot be decrypted (the key file is lost), it stays too, unless
+ * force: then it is removed without calling destroy(), with a warning.
  */
 int volfs_volume_remove(struct volfs_catalog *cat, const char *name,
 			int force, struct volfs_err *err);
@@ -44,7 +52,8 @@ int volfs_volume_remove(struct volfs_catalog *cat, const char *name,
 char *volfs_volume_state_dir(struct volfs_catalog *cat, const char *name);
 
 /*
- * A volume opened for serving: its catalog row, backend and backend state.
+ * A volume opened for serving: its catalog row, backend and backend state;
+ * opts are the row's options with secrets decrypted, which vi points to.
  * Calls into the backend go through volfs_vol_lock()/volfs_vol_unlock(),
  * which serialise them unless the backend is thread-safe.
  */
@@ -52,6 +61,7 @@ struct volfs_open_volume {
 	struct volfs_volume row;
 	const struct volfs_backend *be;
 	void *state;
+	struct volfs_kvlist opts;
 	struct volfs_volinfo vi;
 	char *state_dir;
 	int serialize;
@@ -59,7 +69,9 @@ struct volfs_open_volume {
 };
 
 /*
- * Opens a READY volume for serving: loads its backend and calls open().
+ * Opens a READY volume for serving: loads its backend, decrypts its secret
+ * options and calls open().  -EBADMSG or -ENOENT (with a message naming the
+ * option and the key file) when a secret does not decrypt.
  * -ENOENT if there is no such volume, -EBUSY if it is being created or
  * removed.
  */
