@@ -360,9 +360,6 @@ int cli_detach(int (*fn)(void *arg, int notify_fd), void *arg,
 		signal(SIGPIPE, SIG_IGN);
 		if (chdir("/") < 0)
 			_exit(EXIT_FAIL);
-		/* The daemon speaks to syslog from the start; what the
-		 * command must hear goes through the pipe. */
-		volfs_log_to_syslog("volfs");
 		/* exit(), not _exit(): the daemon's leak checks run at exit,
 		 * and stdio was flushed before the fork. */
 		exit(fn(arg, fds[1]));

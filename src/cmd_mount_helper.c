@@ -214,7 +214,9 @@ static int mh_sort_create_opts(struct mh_args *a,
 		for (d = be ? be->options : NULL; d && d->key; d++)
 			if (strcmp(d->key, kv->key) == 0)
 				break;
-		if (d && d->key) {
+		/* credentials=FILE is the core's: create checks it. */
+		if ((d && d->key) ||
+		    (be && strcmp(kv->key, VOLFS_OPT_CREDENTIALS) == 0)) {
 			if (volfs_kvlist_set(create, kv->key, kv->value) < 0) {
 				cli_error("cannot mount: out of memory");
 				return MH_EXIT_SYSERR;
@@ -312,7 +314,15 @@ static int mh_ensure_volume(struct volfs_cli *cli, struct mh_args *a,
 			  a->spec, cli->root, a->spec);
 		return MH_EXIT_FAIL;
 	}
-	if (volfs_opts_check(be, create->v, create->n, &err) < 0) {
+	/* Checked as create will, credentials file included, before
+	 * anything is made. */
+	struct volfs_kvlist all = { 0 };
+
+	rc = volfs_opts_expand(be, create->v, create->n, &all, &err);
+	if (rc == 0)
+		rc = volfs_opts_check(be, all.v, all.n, &err);
+	volfs_kvlist_release(&all);
+	if (rc < 0) {
 		cli_error("%s", err.msg);
 		return MH_EXIT_FAIL;
 	}

@@ -3,7 +3,8 @@
  * Load generator for the Docker plugin socket (benchmark only).
  *
  *   plugin_load SOCKET create N PREFIX CLIENTS
- *       Creates volumes PREFIX0 .. PREFIX(N-1) (ram) with CLIENTS threads.
+ *       Creates volumes PREFIX0 .. PREFIX(N-1) with CLIENTS threads, with
+ *       the Opts object in $PLUGIN_LOAD_OPTS (default: a volfs ram volume).
  *   plugin_load SOCKET load CLIENTS ROUNDS N PREFIX
  *       Each of CLIENTS threads does ROUNDS rounds of Get, Mount, Unmount
  *       on a random volume of the N, as Docker does for a container start
@@ -43,6 +44,7 @@ struct client {
 };
 
 static const char *sock;
+static const char *create_opts;
 static const char *prefix;
 static int nvol, rounds, nclients, mode_create;
 
@@ -98,7 +100,10 @@ static void load_req(CURL *h, struct client *c, int op, const char *json)
 	t0 = load_now_ms();
 	rc = curl_easy_perform(h);
 	lat_add(&c->lat[op], load_now_ms() - t0);
-	if (rc != CURLE_OK || !strstr(b.buf, "\"Err\":\"\"")) {
+	/* An answer is an error when it has a non-empty Err. */
+	const char *e = strstr(b.buf, "\"Err\":\"");
+
+	if (rc != CURLE_OK || (e && e[7] != '"')) {
 		if (c->errors++ < 3)
 			fprintf(stderr, "%s %s: %s\n", op_names[op], json,
 				rc != CURLE_OK ? curl_easy_strerror(rc) : b.buf);
@@ -120,9 +125,8 @@ static void *load_client(void *arg)
 	if (mode_create) {
 		for (int i = c->idx; i < nvol; i += nclients) {
 			snprintf(json, sizeof(json),
-				 "{\"Name\":\"%s%d\",\"Opts\":{\"backend\":"
-				 "\"ram\"}}",
-				 prefix, i);
+				 "{\"Name\":\"%s%d\",\"Opts\":%s}", prefix, i,
+				 create_opts);
 			load_req(h, c, OP_CREATE, json);
 		}
 	} else {
@@ -174,6 +178,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sock = argv[1];
+	create_opts = getenv("PLUGIN_LOAD_OPTS");
+	if (!create_opts || !*create_opts)
+		create_opts = "{\"backend\":\"ram\"}";
 	if (nclients < 1 || nvol < 1) {
 		fprintf(stderr, "plugin_load: need at least one client and "
 				"one volume\n");

@@ -244,4 +244,49 @@ assert_grep 'opt=password=\*{17}( |$)' "$T/cmdline"
 assert_grep "hold=$T/hold" "$T/cmdline"
 assert_no_secret "$T/cmdline"
 assert_eq "$(stored h1 password | cut -c1-7)" "enc:v1:" "the held create's password"
+
+# Through the Docker plugin: Create seals the password as the CLI does
+# (also from a credentials file), Get never shows it, Mount decrypts it for
+# the backend, and the daemon's log never holds it.
+if command -v curl >/dev/null 2>&1; then
+	mkdir -p "$T/dsrv"
+	dsrv=$(abspath "$T/dsrv")
+	echo "$dsrv" >>"$T/mounts"
+	"$VOLFS" --log-level debug serve -m "$dsrv" --docker-socket "$T/p.sock" \
+		--docker-host "unix://$T/none.sock" 2>"$T/dserve.err" &
+	dpid=$!
+	track_pid "$dpid"
+	wait_until 10 test -S "$T/p.sock" || fail "no plugin socket"
+	dreq() {
+		curl -sS --max-time 10 --unix-socket "$T/p.sock" -X POST -d "$2" \
+			"http://plugin/VolumeDriver.$1" >"$T/dout" || fail "no answer to $1"
+		assert_eq "$(jq -r .Err "$T/dout")" "" "Err of $1"
+	}
+	dreq Create "{\"Name\":\"d1\",\"Opts\":{\"backend\":\"secretbe\",\"username\":\"bob\",\"password\":\"$PW\"}}"
+	assert_eq "$(stored d1 password | cut -c1-7)" "enc:v1:" "password of a Docker-made volume"
+	printf 'username=carol\npassword=%s\n' "$PW2" >"$T/dcreds"
+	chmod 600 "$T/dcreds"
+	dreq Create "{\"Name\":\"d2\",\"Opts\":{\"backend\":\"secretbe\",\"credentials\":\"$T/dcreds\"}}"
+	dreq Get '{"Name":"d1"}'
+	assert_eq "$(jq -r .Volume.Status.options.password "$T/dout")" "********" "password in Get"
+	assert_eq "$(jq -r .Volume.Status.options.username "$T/dout")" bob "username in Get"
+	cp "$T/dout" "$T/dget"
+	dreq Mount '{"Name":"d2","ID":"m1"}'
+	ls "$dsrv/d2" >/dev/null || fail "the Docker-made secret volume does not open"
+	dreq Unmount '{"Name":"d2","ID":"m1"}'
+	kill -TERM "$dpid"
+	wait "$dpid" || true
+	assert_no_secret "$T/dget" "$T/dserve.err"
+fi
+
+# An fstab line that creates its volume may name a credentials file.
+ln -s "$VOLFS" "$T/mount.volfs"
+mkdir -p "$T/m3"
+"$T/mount.volfs" d3 "$T/m3" -o backend=secretbe,credentials="$T/dcreds" 2>"$T/merr" ||
+	{ cat "$T/merr" >&2; fail "mount.volfs with credentials= failed"; }
+echo "$(abspath "$T/m3")" >>"$T/mounts"
+assert_eq "$(stored d3 password | cut -c1-7)" "enc:v1:" "password of an fstab-made volume"
+assert_eq "$(stored d3 username)" carol "username from the credentials file"
+ls "$T/m3" >/dev/null || fail "the fstab-made secret volume does not answer"
+assert_no_secret "$T/merr"
 exit 0
