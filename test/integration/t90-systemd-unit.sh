@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: MIT
+# The systemd unit made by make: its ExecStart names the installed volfs,
+# it has the settings that volfs serve as a FUSE daemon and Docker plugin
+# needs and none that would hide its mount from the host, and systemd
+# accepts it (systemd-analyze verify, which needs no running systemd).
+# Running its ExecStart under a NOTIFY_SOCKET is t30's job.
+. "$VOLFS_SRCDIR/test/integration/lib.sh"
+
+unit=$(dirname "$VOLFS")/packaging/systemd/volfs.service
+[ -f "$unit" ] || fail "$unit was not made (make builds it from volfs.service.in)"
+
+# make substituted every placeholder; ExecStart is an absolute volfs serve.
+assert_no_grep '@[a-z_]+@' "$unit"
+assert_grep '^ExecStart=/([^ ]+/)?volfs serve$' "$unit"
+
+# unit_value KEY: the value of KEY= in the unit (the last one wins).
+unit_value() {
+	sed -n "s/^$1=//p" "$unit" | tail -n 1
+}
+
+assert_eq "$(unit_value Type)" notify "Type"
+assert_eq "$(unit_value NotifyAccess)" main "NotifyAccess"
+assert_eq "$(unit_value Restart)" on-failure "Restart"
+assert_eq "$(unit_value Before)" docker.service "Before"
+assert_eq "$(unit_value WantedBy)" multi-user.target "WantedBy"
+assert_eq "$(unit_value StateDirectory)" volfs "StateDirectory"
+# The auto-unmount helper must outlive volfs serve: not mixed or process.
+assert_eq "$(unit_value KillMode)" control-group "KillMode"
+# /run/volfs holds the mountpoint: systemd must not remove it on stop.
+assert_no_grep '^RuntimeDirectory=' "$unit"
+# Each of these puts the service in a mount namespace of its own, where
+# its FUSE mount would be invisible to Docker and to the host.
+assert_no_grep '^(PrivateTmp|PrivateMounts|PrivateDevices|ProtectSystem|ProtectHome|ProtectKernelModules|ProtectKernelTunables|ProtectControlGroups|ReadOnlyPaths|ReadWritePaths|InaccessiblePaths|TemporaryFileSystem|BindPaths|BindReadOnlyPaths|MountFlags|RootDirectory|DynamicUser)=' "$unit"
+
+command -v systemd-analyze >/dev/null 2>&1 ||
+	skip "systemd-analyze not found (install systemd): the unit's syntax is unchecked"
+
+# verify wants ExecStart's program to exist: point it at the built volfs.
+# It prints a line naming the unit for every setting it cannot parse, and
+# exits non-zero only for some errors; messages about other units
+# (docker.service, say) are not this test's business.
+mkdir "$T/units"
+sed "s|^ExecStart=[^ ]*|ExecStart=$VOLFS|" "$unit" >"$T/units/volfs.service"
+rc=0
+systemd-analyze verify "$T/units/volfs.service" >"$T/verify" 2>&1 || rc=$?
+assert_no_grep 'volfs\.service' "$T/verify"
+assert_eq "$rc" 0 "systemd-analyze verify status"
+
+# The check itself can fail: a bad value is reported.
+sed 's/^KillMode=.*/KillMode=bogus/' "$T/units/volfs.service" >"$T/units/x.service"
+mv "$T/units/x.service" "$T/units/volfs.service"
+systemd-analyze verify "$T/units/volfs.service" >"$T/verify" 2>&1 || true
+assert_grep 'volfs\.service.*kill mode' "$T/verify"
