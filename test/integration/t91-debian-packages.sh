@@ -56,7 +56,7 @@ assert_grep '^usr/bin/volfs$' "$T/core.list"
 assert_grep '^usr/lib/[^/]+/volfs/backends/local\.so$' "$T/core.list"
 assert_grep '^usr/lib/[^/]+/volfs/backends/ram\.so$' "$T/core.list"
 assert_grep '^(usr/)?lib/systemd/system/volfs\.service$' "$T/core.list"
-assert_no_grep '/(smb|http)\.so$' "$T/core.list"
+assert_no_grep '/(smb|http|dockerapi)\.so$' "$T/core.list"
 assert_no_grep '\.la$' "$T/core.list"
 assert_no_grep '^usr/include/' "$T/core.list"
 
@@ -78,24 +78,35 @@ assert_grep '"\$1" = remove.*run/systemd/system' "$T/control/prerm"
 assert_grep 'deb-systemd-invoke stop .volfs\.service' "$T/control/prerm"
 assert_grep 'was-enabled .volfs\.service' "$T/control/postinst"
 
-# One package per remote backend whose source is in the tree, with the
+# One package per optional module whose source is in the tree, with the
 # module and its library; none for the others.
-for b in smb http; do
-	case $b in
-	smb) lib=libsmbclient ;;
-	http) lib=libcurl ;;
+for pkg in volfs-backend-smb volfs-backend-http volfs-dockerapi; do
+	case $pkg in
+	volfs-backend-smb)
+		src_files="backends/smb.c backends/smb" lib=libsmbclient
+		module='volfs/backends/smb\.so' ;;
+	volfs-backend-http)
+		src_files="backends/http.c backends/http" lib=libcurl
+		module='volfs/backends/http\.so' ;;
+	volfs-dockerapi)
+		src_files="src/dockerapi.c" lib=libcurl
+		module='volfs/dockerapi\.so' ;;
 	esac
-	deb=$out/volfs-backend-${b}_${version}_$arch.deb
-	if [ -e "$VOLFS_SRCDIR/backends/$b.c" ] ||
-		[ -e "$VOLFS_SRCDIR/backends/$b" ]; then
-		[ -f "$deb" ] || fail "no package for the $b backend: $deb"
-		contents "$deb" >"$T/$b.list"
-		assert_grep "^usr/lib/[^/]+/volfs/backends/$b\\.so\$" "$T/$b.list"
-		dpkg-deb -f "$deb" Depends >"$T/$b.depends"
-		assert_grep "volfs \\(= $version\\)" "$T/$b.depends"
-		assert_grep "$lib" "$T/$b.depends"
+	present=
+	for f in $src_files; do
+		[ ! -e "$src/$f" ] || present=1
+	done
+	deb=$out/${pkg}_${version}_$arch.deb
+	assert_no_grep "^usr/lib/[^/]+/$module\$" "$T/core.list"
+	if [ -n "$present" ]; then
+		[ -f "$deb" ] || fail "no $pkg package: $deb"
+		contents "$deb" >"$T/$pkg.list"
+		assert_grep "^usr/lib/[^/]+/$module\$" "$T/$pkg.list"
+		dpkg-deb -f "$deb" Depends >"$T/$pkg.depends"
+		assert_grep "volfs \\(= $version\\)" "$T/$pkg.depends"
+		assert_grep "$lib" "$T/$pkg.depends"
 	else
-		[ ! -e "$deb" ] || fail "$deb built without a $b backend in the tree"
+		[ ! -e "$deb" ] || fail "$deb built without its module in the tree"
 	fi
 done
 
