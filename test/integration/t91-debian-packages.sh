@@ -139,6 +139,26 @@ echo packaged >"$T/m/f"
 assert_eq "$(cat "$(data_dir x)/f")" packaged "file written through the packaged volfs"
 expect_exit 0 vol umount "$(abspath "$T/m")"
 
+# Every module of every package loads: all its symbols resolve against the
+# libraries its package depends on, and volfs finds and opens the backends
+# (a missing option may be refused, a module that does not load may not).
+for deb in "$out"/volfs-backend-*_"$arch".deb "$out"/volfs-dockerapi_*_"$arch".deb; do
+	[ ! -e "$deb" ] || dpkg -x "$deb" "$root"
+done
+find "$root" -name '*.so' >"$T/modules"
+assert_grep '/local\.so$' "$T/modules"
+while read -r so; do
+	ldd -r "$so" >"$T/ldd" 2>&1 || fail "ldd -r $so failed: $(cat "$T/ldd")"
+	assert_no_grep 'undefined symbol|not found' "$T/ldd"
+done <"$T/modules"
+for so in "$backends"/*.so; do
+	b=$(basename "$so" .so)
+	rc=0
+	vol create -b "$b" "probe-$b" >"$T/out" 2>"$T/err" || rc=$?
+	assert_no_grep "cannot load backend|no backend|not a volfs backend" "$T/err"
+	[ $rc -ne 0 ] || vol rm -f "probe-$b" >/dev/null
+done
+
 # The packaged unit names the packaged binary, and systemd accepts it.
 unit=$(ls "$root"/lib/systemd/system/volfs.service \
 	"$root"/usr/lib/systemd/system/volfs.service 2>/dev/null | head -n 1)
