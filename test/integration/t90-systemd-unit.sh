@@ -3,7 +3,7 @@
 # it has the settings that volfs serve as a FUSE daemon and Docker plugin
 # needs and none that would hide its mount from the host, and systemd
 # accepts it (systemd-analyze verify, which needs no running systemd).
-# Running its ExecStart under a NOTIFY_SOCKET is t30's job.
+# Readiness through NOTIFY_SOCKET is t30's job.
 . "$VOLFS_SRCDIR/test/integration/lib.sh"
 
 unit=$(dirname "$VOLFS")/packaging/systemd/volfs.service
@@ -31,6 +31,55 @@ assert_no_grep '^RuntimeDirectory=' "$unit"
 # Each of these puts the service in a mount namespace of its own, where
 # its FUSE mount would be invisible to Docker and to the host.
 assert_no_grep '^(PrivateTmp|PrivateMounts|PrivateDevices|ProtectSystem|ProtectHome|ProtectKernelModules|ProtectKernelTunables|ProtectControlGroups|ReadOnlyPaths|ReadWritePaths|InaccessiblePaths|TemporaryFileSystem|BindPaths|BindReadOnlyPaths|MountFlags|RootDirectory|DynamicUser)=' "$unit"
+
+# Stopping as systemd does with KillMode=control-group: SIGTERM to every
+# process of the unit at once.  Those are volfs serve, started by the
+# unit's ExecStart (on a mountpoint of this test's), and its mount's
+# auto-unmount helper, which must outlive SIGTERM and clean up.
+need_cmd pgrep
+exec_start=$(sed -n 's/^ExecStart=[^ ]* *//p' "$unit")
+srv=$T/srv
+mkdir -p "$srv"
+srv=$(abspath "$srv")
+echo "$srv" >>"$T/mounts"
+
+# Starts the unit's command; sets $main and $group (every process).
+start_unit() {
+	# shellcheck disable=SC2086 # the unit's arguments, split as systemd does
+	"$VOLFS" $exec_start -m "$srv" 2>>"$T/serve.err" &
+	main=$!
+	track_pid "$main"
+	wait_until 10 is_mounted "$srv" ||
+		{ cat "$T/serve.err" >&2; fail "the unit's command did not mount $srv"; }
+	group="$main $(pgrep -P "$main" | tr '\n' ' ')"
+	for p in $group; do
+		[ "$p" = "$main" ] && continue
+		track_pid "$p"
+		comm=$(cat "/proc/$p/comm" 2>/dev/null || true)
+		# Another kind of child would need KillMode= thought through.
+		assert_eq "$comm" fusermount3 "child process of volfs serve"
+	done
+}
+
+all_gone() {
+	for p in $group; do
+		! kill -0 "$p" 2>/dev/null || return 1
+	done
+}
+
+start_unit
+kill -TERM $group
+wait_until 30 all_gone || fail "processes left 30 s after SIGTERM to the unit: $group"
+not_mounted "$srv" || fail "SIGTERM to the unit left $srv mounted"
+
+# A daemon that dies: systemd's SIGTERM to what remains must let the
+# auto-unmount helper take the dead mount away, so that Restart= finds
+# the mountpoint clean.
+start_unit
+kill -KILL "$main"
+kill -TERM $group 2>/dev/null || true
+wait_until 30 all_gone || fail "processes left 30 s after kill -9 and SIGTERM: $group"
+wait_until 30 not_mounted "$srv" || fail "the dead mount stayed on $srv"
 
 command -v systemd-analyze >/dev/null 2>&1 ||
 	skip "systemd-analyze not found (install systemd): the unit's syntax is unchecked"
