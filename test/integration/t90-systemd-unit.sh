@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
 # The systemd unit made by make: its ExecStart names the installed volfs,
 # it has the settings that volfs serve as a FUSE daemon and Docker plugin
-# needs and none that would hide its mount from the host, and systemd
-# accepts it (systemd-analyze verify, which needs no running systemd).
+# needs and none that would hide its mount from the host; stopped as
+# systemd stops it, also after a crash, it leaves no process and no mount;
+# and systemd accepts it (systemd-analyze verify, which needs no running
+# systemd).
 # Readiness through NOTIFY_SOCKET is t30's job.
 . "$VOLFS_SRCDIR/test/integration/lib.sh"
 
@@ -38,6 +40,11 @@ assert_no_grep '^(PrivateTmp|PrivateMounts|PrivateDevices|ProtectSystem|ProtectH
 # auto-unmount helper, which must outlive SIGTERM and clean up.
 need_cmd pgrep
 exec_start=$(sed -n 's/^ExecStart=[^ ]* *//p' "$unit")
+# A volfs serve with a Docker plugin keeps its socket, and asks Docker,
+# in this test's directory.
+if "$VOLFS" serve --help | grep -q -- --docker-socket; then
+	exec_start="$exec_start --docker-socket $T/plugin.sock --docker-host unix://$T/docker.sock"
+fi
 srv=$T/srv
 mkdir -p "$srv"
 srv=$(abspath "$srv")
