@@ -15,16 +15,23 @@ for c in dpkg-buildpackage dpkg-deb dh dh_autoreconf git tar; do
 	command -v "$c" >/dev/null 2>&1 ||
 		skip "$c not found (run packaging/install-deps.sh)"
 done
-git -C "$VOLFS_SRCDIR" rev-parse --git-dir >/dev/null 2>&1 ||
+# Only reads the checkout: whoever owns it (a CI checkout may belong to
+# another user than root), git may read it here.
+git_src() {
+	git -c safe.directory='*' -C "$VOLFS_SRCDIR" "$@"
+}
+git_src rev-parse --git-dir >/dev/null 2>&1 ||
 	skip "$VOLFS_SRCDIR is not a git checkout: the packages are built from its files"
 
 # The tree's files as git sees them (tracked, and new ones not ignored),
 # with the packaging linked where dpkg-buildpackage looks for it.
 src=$T/build/volfs
 mkdir -p "$src"
-git -C "$VOLFS_SRCDIR" ls-files -z --cached --others --exclude-standard |
-	(cd "$VOLFS_SRCDIR" && tar --null -T - -cf -) | tar -xf - -C "$src" ||
-	fail "cannot copy the source tree to $src"
+git_src ls-files -z --cached --others --exclude-standard >"$T/files" ||
+	fail "git ls-files failed in $VOLFS_SRCDIR"
+(cd "$VOLFS_SRCDIR" && tar --null -T "$T/files" -cf "$T/src.tar") ||
+	fail "cannot copy the source tree (a tracked file deleted?)"
+tar -xf "$T/src.tar" -C "$src"
 [ ! -e "$src/debian" ] || fail "the source tree has a debian/ of its own"
 ln -s packaging/debian "$src/debian"
 
