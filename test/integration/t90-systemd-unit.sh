@@ -50,14 +50,23 @@ mkdir -p "$srv"
 srv=$(abspath "$srv")
 echo "$srv" >>"$T/mounts"
 
-# Starts the unit's command; sets $main and $group (every process).
+# Starts the unit's command as systemd does for Type=notify: with a
+# NOTIFY_SOCKET, ready once READY=1 comes.  Sets $main and $group (every
+# process of the unit).
+starts=0
 start_unit() {
+	starts=$((starts + 1))
+	sock=$T/notify.$starts
+	"$VOLFS_TEST_HELPERS/notify_listen" "$sock" 30 >"$T/notified.$starts" &
+	track_pid $!
+	wait_until 5 test -S "$sock" || fail "the notify listener did not start"
 	# shellcheck disable=SC2086 # the unit's arguments, split as systemd does
-	"$VOLFS" $exec_start -m "$srv" 2>>"$T/serve.err" &
+	NOTIFY_SOCKET=$sock "$VOLFS" $exec_start -m "$srv" 2>>"$T/serve.err" &
 	main=$!
 	track_pid "$main"
-	wait_until 10 is_mounted "$srv" ||
-		{ cat "$T/serve.err" >&2; fail "the unit's command did not mount $srv"; }
+	wait_until 20 grep -qx READY=1 "$T/notified.$starts" ||
+		{ cat "$T/serve.err" >&2; fail "the unit's command never sent READY=1"; }
+	is_mounted "$srv" || fail "READY=1 came before the mount of $srv"
 	group="$main $(pgrep -P "$main" | tr '\n' ' ')"
 	for p in $group; do
 		[ "$p" = "$main" ] && continue
@@ -79,14 +88,20 @@ kill -TERM $group
 wait_until 30 all_gone || fail "processes left 30 s after SIGTERM to the unit: $group"
 not_mounted "$srv" || fail "SIGTERM to the unit left $srv mounted"
 
-# A daemon that dies: systemd's SIGTERM to what remains must let the
-# auto-unmount helper take the dead mount away, so that Restart= finds
-# the mountpoint clean.
+# A daemon that dies: systemd sends SIGTERM to what remains, which must
+# not stop the unit from going (the helper leaves once volfs serve is
+# gone, taking the dead mount away when fusermount3 manages to), and
+# Restart= runs the command again on the same mountpoint, dead mount or
+# not.
 start_unit
 kill -KILL "$main"
 kill -TERM $group 2>/dev/null || true
 wait_until 30 all_gone || fail "processes left 30 s after kill -9 and SIGTERM: $group"
-wait_until 30 not_mounted "$srv" || fail "the dead mount stayed on $srv"
+start_unit
+ls "$srv" >/dev/null || fail "the restarted mount on $srv does not answer"
+kill -TERM $group
+wait_until 30 all_gone || fail "processes left 30 s after SIGTERM to the unit: $group"
+not_mounted "$srv" || fail "SIGTERM to the unit left $srv mounted"
 
 command -v systemd-analyze >/dev/null 2>&1 ||
 	skip "systemd-analyze not found (install systemd): the unit's syntax is unchecked"
