@@ -26,6 +26,13 @@ TEST_PKGS=(
 )
 # Benchmarks: fio and hyperfine drive them, bindfs is the FUSE peer.
 BENCH_PKGS=(fio bindfs hyperfine)
+# Packaging (packaging/debian, its test): debhelper and dpkg-dev build the
+# .debs, whose Build-Depends also name the remote backends' libraries;
+# lintian checks them; systemd brings systemd-analyze for the unit's test.
+PACKAGING_PKGS=(
+	debhelper dpkg-dev lintian systemd
+	libsmbclient-dev libcurl4-openssl-dev
+)
 
 say() { printf 'install-deps: %s\n' "$*"; }
 
@@ -46,7 +53,8 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 
 missing=()
-for pkg in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"; do
+for pkg in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}" \
+	"${PACKAGING_PKGS[@]}"; do
 	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
 	if [ "$status" != "install ok installed" ]; then
 		missing+=("$pkg")
