@@ -4,9 +4,12 @@
 # Benchmark of the Docker plugin socket: 10,000 volumes in the catalog, 50
 # concurrent clients doing what Docker does to start and stop a container
 # (Get, Mount, Unmount), p50/p99 latency and requests per second; and the
-# time of `volfs ls` at 10,000 volumes.  Run by `make bench-plugin` as root.
+# time of `volfs ls` at 10,000 volumes.  The peer, in the same run, is
+# rclone's Docker volume plugin (`rclone serve docker`, each volume a local
+# directory remote), driven the same way.  Run by `make bench-plugin` as
+# root.
 #
-#   VOLUMES=10000 CLIENTS=50 ROUNDS=40 make bench-plugin
+#   VOLUMES=10000 CLIENTS=50 ROUNDS=40 PEER_VOLUMES=1000 make bench-plugin
 set -euo pipefail
 
 : "${VOLFS:?run through make bench-plugin}"
@@ -14,14 +17,36 @@ set -euo pipefail
 VOLUMES=${VOLUMES:-10000}
 CLIENTS=${CLIENTS:-50}
 ROUNDS=${ROUNDS:-40}
+PEER_VOLUMES=${PEER_VOLUMES:-1000}
+# Seconds a load phase may take before it counts as hung.
+PHASE_TIMEOUT=${PHASE_TIMEOUT:-180}
 
 [ "$(id -u)" = 0 ] || { echo "bench-plugin: run as root (FUSE mount)" >&2; exit 1; }
 T=$(mktemp -d /var/tmp/volfs-bench-plugin.XXXXXX)
 export VOLFS_ROOT=$T/state
 serve_pid=
+rclone_pid=
 cleanup() {
 	[ -z "$serve_pid" ] || { kill -TERM "$serve_pid"; wait "$serve_pid" || true; }
+	stop_rclone
 	rm -rf --one-file-system "$T"
+}
+stop_rclone() {
+	[ -n "$rclone_pid" ] || return 0
+	kill -TERM "$rclone_pid" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$rclone_pid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$rclone_pid" 2>/dev/null || true
+	wait "$rclone_pid" 2>/dev/null || true
+	rclone_pid=
+	# Its FUSE mounts, deepest first.
+	awk -v d="$T/rclone-mnt/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo |
+		sort -r | while read -r m; do fusermount3 -uz "$m" 2>/dev/null || true; done
+}
+# load SOCKET CLIENTS ROUNDS N PREFIX: one load phase, bounded in time.
+load() {
+	if ! timeout "$PHASE_TIMEOUT" "$PLUGIN_LOAD" "$1" load "$2" "$3" "$4" "$5"; then
+		echo "  (no complete answer within ${PHASE_TIMEOUT} s, or errors: see above)"
+	fi
 }
 trap cleanup EXIT
 
@@ -47,6 +72,27 @@ done
 sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
 echo "volfs ls: runs ${sorted}ms; median $(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p) ms (goal < 100 ms)"
 
-echo "== $CLIENTS clients x $ROUNDS rounds of Get, Mount, Unmount on random volumes"
-"$PLUGIN_LOAD" "$T/plugin.sock" load "$CLIENTS" "$ROUNDS" "$VOLUMES" vol
+echo "== volfs: 1 client x 100 rounds of Get, Mount, Unmount on random volumes"
+load "$T/plugin.sock" 1 100 "$VOLUMES" vol
+echo "== volfs: $CLIENTS clients x $ROUNDS rounds of Get, Mount, Unmount on random volumes"
+load "$T/plugin.sock" "$CLIENTS" "$ROUNDS" "$VOLUMES" vol
 echo "(goal: Mount and Unmount p99 < 10 ms)"
+kill -TERM "$serve_pid"; wait "$serve_pid" || true; serve_pid=
+
+if ! command -v rclone >/dev/null 2>&1; then
+	echo "== peer: rclone not found, skipped (install rclone)"
+	exit 0
+fi
+echo "== peer: rclone serve docker ($(rclone version 2>/dev/null | head -1)), $PEER_VOLUMES volumes"
+mkdir -p "$T/rclone-data" "$T/rclone-mnt"
+rclone serve docker --socket-addr "$T/rclone.sock" --base-dir "$T/rclone-mnt" \
+	--config "$T/rclone.conf" --cache-dir "$T/rclone-cache" 2>"$T/rclone.log" &
+rclone_pid=$!
+for _ in $(seq 100); do [ -S "$T/rclone.sock" ] && break; sleep 0.1; done
+PLUGIN_LOAD_OPTS="{\"remote\":\"$T/rclone-data\"}" \
+	"$PLUGIN_LOAD" "$T/rclone.sock" create "$PEER_VOLUMES" vol "$CLIENTS"
+echo "== rclone: 1 client x 100 rounds"
+load "$T/rclone.sock" 1 100 "$PEER_VOLUMES" vol
+echo "== rclone: $CLIENTS clients x $ROUNDS rounds"
+load "$T/rclone.sock" "$CLIENTS" "$ROUNDS" "$PEER_VOLUMES" vol
+stop_rclone
