@@ -1307,6 +1307,75 @@ static int cat_list_locked(struct volfs_catalog *cat, void *arg,
 	return (int)a->n;
 }
 
+struct cat_names_arg {
+	char **v;
+	size_t n;
+};
+
+static void cat_names_undo(void *arg)
+{
+	struct cat_names_arg *a = arg;
+
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	a->v = NULL;
+	a->n = 0;
+}
+
+static int cat_names_locked(struct volfs_catalog *cat, void *arg,
+			    struct volfs_err *err)
+{
+	struct cat_names_arg *a = arg;
+	size_t alloc = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_prepare(cat,
+			 "SELECT name FROM volumes WHERE state = 1 "
+			 "ORDER BY name",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	while ((rc = cat_step(cat, st, err)) == 1) {
+		char **grown = cat_grow(a->v, &alloc, a->n, sizeof(*a->v));
+
+		if (!grown) {
+			rc = cat_oom(err);
+			break;
+		}
+		a->v = grown;
+		if (cat_col_dup(st, 0, &a->v[a->n]) < 0) {
+			rc = cat_oom(err);
+			break;
+		}
+		if (a->v[a->n])
+			a->n++;
+	}
+	cat_finish(cat, st);
+	if (rc < 0)
+		cat_names_undo(a);
+	return rc < 0 ? rc : (int)a->n;
+}
+
+int volfs_catalog_names(struct volfs_catalog *cat,
+			void (*fn)(void *arg, const char *name), void *arg,
+			struct volfs_err *err)
+{
+	struct cat_names_arg a = { 0 };
+	int rc;
+
+	cat_op(cat, "cannot list volumes");
+	rc = cat_read_txn(cat, cat_names_locked, &a, cat_names_undo, err);
+	if (rc < 0)
+		return rc;
+	/* Only once the read succeeded: a retry gives no name twice. */
+	for (size_t i = 0; i < a.n; i++)
+		fn(arg, a.v[i]);
+	cat_names_undo(&a);
+	return rc;
+}
+
 int volfs_catalog_list(struct volfs_catalog *cat, struct volfs_volume **out,
 		       struct volfs_err *err)
 {

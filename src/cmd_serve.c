@@ -45,21 +45,14 @@ static int serve_list(void *ctx, void (*fn)(void *arg, const char *name),
 		      void *arg)
 {
 	struct serve_src *s = ctx;
-	struct volfs_volume *v = NULL;
 	struct volfs_err err = { "" };
 	int n;
 
 	pthread_mutex_lock(&s->lock);
-	n = volfs_catalog_list(s->cat, &v, &err);
+	n = volfs_catalog_names(s->cat, fn, arg, &err);
 	pthread_mutex_unlock(&s->lock);
-	if (n < 0) {
+	if (n < 0)
 		volfs_log(VOLFS_LOG_ERR, "%s", err.msg);
-		return n;
-	}
-	for (int i = 0; i < n; i++)
-		if (v[i].state == VOLFS_VOL_READY)
-			fn(arg, v[i].name);
-	volfs_volumes_free(v, (size_t)n);
 	return n;
 }
 

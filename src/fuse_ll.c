@@ -54,7 +54,13 @@ struct fs_vol {
 	char *name;
 	time_t used;
 	int gone;
+	/* When the source last said it exists; lookups in progress that
+	 * use it outside vols_lock (it is not freed while pinned). */
+	time_t checked;
+	unsigned pins;
 	struct fs_vol *next;
+	/* The next in its bucket of the name hash. */
+	struct fs_vol *hnext;
 };
 
 /* What a request is about: a volume and a path in it. */
@@ -108,6 +114,9 @@ struct volfs_fs {
 	const struct volfs_fs_source *src;
 	pthread_mutex_t vols_lock;
 	struct fs_vol *vols;
+	/* The open volumes by name: lookups stay O(1) with thousands. */
+	struct fs_vol **vhash;
+	size_t nbuckets, nvols;
 	pthread_t janitor;
 	int janitor_running;
 	pthread_mutex_t stop_lock;
@@ -239,30 +248,103 @@ static int fs_getattr_at(struct fs_at *at, uint64_t fh, struct stat *st)
 	return rc;
 }
 
-/*
- * Closes volumes whose last node the kernel forgot.  A root lookup may
- * have opened it again in between: it then stays.
- */
-static void fs_vol_forgotten(struct volfs_fs *fs, struct fs_vol *gone)
+static size_t fs_vhash_of(const char *name, size_t nbuckets)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ull;
+	return (size_t)(h % nbuckets);
+}
+
+/* The open, not removed volume called name; vols_lock held. */
+static struct fs_vol *fs_vol_find(struct volfs_fs *fs, const char *name)
+{
+	struct fs_vol *v;
+
+	if (!fs->nbuckets)
+		return NULL;
+	for (v = fs->vhash[fs_vhash_of(name, fs->nbuckets)]; v; v = v->hnext)
+		if (!v->gone && strcmp(v->name, name) == 0)
+			return v;
+	return NULL;
+}
+
+/* Adds v to the list and the hash, growing it; vols_lock held. */
+static void fs_vol_link(struct volfs_fs *fs, struct fs_vol *v)
+{
+	if (fs->nvols + 1 > 2 * fs->nbuckets) {
+		size_t nb = fs->nbuckets ? 4 * fs->nbuckets : 64;
+		struct fs_vol **nh = calloc(nb, sizeof(*nh));
+
+		if (nh) {
+			for (struct fs_vol *o = fs->vols; o; o = o->next) {
+				size_t b = fs_vhash_of(o->name, nb);
+
+				o->hnext = nh[b];
+				nh[b] = o;
+			}
+			free(fs->vhash);
+			fs->vhash = nh;
+			fs->nbuckets = nb;
+		}
+	}
+	v->next = fs->vols;
+	fs->vols = v;
+	if (fs->nbuckets) {
+		size_t b = fs_vhash_of(v->name, fs->nbuckets);
+
+		v->hnext = fs->vhash[b];
+		fs->vhash[b] = v;
+	}
+	fs->nvols++;
+}
+
+/* Takes v out of the list and the hash; vols_lock held. */
+static void fs_vol_unlink(struct volfs_fs *fs, struct fs_vol *v)
 {
 	struct fs_vol **pp;
 
+	for (pp = &fs->vols; *pp && *pp != v; pp = &(*pp)->next)
+		;
+	if (!*pp)
+		return;
+	*pp = v->next;
+	if (fs->nbuckets) {
+		pp = &fs->vhash[fs_vhash_of(v->name, fs->nbuckets)];
+		while (*pp && *pp != v)
+			pp = &(*pp)->hnext;
+		if (*pp)
+			*pp = v->hnext;
+	}
+	fs->nvols--;
+}
+
+static void fs_vol_close(struct fs_vol *v)
+{
+	volfs_log(VOLFS_LOG_INFO, "closing volume '%s'", v->name);
+	volfs_volume_close(v->ov);
+	free(v->name);
+	free(v);
+}
+
+/*
+ * Closes volumes whose last node the kernel forgot.  A root lookup may
+ * have opened it again in between, or be using it: it then stays.
+ */
+static void fs_vol_forgotten(struct volfs_fs *fs, struct fs_vol *gone)
+{
 	if (!gone || gone == fs->single)
 		return;
 	pthread_mutex_lock(&fs->vols_lock);
-	if (volfs_nodes_has_volume(fs->nodes, gone->name, gone)) {
+	if (gone->pins ||
+	    volfs_nodes_has_volume(fs->nodes, gone->name, gone)) {
 		pthread_mutex_unlock(&fs->vols_lock);
 		return;
 	}
-	for (pp = &fs->vols; *pp && *pp != gone; pp = &(*pp)->next)
-		;
-	if (*pp)
-		*pp = gone->next;
+	fs_vol_unlink(fs, gone);
 	pthread_mutex_unlock(&fs->vols_lock);
-	volfs_log(VOLFS_LOG_INFO, "closing volume '%s'", gone->name);
-	volfs_volume_close(gone->ov);
-	free(gone->name);
-	free(gone);
+	fs_vol_close(gone);
 }
 
 static void fs_forget_one(struct volfs_fs *fs, fuse_ino_t ino, uint64_t n)
@@ -480,59 +562,84 @@ static void fs_list_root_attr(struct volfs_fs *fs, struct stat *st)
 static int fs_lookup_volume(struct volfs_fs *fs, const char *name,
 			    struct fuse_entry_param *e)
 {
+	struct volfs_open_volume *ov = NULL;
 	struct volfs_err err = { "" };
-	struct volfs_open_volume *ov;
+	time_t now = time(NULL);
 	struct fs_vol *v;
 	struct fs_at at;
 	uint64_t ino;
-	int rc;
+	int rc, drop;
 
 	memset(e, 0, sizeof(*e));
 	if (volfs_name_check(name, NULL) < 0)
 		return -ENOENT;
 	pthread_mutex_lock(&fs->vols_lock);
-	for (v = fs->vols; v; v = v->next)
-		if (!v->gone && strcmp(v->name, name) == 0)
-			break;
-	if (v && !fs->src->exists(fs->src->ctx, name)) {
-		v->gone = 1;
-		rc = -ENOENT;
-		goto out;
+	v = fs_vol_find(fs, name);
+	/* Removed from the catalog?  Asked at most once a second. */
+	if (v && v->checked != now) {
+		if (!fs->src->exists(fs->src->ctx, name)) {
+			v->gone = 1;
+			pthread_mutex_unlock(&fs->vols_lock);
+			return -ENOENT;
+		}
+		v->checked = now;
 	}
 	if (!v) {
+		/* Opening may wait on a server: not under the lock, which
+		 * every other volume's lookup takes. */
+		pthread_mutex_unlock(&fs->vols_lock);
 		rc = fs->src->open(fs->src->ctx, name, &ov, &err);
 		if (rc < 0) {
 			if (rc != -ENOENT)
 				volfs_log(VOLFS_LOG_ERR, "%s", err.msg);
-			goto out;
+			return rc;
 		}
-		v = fs_vol_new(fs, ov, name);
+		pthread_mutex_lock(&fs->vols_lock);
+		/* Another lookup may have opened it meanwhile. */
+		v = fs_vol_find(fs, name);
 		if (!v) {
-			volfs_volume_close(ov);
-			rc = -ENOMEM;
-			goto out;
+			v = fs_vol_new(fs, ov, name);
+			if (!v) {
+				pthread_mutex_unlock(&fs->vols_lock);
+				volfs_volume_close(ov);
+				return -ENOMEM;
+			}
+			ov = NULL;
+			v->checked = now;
+			fs_vol_link(fs, v);
+			volfs_log(VOLFS_LOG_INFO, "opened volume '%s'", name);
 		}
-		v->next = fs->vols;
-		fs->vols = v;
-		volfs_log(VOLFS_LOG_INFO, "opened volume '%s'", name);
 	}
+	v->pins++;
+	pthread_mutex_unlock(&fs->vols_lock);
+	if (ov)
+		volfs_volume_close(ov);
+
 	at.v = v;
 	memcpy(at.path, ".", 2);
 	rc = fs_getattr_at(&at, VOLFS_NO_FH, &e->attr);
-	if (rc < 0)
-		goto out;
-	rc = volfs_nodes_lookup_volume(fs->nodes, name, v,
-				       !!(v->caps & VOLFS_CAP_STABLE_INO),
-				       &ino);
-	if (rc < 0)
-		goto out;
-	fs_touch(v);
-	e->ino = ino;
-	e->entry_timeout = FS_TIMEOUT_LIST;
-	e->attr_timeout = v->attr_tmo;
-	fs_fix_attr(fs, v, &e->attr, ino);
-out:
+	if (rc == 0)
+		rc = volfs_nodes_lookup_volume(
+			fs->nodes, name, v, !!(v->caps & VOLFS_CAP_STABLE_INO),
+			&ino);
+	if (rc == 0) {
+		fs_touch(v);
+		e->ino = ino;
+		e->entry_timeout = FS_TIMEOUT_LIST;
+		e->attr_timeout = v->attr_tmo;
+		fs_fix_attr(fs, v, &e->attr, ino);
+	}
+
+	pthread_mutex_lock(&fs->vols_lock);
+	v->pins--;
+	/* Nothing refers to it any more (this lookup failed, and the kernel
+	 * forgot the rest): close it, as fs_vol_forgotten() would have. */
+	drop = !v->pins && !volfs_nodes_has_volume(fs->nodes, v->name, v);
+	if (drop)
+		fs_vol_unlink(fs, v);
 	pthread_mutex_unlock(&fs->vols_lock);
+	if (drop)
+		fs_vol_close(v);
 	return rc;
 }
 
@@ -1690,6 +1797,42 @@ int volfs_fs_mount_all(const struct volfs_fs_source *src, const char *dir,
 	return 0;
 }
 
+/* A list of names, filled through volfs_fs_source.list(). */
+struct fs_names {
+	char **v;
+	size_t n, alloc;
+	int oom;
+};
+
+static void fs_names_add(void *arg, const char *name)
+{
+	struct fs_names *l = arg;
+
+	if (l->oom)
+		return;
+	if (l->n == l->alloc) {
+		size_t na = l->alloc ? 2 * l->alloc : 64;
+		char **nv = realloc(l->v, na * sizeof(*nv));
+
+		if (!nv) {
+			l->oom = 1;
+			return;
+		}
+		l->v = nv;
+		l->alloc = na;
+	}
+	l->v[l->n] = strdup(name);
+	if (l->v[l->n])
+		l->n++;
+	else
+		l->oom = 1;
+}
+
+static int fs_names_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /*
  * Serve: every few seconds, asks the kernel to forget volumes that were
  * removed or went unused for a while; once it has, fs_vol_forgotten()
@@ -1716,12 +1859,21 @@ static void *fs_janitor(void *arg)
 			break;
 		pthread_mutex_unlock(&fs->stop_lock);
 
+		/* What the catalog holds, in one read, not one per open
+		 * volume. */
+		struct fs_names live = { 0 };
+		int listed = fs->src->list(fs->src->ctx, fs_names_add, &live);
+
+		if (listed >= 0 && !live.oom)
+			qsort(live.v, live.n, sizeof(*live.v), fs_names_cmp);
 		pthread_mutex_lock(&fs->vols_lock);
 		for (struct fs_vol *v = fs->vols; v; v = v->next) {
 			time_t used = __atomic_load_n(&v->used,
 						      __ATOMIC_RELAXED);
 
-			if (!v->gone && !fs->src->exists(fs->src->ctx, v->name))
+			if (!v->gone && listed >= 0 && !live.oom &&
+			    !bsearch(&v->name, live.v, live.n, sizeof(*live.v),
+				     fs_names_cmp))
 				v->gone = 1;
 			if (!v->gone && now - used < (time_t)idle)
 				continue;
@@ -1739,6 +1891,9 @@ static void *fs_janitor(void *arg)
 				n++;
 		}
 		pthread_mutex_unlock(&fs->vols_lock);
+		for (size_t i = 0; i < live.n; i++)
+			free(live.v[i]);
+		free(live.v);
 		/* Outside the lock: the kernel answers with forgets, which
 		 * take it. */
 		for (size_t i = 0; i < n; i++) {
@@ -1803,6 +1958,7 @@ void volfs_fs_destroy(struct volfs_fs *fs)
 		free(v->name);
 		free(v);
 	}
+	free(fs->vhash);
 	free(fs->single);
 	fs_free(fs);
 }

@@ -141,6 +141,14 @@ int volfs_catalog_list(struct volfs_catalog *cat, struct volfs_volume **out,
 		       struct volfs_err *err);
 
 /*
+ * Calls fn for the name of every READY volume, in name order, reading
+ * only names (no options, no reaping, no write lock).  Returns the count.
+ */
+int volfs_catalog_names(struct volfs_catalog *cat,
+			void (*fn)(void *arg, const char *name), void *arg,
+			struct volfs_err *err);
+
+/*
  * Records an attachment; the volume must exist and be READY (-ENOENT,
  * or -EBUSY while it is being removed).  An attachment with the same volume
  * and consumer already present is replaced (its pid and time updated).

@@ -1006,6 +1006,33 @@ static void test_ref_unref(void **state)
 	assert_int_equal(tcat_refcount(t, "old"), 1);
 }
 
+static void tcat_collect(void *arg, const char *name)
+{
+	char *buf = arg;
+
+	strncat(buf, name, 255 - strlen(buf));
+	strncat(buf, ",", 255 - strlen(buf));
+}
+
+/* names: READY volumes only, in name order. */
+static void test_names(void **state)
+{
+	struct tcat *t = *state;
+	char buf[256] = "";
+
+	tcat_open(t);
+	tcat_mkvol(t, "zz");
+	tcat_mkvol(t, "aa");
+	tcat_reserve(t, "creating", 0);
+	tcat_mkvol(t, "mm");
+	assert_int_equal(volfs_catalog_begin_remove(t->cat, "mm", 0, &t->err),
+			 0);
+	assert_int_equal(volfs_catalog_names(t->cat, tcat_collect, buf,
+					     &t->err),
+			 2);
+	assert_string_equal(buf, "aa,zz,");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tcat_setup, tcat_teardown)
 
 int main(void)
@@ -1021,7 +1048,7 @@ int main(void)
 		T(test_damaged_pages),	  T(test_not_a_catalog),
 		T(test_unopenable),	  T(test_empty_list),
 		T(test_busy_waits),	  T(test_servers),
-		T(test_ref_unref),
+		T(test_ref_unref),	  T(test_names),
 	};
 
 	umask(022);
