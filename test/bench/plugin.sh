@@ -9,7 +9,7 @@
 # directory remote), driven the same way.  Run by `make bench-plugin` as
 # root.
 #
-#   VOLUMES=10000 CLIENTS=50 ROUNDS=40 PEER_VOLUMES=1000 make bench-plugin
+#   VOLUMES=10000 CLIENTS=50 ROUNDS=40 PEER_VOLUMES=200 make bench-plugin
 set -euo pipefail
 
 : "${VOLFS:?run through make bench-plugin}"
@@ -17,7 +17,7 @@ set -euo pipefail
 VOLUMES=${VOLUMES:-10000}
 CLIENTS=${CLIENTS:-50}
 ROUNDS=${ROUNDS:-40}
-PEER_VOLUMES=${PEER_VOLUMES:-1000}
+PEER_VOLUMES=${PEER_VOLUMES:-200}
 # Seconds a load phase may take before it counts as hung.
 PHASE_TIMEOUT=${PHASE_TIMEOUT:-180}
 
