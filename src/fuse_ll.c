@@ -16,12 +16,16 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <linux/capability.h>
+#include <linux/fuse.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,6 +108,18 @@ struct volfs_fs {
 	struct fs_vol *single;
 	/* The kernel caches writes (FUSE_CAP_WRITEBACK_CACHE). */
 	int writeback;
+	/* INIT: the request's id and the kernel's flags, read before the
+	 * reply is written (fs_io_read, fs_io_writev). */
+	uint64_t init_unique;
+	uint64_t init_flags;
+	/* Negotiated in the INIT reply beyond what libfuse knows: volfs
+	 * clears set-user-ID and set-group-ID on write, truncate and chown
+	 * (FUSE_HANDLE_KILLPRIV_V2), so the kernel stops asking for
+	 * security.capability before every write. */
+	int killpriv;
+	/* Some regular file was seen with bits a write must clear: until
+	 * then, writes to volumes only volfs changes skip the check. */
+	int priv_seen;
 	/* Serve: the source, the volumes open now, and the janitor. */
 	const struct volfs_fs_source *src;
 	pthread_mutex_t vols_lock;
@@ -217,9 +233,32 @@ static uint64_t fs_any_fh(struct volfs_fs *fs, fuse_ino_t ino)
 	return fh;
 }
 
+/*
+ * The mode bits that a write or truncate by a caller without CAP_FSETID
+ * clears: set-user-ID, and set-group-ID where it means "run as the group"
+ * (with group execute), as the kernel does for its own file systems.
+ */
+static mode_t fs_priv_bits(mode_t mode)
+{
+	mode_t kill = 0;
+
+	if (!S_ISREG(mode))
+		return 0;
+	if (mode & S_ISUID)
+		kill |= S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		kill |= S_ISGID;
+	return kill;
+}
+
 static void fs_fix_attr(struct volfs_fs *fs, struct fs_vol *v,
 			struct stat *st, fuse_ino_t ino)
 {
+	/* Every attribute the kernel learns passes here: a file it may
+	 * write has been seen here with its current bits. */
+	if (fs_priv_bits(st->st_mode) &&
+	    !__atomic_load_n(&fs->priv_seen, __ATOMIC_RELAXED))
+		__atomic_store_n(&fs->priv_seen, 1, __ATOMIC_RELAXED);
 	if (!(v->caps & VOLFS_CAP_STABLE_INO))
 		st->st_ino = ino;
 	if (fs->cfg.force_uid)
@@ -237,6 +276,97 @@ static int fs_getattr_at(struct fs_at *at, uint64_t fh, struct stat *st)
 	rc = at->v->be->getattr(at->v->state, at->path, fh, st);
 	fs_vunlock(at->v);
 	return rc;
+}
+
+/*
+ * Whether the caller of req holds CAP_FSETID, which lets it keep the
+ * set-ID bits of a file it writes or truncates.  Read from its
+ * /proc/PID/status; a caller that is gone counts as privileged if it ran
+ * as root.  Only asked when a file has such bits.
+ */
+static int fs_caller_fsetid(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	unsigned long long caps = 0;
+	char path[64], line[256];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)ctx->pid);
+	f = ctx->pid > 0 ? fopen(path, "re") : NULL;
+	if (!f)
+		return ctx->uid == 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "CapEff: %llx", &caps) == 1;
+	fclose(f);
+	if (!found)
+		return ctx->uid == 0;
+	return !!(caps & (1ULL << CAP_FSETID));
+}
+
+/*
+ * With FUSE_HANDLE_KILLPRIV_V2 the kernel leaves it to volfs to clear
+ * set-user-ID and set-group-ID when a file is written or truncated by a
+ * caller without CAP_FSETID (req; NULL when the kernel has already decided
+ * the bits must go).  fd is the file's real descriptor or -1; fh its
+ * backend handle.  (Capabilities in security.capability are dropped by the
+ * backend's own storage, or by the ram backend, on write.)
+ */
+static int fs_kill_priv(fuse_req_t req, struct volfs_fs *fs, struct fs_vol *v,
+			fuse_ino_t ino, uint64_t fh, int fd)
+{
+	struct fs_at at;
+	struct stat st;
+	mode_t kill;
+	int rc;
+
+	if (!fs->killpriv)
+		return 0;
+	if (!__atomic_load_n(&fs->priv_seen, __ATOMIC_RELAXED) &&
+	    !(v->caps & VOLFS_CAP_EXTERNAL_CHANGES))
+		return 0;
+	if (fd >= 0) {
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		at.v = v;
+	} else {
+		rc = fs_at(fs, ino, fh, &at);
+		if (rc == 0)
+			rc = fs_getattr_at(&at, fh, &st);
+		if (rc < 0)
+			return rc;
+	}
+	kill = fs_priv_bits(st.st_mode);
+	if (!kill || (req && fs_caller_fsetid(req)))
+		return 0;
+	if (fd >= 0) {
+		rc = fs_at(fs, ino, fh, &at);
+		if (rc < 0)
+			return rc;
+	}
+	if (!at.v->be->chmod)
+		return 0;
+	fs_vlock(at.v);
+	rc = at.v->be->chmod(at.v->state, at.path, fh,
+			     (st.st_mode & 07777) & ~kill);
+	fs_vunlock(at.v);
+	return rc < 0 ? rc : 1;
+}
+
+/*
+ * fs_kill_priv() for a request whose reply carries no attributes (OPEN,
+ * WRITE): the kernel is told its cached mode is stale.
+ */
+static int fs_kill_priv_notify(fuse_req_t req, struct volfs_fs *fs,
+			       struct fs_vol *v, fuse_ino_t ino, uint64_t fh,
+			       int fd)
+{
+	int rc = fs_kill_priv(req, fs, v, ino, fh, fd);
+
+	if (rc <= 0)
+		return rc;
+	fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	return 0;
 }
 
 /*
@@ -665,9 +795,24 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	FS_WRITABLE(fs, req);
 	rc = fs_at(fs, ino, fh, &at);
 	FS_CHECK(req, rc);
+	if ((to_set & FUSE_SET_ATTR_MODE) && fs_priv_bits(S_IFREG | attr->st_mode))
+		__atomic_store_n(&fs->priv_seen, 1, __ATOMIC_RELAXED);
 	fs_vlock(at.v);
 	rc = fs_apply_attr(&at, fh, attr, to_set);
 	fs_vunlock(at.v);
+	/*
+	 * FATTR_KILL_SUIDGID, which libfuse passes on in this bit: a
+	 * truncate by a caller without CAP_FSETID, or a chown.  A request
+	 * that changes nothing is the kernel removing privileges before a
+	 * write: done here, so that the reply shows the kernel the new mode
+	 * (a WRITE reply carries no attributes).
+	 */
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_KILL_SUID))
+		rc = fs_kill_priv(NULL, fs, at.v, ino, fh, -1);
+	else if (rc == 0 && to_set == 0)
+		rc = fs_kill_priv(req, fs, at.v, ino, fh, -1);
+	if (rc > 0)
+		rc = 0;
 	if (rc == 0)
 		rc = fs_getattr_at(&at, fh, &st);
 	FS_CHECK(req, rc);
@@ -936,6 +1081,15 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	/* open(O_TRUNC) truncates as a write does. */
+	rc = (flags & O_TRUNC)
+		     ? fs_kill_priv_notify(req, fs, at.v, ino, bfh, f->fd)
+		     : 0;
+	if (rc < 0) {
+		fs_file_free(fs, f);
+		fs_reply_err(req, rc);
+		return;
+	}
 	fi->fh = (uintptr_t)f;
 	fi->keep_cache = at.v->keep_cache;
 	/* close() need not wait for a backend with nothing to do then. */
@@ -1035,6 +1189,9 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 	ssize_t n;
 
 	FS_WRITABLE(fs, req);
+	n = fs_kill_priv_notify(req, fs, v, f->ino, f->bfh, f->fd);
+	if (n < 0)
+		goto reply;
 	if (f->fd >= 0) {
 		struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
 
@@ -1581,6 +1738,97 @@ static struct volfs_fs *fs_new(const char *dir,
 }
 
 /*
+ * INIT, the first request: what the kernel offers is noted here for
+ * fs_io_writev, which adds what libfuse 3.14 cannot ask for to the reply.
+ */
+static ssize_t fs_io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	struct volfs_fs *fs = userdata;
+	const struct fuse_in_header *in = buf;
+	const size_t need = sizeof(*in) + offsetof(struct fuse_init_in, flags) +
+			    sizeof(uint32_t);
+	ssize_t n = read(fd, buf, len);
+
+	if (n >= (ssize_t)need && in->opcode == FUSE_INIT &&
+	    !__atomic_load_n(&fs->init_unique, __ATOMIC_ACQUIRE)) {
+		const struct fuse_init_in *arg =
+			(const void *)((const char *)buf + sizeof(*in));
+
+		fs->init_flags = arg->flags;
+		__atomic_store_n(&fs->init_unique, in->unique,
+				 __ATOMIC_RELEASE);
+	}
+	return n;
+}
+
+/*
+ * The INIT reply, before it goes out: asks for FUSE_HANDLE_KILLPRIV_V2
+ * (volfs clears set-ID bits itself, see fs_kill_priv, and the kernel stops
+ * sending a GETXATTR of security.capability before every write) and
+ * FUSE_PARALLEL_DIROPS (lookups and listings of one directory may run at
+ * once: the node table and the backends lock for themselves), where the
+ * kernel offered them.
+ */
+static void fs_init_reply(struct volfs_fs *fs, struct fuse_init_out *out)
+{
+	uint32_t add = 0;
+
+	if (fs->init_flags & FUSE_HANDLE_KILLPRIV_V2)
+		add |= FUSE_HANDLE_KILLPRIV_V2;
+	if (fs->init_flags & FUSE_PARALLEL_DIROPS)
+		add |= FUSE_PARALLEL_DIROPS;
+	fs->killpriv = !!(add & FUSE_HANDLE_KILLPRIV_V2);
+	out->flags |= add;
+	volfs_log(VOLFS_LOG_DEBUG, "INIT: also asked for%s%s",
+		  fs->killpriv ? " handle_killpriv_v2" : "",
+		  (add & FUSE_PARALLEL_DIROPS) ? " parallel_dirops" : "");
+}
+
+static ssize_t fs_io_writev(int fd, struct iovec *iov, int count,
+			    void *userdata)
+{
+	struct volfs_fs *fs = userdata;
+	uint64_t init = __atomic_load_n(&fs->init_unique, __ATOMIC_ACQUIRE);
+
+	if (init && count >= 2 &&
+	    iov[0].iov_len >= sizeof(struct fuse_out_header)) {
+		const struct fuse_out_header *out = iov[0].iov_base;
+
+		if (out->unique == init) {
+			if (out->error == 0 &&
+			    iov[1].iov_len >=
+				    offsetof(struct fuse_init_out, flags) +
+					    sizeof(uint32_t))
+				fs_init_reply(fs, iov[1].iov_base);
+			__atomic_store_n(&fs->init_unique, UINT64_MAX,
+					 __ATOMIC_RELEASE);
+		}
+	}
+	return writev(fd, iov, count);
+}
+
+static ssize_t fs_io_splice_receive(int fdin, off_t *offin, int fdout,
+				    off_t *offout, size_t len,
+				    unsigned int flags, void *userdata)
+{
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static ssize_t fs_io_splice_send(int fdin, off_t *offin, int fdout,
+				 off_t *offout, size_t len, unsigned int flags,
+				 void *userdata)
+{
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static const struct fuse_custom_io fs_io = {
+	.read = fs_io_read,
+	.writev = fs_io_writev,
+	.splice_receive = fs_io_splice_receive,
+	.splice_send = fs_io_splice_send,
+};
+
+/*
  * Starts the FUSE session of fs (its source shown as fsname in the mount
  * table, "what" in messages) and mounts it at dir.
  */
@@ -1628,6 +1876,13 @@ static int fs_start(struct volfs_fs *fs, const char *fsname, const char *what,
 						      "and fuse3 installed?)");
 	}
 	fs->mounted = 1;
+	/* Same descriptor, through fs_io: without it the mount works,
+	 * only slower. */
+	if (fuse_session_custom_io(fs->se, &fs_io, fuse_session_fd(fs->se)) !=
+	    0)
+		volfs_log(VOLFS_LOG_WARNING,
+			  "%s: cannot watch FUSE INIT: every write will cost "
+			  "two requests", what);
 	return 0;
 }
 
