@@ -91,6 +91,7 @@ struct fs_dir {
 	struct fs_vol *v;
 	struct fs_dirent *ents;
 	size_t n, alloc;
+	int loaded;
 	int served;
 };
 
@@ -1359,6 +1360,7 @@ static int fs_dir_load(struct volfs_fs *fs, fuse_ino_t ino, struct fs_dir *d)
 	int rc;
 
 	fs_dir_clear(d);
+	d->loaded = 1;
 	rc = fs_dir_add(d, ".", S_IFDIR, NULL);
 	if (rc == 0)
 		rc = fs_dir_add(d, "..", S_IFDIR, NULL);
@@ -1381,25 +1383,43 @@ static int fs_dir_load(struct volfs_fs *fs, fuse_ino_t ino, struct fs_dir *d)
 	return rc;
 }
 
+/*
+ * A directory of a volume only volfs changes is listed once and then read
+ * from the kernel's cache, across opens, until the kernel sees it change
+ * (it drops the cache when an entry is made or removed through it, or the
+ * directory's mtime changes).  So opendir only checks the directory; the
+ * listing is taken when the kernel first asks for entries.
+ */
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct fs_dir *d;
-	int rc;
+	struct fs_at at;
+	struct stat st;
+	int rc = 0, cache = 0;
 
+	if (!fs_is_list_root(fs, ino)) {
+		rc = fs_at(fs, ino, VOLFS_NO_FH, &at);
+		if (rc == 0 && !at.v->be->readdir)
+			rc = -ENOTDIR;
+		if (rc == 0 && !at.v->keep_cache) {
+			/* Others change it: the check is a fresh one. */
+			rc = fs_getattr_at(&at, VOLFS_NO_FH, &st);
+			if (rc == 0 && !S_ISDIR(st.st_mode))
+				rc = -ENOTDIR;
+		}
+		cache = rc == 0 && at.v->keep_cache;
+	}
+	FS_CHECK(req, rc);
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	rc = fs_dir_load(fs, ino, d);
-	if (rc < 0) {
-		fs_dir_free(d);
-		fs_reply_err(req, rc);
-		return;
-	}
 	fi->fh = (uintptr_t)d;
+	fi->cache_readdir = cache;
+	fi->keep_cache = cache;
 	if (fuse_reply_open(req, fi) != 0)
 		fs_dir_free(d);
 }
@@ -1442,8 +1462,9 @@ static void fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	size_t rem = size;
 	char *buf, *p;
 
-	/* Starting over: the reader must see the directory as it is now. */
-	if (off == 0 && d->served) {
+	/* The first read, or starting over: the reader must see the
+	 * directory as it is now. */
+	if (!d->loaded || (off == 0 && d->served)) {
 		int rc = fs_dir_load(fs, ino, d);
 
 		FS_CHECK(req, rc);
