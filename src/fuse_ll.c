@@ -491,6 +491,11 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want |= conn->capable &
 		      (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	/* Written data is spliced to a backend's real fd; a backend that
+	 * copies it anyway had better get it in the request's buffer than in
+	 * a pipe (one read instead of an allocation and two copies). */
+	if (fs->single && !(fs->single->caps & VOLFS_CAP_REAL_FD))
+		conn->want &= ~FUSE_CAP_SPLICE_READ;
 	conn->time_gran = 1;
 	/*
 	 * On request, a volume only this process changes may have its writes
