@@ -496,6 +496,14 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	 * a pipe (one read instead of an allocation and two copies). */
 	if (fs->single && !(fs->single->caps & VOLFS_CAP_REAL_FD))
 		conn->want &= ~FUSE_CAP_SPLICE_READ;
+	/*
+	 * The data of a volume only this process changes changes only
+	 * through the kernel's own page cache: a new mtime after a write
+	 * through it need not throw away the pages it just wrote (which is
+	 * what libfuse's default, automatic invalidation does).
+	 */
+	if (fs->single && !(fs->single->caps & VOLFS_CAP_EXTERNAL_CHANGES))
+		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	conn->time_gran = 1;
 	/*
 	 * On request, a volume only this process changes may have its writes

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
-# Directory listings the kernel caches (volumes only volfs changes) follow
-# every change made through the mount, through a second mount of the same
-# volume, and across rewinddir; listings of a path= volume show host-side
-# changes at once.
+# Directory listings and file data the kernel caches (volumes only volfs
+# changes) follow every change made through the mount, through a second
+# mount of the same volume, and across rewinddir; listings of a path=
+# volume show host-side changes at once.
 . "$VOLFS_SRCDIR/test/integration/lib.sh"
 
 # The sorted names in directory $1, on one line.
@@ -55,6 +55,20 @@ names "$m2/d" >/dev/null
 same "$m/d" "$h/d" "in mount 1 after a create in mount 2"
 rm "$m/d/from2"
 same "$m2/d" "$h/d" "in mount 2 after an unlink in mount 1"
+
+# File data the kernel keeps across opens follows writes, truncates and
+# overwrites through either mount.
+printf 'first version\n' >"$m/d/data"
+assert_eq "$(cat "$m2/d/data")" "first version" "data written in mount 1, read in mount 2"
+printf 'v2\n' >"$m2/d/data"
+assert_eq "$(cat "$m/d/data")" "v2" "data overwritten in mount 2, read in mount 1"
+printf 'more\n' >>"$m/d/data"
+assert_eq "$(cat "$m2/d/data")" "$(printf 'v2\nmore')" "data appended in mount 1"
+truncate -s 2 "$m2/d/data"
+assert_eq "$(cat "$m/d/data")" "v2" "data truncated in mount 2"
+dd if=/dev/zero of="$m/d/data" bs=1 count=1 seek=1 conv=notrunc status=none
+assert_eq "$(od -An -c "$m2/d/data" | tr -d ' ')" 'v\0' "data patched in mount 1"
+assert_eq "$(od -An -c "$h/d/data" | tr -d ' ')" 'v\0' "data patched, in the data dir"
 
 # rewinddir in one open directory sees a change made meanwhile.
 if command -v python3 >/dev/null 2>&1; then
