@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,21 @@
 #define FS_MAX_IO (1024 * 1024)
 #define FS_IDLE_DEFAULT 60
 #define FS_JANITOR_PERIOD 2
+
+/*
+ * FUSE passthrough (Linux 6.9 and later), which libfuse 3.14 and the
+ * installed kernel headers predate: the kernel reads and writes an open
+ * file's backing file itself, registered with FS_IOC_BACKING_OPEN.
+ */
+#define FS_INIT_PASSTHROUGH2 (1u << 5) /* FUSE_PASSTHROUGH in flags2 */
+#define FS_FOPEN_PASSTHROUGH (1u << 7)
+struct fs_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define FS_IOC_BACKING_OPEN _IOW(229, 1, struct fs_backing_map)
+#define FS_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
 /* One opened volume and how the kernel may cache it. */
 struct fs_vol {
@@ -74,7 +90,17 @@ struct fs_file {
 	uint64_t bfh;
 	int fd;
 	fuse_ino_t ino;
+	/* Passthrough: the id of the inode's backing file, 0 if none. */
+	int backing;
 	struct fs_file *prev, *next;
+};
+
+/* A backing file registered for passthrough, one per open inode. */
+struct fs_backing {
+	fuse_ino_t ino;
+	int id;
+	unsigned refs;
+	struct fs_backing *next;
 };
 
 struct fs_dirent {
@@ -112,7 +138,7 @@ struct volfs_fs {
 	/* INIT: the request's id and the kernel's flags, read before the
 	 * reply is written (fs_io_read, fs_io_writev). */
 	uint64_t init_unique;
-	uint64_t init_flags;
+	uint64_t init_flags, init_flags2;
 	/* Negotiated in the INIT reply beyond what libfuse knows: volfs
 	 * clears set-user-ID and set-group-ID on write, truncate and chown
 	 * (FUSE_HANDLE_KILLPRIV_V2), so the kernel stops asking for
@@ -121,6 +147,10 @@ struct volfs_fs {
 	/* Some regular file was seen with bits a write must clear: until
 	 * then, writes to volumes only volfs changes skip the check. */
 	int priv_seen;
+	/* Negotiated FUSE passthrough, and the backing files registered
+	 * (under files_lock). */
+	int passthrough;
+	struct fs_backing *backings;
 	/* Serve: the source, the volumes open now, and the janitor. */
 	const struct volfs_fs_source *src;
 	pthread_mutex_t vols_lock;
@@ -1012,6 +1042,79 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fs_reply_err(req, rc);
 }
 
+/*
+ * The backing id that the reply being sent by this thread (fuse_reply_open
+ * or fuse_reply_create, which write it before they return) is to carry.
+ */
+static __thread int fs_tl_backing;
+
+/*
+ * Passthrough: registers fd as the backing file of f's inode, or takes
+ * another reference on the one registered (the kernel wants one backing
+ * file for every open of an inode).  On failure the file is served as
+ * before, through the daemon.
+ */
+static void fs_backing_get(struct volfs_fs *fs, struct fs_file *f)
+{
+	struct fs_backing_map map = { .fd = f->fd };
+	struct fs_backing *b;
+	int id;
+
+	if (!fs->passthrough || f->fd < 0 ||
+	    (f->v->caps & VOLFS_CAP_EXTERNAL_CHANGES))
+		return;
+	pthread_mutex_lock(&fs->files_lock);
+	for (b = fs->backings; b; b = b->next)
+		if (b->ino == f->ino)
+			break;
+	if (b) {
+		b->refs++;
+		f->backing = b->id;
+		goto out;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		goto out;
+	id = ioctl(fuse_session_fd(fs->se), FS_IOC_BACKING_OPEN, &map);
+	if (id <= 0) {
+		free(b);
+		goto out;
+	}
+	b->ino = f->ino;
+	b->id = id;
+	b->refs = 1;
+	b->next = fs->backings;
+	fs->backings = b;
+	f->backing = id;
+out:
+	pthread_mutex_unlock(&fs->files_lock);
+}
+
+static void fs_backing_put(struct volfs_fs *fs, struct fs_file *f)
+{
+	struct fs_backing **pp, *b = NULL;
+	uint32_t id;
+
+	if (!f->backing)
+		return;
+	pthread_mutex_lock(&fs->files_lock);
+	for (pp = &fs->backings; *pp; pp = &(*pp)->next) {
+		if ((*pp)->ino == f->ino) {
+			if (--(*pp)->refs == 0) {
+				b = *pp;
+				*pp = b->next;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->files_lock);
+	if (!b)
+		return;
+	id = (uint32_t)b->id;
+	ioctl(fuse_session_fd(fs->se), FS_IOC_BACKING_CLOSE, &id);
+	free(b);
+}
+
 static struct fs_file *fs_file_new(struct volfs_fs *fs, struct fs_vol *v,
 				   fuse_ino_t ino, uint64_t bfh)
 {
@@ -1057,6 +1160,7 @@ static int fs_file_free(struct volfs_fs *fs, struct fs_file *f)
 	if (f->next)
 		f->next->prev = f->prev;
 	pthread_mutex_unlock(&fs->files_lock);
+	fs_backing_put(fs, f);
 	if (f->v->be->release) {
 		fs_vlock(f->v);
 		rc = f->v->be->release(f->v->state, f->bfh);
@@ -1108,7 +1212,11 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->keep_cache = at.v->keep_cache;
 	/* close() need not wait for a backend with nothing to do then. */
 	fi->noflush = !at.v->be->flush;
-	if (fuse_reply_open(req, fi) != 0)
+	fs_backing_get(fs, f);
+	fs_tl_backing = f->backing;
+	rc = fuse_reply_open(req, fi);
+	fs_tl_backing = 0;
+	if (rc != 0)
 		fs_file_free(fs, f);
 }
 
@@ -1147,7 +1255,11 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fi->fh = (uintptr_t)f;
 	fi->keep_cache = at.v->keep_cache;
 	fi->noflush = !at.v->be->flush;
-	if (fuse_reply_create(req, &e, fi) != 0) {
+	fs_backing_get(fs, f);
+	fs_tl_backing = f->backing;
+	rc = fuse_reply_create(req, &e, fi);
+	fs_tl_backing = 0;
+	if (rc != 0) {
 		fs_file_free(fs, f);
 		fs_forget_one(fs, e.ino, 1);
 	}
@@ -1789,6 +1901,11 @@ static ssize_t fs_io_read(int fd, void *buf, size_t len, void *userdata)
 			(const void *)((const char *)buf + sizeof(*in));
 
 		fs->init_flags = arg->flags;
+		if ((arg->flags & FUSE_INIT_EXT) &&
+		    n >= (ssize_t)(sizeof(*in) + offsetof(struct fuse_init_in,
+							  flags2) +
+				   sizeof(uint32_t)))
+			fs->init_flags2 = arg->flags2;
 		__atomic_store_n(&fs->init_unique, in->unique,
 				 __ATOMIC_RELEASE);
 	}
@@ -1813,9 +1930,22 @@ static void fs_init_reply(struct volfs_fs *fs, struct fuse_init_out *out)
 		add |= FUSE_PARALLEL_DIROPS;
 	fs->killpriv = !!(add & FUSE_HANDLE_KILLPRIV_V2);
 	out->flags |= add;
-	volfs_log(VOLFS_LOG_DEBUG, "INIT: also asked for%s%s",
+	/*
+	 * Passthrough, for a daemon that may register backing files (root)
+	 * and without the writeback cache (which it replaces); one level
+	 * of stacking: the backing files are on ordinary file systems.
+	 */
+	if ((fs->init_flags & FUSE_INIT_EXT) && (out->flags & FUSE_INIT_EXT) &&
+	    (fs->init_flags2 & FS_INIT_PASSTHROUGH2) && !fs->writeback &&
+	    geteuid() == 0) {
+		out->flags2 |= FS_INIT_PASSTHROUGH2;
+		out->unused[0] = 1; /* max_stack_depth */
+		fs->passthrough = 1;
+	}
+	volfs_log(VOLFS_LOG_DEBUG, "INIT: also asked for%s%s%s",
 		  fs->killpriv ? " handle_killpriv_v2" : "",
-		  (add & FUSE_PARALLEL_DIROPS) ? " parallel_dirops" : "");
+		  (add & FUSE_PARALLEL_DIROPS) ? " parallel_dirops" : "",
+		  fs->passthrough ? " passthrough" : "");
 }
 
 static ssize_t fs_io_writev(int fd, struct iovec *iov, int count,
@@ -1823,6 +1953,25 @@ static ssize_t fs_io_writev(int fd, struct iovec *iov, int count,
 {
 	struct volfs_fs *fs = userdata;
 	uint64_t init = __atomic_load_n(&fs->init_unique, __ATOMIC_ACQUIRE);
+
+	/* An open or create reply (its fuse_open_out last) of a file with a
+	 * backing file: the kernel is to read and write that itself. */
+	if (fs_tl_backing && count == 2 &&
+	    iov[0].iov_len >= sizeof(struct fuse_out_header) &&
+	    iov[1].iov_len >= sizeof(struct fuse_open_out) &&
+	    ((const struct fuse_out_header *)iov[0].iov_base)->error == 0) {
+		struct fuse_open_out *oo =
+			(void *)((char *)iov[1].iov_base + iov[1].iov_len -
+				 sizeof(struct fuse_open_out));
+
+		/* Nothing of the FUSE inode's own page cache (keep_cache)
+		 * goes with it. */
+		oo->open_flags = (oo->open_flags & (FOPEN_DIRECT_IO |
+						    FOPEN_NOFLUSH)) |
+				 FS_FOPEN_PASSTHROUGH;
+		oo->padding = (uint32_t)fs_tl_backing;
+		fs_tl_backing = 0;
+	}
 
 	if (init && count >= 2 &&
 	    iov[0].iov_len >= sizeof(struct fuse_out_header)) {
