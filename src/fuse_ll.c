@@ -960,32 +960,80 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	fs_reply_entry(req, fs, newparent, newname);
 }
 
-/* Whether removing at drops the file's last name (0 if unknown). */
-static int fs_last_link(struct fs_at *at)
+/*
+ * Whether removing at drops the file's last name (0 if unknown); *bino
+ * gets its inode number in the backend (0 if unknown).
+ */
+static int fs_last_link(struct fs_at *at, ino_t *bino)
 {
 	struct stat st;
 
+	*bino = 0;
 	if (!(at->v->caps & VOLFS_CAP_STABLE_INO) ||
 	    fs_getattr_at(at, VOLFS_NO_FH, &st) < 0)
 		return 0;
+	*bino = st.st_ino;
 	return S_ISDIR(st.st_mode) || st.st_nlink <= 1;
+}
+
+/* fs_sibling()'s search. */
+struct fs_sibling {
+	ino_t bino;
+	char name[NAME_MAX + 1];
+};
+
+static int fs_sibling_fill(void *ctx, const char *name, mode_t type,
+			   const struct stat *st)
+{
+	struct fs_sibling *sib = ctx;
+
+	if (!st || st->st_ino != sib->bino || strlen(name) > NAME_MAX)
+		return 0;
+	memcpy(sib->name, name, strlen(name) + 1);
+	return 1;
+}
+
+/*
+ * After one name of a file with other names went: the node may have been
+ * known by that name (one node per file), and the kernel keeps using it
+ * under its other names.  Gives it another name of the file in the same
+ * directory; 0 when it found one.
+ */
+static int fs_sibling(struct volfs_fs *fs, fuse_ino_t parent,
+		      const char *name, ino_t bino)
+{
+	struct fs_sibling sib = { .bino = bino };
+	struct fs_at dir;
+	int rc;
+
+	if (!bino || fs_at(fs, parent, VOLFS_NO_FH, &dir) < 0 ||
+	    !dir.v->be->readdir)
+		return -ENOENT;
+	fs_vlock(dir.v);
+	rc = dir.v->be->readdir(dir.v->state, dir.path, fs_sibling_fill, &sib);
+	fs_vunlock(dir.v);
+	if (rc < 0 || !sib.name[0])
+		return -ENOENT;
+	volfs_nodes_unlinked_alias(fs->nodes, parent, name, sib.name);
+	return 0;
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct fs_at at;
+	ino_t bino;
 	int rc, last;
 
 	FS_WRITABLE(fs, req);
 	rc = fs_at_child(fs, parent, name, &at);
 	FS_CHECK(req, rc);
 	FS_HAVE_OP(req, at, unlink, EPERM);
-	last = fs_last_link(&at);
+	last = fs_last_link(&at, &bino);
 	fs_vlock(at.v);
 	rc = at.v->be->unlink(at.v->state, at.path);
 	fs_vunlock(at.v);
-	if (rc == 0)
+	if (rc == 0 && (last || fs_sibling(fs, parent, name, bino) < 0))
 		volfs_nodes_unlinked(fs->nodes, parent, name, last);
 	fs_reply_err(req, rc);
 }
@@ -1015,6 +1063,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct volfs_fs *fs = fs_of(req);
 	unsigned known = VOLFS_RENAME_NOREPLACE | VOLFS_RENAME_EXCHANGE;
 	struct fs_at from, to;
+	ino_t bino = 0;
 	int rc, last = 0;
 
 	FS_WRITABLE(fs, req);
@@ -1031,7 +1080,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	if (!(flags & VOLFS_RENAME_EXCHANGE))
-		last = fs_last_link(&to);
+		last = fs_last_link(&to, &bino);
 	fs_vlock(from.v);
 	rc = from.v->be->rename(from.v->state, from.path, to.path, flags);
 	fs_vunlock(from.v);

@@ -46,6 +46,20 @@ same "$m/d" "$h/d" "after link, symlink, mknod"
 echo data >"$m/d/f6"
 same "$m/d" "$h/d" "after a write"
 
+# A file keeps working under its other names when the name it was last
+# looked up by goes (one kernel inode per file, whatever its names).
+echo x >"$m/d/ha"
+ln "$m/d/ha" "$m/d/hb"
+assert_eq "$(cat "$m/d/hb")" x "a hard link read through its new name"
+rm "$m/d/hb"
+assert_eq "$(cat "$m/d/ha")" x "a file read after one of its names went"
+ln "$m/d/ha" "$m/d/hc"
+cat "$m/d/hc" >/dev/null
+rm "$m/d/hc"
+mv "$m/d/ha" "$m/d/hd"
+assert_eq "$(cat "$m/d/hd")" x "a file renamed after one of its names went"
+same "$m/d" "$h/d" "after the hard link changes"
+
 # A second mount of the same volume shares the cache's invalidation.
 mount_vol dc "$T/m2"
 m2=$(abspath "$T/m2")
