@@ -839,7 +839,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	FS_WRITABLE(fs, req);
 	rc = fs_at(fs, ino, fh, &at);
 	FS_CHECK(req, rc);
-	if ((to_set & FUSE_SET_ATTR_MODE) && fs_priv_bits(S_IFREG | attr->st_mode))
+	if ((to_set & FUSE_SET_ATTR_MODE) &&
+	    fs_priv_bits(S_IFREG | attr->st_mode))
 		__atomic_store_n(&fs->priv_seen, 1, __ATOMIC_RELAXED);
 	fs_vlock(at.v);
 	rc = fs_apply_attr(&at, fh, attr, to_set);
