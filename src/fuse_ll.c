@@ -1161,7 +1161,8 @@ static void fs_backing_put(struct volfs_fs *fs, struct fs_file *f)
 	if (!b)
 		return;
 	id = (uint32_t)b->id;
-	ioctl(fuse_session_fd(fs->se), FS_IOC_BACKING_CLOSE, &id);
+	if (fs->se)
+		ioctl(fuse_session_fd(fs->se), FS_IOC_BACKING_CLOSE, &id);
 	free(b);
 }
 
@@ -2279,6 +2280,8 @@ void volfs_fs_destroy(struct volfs_fs *fs)
 	if (fs->mounted)
 		fuse_session_unmount(fs->se);
 	fuse_session_destroy(fs->se);
+	/* The connection and its backing files are gone with it. */
+	fs->se = NULL;
 	/* Handles the kernel never released (a forced exit). */
 	while (fs->files)
 		fs_file_free(fs, fs->files);
