@@ -1983,12 +1983,13 @@ static void fs_init_reply(struct volfs_fs *fs, struct fuse_init_out *out)
 	out->flags |= add;
 	/*
 	 * Passthrough, for a daemon that may register backing files (root)
-	 * and without the writeback cache (which it replaces); one level
-	 * of stacking: the backing files are on ordinary file systems.
+	 * and without the writeback cache (which it replaces), on a mount
+	 * of one volume (not yet under serve); one level of stacking: the
+	 * backing files are on ordinary file systems.
 	 */
 	if ((fs->init_flags & FUSE_INIT_EXT) && (out->flags & FUSE_INIT_EXT) &&
 	    (fs->init_flags2 & FS_INIT_PASSTHROUGH2) && !fs->writeback &&
-	    geteuid() == 0) {
+	    fs->single && geteuid() == 0) {
 		out->flags2 |= FS_INIT_PASSTHROUGH2;
 		out->unused[0] = 1; /* max_stack_depth */
 		fs->passthrough = 1;
