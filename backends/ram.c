@@ -927,6 +927,28 @@ static void ram_xattr_free(struct ram_vol *v, struct ram_xattr *x)
 	free(x);
 }
 
+/*
+ * A write, truncate or change of owner drops the file capabilities of a
+ * regular file (security.capability), as the kernel does for its own file
+ * systems.  Called with n's lock held for writing.
+ */
+static void ram_kill_caps(struct ram_vol *v, struct ram_inode *n)
+{
+	struct ram_xattr **xp;
+
+	if (!n->xattrs || !S_ISREG(n->type))
+		return;
+	for (xp = &n->xattrs; *xp; xp = &(*xp)->next) {
+		if (strcmp((*xp)->data, "security.capability") == 0) {
+			struct ram_xattr *x = *xp;
+
+			*xp = x->next;
+			ram_xattr_free(v, x);
+			return;
+		}
+	}
+}
+
 /* Frees n, which has no names and no handles left. */
 static void ram_inode_free(struct ram_vol *v, struct ram_inode *n)
 {
@@ -1902,6 +1924,7 @@ static int ram_chown(void *vol, const char *path, uint64_t fh, uid_t uid,
 	/* As chown(2) on Linux: a new owner does not inherit set-user-ID,
 	 * nor set-group-ID that means "run as the group". */
 	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && !S_ISDIR(n->type)) {
+		ram_kill_caps(vol, n);
 		n->mode &= ~(mode_t)S_ISUID;
 		if (n->mode & S_IXGRP)
 			n->mode &= ~(mode_t)S_ISGID;
@@ -1932,6 +1955,7 @@ static int ram_truncate(void *vol, const char *path, uint64_t fh, off_t size)
 		rc = -EINVAL;
 	} else {
 		pthread_rwlock_wrlock(&n->lock);
+		ram_kill_caps(v, n);
 		if (size != n->size)
 			n->mtime = n->ctime = ram_now();
 		ram_file_truncate(v, n, size);
@@ -2004,6 +2028,7 @@ static int ram_open_file(void *vol, const char *path, int flags, uint64_t *fh)
 	pthread_rwlock_wrlock(&n->lock);
 	n->opens++;
 	if (S_ISREG(n->type) && (flags & O_TRUNC)) {
+		ram_kill_caps(v, n);
 		ram_file_truncate(v, n, 0);
 		n->mtime = n->ctime = ram_now();
 	}
@@ -2067,6 +2092,7 @@ static ssize_t ram_write(void *vol, uint64_t fh, const void *buf, size_t size,
 	if (size > SSIZE_MAX)
 		size = SSIZE_MAX;
 	pthread_rwlock_wrlock(&n->lock);
+	ram_kill_caps(vol, n);
 	if (fh & RAM_FH_APPEND)
 		off = n->size;
 	if (size == 0) {

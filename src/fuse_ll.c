@@ -16,12 +16,17 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <linux/capability.h>
+#include <linux/fuse.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +44,21 @@
 #define FS_MAX_IO (1024 * 1024)
 #define FS_IDLE_DEFAULT 60
 #define FS_JANITOR_PERIOD 2
+
+/*
+ * FUSE passthrough (Linux 6.9 and later), which libfuse 3.14 and the
+ * installed kernel headers predate: the kernel reads and writes an open
+ * file's backing file itself, registered with FS_IOC_BACKING_OPEN.
+ */
+#define FS_INIT_PASSTHROUGH2 (1u << 5) /* FUSE_PASSTHROUGH in flags2 */
+#define FS_FOPEN_PASSTHROUGH (1u << 7)
+struct fs_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define FS_IOC_BACKING_OPEN _IOW(229, 1, struct fs_backing_map)
+#define FS_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
 /* One opened volume and how the kernel may cache it. */
 struct fs_vol {
@@ -76,7 +96,17 @@ struct fs_file {
 	uint64_t bfh;
 	int fd;
 	fuse_ino_t ino;
+	/* Passthrough: the id of the inode's backing file, 0 if none. */
+	int backing;
 	struct fs_file *prev, *next;
+};
+
+/* A backing file registered for passthrough, one per open inode. */
+struct fs_backing {
+	fuse_ino_t ino;
+	int id;
+	unsigned refs;
+	struct fs_backing *next;
 };
 
 struct fs_dirent {
@@ -93,6 +123,7 @@ struct fs_dir {
 	struct fs_vol *v;
 	struct fs_dirent *ents;
 	size_t n, alloc;
+	int loaded;
 	int served;
 };
 
@@ -110,6 +141,22 @@ struct volfs_fs {
 	struct fs_vol *single;
 	/* The kernel caches writes (FUSE_CAP_WRITEBACK_CACHE). */
 	int writeback;
+	/* INIT: the request's id and the kernel's flags, read before the
+	 * reply is written (fs_io_read, fs_io_writev). */
+	uint64_t init_unique;
+	uint64_t init_flags, init_flags2;
+	/* Negotiated in the INIT reply beyond what libfuse knows: volfs
+	 * clears set-user-ID and set-group-ID on write, truncate and chown
+	 * (FUSE_HANDLE_KILLPRIV_V2), so the kernel stops asking for
+	 * security.capability before every write. */
+	int killpriv;
+	/* Some regular file was seen with bits a write must clear: until
+	 * then, writes to volumes only volfs changes skip the check. */
+	int priv_seen;
+	/* Negotiated FUSE passthrough, and the backing files registered
+	 * (under files_lock). */
+	int passthrough;
+	struct fs_backing *backings;
 	/* Serve: the source, the volumes open now, and the janitor. */
 	const struct volfs_fs_source *src;
 	pthread_mutex_t vols_lock;
@@ -226,9 +273,32 @@ static uint64_t fs_any_fh(struct volfs_fs *fs, fuse_ino_t ino)
 	return fh;
 }
 
+/*
+ * The mode bits that a write or truncate by a caller without CAP_FSETID
+ * clears: set-user-ID, and set-group-ID where it means "run as the group"
+ * (with group execute), as the kernel does for its own file systems.
+ */
+static mode_t fs_priv_bits(mode_t mode)
+{
+	mode_t kill = 0;
+
+	if (!S_ISREG(mode))
+		return 0;
+	if (mode & S_ISUID)
+		kill |= S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		kill |= S_ISGID;
+	return kill;
+}
+
 static void fs_fix_attr(struct volfs_fs *fs, struct fs_vol *v,
 			struct stat *st, fuse_ino_t ino)
 {
+	/* Every attribute the kernel learns passes here: a file it may
+	 * write has been seen here with its current bits. */
+	if (fs_priv_bits(st->st_mode) &&
+	    !__atomic_load_n(&fs->priv_seen, __ATOMIC_RELAXED))
+		__atomic_store_n(&fs->priv_seen, 1, __ATOMIC_RELAXED);
 	if (!(v->caps & VOLFS_CAP_STABLE_INO))
 		st->st_ino = ino;
 	if (fs->cfg.force_uid)
@@ -246,6 +316,97 @@ static int fs_getattr_at(struct fs_at *at, uint64_t fh, struct stat *st)
 	rc = at->v->be->getattr(at->v->state, at->path, fh, st);
 	fs_vunlock(at->v);
 	return rc;
+}
+
+/*
+ * Whether the caller of req holds CAP_FSETID, which lets it keep the
+ * set-ID bits of a file it writes or truncates.  Read from its
+ * /proc/PID/status; a caller that is gone counts as privileged if it ran
+ * as root.  Only asked when a file has such bits.
+ */
+static int fs_caller_fsetid(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	unsigned long long caps = 0;
+	char path[64], line[256];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)ctx->pid);
+	f = ctx->pid > 0 ? fopen(path, "re") : NULL;
+	if (!f)
+		return ctx->uid == 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "CapEff: %llx", &caps) == 1;
+	fclose(f);
+	if (!found)
+		return ctx->uid == 0;
+	return !!(caps & (1ULL << CAP_FSETID));
+}
+
+/*
+ * With FUSE_HANDLE_KILLPRIV_V2 the kernel leaves it to volfs to clear
+ * set-user-ID and set-group-ID when a file is written or truncated by a
+ * caller without CAP_FSETID (req; NULL when the kernel has already decided
+ * the bits must go).  fd is the file's real descriptor or -1; fh its
+ * backend handle.  (Capabilities in security.capability are dropped by the
+ * backend's own storage, or by the ram backend, on write.)
+ */
+static int fs_kill_priv(fuse_req_t req, struct volfs_fs *fs, struct fs_vol *v,
+			fuse_ino_t ino, uint64_t fh, int fd)
+{
+	struct fs_at at;
+	struct stat st;
+	mode_t kill;
+	int rc;
+
+	if (!fs->killpriv)
+		return 0;
+	if (!__atomic_load_n(&fs->priv_seen, __ATOMIC_RELAXED) &&
+	    !(v->caps & VOLFS_CAP_EXTERNAL_CHANGES))
+		return 0;
+	if (fd >= 0) {
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		at.v = v;
+	} else {
+		rc = fs_at(fs, ino, fh, &at);
+		if (rc == 0)
+			rc = fs_getattr_at(&at, fh, &st);
+		if (rc < 0)
+			return rc;
+	}
+	kill = fs_priv_bits(st.st_mode);
+	if (!kill || (req && fs_caller_fsetid(req)))
+		return 0;
+	if (fd >= 0) {
+		rc = fs_at(fs, ino, fh, &at);
+		if (rc < 0)
+			return rc;
+	}
+	if (!at.v->be->chmod)
+		return 0;
+	fs_vlock(at.v);
+	rc = at.v->be->chmod(at.v->state, at.path, fh,
+			     (st.st_mode & 07777) & ~kill);
+	fs_vunlock(at.v);
+	return rc < 0 ? rc : 1;
+}
+
+/*
+ * fs_kill_priv() for a request whose reply carries no attributes (OPEN,
+ * WRITE): the kernel is told its cached mode is stale.
+ */
+static int fs_kill_priv_notify(fuse_req_t req, struct volfs_fs *fs,
+			       struct fs_vol *v, fuse_ino_t ino, uint64_t fh,
+			       int fd)
+{
+	int rc = fs_kill_priv(req, fs, v, ino, fh, fd);
+
+	if (rc <= 0)
+		return rc;
+	fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	return 0;
 }
 
 static size_t fs_vhash_of(const char *name, size_t nbuckets)
@@ -442,6 +603,19 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want |= conn->capable &
 		      (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	/* Written data is spliced to a backend's real fd; a backend that
+	 * copies it anyway had better get it in the request's buffer than in
+	 * a pipe (one read instead of an allocation and two copies). */
+	if (fs->single && !(fs->single->caps & VOLFS_CAP_REAL_FD))
+		conn->want &= ~FUSE_CAP_SPLICE_READ;
+	/*
+	 * The data of a volume only this process changes changes only
+	 * through the kernel's own page cache: a new mtime after a write
+	 * through it need not throw away the pages it just wrote (which is
+	 * what libfuse's default, automatic invalidation does).
+	 */
+	if (fs->single && !(fs->single->caps & VOLFS_CAP_EXTERNAL_CHANGES))
+		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	conn->time_gran = 1;
 	/*
 	 * On request, a volume only this process changes may have its writes
@@ -772,9 +946,25 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	FS_WRITABLE(fs, req);
 	rc = fs_at(fs, ino, fh, &at);
 	FS_CHECK(req, rc);
+	if ((to_set & FUSE_SET_ATTR_MODE) &&
+	    fs_priv_bits(S_IFREG | attr->st_mode))
+		__atomic_store_n(&fs->priv_seen, 1, __ATOMIC_RELAXED);
 	fs_vlock(at.v);
 	rc = fs_apply_attr(&at, fh, attr, to_set);
 	fs_vunlock(at.v);
+	/*
+	 * FATTR_KILL_SUIDGID, which libfuse passes on in this bit: a
+	 * truncate by a caller without CAP_FSETID, or a chown.  A request
+	 * that changes nothing is the kernel removing privileges before a
+	 * write: done here, so that the reply shows the kernel the new mode
+	 * (a WRITE reply carries no attributes).
+	 */
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_KILL_SUID))
+		rc = fs_kill_priv(NULL, fs, at.v, ino, fh, -1);
+	else if (rc == 0 && to_set == 0)
+		rc = fs_kill_priv(req, fs, at.v, ino, fh, -1);
+	if (rc > 0)
+		rc = 0;
 	if (rc == 0)
 		rc = fs_getattr_at(&at, fh, &st);
 	FS_CHECK(req, rc);
@@ -878,32 +1068,80 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	fs_reply_entry(req, fs, newparent, newname);
 }
 
-/* Whether removing at drops the file's last name (0 if unknown). */
-static int fs_last_link(struct fs_at *at)
+/*
+ * Whether removing at drops the file's last name (0 if unknown); *bino
+ * gets its inode number in the backend (0 if unknown).
+ */
+static int fs_last_link(struct fs_at *at, ino_t *bino)
 {
 	struct stat st;
 
+	*bino = 0;
 	if (!(at->v->caps & VOLFS_CAP_STABLE_INO) ||
 	    fs_getattr_at(at, VOLFS_NO_FH, &st) < 0)
 		return 0;
+	*bino = st.st_ino;
 	return S_ISDIR(st.st_mode) || st.st_nlink <= 1;
+}
+
+/* fs_sibling()'s search. */
+struct fs_sibling {
+	ino_t bino;
+	char name[NAME_MAX + 1];
+};
+
+static int fs_sibling_fill(void *ctx, const char *name, mode_t type,
+			   const struct stat *st)
+{
+	struct fs_sibling *sib = ctx;
+
+	if (!st || st->st_ino != sib->bino || strlen(name) > NAME_MAX)
+		return 0;
+	memcpy(sib->name, name, strlen(name) + 1);
+	return 1;
+}
+
+/*
+ * After one name of a file with other names went: the node may have been
+ * known by that name (one node per file), and the kernel keeps using it
+ * under its other names.  Gives it another name of the file in the same
+ * directory; 0 when it found one.
+ */
+static int fs_sibling(struct volfs_fs *fs, fuse_ino_t parent,
+		      const char *name, ino_t bino)
+{
+	struct fs_sibling sib = { .bino = bino };
+	struct fs_at dir;
+	int rc;
+
+	if (!bino || fs_at(fs, parent, VOLFS_NO_FH, &dir) < 0 ||
+	    !dir.v->be->readdir)
+		return -ENOENT;
+	fs_vlock(dir.v);
+	rc = dir.v->be->readdir(dir.v->state, dir.path, fs_sibling_fill, &sib);
+	fs_vunlock(dir.v);
+	if (rc < 0 || !sib.name[0])
+		return -ENOENT;
+	volfs_nodes_unlinked_alias(fs->nodes, parent, name, sib.name);
+	return 0;
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct fs_at at;
+	ino_t bino;
 	int rc, last;
 
 	FS_WRITABLE(fs, req);
 	rc = fs_at_child(fs, parent, name, &at);
 	FS_CHECK(req, rc);
 	FS_HAVE_OP(req, at, unlink, EPERM);
-	last = fs_last_link(&at);
+	last = fs_last_link(&at, &bino);
 	fs_vlock(at.v);
 	rc = at.v->be->unlink(at.v->state, at.path);
 	fs_vunlock(at.v);
-	if (rc == 0)
+	if (rc == 0 && (last || fs_sibling(fs, parent, name, bino) < 0))
 		volfs_nodes_unlinked(fs->nodes, parent, name, last);
 	fs_reply_err(req, rc);
 }
@@ -933,6 +1171,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct volfs_fs *fs = fs_of(req);
 	unsigned known = VOLFS_RENAME_NOREPLACE | VOLFS_RENAME_EXCHANGE;
 	struct fs_at from, to;
+	ino_t bino = 0;
 	int rc, last = 0;
 
 	FS_WRITABLE(fs, req);
@@ -949,7 +1188,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	if (!(flags & VOLFS_RENAME_EXCHANGE))
-		last = fs_last_link(&to);
+		last = fs_last_link(&to, &bino);
 	fs_vlock(from.v);
 	rc = from.v->be->rename(from.v->state, from.path, to.path, flags);
 	fs_vunlock(from.v);
@@ -958,6 +1197,80 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 				    newname, flags & VOLFS_RENAME_EXCHANGE,
 				    last);
 	fs_reply_err(req, rc);
+}
+
+/*
+ * The backing id that the reply being sent by this thread (fuse_reply_open
+ * or fuse_reply_create, which write it before they return) is to carry.
+ */
+static __thread int fs_tl_backing;
+
+/*
+ * Passthrough: registers fd as the backing file of f's inode, or takes
+ * another reference on the one registered (the kernel wants one backing
+ * file for every open of an inode).  On failure the file is served as
+ * before, through the daemon.
+ */
+static void fs_backing_get(struct volfs_fs *fs, struct fs_file *f)
+{
+	struct fs_backing_map map = { .fd = f->fd };
+	struct fs_backing *b;
+	int id;
+
+	if (!fs->passthrough || f->fd < 0 ||
+	    (f->v->caps & VOLFS_CAP_EXTERNAL_CHANGES))
+		return;
+	pthread_mutex_lock(&fs->files_lock);
+	for (b = fs->backings; b; b = b->next)
+		if (b->ino == f->ino)
+			break;
+	if (b) {
+		b->refs++;
+		f->backing = b->id;
+		goto out;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		goto out;
+	id = ioctl(fuse_session_fd(fs->se), FS_IOC_BACKING_OPEN, &map);
+	if (id <= 0) {
+		free(b);
+		goto out;
+	}
+	b->ino = f->ino;
+	b->id = id;
+	b->refs = 1;
+	b->next = fs->backings;
+	fs->backings = b;
+	f->backing = id;
+out:
+	pthread_mutex_unlock(&fs->files_lock);
+}
+
+static void fs_backing_put(struct volfs_fs *fs, struct fs_file *f)
+{
+	struct fs_backing **pp, *b = NULL;
+	uint32_t id;
+
+	if (!f->backing)
+		return;
+	pthread_mutex_lock(&fs->files_lock);
+	for (pp = &fs->backings; *pp; pp = &(*pp)->next) {
+		if ((*pp)->ino == f->ino) {
+			if (--(*pp)->refs == 0) {
+				b = *pp;
+				*pp = b->next;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->files_lock);
+	if (!b)
+		return;
+	id = (uint32_t)b->id;
+	if (fs->se)
+		ioctl(fuse_session_fd(fs->se), FS_IOC_BACKING_CLOSE, &id);
+	free(b);
 }
 
 static struct fs_file *fs_file_new(struct volfs_fs *fs, struct fs_vol *v,
@@ -1005,6 +1318,7 @@ static int fs_file_free(struct volfs_fs *fs, struct fs_file *f)
 	if (f->next)
 		f->next->prev = f->prev;
 	pthread_mutex_unlock(&fs->files_lock);
+	fs_backing_put(fs, f);
 	if (f->v->be->release) {
 		fs_vlock(f->v);
 		rc = f->v->be->release(f->v->state, f->bfh);
@@ -1043,11 +1357,24 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	/* open(O_TRUNC) truncates as a write does. */
+	rc = (flags & O_TRUNC)
+		     ? fs_kill_priv_notify(req, fs, at.v, ino, bfh, f->fd)
+		     : 0;
+	if (rc < 0) {
+		fs_file_free(fs, f);
+		fs_reply_err(req, rc);
+		return;
+	}
 	fi->fh = (uintptr_t)f;
 	fi->keep_cache = at.v->keep_cache;
 	/* close() need not wait for a backend with nothing to do then. */
 	fi->noflush = !at.v->be->flush;
-	if (fuse_reply_open(req, fi) != 0)
+	fs_backing_get(fs, f);
+	fs_tl_backing = f->backing;
+	rc = fuse_reply_open(req, fi);
+	fs_tl_backing = 0;
+	if (rc != 0)
 		fs_file_free(fs, f);
 }
 
@@ -1086,7 +1413,11 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fi->fh = (uintptr_t)f;
 	fi->keep_cache = at.v->keep_cache;
 	fi->noflush = !at.v->be->flush;
-	if (fuse_reply_create(req, &e, fi) != 0) {
+	fs_backing_get(fs, f);
+	fs_tl_backing = f->backing;
+	rc = fuse_reply_create(req, &e, fi);
+	fs_tl_backing = 0;
+	if (rc != 0) {
 		fs_file_free(fs, f);
 		fs_forget_one(fs, e.ino, 1);
 	}
@@ -1142,6 +1473,9 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 	ssize_t n;
 
 	FS_WRITABLE(fs, req);
+	n = fs_kill_priv_notify(req, fs, v, f->ino, f->bfh, f->fd);
+	if (n < 0)
+		goto reply;
 	if (f->fd >= 0) {
 		struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
 
@@ -1309,6 +1643,7 @@ static int fs_dir_load(struct volfs_fs *fs, fuse_ino_t ino, struct fs_dir *d)
 	int rc;
 
 	fs_dir_clear(d);
+	d->loaded = 1;
 	rc = fs_dir_add(d, ".", S_IFDIR, NULL);
 	if (rc == 0)
 		rc = fs_dir_add(d, "..", S_IFDIR, NULL);
@@ -1331,25 +1666,43 @@ static int fs_dir_load(struct volfs_fs *fs, fuse_ino_t ino, struct fs_dir *d)
 	return rc;
 }
 
+/*
+ * A directory of a volume only volfs changes is listed once and then read
+ * from the kernel's cache, across opens, until the kernel sees it change
+ * (it drops the cache when an entry is made or removed through it, or the
+ * directory's mtime changes).  So opendir only checks the directory; the
+ * listing is taken when the kernel first asks for entries.
+ */
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct fs_dir *d;
-	int rc;
+	struct fs_at at;
+	struct stat st;
+	int rc = 0, cache = 0;
 
+	if (!fs_is_list_root(fs, ino)) {
+		rc = fs_at(fs, ino, VOLFS_NO_FH, &at);
+		if (rc == 0 && !at.v->be->readdir)
+			rc = -ENOTDIR;
+		if (rc == 0 && !at.v->keep_cache) {
+			/* Others change it: the check is a fresh one. */
+			rc = fs_getattr_at(&at, VOLFS_NO_FH, &st);
+			if (rc == 0 && !S_ISDIR(st.st_mode))
+				rc = -ENOTDIR;
+		}
+		cache = rc == 0 && at.v->keep_cache;
+	}
+	FS_CHECK(req, rc);
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	rc = fs_dir_load(fs, ino, d);
-	if (rc < 0) {
-		fs_dir_free(d);
-		fs_reply_err(req, rc);
-		return;
-	}
 	fi->fh = (uintptr_t)d;
+	fi->cache_readdir = cache;
+	fi->keep_cache = cache;
 	if (fuse_reply_open(req, fi) != 0)
 		fs_dir_free(d);
 }
@@ -1392,8 +1745,9 @@ static void fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	size_t rem = size;
 	char *buf, *p;
 
-	/* Starting over: the reader must see the directory as it is now. */
-	if (off == 0 && d->served) {
+	/* The first read, or starting over: the reader must see the
+	 * directory as it is now. */
+	if (!d->loaded || (off == 0 && d->served)) {
 		int rc = fs_dir_load(fs, ino, d);
 
 		FS_CHECK(req, rc);
@@ -1688,6 +2042,135 @@ static struct volfs_fs *fs_new(const char *dir,
 }
 
 /*
+ * INIT, the first request: what the kernel offers is noted here for
+ * fs_io_writev, which adds what libfuse 3.14 cannot ask for to the reply.
+ */
+static ssize_t fs_io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	struct volfs_fs *fs = userdata;
+	const struct fuse_in_header *in = buf;
+	const size_t need = sizeof(*in) + offsetof(struct fuse_init_in, flags) +
+			    sizeof(uint32_t);
+	ssize_t n = read(fd, buf, len);
+
+	if (n >= (ssize_t)need && in->opcode == FUSE_INIT &&
+	    !__atomic_load_n(&fs->init_unique, __ATOMIC_ACQUIRE)) {
+		const struct fuse_init_in *arg =
+			(const void *)((const char *)buf + sizeof(*in));
+
+		fs->init_flags = arg->flags;
+		if ((arg->flags & FUSE_INIT_EXT) &&
+		    n >= (ssize_t)(sizeof(*in) + offsetof(struct fuse_init_in,
+							  flags2) +
+				   sizeof(uint32_t)))
+			fs->init_flags2 = arg->flags2;
+		__atomic_store_n(&fs->init_unique, in->unique,
+				 __ATOMIC_RELEASE);
+	}
+	return n;
+}
+
+/*
+ * The INIT reply, before it goes out: asks for FUSE_HANDLE_KILLPRIV_V2
+ * (volfs clears set-ID bits itself, see fs_kill_priv, and the kernel stops
+ * sending a GETXATTR of security.capability before every write) and
+ * FUSE_PARALLEL_DIROPS (lookups and listings of one directory may run at
+ * once: the node table and the backends lock for themselves), where the
+ * kernel offered them.
+ */
+static void fs_init_reply(struct volfs_fs *fs, struct fuse_init_out *out)
+{
+	uint32_t add = 0;
+
+	if (fs->init_flags & FUSE_HANDLE_KILLPRIV_V2)
+		add |= FUSE_HANDLE_KILLPRIV_V2;
+	if (fs->init_flags & FUSE_PARALLEL_DIROPS)
+		add |= FUSE_PARALLEL_DIROPS;
+	fs->killpriv = !!(add & FUSE_HANDLE_KILLPRIV_V2);
+	out->flags |= add;
+	/*
+	 * Passthrough, for a daemon that may register backing files (root)
+	 * and without the writeback cache (which it replaces), on a mount
+	 * of one volume (not yet under serve); one level of stacking: the
+	 * backing files are on ordinary file systems.
+	 */
+	if ((fs->init_flags & FUSE_INIT_EXT) && (out->flags & FUSE_INIT_EXT) &&
+	    (fs->init_flags2 & FS_INIT_PASSTHROUGH2) && !fs->writeback &&
+	    fs->single && geteuid() == 0) {
+		out->flags2 |= FS_INIT_PASSTHROUGH2;
+		out->unused[0] = 1; /* max_stack_depth */
+		fs->passthrough = 1;
+	}
+	volfs_log(VOLFS_LOG_DEBUG, "INIT: also asked for%s%s%s",
+		  fs->killpriv ? " handle_killpriv_v2" : "",
+		  (add & FUSE_PARALLEL_DIROPS) ? " parallel_dirops" : "",
+		  fs->passthrough ? " passthrough" : "");
+}
+
+static ssize_t fs_io_writev(int fd, struct iovec *iov, int count,
+			    void *userdata)
+{
+	struct volfs_fs *fs = userdata;
+	uint64_t init = __atomic_load_n(&fs->init_unique, __ATOMIC_ACQUIRE);
+
+	/* An open or create reply (its fuse_open_out last) of a file with a
+	 * backing file: the kernel is to read and write that itself. */
+	if (fs_tl_backing && count == 2 &&
+	    iov[0].iov_len >= sizeof(struct fuse_out_header) &&
+	    iov[1].iov_len >= sizeof(struct fuse_open_out) &&
+	    ((const struct fuse_out_header *)iov[0].iov_base)->error == 0) {
+		struct fuse_open_out *oo =
+			(void *)((char *)iov[1].iov_base + iov[1].iov_len -
+				 sizeof(struct fuse_open_out));
+
+		/* Nothing of the FUSE inode's own page cache (keep_cache)
+		 * goes with it. */
+		oo->open_flags = (oo->open_flags & (FOPEN_DIRECT_IO |
+						    FOPEN_NOFLUSH)) |
+				 FS_FOPEN_PASSTHROUGH;
+		oo->padding = (uint32_t)fs_tl_backing;
+		fs_tl_backing = 0;
+	}
+
+	if (init && count >= 2 &&
+	    iov[0].iov_len >= sizeof(struct fuse_out_header)) {
+		const struct fuse_out_header *out = iov[0].iov_base;
+
+		if (out->unique == init) {
+			if (out->error == 0 &&
+			    iov[1].iov_len >=
+				    offsetof(struct fuse_init_out, flags) +
+					    sizeof(uint32_t))
+				fs_init_reply(fs, iov[1].iov_base);
+			__atomic_store_n(&fs->init_unique, UINT64_MAX,
+					 __ATOMIC_RELEASE);
+		}
+	}
+	return writev(fd, iov, count);
+}
+
+static ssize_t fs_io_splice_receive(int fdin, off_t *offin, int fdout,
+				    off_t *offout, size_t len,
+				    unsigned int flags, void *userdata)
+{
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static ssize_t fs_io_splice_send(int fdin, off_t *offin, int fdout,
+				 off_t *offout, size_t len, unsigned int flags,
+				 void *userdata)
+{
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static const struct fuse_custom_io fs_io = {
+	.read = fs_io_read,
+	.writev = fs_io_writev,
+	.splice_receive = fs_io_splice_receive,
+	.splice_send = fs_io_splice_send,
+};
+
+/*
  * Starts the FUSE session of fs (its source shown as fsname in the mount
  * table, "what" in messages) and mounts it at dir.
  */
@@ -1736,6 +2219,13 @@ static int fs_start(struct volfs_fs *fs, const char *fsname, const char *what,
 						      "and fuse3 installed?)");
 	}
 	fs->mounted = 1;
+	/* Same descriptor, through fs_io: without it the mount works,
+	 * only slower. */
+	if (fuse_session_custom_io(fs->se, &fs_io, fuse_session_fd(fs->se)) !=
+	    0)
+		volfs_log(VOLFS_LOG_WARNING,
+			  "%s: cannot watch FUSE INIT: every write will cost "
+			  "two requests", what);
 	return 0;
 }
 
@@ -1947,6 +2437,8 @@ void volfs_fs_destroy(struct volfs_fs *fs)
 	if (fs->mounted)
 		fuse_session_unmount(fs->se);
 	fuse_session_destroy(fs->se);
+	/* The connection and its backing files are gone with it. */
+	fs->se = NULL;
 	/* Handles the kernel never released (a forced exit). */
 	while (fs->files)
 		fs_file_free(fs, fs->files);

@@ -515,6 +515,22 @@ void volfs_nodes_unlinked(struct volfs_nodes *t, uint64_t parent,
 	pthread_mutex_unlock(&t->lock);
 }
 
+void volfs_nodes_unlinked_alias(struct volfs_nodes *t, uint64_t parent,
+				const char *name, const char *other)
+{
+	struct nodes_node *p, *n, *o;
+
+	pthread_mutex_lock(&t->lock);
+	p = nodes_find_id(t, parent);
+	n = p ? nodes_find_name(t, p, name) : NULL;
+	o = p ? nodes_find_name(t, p, other) : NULL;
+	/* Without memory for the name, or with other taken by a node of
+	 * its own, the node is left nameless: the next lookup names it. */
+	if (n && (o || nodes_set_name(t, n, p, other) < 0))
+		nodes_unname(t, n);
+	pthread_mutex_unlock(&t->lock);
+}
+
 void volfs_nodes_renamed(struct volfs_nodes *t, uint64_t oldparent,
 			 const char *oldname, uint64_t newparent,
 			 const char *newname, int exchange, int dropped_last)

@@ -90,6 +90,14 @@ void volfs_nodes_unlinked(struct volfs_nodes *t, uint64_t parent,
 			  const char *name, int last_link);
 
 /*
+ * name in parent was removed but the file keeps other names, among them
+ * other in the same directory: a node known by name is known by other
+ * from now on (the kernel keeps using it under its other names).
+ */
+void volfs_nodes_unlinked_alias(struct volfs_nodes *t, uint64_t parent,
+				const char *name, const char *other);
+
+/*
  * from (in oldparent) was renamed to name in newparent; with exchange the
  * two swapped.  Whatever name pointed to before is unlinked (dropped_last
  * as in volfs_nodes_unlinked).

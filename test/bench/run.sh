@@ -5,8 +5,8 @@
 # bindfs (a FUSE peer) with the same workloads, in one run, and prints the
 # medians and the ratios to native ext4 (volfs-ram also to tmpfs).
 #
-#   test/bench/run.sh [--quick] [--reps N] [--targets LIST] [--out FILE]
-#                     [--workdir DIR] [--cpu-latency-0]
+#   test/bench/run.sh [--quick] [--reps N] [--targets LIST] [--tests LIST]
+#                     [--out FILE] [--workdir DIR] [--cpu-latency-0]
 #
 # Targets (--targets takes a comma-separated subset, in this order):
 #   native       a directory on the file system of --workdir (ext4 here)
@@ -16,7 +16,8 @@
 #   volfs-ram    a `ram` volume (volfs create -b ram -o size=3g); skipped,
 #                with a note, while the ram backend module is missing
 #
-# Workloads, all of them on every target, in every repetition:
+# Workloads, all of them (or the groups --tests names: seq, rand, meta,
+# small, tree) on every target, in every repetition:
 #   1. sequential write (fio, 1 MiB blocks, psync, fsync at the end)
 #   2. sequential read of that file, cold (after drop_caches) and warm
 #   3. random 4 KiB reads, 1 job and 4 jobs, on a file read once beforehand
@@ -50,12 +51,14 @@ HERE=$(cd "$(dirname "$0")" && pwd -P)
 
 usage() {
 	cat <<EOF
-usage: $PROG [--quick] [--reps N] [--targets LIST] [--out FILE] [--workdir DIR]
-       [--cpu-latency-0]
+usage: $PROG [--quick] [--reps N] [--targets LIST] [--tests LIST] [--out FILE]
+       [--workdir DIR] [--cpu-latency-0]
 
   --quick         small sizes, short fio runs, 1 repetition (a smoke check)
   --reps N        repetitions (default 3; 1 with --quick)
   --targets LIST  comma-separated subset of: $ALL_TARGETS_CSV
+  --tests LIST    comma-separated workload groups (default all): $ALL_TESTS_CSV
+                  (seq: 1-2, rand: 3-4, meta: 5, small: 6, tree: 7)
   --out FILE      results file (default /var/tmp/volfs-bench-DATE.txt)
   --workdir DIR   where the work directory is made (default /var/tmp); the
                   native target runs there, so it should be on ext4
@@ -70,7 +73,14 @@ ALL_TARGETS_CSV=$(
 	echo "${ALL_TARGETS[*]}"
 )
 
+ALL_TESTS=(seq rand meta small tree)
+ALL_TESTS_CSV=$(
+	IFS=,
+	echo "${ALL_TESTS[*]}"
+)
+
 ORIG_ARGS="$*"
+TESTS_ARG=
 QUICK=0
 REPS=
 TARGETS_ARG=
@@ -93,6 +103,12 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--targets=*) TARGETS_ARG=${1#*=} ;;
+	--tests)
+		[ $# -ge 2 ] || { usage >&2; exit 2; }
+		TESTS_ARG=$2
+		shift
+		;;
+	--tests=*) TESTS_ARG=${1#*=} ;;
 	--out)
 		[ $# -ge 2 ] || { usage >&2; exit 2; }
 		OUT=$2
@@ -152,6 +168,28 @@ if [ -n "$TARGETS_ARG" ]; then
 else
 	TARGETS=("${ALL_TARGETS[@]}")
 fi
+
+# The workload groups to run.
+declare -A RUN_TEST=()
+if [ -n "$TESTS_ARG" ]; then
+	IFS=, read -r -a wanted <<<"$TESTS_ARG"
+	for w in "${wanted[@]}"; do
+		case " ${ALL_TESTS[*]} " in
+		*" $w "*) RUN_TEST[$w]=1 ;;
+		*)
+			echo "$PROG: unknown test group '$w' (known: $ALL_TESTS_CSV)" >&2
+			exit 2
+			;;
+		esac
+	done
+else
+	for w in "${ALL_TESTS[@]}"; do
+		RUN_TEST[$w]=1
+	done
+fi
+wants() {
+	[ -n "${RUN_TEST[$1]:-}" ]
+}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "$PROG: must run as root (it mounts file systems and drops the page cache)" >&2
@@ -356,21 +394,24 @@ META=$W/meta
 # A tree of TREE_ENTRIES entries (directories, files, links) from
 # /usr/include, topped up from other system directories, parents first.
 TARBALL=$W/tree.tar
-: >"$W/tree.list"
-for src in usr/include usr/share/doc usr/share/locale usr/share/man usr/lib; do
-	have=$(wc -l <"$W/tree.list")
-	[ "$have" -lt "$TREE_ENTRIES" ] || break
-	[ -d "/$src" ] || continue
-	(cd / && find "$src" -xdev) >"$W/tree.more"
-	head -n $((TREE_ENTRIES - have)) "$W/tree.more" >>"$W/tree.list"
-done
-rm -f "$W/tree.more"
-tar -C / --no-recursion -cf "$TARBALL" -T "$W/tree.list" 2>"$W/tar.err" ||
-	die "cannot build the tarball: $(head -n 3 "$W/tar.err")"
-TREE_COUNT=$(tar -tf "$TARBALL" | wc -l)
-TREE_FILES=$(tar -tvf "$TARBALL" | grep -c '^-' || true)
-TREE_MIB=$(du -m "$TARBALL" | cut -f1)
-rm -f "$W/tree.list"
+TREE_COUNT=0 TREE_FILES=0 TREE_MIB=0
+if wants tree; then
+	: >"$W/tree.list"
+	for src in usr/include usr/share/doc usr/share/locale usr/share/man usr/lib; do
+		have=$(wc -l <"$W/tree.list")
+		[ "$have" -lt "$TREE_ENTRIES" ] || break
+		[ -d "/$src" ] || continue
+		(cd / && find "$src" -xdev) >"$W/tree.more"
+		head -n $((TREE_ENTRIES - have)) "$W/tree.more" >>"$W/tree.list"
+	done
+	rm -f "$W/tree.more"
+	tar -C / --no-recursion -cf "$TARBALL" -T "$W/tree.list" 2>"$W/tar.err" ||
+		die "cannot build the tarball: $(head -n 3 "$W/tar.err")"
+	TREE_COUNT=$(tar -tf "$TARBALL" | wc -l)
+	TREE_FILES=$(tar -tvf "$TARBALL" | grep -c '^-' || true)
+	TREE_MIB=$(du -m "$TARBALL" | cut -f1)
+	rm -f "$W/tree.list"
+fi
 
 # --- Targets ----------------------------------------------------------------
 
@@ -511,7 +552,10 @@ done
 
 {
 	echo
-	echo "workloads (repetitions: $REPS; fio ioengine=psync, fallocate=none, invalidate=0):"
+	echo "workloads (repetitions: $REPS; fio ioengine=psync, fallocate=none, invalidate=0; groups: $(
+		IFS=,
+		echo "${!RUN_TEST[*]}"
+	)):"
 	echo "  1. seq write   fio rw=write bs=1M size=${SEQ_MIB}M end_fsync=1 (MiB/s, fsync time included)"
 	echo "  2. seq read    fio rw=read bs=1M of that file: cold after 'sync; echo 3 > drop_caches', then warm (MiB/s)"
 	echo "  3. rand read   fio rw=randread bs=4k size=${RAND_MIB}M time_based runtime=${FIO_RUNTIME}s, numjobs=1 and 4 on one file, read once beforehand (IOPS)"
@@ -595,7 +639,27 @@ run_target() { # rep target
 	mkdir -p "$d"
 	sync
 
-	# 1, 2: sequential write, cold and warm read.
+	if wants seq; then
+		run_seq "$rep" "$t" "$d"
+	fi
+	if wants rand; then
+		run_rand "$rep" "$t" "$d"
+	fi
+	if wants meta; then
+		run_metaphases "$rep" "$t" "$d"
+	fi
+	if wants small; then
+		run_small "$rep" "$t" "$d"
+	fi
+	if wants tree; then
+		run_tree "$rep" "$t" "$d"
+	fi
+	rmdir "$d"
+}
+
+# 1, 2: sequential write, cold and warm read.
+run_seq() { # rep target dir
+	local rep=$1 t=$2 d=$3
 	run_fio --name=seqwrite --filename="$d/seq" --rw=write --bs=1M \
 		--size="${SEQ_MIB}M" --end_fsync=1
 	fio_mibs write
@@ -610,8 +674,11 @@ run_target() { # rep target
 	fio_mibs read
 	record "$rep" "$t" seqread_warm "$VAL"
 	rm -f "$d/seq"
+}
 
-	# 3, 4: random reads on a file read once beforehand, random writes.
+# 3, 4: random reads on a file read once beforehand, random writes.
+run_rand() { # rep target dir
+	local rep=$1 t=$2 d=$3
 	run_fio --name=layout --filename="$d/rand" --rw=write --bs=1M \
 		--size="${RAND_MIB}M" --end_fsync=1
 	cat "$d/rand" >/dev/null
@@ -631,31 +698,38 @@ run_target() { # rep target
 	fio_iops write
 	record "$rep" "$t" randwrite "$VAL"
 	rm -f "$d/rand"
+}
 
-	# 5: empty files.
+# 5: empty files.
+run_metaphases() { # rep target dir
+	local rep=$1 t=$2 d=$3 phase
 	mkdir "$d/meta"
 	for phase in create stat readdir unlink; do
 		run_meta "$d/meta" "$META_COUNT" "$phase"
 		record "$rep" "$t" "$phase" "$VAL"
 	done
 	rmdir "$d/meta"
+}
 
-	# 6: small files.
+# 6: small files.
+run_small() { # rep target dir
+	local rep=$1 t=$2 d=$3
 	mkdir "$d/small"
 	run_meta "$d/small" "$SMALL_COUNT" write "$SMALL_SIZE"
 	record "$rep" "$t" small_write "$VAL"
 	run_meta "$d/small" "$SMALL_COUNT" read "$SMALL_SIZE"
 	record "$rep" "$t" small_read "$VAL"
 	rm -rf "$d/small"
+}
 
-	# 7: a tree, unpacked then removed.
+# 7: a tree, unpacked then removed.
+run_tree() { # rep target dir
+	local rep=$1 t=$2 d=$3
 	mkdir "$d/tree"
 	time_cmd tar -xf "$TARBALL" -C "$d/tree"
 	record "$rep" "$t" untar "$VAL"
 	time_cmd rm -rf "$d/tree"
 	record "$rep" "$t" rm_rf "$VAL"
-
-	rmdir "$d"
 }
 
 # Opened only now, so the daemons started above do not inherit it; the

@@ -133,6 +133,24 @@ static void test_hard_links_share_a_node(void **state)
 	volfs_nodes_free(t);
 }
 
+static void test_hard_link_alias(void **state)
+{
+	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
+	uint64_t f, g;
+
+	f = look(t, VOLFS_NODES_ROOT, "f", 31, S_IFREG);
+	g = look(t, VOLFS_NODES_ROOT, "g", 31, S_IFREG);
+	assert_int_equal(f, g);
+	/* The name the node is known by goes: it takes the other one at
+	 * once, without a lookup. */
+	volfs_nodes_unlinked_alias(t, VOLFS_NODES_ROOT, "g", "f");
+	assert_path(t, f, "f");
+	/* A name the node is not known by changes nothing. */
+	volfs_nodes_unlinked_alias(t, VOLFS_NODES_ROOT, "x", "y");
+	assert_path(t, f, "f");
+	volfs_nodes_free(t);
+}
+
 static void test_by_name_mode(void **state)
 {
 	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 0);
@@ -285,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_by_name_mode),
 		cmocka_unit_test(test_forget_frees),
 		cmocka_unit_test(test_unlinked_directory_children),
+		cmocka_unit_test(test_hard_link_alias),
 		cmocka_unit_test(test_many_nodes_threads),
 		cmocka_unit_test(test_volume_roots),
 	};
