@@ -24,6 +24,9 @@ TEST_PKGS=(
 )
 # Benchmarks: fio and hyperfine drive them, bindfs is the FUSE peer.
 BENCH_PKGS=(fio bindfs hyperfine)
+# The smb backend: libsmbclient to build it; Samba's smbd to test it;
+# smbclient and rclone as the peers of its benchmark.
+SMB_PKGS=(libsmbclient-dev samba smbclient rclone)
 
 say() { printf 'install-deps: %s\n' "$*"; }
 
@@ -44,7 +47,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 
 missing=()
-for pkg in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"; do
+for pkg in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}" "${SMB_PKGS[@]}"; do
 	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
 	if [ "$status" != "install ok installed" ]; then
 		missing+=("$pkg")
