@@ -40,6 +40,7 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -135,14 +136,114 @@ struct smb_vol {
 
 /* ---- libsmbclient's global state ---- */
 
+/*
+ * libsmbclient keeps per-call scratch memory (talloc stack frames) in
+ * storage that is global unless Samba's utility library is given thread
+ * functions; its smbc_thread_posix() does that, but is not exported by every
+ * build.  So the backend hands the library pthread functions itself, through
+ * smb_thread_set_functions() of libsamba-util (loaded with libsmbclient),
+ * whose table has the shape of smbc_thread_impl()'s parameters (the
+ * libsmbclient.h that declares it documents each).  Should that function be
+ * missing, every libsmbclient call of the process is serialised instead.
+ */
+struct smb_thread_fns {
+	int (*create_mutex)(const char *name, void **lock, const char *loc);
+	void (*destroy_mutex)(void *lock, const char *loc);
+	int (*lock_mutex)(void *lock, int type, const char *loc);
+	int (*create_tls)(const char *name, void **key, const char *loc);
+	void (*destroy_tls)(void **key, const char *loc);
+	int (*set_tls)(void *key, const void *val, const char *loc);
+	void *(*get_tls)(void *key, const char *loc);
+};
+
+static int smb_t_create_mutex(const char *name, void **lock, const char *loc)
+{
+	pthread_mutex_t *m = malloc(sizeof(*m));
+
+	if (!m)
+		return ENOMEM;
+	pthread_mutex_init(m, NULL);
+	*lock = m;
+	return 0;
+}
+
+static void smb_t_destroy_mutex(void *lock, const char *loc)
+{
+	pthread_mutex_destroy(lock);
+	free(lock);
+}
+
+static int smb_t_lock_mutex(void *lock, int type, const char *loc)
+{
+	/* 1: lock, 2: unlock. */
+	return type == 2 ? pthread_mutex_unlock(lock) : pthread_mutex_lock(lock);
+}
+
+static int smb_t_create_tls(const char *name, void **key, const char *loc)
+{
+	pthread_key_t *k = malloc(sizeof(*k));
+	int rc;
+
+	if (!k)
+		return ENOMEM;
+	rc = pthread_key_create(k, NULL);
+	if (rc) {
+		free(k);
+		return rc;
+	}
+	*key = k;
+	return 0;
+}
+
+static void smb_t_destroy_tls(void **key, const char *loc)
+{
+	if (*key) {
+		pthread_key_delete(*(pthread_key_t *)*key);
+		free(*key);
+		*key = NULL;
+	}
+}
+
+static int smb_t_set_tls(void *key, const void *val, const char *loc)
+{
+	return key ? pthread_setspecific(*(pthread_key_t *)key, val) : EINVAL;
+}
+
+/* Asked before the key exists too: nothing is stored then. */
+static void *smb_t_get_tls(void *key, const char *loc)
+{
+	return key ? pthread_getspecific(*(pthread_key_t *)key) : NULL;
+}
+
+static const struct smb_thread_fns smb_thread_fns = {
+	.create_mutex = smb_t_create_mutex,
+	.destroy_mutex = smb_t_destroy_mutex,
+	.lock_mutex = smb_t_lock_mutex,
+	.create_tls = smb_t_create_tls,
+	.destroy_tls = smb_t_destroy_tls,
+	.set_tls = smb_t_set_tls,
+	.get_tls = smb_t_get_tls,
+};
+
 static pthread_once_t smb_once = PTHREAD_ONCE_INIT;
+/* Set when the library could not be made thread-safe. */
+static int smb_serial;
+static pthread_mutex_t smb_serial_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Where libsmbclient's debug lines go: the core's log of the last volume
  * opened (the same function for every volume of a process). */
 static void (*_Atomic smb_logfn)(int level, const char *fmt, ...);
 
 static void smb_init_once(void)
 {
-	smbc_thread_posix();
+	int (*set)(const struct smb_thread_fns *tf) = NULL;
+	void *h = dlopen("libsamba-util.so.0", RTLD_NOW | RTLD_NOLOAD);
+
+	if (h)
+		*(void **)&set = dlsym(h, "smb_thread_set_functions");
+	if (!set || set(&smb_thread_fns) != 0)
+		smb_serial = 1;
+	if (h)
+		dlclose(h);
 }
 
 static void smb_debug_cb(void *priv, int level, const char *msg)
@@ -841,11 +942,15 @@ static unsigned smb_get(struct smb_vol *v, const struct smb_file *f, int want)
 	}
 	v->conn[pick].busy = 1;
 	pthread_mutex_unlock(&v->lock);
+	if (smb_serial)
+		pthread_mutex_lock(&smb_serial_lock);
 	return pick;
 }
 
 static void smb_put(struct smb_vol *v, unsigned i)
 {
+	if (smb_serial)
+		pthread_mutex_unlock(&smb_serial_lock);
 	pthread_mutex_lock(&v->lock);
 	v->conn[i].busy = 0;
 	pthread_cond_broadcast(&v->cond);
@@ -1172,9 +1277,13 @@ static void smb_close(void *vol)
 {
 	struct smb_vol *v = vol;
 
+	if (smb_serial)
+		pthread_mutex_lock(&smb_serial_lock);
 	for (unsigned i = 0; i < v->nconns; i++)
 		if (v->conn[i].ctx)
 			smbc_free_context(v->conn[i].ctx, 1);
+	if (smb_serial)
+		pthread_mutex_unlock(&smb_serial_lock);
 	pthread_cond_destroy(&v->cond);
 	pthread_mutex_destroy(&v->lock);
 	free(v->base);
@@ -1206,7 +1315,11 @@ static int smb_vol_new(const struct volfs_volinfo *vi, struct smb_vol **out,
 	pthread_cond_init(&v->cond, NULL);
 	for (unsigned i = 0; i < v->p.conns; i++) {
 		v->conn[i].v = v;
+		if (smb_serial)
+			pthread_mutex_lock(&smb_serial_lock);
 		v->conn[i].ctx = smb_ctx_new(v, &v->conn[i]);
+		if (smb_serial)
+			pthread_mutex_unlock(&smb_serial_lock);
 		if (!v->conn[i].ctx) {
 			rc = volfs_be_errf(err, errlen, -ENOMEM,
 					   "cannot make an SMB client "
@@ -1435,6 +1548,7 @@ static int smb_unlink(void *vol, const char *path)
 	struct smb_vol *v = vol;
 	struct smb_file **open;
 	char hidden[PATH_MAX];
+	struct stat st;
 	unsigned char r[8];
 	const char *slash;
 	size_t n, dlen;
@@ -1442,6 +1556,12 @@ static int smb_unlink(void *vol, const char *path)
 
 	if (smb_is_hidden(path))
 		return -ENOENT;
+	/* SMB deletes an empty directory given to unlink: POSIX refuses. */
+	rc = smb_getattr_path(v, path, &st);
+	if (rc)
+		return rc;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
 	rc = smb_files_at(v, path, &open, &n);
 	if (rc)
 		return rc;
@@ -1693,12 +1813,17 @@ static ssize_t smb_io_op(struct smb_vol *v, uint64_t fh, void *buf,
 			break;
 		}
 		if (wr && (f->flags & O_APPEND)) {
+			char url[PATH_MAX * 3 + 600];
 			struct stat st;
-			SMBCCTX *ctx = v->conn[i].ctx;
 
-			if (smbc_getFunctionFstat(ctx)(ctx, f->h[i], &st) < 0) {
-				e = errno;
-				n = smb_fail(v, (unsigned)i, e);
+			/* By path: a write-only handle may not read its
+			 * attributes. */
+			e = 0;
+			n = smb_url(v, f->path, url, sizeof(url));
+			if (!n)
+				n = smb_stat_url(v, (unsigned)i, url, &st);
+			if (n) {
+				e = EIO;
 				goto failed;
 			}
 			off = st.st_size;
