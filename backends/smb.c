@@ -1171,9 +1171,10 @@ static int smb_open_common(struct smb_vol *v, const char *path, int flags,
 	}
 	f->flags = flags;
 	i = smb_get(v, NULL, -1);
+	/* O_EXCL with O_TRUNC is no SMB disposition: a new file is empty. */
 	rc = smb_file_on(v, f, i,
-			 (flags & (O_ACCMODE | O_TRUNC)) |
-				 (create ? O_CREAT | O_EXCL : 0));
+			 create ? (flags & O_ACCMODE) | O_CREAT | O_EXCL
+				: flags & (O_ACCMODE | O_TRUNC));
 	smb_put(v, i);
 	if (rc) {
 		smb_file_free(f);
@@ -1490,44 +1491,19 @@ static int smb_getattr(void *vol, const char *path, uint64_t fh,
 {
 	struct smb_vol *v = vol;
 	struct smb_file *f = (struct smb_file *)(uintptr_t)fh;
-	int rc, i;
+	int rc;
 
 	if (fh == VOLFS_NO_FH) {
 		if (smb_is_hidden(path))
 			return -ENOENT;
 		return smb_getattr_path(v, path, st);
 	}
+	/* By the handle's current path: a write-only SMB handle may not
+	 * read its own attributes. */
 	pthread_rwlock_rdlock(&f->mv);
-	for (int try = 0; try < 2; try++) {
-		SMBCCTX *ctx;
-
-		i = smb_file_get(v, f);
-		if (i < 0) {
-			rc = i;
-			break;
-		}
-		ctx = v->conn[i].ctx;
-		memset(st, 0, sizeof(*st));
-		errno = 0;
-		rc = smbc_getFunctionFstat(ctx)(ctx, f->h[i], st);
-		if (rc < 0) {
-			int e = errno;
-
-			rc = smb_fail(v, (unsigned)i, e);
-			if (try == 0 && smb_conn_lost(e))
-				smb_file_off(v, f, (unsigned)i);
-			else
-				try = 1;
-		}
-		smb_put(v, (unsigned)i);
-		if (rc == 0)
-			break;
-	}
-	if (rc == 0) {
-		smb_fix_stat(v, st);
-		if (f->unlinked)
-			st->st_nlink = 0;
-	}
+	rc = smb_getattr_path(v, f->path, st);
+	if (rc == 0 && f->unlinked)
+		st->st_nlink = 0;
 	pthread_rwlock_unlock(&f->mv);
 	return rc;
 }
@@ -1704,7 +1680,8 @@ static int smb_utimens(void *vol, const char *path, uint64_t fh,
 		       const struct timespec tv[2])
 {
 	struct smb_vol *v = vol;
-	struct smb_file *f = (struct smb_file *)(uintptr_t)fh;
+	struct smb_file *f = fh == VOLFS_NO_FH ? NULL
+					       : (struct smb_file *)(uintptr_t)fh;
 	char url[PATH_MAX * 3 + 600];
 	struct timeval t[2];
 	struct timespec now;
@@ -1713,10 +1690,10 @@ static int smb_utimens(void *vol, const char *path, uint64_t fh,
 	unsigned i;
 	int rc;
 
-	if (f)
+	if (f) {
 		pthread_rwlock_rdlock(&f->mv);
-	if (fh != VOLFS_NO_FH)
 		path = f->path;
+	}
 	rc = smb_url(v, path, url, sizeof(url));
 	if (rc)
 		goto out;

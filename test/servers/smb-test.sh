@@ -75,3 +75,12 @@ smb_create() {
 	vol create -b smb -o share="$SMB_SHARE" -o username="$SMB_USER" \
 		-o password="$SMB_PASS" "$@" "$_smb_name"
 }
+
+# The same with another share= value.
+smb_create_at() {
+	_smb_share=$1
+	_smb_name=$2
+	shift 2
+	vol create -b smb -o share="$_smb_share" -o username="$SMB_USER" \
+		-o password="$SMB_PASS" "$@" "$_smb_name"
+}
