@@ -60,7 +60,7 @@ smb_kill() {
 	_smb_pid=$(cat "$SMB_DIR/smbd.pid")
 	rm -f "$SMB_DIR/smbd.pid"
 	# smbd leads a process group of its own: its connection processes.
-	kill -KILL -- "-$_smb_pid" 2>/dev/null || kill -KILL "$_smb_pid"
+	/bin/kill -KILL -- "-$_smb_pid" 2>/dev/null || kill -KILL "$_smb_pid"
 	wait_until 10 sh -c "! kill -0 $_smb_pid" || fail "smbd did not die"
 }
 
