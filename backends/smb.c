@@ -77,6 +77,10 @@
 #define SMB_TIMEOUT_MAX_MS 600000u
 #define SMB_TTL_MAX_MS 86400000u
 #define SMB_HIDDEN ".volfs-unlinked-"
+#define SMB_DIRS 64
+/* Read-ahead windows: the first, and the largest it doubles up to. */
+#define SMB_RA_MIN ((size_t)1 << 20)
+#define SMB_RA_MAX ((size_t)8 << 20)
 
 enum { SMB_ENC_OFF, SMB_ENC_DESIRED, SMB_ENC_REQUIRED };
 
@@ -96,6 +100,9 @@ struct smb_params {
 	mode_t dir_mode;
 	unsigned timeout_ms;
 	unsigned conns;
+	/* cache_ttl: also how long read-ahead data and directories seen
+	 * stay trusted here (0: no read-ahead). */
+	unsigned ttl_ms;
 };
 
 struct smb_vol;
@@ -118,6 +125,16 @@ struct smb_file {
 	int unlinked;
 	/* Per context; h[i] is touched only by who holds conn[i]. */
 	SMBCFILE *h[SMB_CONNS_MAX];
+	/* Read-ahead: file bytes [ra_off, ra_off + ra_len) in ra_buf, read
+	 * at ra_ms; ra_next is where the last read ended, ra_win the next
+	 * window.  Under ra_lock. */
+	pthread_mutex_t ra_lock;
+	char *ra_buf;
+	off_t ra_off;
+	size_t ra_len;
+	off_t ra_next;
+	size_t ra_win;
+	int64_t ra_ms;
 };
 
 struct smb_vol {
@@ -130,6 +147,12 @@ struct smb_vol {
 	unsigned nconns;
 	/* Open files, under lock. */
 	struct smb_file *files;
+	/* Directories recently seen to exist (a ring), under lock. */
+	struct {
+		char *path;
+		int64_t ms;
+	} dirs[SMB_DIRS];
+	unsigned dir_next;
 	void (*log)(int level, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
 };
@@ -531,8 +554,9 @@ static int smb_params(const struct volfs_volinfo *vi, struct smb_params *p,
 					     s);
 		p->timeout_ms = ms;
 	}
+	p->ttl_ms = 1000;
 	s = volfs_be_opt(vi, "cache_ttl");
-	if (s && volfs_be_parse_ms(s, SMB_TTL_MAX_MS, &ms))
+	if (s && volfs_be_parse_ms(s, SMB_TTL_MAX_MS, &p->ttl_ms))
 		return volfs_be_errf(err, errlen, -EINVAL,
 				     "option 'cache_ttl': '%s' is not a "
 				     "number of seconds from 0 to 86400, "
@@ -1007,6 +1031,48 @@ static int smb_stat_url(struct smb_vol *v, unsigned i, const char *url,
 	return rc < 0 ? rc : 0;
 }
 
+/* Notes that directory path[0..len) exists. */
+static void smb_dir_seen(struct smb_vol *v, const char *path, size_t len)
+{
+	char *copy = strndup(path, len);
+
+	if (!copy)
+		return;
+	pthread_mutex_lock(&v->lock);
+	free(v->dirs[v->dir_next].path);
+	v->dirs[v->dir_next].path = copy;
+	v->dirs[v->dir_next].ms = smb_now_ms();
+	v->dir_next = (v->dir_next + 1) % SMB_DIRS;
+	pthread_mutex_unlock(&v->lock);
+}
+
+/* Whether directory path[0..len) was seen within the TTL. */
+static int smb_dir_known(struct smb_vol *v, const char *path, size_t len)
+{
+	int64_t now = smb_now_ms();
+	int found = 0;
+
+	pthread_mutex_lock(&v->lock);
+	for (unsigned k = 0; k < SMB_DIRS && !found; k++)
+		found = v->dirs[k].path &&
+			now - v->dirs[k].ms < (int64_t)v->p.ttl_ms &&
+			strncmp(v->dirs[k].path, path, len) == 0 &&
+			v->dirs[k].path[len] == '\0';
+	pthread_mutex_unlock(&v->lock);
+	return found;
+}
+
+/* Forgets the directories seen (something was removed or moved). */
+static void smb_dirs_forget(struct smb_vol *v)
+{
+	pthread_mutex_lock(&v->lock);
+	for (unsigned k = 0; k < SMB_DIRS; k++) {
+		free(v->dirs[k].path);
+		v->dirs[k].path = NULL;
+	}
+	pthread_mutex_unlock(&v->lock);
+}
+
 static int smb_getattr_path(struct smb_vol *v, const char *path,
 			    struct stat *st)
 {
@@ -1019,8 +1085,13 @@ static int smb_getattr_path(struct smb_vol *v, const char *path,
 		return rc;
 	i = smb_get(v, NULL, -1);
 	rc = smb_stat_url(v, i, url, st);
-	if (rc == -ENOENT && strchr(path, '/')) {
-		/* SMB says "not found" below a file: POSIX says ENOTDIR. */
+	if (rc == 0 && S_ISDIR(st->st_mode))
+		smb_dir_seen(v, path, strlen(path));
+	if (rc == -ENOENT && strchr(path, '/') &&
+	    !smb_dir_known(v, path, (size_t)(strrchr(path, '/') - path))) {
+		/* SMB says "not found" below a file too: POSIX says
+		 * ENOTDIR.  Unless the parent is a known directory (as in
+		 * every lookup the kernel makes), ask. */
 		char *parent = strdup(path);
 		struct stat pst;
 
@@ -1144,8 +1215,20 @@ static void smb_file_list_del(struct smb_vol *v, struct smb_file *f)
 	pthread_mutex_unlock(&v->lock);
 }
 
+/* Drops f's read-ahead data (it wrote, or was truncated). */
+static void smb_ra_drop(struct smb_file *f)
+{
+	pthread_mutex_lock(&f->ra_lock);
+	f->ra_len = 0;
+	f->ra_next = 0;
+	f->ra_win = 0;
+	pthread_mutex_unlock(&f->ra_lock);
+}
+
 static void smb_file_free(struct smb_file *f)
 {
+	pthread_mutex_destroy(&f->ra_lock);
+	free(f->ra_buf);
 	pthread_rwlock_destroy(&f->mv);
 	free(f->path);
 	free(f);
@@ -1169,12 +1252,26 @@ static int smb_open_common(struct smb_vol *v, const char *path, int flags,
 		free(f);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&f->ra_lock, NULL);
 	f->flags = flags;
 	i = smb_get(v, NULL, -1);
-	/* O_EXCL with O_TRUNC is no SMB disposition: a new file is empty. */
-	rc = smb_file_on(v, f, i,
-			 create ? (flags & O_ACCMODE) | O_CREAT | O_EXCL
-				: flags & (O_ACCMODE | O_TRUNC));
+	/*
+	 * A write-only SMB handle cannot read its own attributes, so one
+	 * open for writing asks for reading too, and falls back to
+	 * write-only where the server refuses that.  O_EXCL with O_TRUNC is
+	 * no SMB disposition: a new file is empty anyway.
+	 */
+	if ((flags & O_ACCMODE) == O_WRONLY)
+		f->flags = (flags & ~O_ACCMODE) | O_RDWR;
+	for (int pass = 0; pass < 2; pass++) {
+		rc = smb_file_on(v, f, i,
+				 create ? (f->flags & O_ACCMODE) | O_CREAT |
+						  O_EXCL
+					: f->flags & (O_ACCMODE | O_TRUNC));
+		if (rc != -EACCES || f->flags == flags)
+			break;
+		f->flags = flags;
+	}
 	smb_put(v, i);
 	if (rc) {
 		smb_file_free(f);
@@ -1285,6 +1382,8 @@ static void smb_close(void *vol)
 			smbc_free_context(v->conn[i].ctx, 1);
 	if (smb_serial)
 		pthread_mutex_unlock(&smb_serial_lock);
+	for (unsigned k = 0; k < SMB_DIRS; k++)
+		free(v->dirs[k].path);
 	pthread_cond_destroy(&v->cond);
 	pthread_mutex_destroy(&v->lock);
 	free(v->base);
@@ -1498,10 +1597,29 @@ static int smb_getattr(void *vol, const char *path, uint64_t fh,
 			return -ENOENT;
 		return smb_getattr_path(v, path, st);
 	}
-	/* By the handle's current path: a write-only SMB handle may not
-	 * read its own attributes. */
+	/* One round trip on a handle that can read attributes; else by the
+	 * handle's current path (open, query, close: three). */
 	pthread_rwlock_rdlock(&f->mv);
-	rc = smb_getattr_path(v, f->path, st);
+	rc = -EACCES;
+	if ((f->flags & O_ACCMODE) != O_WRONLY) {
+		int i = smb_file_get(v, f);
+
+		if (i >= 0) {
+			SMBCCTX *ctx = v->conn[i].ctx;
+
+			memset(st, 0, sizeof(*st));
+			rc = smbc_getFunctionFstat(ctx)(ctx, f->h[i], st) < 0
+				     ? -EIO
+				     : 0;
+			if (rc == 0)
+				smb_fix_stat(v, st);
+			else
+				smb_file_off(v, f, (unsigned)i);
+			smb_put(v, (unsigned)i);
+		}
+	}
+	if (rc)
+		rc = smb_getattr_path(v, f->path, st);
 	if (rc == 0 && f->unlinked)
 		st->st_nlink = 0;
 	pthread_rwlock_unlock(&f->mv);
@@ -1516,6 +1634,7 @@ static int smb_mkdir(void *vol, const char *path, mode_t mode,
 
 static int smb_rmdir(void *vol, const char *path)
 {
+	smb_dirs_forget(vol);
 	return smb_simple(vol, path, 1, 0);
 }
 
@@ -1586,6 +1705,7 @@ static int smb_rename(void *vol, const char *from, const char *to,
 
 	if (flags)
 		return -EINVAL;
+	smb_dirs_forget(v);
 	if (smb_is_hidden(from))
 		return -ENOENT;
 	if (smb_is_hidden(to))
@@ -1640,6 +1760,7 @@ static int smb_truncate(void *vol, const char *path, uint64_t fh, off_t size)
 			return rc;
 		f = (struct smb_file *)(uintptr_t)tmp;
 	}
+	smb_ra_drop(f);
 	pthread_rwlock_rdlock(&f->mv);
 	for (int try = 0; try < 2; try++) {
 		SMBCCTX *ctx;
@@ -1823,15 +1944,79 @@ failed:
 	return n;
 }
 
+/*
+ * Reads through the read-ahead: a read that continues where the last one
+ * ended fetches a window (1 MiB, doubling up to 8 MiB while reads stay
+ * sequential) in one request, which libsmbclient splits into pipelined SMB
+ * reads; the kernel's smaller read-ahead requests are then served from it.
+ * Data is trusted for cache_ttl, like the attributes.
+ */
 static ssize_t smb_read(void *vol, uint64_t fh, void *buf, size_t size,
 			off_t off)
 {
-	return smb_io_op(vol, fh, buf, size, off, 0);
+	struct smb_vol *v = vol;
+	struct smb_file *f = (struct smb_file *)(uintptr_t)fh;
+	int64_t now;
+	ssize_t n;
+	size_t win;
+
+	if (v->p.ttl_ms == 0 || size >= SMB_RA_MAX)
+		return smb_io_op(v, fh, buf, size, off, 0);
+	pthread_mutex_lock(&f->ra_lock);
+	now = smb_now_ms();
+	if (f->ra_len && off >= f->ra_off &&
+	    off + (off_t)size <= f->ra_off + (off_t)f->ra_len &&
+	    now - f->ra_ms < (int64_t)v->p.ttl_ms) {
+		memcpy(buf, f->ra_buf + (off - f->ra_off), size);
+		f->ra_next = off + (off_t)size;
+		pthread_mutex_unlock(&f->ra_lock);
+		return (ssize_t)size;
+	}
+	if (off != f->ra_next &&
+	    !(f->ra_len && off == f->ra_off + (off_t)f->ra_len)) {
+		/* Not sequential: no read-ahead. */
+		f->ra_win = 0;
+		f->ra_next = off + (off_t)size;
+		pthread_mutex_unlock(&f->ra_lock);
+		n = smb_io_op(v, fh, buf, size, off, 0);
+		return n;
+	}
+	win = f->ra_win ? f->ra_win * 2 : SMB_RA_MIN;
+	if (win > SMB_RA_MAX)
+		win = SMB_RA_MAX;
+	if (!f->ra_buf) {
+		f->ra_buf = malloc(SMB_RA_MAX);
+		if (!f->ra_buf) {
+			pthread_mutex_unlock(&f->ra_lock);
+			return smb_io_op(v, fh, buf, size, off, 0);
+		}
+	}
+	f->ra_len = 0;
+	n = smb_io_op(v, fh, f->ra_buf, win, off, 0);
+	if (n < 0) {
+		f->ra_next = 0;
+		pthread_mutex_unlock(&f->ra_lock);
+		return n;
+	}
+	f->ra_off = off;
+	f->ra_len = (size_t)n;
+	f->ra_ms = now;
+	f->ra_win = win;
+	if ((size_t)n > size)
+		n = (ssize_t)size;
+	memcpy(buf, f->ra_buf, (size_t)n);
+	f->ra_next = off + n;
+	pthread_mutex_unlock(&f->ra_lock);
+	return n;
 }
 
 static ssize_t smb_write(void *vol, uint64_t fh, const void *buf, size_t size,
 			 off_t off)
 {
+	struct smb_file *f = (struct smb_file *)(uintptr_t)fh;
+
+	if (f->ra_buf)
+		smb_ra_drop(f);
 	return smb_io_op(vol, fh, (void *)buf, size, off, 1);
 }
 
@@ -1912,6 +2097,8 @@ static int smb_readdir(void *vol, const char *path, volfs_fill_fn fill,
 	}
 	smbc_getFunctionClosedir(ctx)(ctx, d);
 	smb_put(v, i);
+	if (rc == 0)
+		smb_dir_seen(v, path, strlen(path));
 	return rc;
 }
 

@@ -64,13 +64,21 @@ struct cache_vol {
 	size_t count;
 	/* Bumped by every invalidation. */
 	uint64_t gen;
+	/* Open handles: the attributes of an open file come from one (for a
+	 * remote backend, one round trip on the handle instead of a lookup
+	 * by path). */
+	struct cache_fh *open;
+	pthread_cond_t unused;
 	_Atomic uint64_t attr_hits, attr_misses, list_hits, list_misses,
 		invalidations;
 };
 
 /* A handle of ours: the inner handle and the path it was opened by. */
 struct cache_fh {
+	struct cache_fh *next;
 	uint64_t inner;
+	/* getattr calls using inner right now; release waits for none. */
+	unsigned users;
 	char path[];
 };
 
@@ -257,6 +265,59 @@ static uint64_t cache_inner_fh(uint64_t fh)
 	return ((struct cache_fh *)(uintptr_t)fh)->inner;
 }
 
+static struct cache_fh *cache_fh_new(const char *path)
+{
+	size_t len = strlen(path);
+	struct cache_fh *h = calloc(1, sizeof(*h) + len + 1);
+
+	if (h)
+		memcpy(h->path, path, len + 1);
+	return h;
+}
+
+/*
+ * Handles open at path (and with subtree, below it) no longer stand for
+ * that name: it was removed or moved.  Their path becomes "", which names
+ * nothing.
+ */
+static void cache_fh_detach(struct cache_vol *c, const char *path,
+			    int subtree)
+{
+	size_t len = strlen(path);
+
+	pthread_mutex_lock(&c->lock);
+	for (struct cache_fh *h = c->open; h; h = h->next)
+		if (strcmp(h->path, path) == 0 ||
+		    (subtree && strncmp(h->path, path, len) == 0 &&
+		     h->path[len] == '/'))
+			h->path[0] = '\0';
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void cache_fh_add(struct cache_vol *c, struct cache_fh *h)
+{
+	pthread_mutex_lock(&c->lock);
+	h->next = c->open;
+	c->open = h;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Unlists h and waits until no getattr uses it. */
+static void cache_fh_del(struct cache_vol *c, struct cache_fh *h)
+{
+	struct cache_fh **pp;
+
+	pthread_mutex_lock(&c->lock);
+	for (pp = &c->open; *pp; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	while (h->users)
+		pthread_cond_wait(&c->unused, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* ---- ops ---- */
 
 static void cache_close(void *vol)
@@ -274,6 +335,7 @@ static void cache_close(void *vol)
 		}
 	}
 	free(c->tab);
+	pthread_cond_destroy(&c->unused);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -289,6 +351,7 @@ static int cache_getattr(void *vol, const char *path, uint64_t fh,
 			 struct stat *st)
 {
 	struct cache_vol *c = vol;
+	struct cache_fh *h = NULL;
 	struct cache_ent *e;
 	int64_t now;
 	uint64_t gen;
@@ -308,10 +371,21 @@ static int cache_getattr(void *vol, const char *path, uint64_t fh,
 		return rc;
 	}
 	gen = c->gen;
+	for (h = c->open; h; h = h->next)
+		if (strcmp(h->path, path) == 0) {
+			h->users++;
+			break;
+		}
 	pthread_mutex_unlock(&c->lock);
 	atomic_fetch_add(&c->attr_misses, 1);
 
-	rc = c->be->getattr(c->vol, path, VOLFS_NO_FH, st);
+	rc = c->be->getattr(c->vol, path, h ? h->inner : VOLFS_NO_FH, st);
+	if (h) {
+		pthread_mutex_lock(&c->lock);
+		if (--h->users == 0)
+			pthread_cond_broadcast(&c->unused);
+		pthread_mutex_unlock(&c->lock);
+	}
 	/* Only answers worth repeating: found, or certainly not there. */
 	if (rc != 0 && rc != -ENOENT && rc != -ENOTDIR)
 		return rc;
@@ -361,6 +435,8 @@ static int cache_unlink_op(void *vol, const char *path)
 	struct cache_vol *c = vol;
 	int rc = c->be->unlink(c->vol, path);
 
+	if (rc == 0)
+		cache_fh_detach(c, path, 0);
 	cache_invalidate(c, path, 0);
 	return rc;
 }
@@ -390,6 +466,10 @@ static int cache_rename(void *vol, const char *from, const char *to,
 	struct cache_vol *c = vol;
 	int rc = c->be->rename(c->vol, from, to, flags);
 
+	if (rc == 0) {
+		cache_fh_detach(c, to, 1);
+		cache_fh_detach(c, from, 1);
+	}
 	cache_invalidate(c, from, 1);
 	cache_invalidate(c, to, 1);
 	return rc;
@@ -445,16 +525,6 @@ static int cache_utimens(void *vol, const char *path, uint64_t fh,
 	return rc;
 }
 
-static struct cache_fh *cache_fh_new(const char *path)
-{
-	size_t len = strlen(path);
-	struct cache_fh *h = malloc(sizeof(*h) + len + 1);
-
-	if (h)
-		memcpy(h->path, path, len + 1);
-	return h;
-}
-
 static int cache_open_file(void *vol, const char *path, int flags,
 			   uint64_t *fh)
 {
@@ -472,6 +542,7 @@ static int cache_open_file(void *vol, const char *path, int flags,
 	/* O_TRUNC changed the size. */
 	if (flags & O_TRUNC)
 		cache_invalidate(c, path, 0);
+	cache_fh_add(c, h);
 	*fh = (uint64_t)(uintptr_t)h;
 	return rc;
 }
@@ -492,6 +563,7 @@ static int cache_create_file(void *vol, const char *path, int flags,
 		free(h);
 		return rc;
 	}
+	cache_fh_add(c, h);
 	*fh = (uint64_t)(uintptr_t)h;
 	return rc;
 }
@@ -539,10 +611,31 @@ static int cache_release(void *vol, uint64_t fh)
 {
 	struct cache_vol *c = vol;
 	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
-	int rc = c->be->release(c->vol, h->inner);
+	struct cache_ent *e;
+	struct stat st;
+	uint64_t gen;
+	int rc;
 
-	/* Closing may have set the final size and times. */
-	cache_invalidate(c, h->path, 0);
+	/* The final attributes, through the handle while it is open: the
+	 * kernel asks for them after a close that follows writes, and a
+	 * release runs after close() has returned, so nobody waits here. */
+	if (h->path[0] && c->be->getattr) {
+		pthread_mutex_lock(&c->lock);
+		gen = c->gen;
+		pthread_mutex_unlock(&c->lock);
+		if (c->be->getattr(c->vol, h->path, h->inner, &st) == 0) {
+			pthread_mutex_lock(&c->lock);
+			e = c->gen == gen ? cache_get(c, h->path) : NULL;
+			if (e) {
+				e->attr_rc = 0;
+				e->st = st;
+				e->attr_exp = cache_now() + c->ttl_ns;
+			}
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
+	cache_fh_del(c, h);
+	rc = c->be->release(c->vol, h->inner);
 	free(h);
 	return rc;
 }
@@ -553,6 +646,7 @@ static int cache_release_only(void *vol, uint64_t fh)
 	struct cache_vol *c = vol;
 	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
 
+	cache_fh_del(c, h);
 	cache_invalidate(c, h->path, 0);
 	free(h);
 	return 0;
@@ -786,6 +880,7 @@ int volfs_cache_wrap(const struct volfs_backend *be, void *vol,
 		free(c);
 		return -ENOMEM;
 	}
+	pthread_cond_init(&c->unused, NULL);
 	c->be = be;
 	c->vol = vol;
 	c->ttl_ns = (int64_t)ttl_ms * 1000000;
