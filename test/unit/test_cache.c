@@ -33,6 +33,8 @@ struct fake {
 	} e[FAKE_MAX];
 	int n;
 	int getattrs, readdirs, writes, releases, closes;
+	/* getattr calls that came with a handle. */
+	int by_handle;
 };
 
 static int fake_find(struct fake *f, const char *path)
@@ -72,8 +74,10 @@ static int fake_getattr(void *vol, const char *path, uint64_t fh,
 	int i;
 
 	f->getattrs++;
-	if (fh != VOLFS_NO_FH)
+	if (fh != VOLFS_NO_FH) {
+		f->by_handle++;
 		path = f->e[fh].path;
+	}
 	if (strcmp(path, ".") == 0) {
 		memset(st, 0, sizeof(*st));
 		st->st_mode = S_IFDIR | 0755;
@@ -368,6 +372,42 @@ static void cache_write_invalidates(void **state)
 	unwrap(w);
 }
 
+/* An open file's attributes come through its handle; at release the
+ * final ones are kept, so a stat after close costs nothing. */
+static void cache_open_handles(void **state)
+{
+	struct wrapped *w = wrap(10000);
+	struct volfs_caller me = { 0 };
+	struct stat st;
+	uint64_t fh;
+
+	assert_int_equal(w->be->create_file(w->vol, "h", O_WRONLY, 0644, &me,
+					    &fh),
+			 0);
+	assert_int_equal(w->be->write(w->vol, fh, "abc", 3, 0), 3);
+	assert_int_equal(w->be->getattr(w->vol, "h", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(st.st_size, 3);
+	assert_int_equal(w->f.by_handle, 1);
+	assert_int_equal(w->be->write(w->vol, fh, "defg", 4, 3), 4);
+	assert_int_equal(w->be->release(w->vol, fh), 0);
+	w->f.getattrs = 0;
+	assert_int_equal(w->be->getattr(w->vol, "h", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(st.st_size, 7);
+	assert_int_equal(w->f.getattrs, 0);
+
+	/* A handle whose name was removed no longer answers for the name. */
+	assert_int_equal(w->be->create_file(w->vol, "g", O_WRONLY, 0644, &me,
+					    &fh),
+			 0);
+	assert_int_equal(w->be->unlink(w->vol, "g"), 0);
+	w->f.by_handle = 0;
+	assert_int_equal(w->be->getattr(w->vol, "g", VOLFS_NO_FH, &st),
+			 -ENOENT);
+	assert_int_equal(w->f.by_handle, 0);
+	assert_int_equal(w->be->release(w->vol, fh), 0);
+	unwrap(w);
+}
+
 static void cache_listing(void **state)
 {
 	struct wrapped *w = wrap(10000);
@@ -471,6 +511,7 @@ int main(void)
 		cmocka_unit_test(cache_attr_hit_and_expiry),
 		cmocka_unit_test(cache_negative),
 		cmocka_unit_test(cache_write_invalidates),
+		cmocka_unit_test(cache_open_handles),
 		cmocka_unit_test(cache_listing),
 		cmocka_unit_test(cache_rename_subtree),
 		cmocka_unit_test(cache_listing_expiry),
