@@ -17,7 +17,9 @@
  * an op on a file whose handle died with the old connection reopens it once
  * on the new one.
  *
- * Encryption.  encrypt=required asks libsmbclient to require SMB3
+ * Encryption.  encrypt=desired asks libsmbclient for encryption only when
+ * the probe below finds the server offers it (otherwise libsmbclient prints
+ * a line on stdout and goes on).  encrypt=required asks it to require SMB3
  * encryption, but libsmbclient (4.17) goes on unencrypted when the server
  * offers none, printing a line on stdout.  So before every new connection
  * (libsmbclient asks for credentials exactly then) the backend sends an SMB2
@@ -875,7 +877,14 @@ static void smb_auth_cb(SMBCCTX *ctx, const char *srv, const char *shr,
 	snprintf(un, (size_t)unlen, "%s", v->p.user);
 	if (v->p.domain)
 		snprintf(wg, (size_t)wglen, "%s", v->p.domain);
-	if (v->p.encrypt == SMB_ENC_REQUIRED) {
+	if (v->p.encrypt == SMB_ENC_DESIRED) {
+		/* libsmbclient prints on stdout when it asks for encryption
+		 * a server cannot give: ask only a server that can. */
+		rc = smb_probe(&v->p, &enc);
+		smbc_setOptionSmbEncryptionLevel(
+			ctx, rc == 0 && !enc ? SMBC_ENCRYPTLEVEL_NONE
+					     : SMBC_ENCRYPTLEVEL_REQUEST);
+	} else if (v->p.encrypt == SMB_ENC_REQUIRED) {
 		rc = smb_probe(&v->p, &enc);
 		if (rc || !enc) {
 			unsigned char r[24];
@@ -1728,6 +1737,23 @@ static int smb_rename(void *vol, const char *from, const char *to,
 	if (rc)
 		return rc;
 	rc = smb_rename_url(v, from, to);
+	if (rc == -EEXIST) {
+		/* SMB replaces files only: POSIX also replaces an empty
+		 * directory by a directory, and names the type clash. */
+		struct stat sf, sto;
+
+		rc = smb_getattr_path(v, from, &sf);
+		if (rc == 0)
+			rc = smb_getattr_path(v, to, &sto);
+		if (rc == 0 && S_ISDIR(sf.st_mode) != S_ISDIR(sto.st_mode))
+			rc = S_ISDIR(sf.st_mode) ? -ENOTDIR : -EISDIR;
+		else if (rc == 0 && S_ISDIR(sf.st_mode))
+			rc = smb_simple(v, to, 1, 0);
+		else if (rc == 0)
+			rc = -EEXIST;
+		if (rc == 0)
+			rc = smb_rename_url(v, from, to);
+	}
 	for (size_t j = 0; rc == 0 && j < n; j++) {
 		char *np;
 

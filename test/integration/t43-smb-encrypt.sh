@@ -13,6 +13,10 @@ assert_grep "refuses SMB3 encryption, which encrypt=required demands" "$T/err"
 assert_eq "$(vol ls -q | wc -l)" 0 "volumes after the refused create"
 # Without the requirement the same server is fine.
 expect_exit 0 smb_create plain -o encrypt=desired
+assert_eq "$(cat "$T/out")" plain "the whole output of create (nothing of libsmbclient)"
+mount_vol plain "$T/p"
+echo p >"$T/p/f" || fail "writing to a share without encryption, encrypt=desired"
+expect_exit 0 vol umount "$(abspath "$T/p")"
 expect_exit 0 vol rm plain
 
 smb_stop
