@@ -181,10 +181,19 @@ struct smb_thread_fns {
 	void *(*get_tls)(void *key, const char *loc);
 };
 
+/*
+ * The library's mutexes mostly live as long as the process (some it never
+ * destroys): they come from a static pool, then from malloc.
+ */
+static pthread_mutex_t smb_t_pool[32];
+static _Atomic unsigned smb_t_pool_used;
+
 static int smb_t_create_mutex(const char *name, void **lock, const char *loc)
 {
-	pthread_mutex_t *m = malloc(sizeof(*m));
+	unsigned k = atomic_fetch_add(&smb_t_pool_used, 1);
+	pthread_mutex_t *m;
 
+	m = k < 32 ? &smb_t_pool[k] : malloc(sizeof(*m));
 	if (!m)
 		return ENOMEM;
 	pthread_mutex_init(m, NULL);
@@ -194,14 +203,52 @@ static int smb_t_create_mutex(const char *name, void **lock, const char *loc)
 
 static void smb_t_destroy_mutex(void *lock, const char *loc)
 {
-	pthread_mutex_destroy(lock);
-	free(lock);
+	pthread_mutex_t *m = lock;
+
+	pthread_mutex_destroy(m);
+	if (m < smb_t_pool || m >= smb_t_pool + 32)
+		free(m);
 }
 
 static int smb_t_lock_mutex(void *lock, int type, const char *loc)
 {
 	/* 1: lock, 2: unlock. */
 	return type == 2 ? pthread_mutex_unlock(lock) : pthread_mutex_lock(lock);
+}
+
+/*
+ * A thread's talloc stack frame (Samba's lib/util/talloc_stack.c, this
+ * shape since 2009): freed when the thread ends, or every FUSE worker
+ * thread that ever called libsmbclient would leave one behind.
+ */
+struct smb_talloc_stackframe {
+	int size;
+	int arraysize;
+	void **stack;
+};
+
+static int (*smb_talloc_free)(void *ptr, const char *loc);
+static pthread_key_t *smb_frames_key;
+
+static void smb_t_free_frames(void *p)
+{
+	struct smb_talloc_stackframe *ts = p;
+
+	if (smb_talloc_free && ts->stack)
+		smb_talloc_free(ts->stack, __FILE__);
+	free(ts);
+}
+
+/* exit() runs no thread-specific destructor for the thread calling it. */
+static void smb_t_exit(void)
+{
+	void *ts = smb_frames_key ? pthread_getspecific(*smb_frames_key)
+				  : NULL;
+
+	if (ts) {
+		pthread_setspecific(*smb_frames_key, NULL);
+		smb_t_free_frames(ts);
+	}
 }
 
 static int smb_t_create_tls(const char *name, void **key, const char *loc)
@@ -211,7 +258,14 @@ static int smb_t_create_tls(const char *name, void **key, const char *loc)
 
 	if (!k)
 		return ENOMEM;
-	rc = pthread_key_create(k, NULL);
+	rc = pthread_key_create(k, strcmp(name, "talloc_stackframe") == 0
+					   ? smb_t_free_frames
+					   : NULL);
+	if (rc == 0 && strcmp(name, "talloc_stackframe") == 0 &&
+	    !smb_frames_key) {
+		smb_frames_key = k;
+		atexit(smb_t_exit);
+	}
 	if (rc) {
 		free(k);
 		return rc;
@@ -269,6 +323,11 @@ static void smb_init_once(void)
 		smb_serial = 1;
 	if (h)
 		dlclose(h);
+	h = dlopen("libtalloc.so.2", RTLD_NOW | RTLD_NOLOAD);
+	if (h) {
+		*(void **)&smb_talloc_free = dlsym(h, "_talloc_free");
+		dlclose(h);
+	}
 }
 
 static void smb_debug_cb(void *priv, int level, const char *msg)
