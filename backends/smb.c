@@ -83,6 +83,8 @@
 /* Read-ahead windows: the first, and the largest it doubles up to. */
 #define SMB_RA_MIN ((size_t)1 << 20)
 #define SMB_RA_MAX ((size_t)8 << 20)
+/* Write-behind: writes of one file in flight at most. */
+#define SMB_WB_MAX 4
 
 enum { SMB_ENC_OFF, SMB_ENC_DESIRED, SMB_ENC_REQUIRED };
 
@@ -137,6 +139,31 @@ struct smb_file {
 	off_t ra_next;
 	size_t ra_win;
 	int64_t ra_ms;
+	/* Write-behind: the ranges of the writes in flight (wb_n of them)
+	 * and the first error one met, for the next write, flush, fsync or
+	 * release to report.  Under wb_lock. */
+	pthread_mutex_t wb_lock;
+	pthread_cond_t wb_cond;
+	_Atomic unsigned wb_n;
+	struct {
+		off_t off;
+		size_t len;
+		int used;
+	} wb[SMB_WB_MAX];
+	int wb_err;
+	/* Threads waiting on this file's writes by path; release() waits
+	 * for none (under the volume's lock). */
+	unsigned waiters;
+};
+
+/* A write handed to the write-behind threads. */
+struct smb_job {
+	struct smb_job *next;
+	struct smb_file *f;
+	unsigned slot;
+	off_t off;
+	size_t len;
+	char data[];
 };
 
 struct smb_vol {
@@ -155,6 +182,14 @@ struct smb_vol {
 		int64_t ms;
 	} dirs[SMB_DIRS];
 	unsigned dir_next;
+	/* Write-behind jobs, and the threads that send them (one per
+	 * connection; none while validating). */
+	pthread_mutex_t q_lock;
+	pthread_cond_t q_cond;
+	struct smb_job *q_head, *q_tail;
+	int q_stop;
+	pthread_t workers[SMB_CONNS_MAX];
+	unsigned nworkers;
 	void (*log)(int level, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
 };
@@ -1296,6 +1331,8 @@ static void smb_ra_drop(struct smb_file *f)
 static void smb_file_free(struct smb_file *f)
 {
 	pthread_mutex_destroy(&f->ra_lock);
+	pthread_cond_destroy(&f->wb_cond);
+	pthread_mutex_destroy(&f->wb_lock);
 	free(f->ra_buf);
 	pthread_rwlock_destroy(&f->mv);
 	free(f->path);
@@ -1321,6 +1358,8 @@ static int smb_open_common(struct smb_vol *v, const char *path, int flags,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&f->ra_lock, NULL);
+	pthread_mutex_init(&f->wb_lock, NULL);
+	pthread_cond_init(&f->wb_cond, NULL);
 	f->flags = flags;
 	i = smb_get(v, NULL, -1);
 	/*
@@ -1436,6 +1475,11 @@ static int smb_rename_url(struct smb_vol *v, const char *from,
 
 /* ---- ops ---- */
 
+static void smb_wb_drain(struct smb_file *f);
+static int smb_wb_sync(struct smb_file *f);
+static void smb_wb_drain_path(struct smb_vol *v, const char *path);
+static void *smb_worker(void *arg);
+
 static int smb_validate(const struct volfs_volinfo *vi, char *err,
 			size_t errlen);
 
@@ -1443,6 +1487,14 @@ static void smb_close(void *vol)
 {
 	struct smb_vol *v = vol;
 
+	if (v->nworkers) {
+		pthread_mutex_lock(&v->q_lock);
+		v->q_stop = 1;
+		pthread_cond_broadcast(&v->q_cond);
+		pthread_mutex_unlock(&v->q_lock);
+		for (unsigned i = 0; i < v->nworkers; i++)
+			pthread_join(v->workers[i], NULL);
+	}
 	if (smb_serial)
 		pthread_mutex_lock(&smb_serial_lock);
 	for (unsigned i = 0; i < v->nconns; i++)
@@ -1452,6 +1504,8 @@ static void smb_close(void *vol)
 		pthread_mutex_unlock(&smb_serial_lock);
 	for (unsigned k = 0; k < SMB_DIRS; k++)
 		free(v->dirs[k].path);
+	pthread_cond_destroy(&v->q_cond);
+	pthread_mutex_destroy(&v->q_lock);
 	pthread_cond_destroy(&v->cond);
 	pthread_mutex_destroy(&v->lock);
 	free(v->base);
@@ -1481,6 +1535,8 @@ static int smb_vol_new(const struct volfs_volinfo *vi, struct smb_vol **out,
 	}
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_cond_init(&v->cond, NULL);
+	pthread_mutex_init(&v->q_lock, NULL);
+	pthread_cond_init(&v->q_cond, NULL);
 	for (unsigned i = 0; i < v->p.conns; i++) {
 		v->conn[i].v = v;
 		if (smb_serial)
@@ -1624,6 +1680,12 @@ static int smb_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		smb_close(v);
 		return rc;
 	}
+	/* Write-behind threads (without them, writes are synchronous). */
+	for (unsigned i = 0; i < v->nconns; i++) {
+		if (pthread_create(&v->workers[i], NULL, smb_worker, v) != 0)
+			break;
+		v->nworkers++;
+	}
 	*vol = v;
 	return 0;
 }
@@ -1663,8 +1725,10 @@ static int smb_getattr(void *vol, const char *path, uint64_t fh,
 	if (fh == VOLFS_NO_FH) {
 		if (smb_is_hidden(path))
 			return -ENOENT;
+		smb_wb_drain_path(v, path);
 		return smb_getattr_path(v, path, st);
 	}
+	smb_wb_drain(f);
 	/* One round trip on a handle that can read attributes; else by the
 	 * handle's current path (open, query, close: three). */
 	pthread_rwlock_rdlock(&f->mv);
@@ -1755,8 +1819,10 @@ static int smb_unlink(void *vol, const char *path)
 			rc = -ENOMEM;
 			break;
 		}
+		pthread_mutex_lock(&v->lock);
 		free(open[j]->path);
 		open[j]->path = np;
+		pthread_mutex_unlock(&v->lock);
 		open[j]->unlinked = 1;
 	}
 	smb_files_done(open, n);
@@ -1823,8 +1889,10 @@ static int smb_rename(void *vol, const char *from, const char *to,
 			rc = -ENOMEM;
 			break;
 		}
+		pthread_mutex_lock(&v->lock);
 		free(open[j]->path);
 		open[j]->path = np;
+		pthread_mutex_unlock(&v->lock);
 	}
 	smb_files_done(open, n);
 	return rc;
@@ -1839,6 +1907,10 @@ static int smb_truncate(void *vol, const char *path, uint64_t fh, off_t size)
 
 	if (size < 0)
 		return -EINVAL;
+	if (fh != VOLFS_NO_FH)
+		smb_wb_drain(f);
+	else
+		smb_wb_drain_path(v, path);
 	if (fh == VOLFS_NO_FH) {
 		rc = smb_open_common(v, path, O_WRONLY, 0, &tmp);
 		if (rc)
@@ -1897,8 +1969,11 @@ static int smb_utimens(void *vol, const char *path, uint64_t fh,
 	int rc;
 
 	if (f) {
+		smb_wb_drain(f);
 		pthread_rwlock_rdlock(&f->mv);
 		path = f->path;
+	} else {
+		smb_wb_drain_path(v, path);
 	}
 	rc = smb_url(v, path, url, sizeof(url));
 	if (rc)
@@ -2045,6 +2120,8 @@ static ssize_t smb_read(void *vol, uint64_t fh, void *buf, size_t size,
 	ssize_t n;
 	size_t win;
 
+	/* Read after write: what was written first. */
+	smb_wb_drain(f);
 	if (v->p.ttl_ms == 0 || size >= SMB_RA_MAX)
 		return smb_io_op(v, fh, buf, size, off, 0);
 	pthread_mutex_lock(&f->ra_lock);
@@ -2095,26 +2172,197 @@ static ssize_t smb_read(void *vol, uint64_t fh, void *buf, size_t size,
 	return n;
 }
 
+/* Waits until f has no write in flight. */
+static void smb_wb_drain(struct smb_file *f)
+{
+	pthread_mutex_lock(&f->wb_lock);
+	while (f->wb_n)
+		pthread_cond_wait(&f->wb_cond, &f->wb_lock);
+	pthread_mutex_unlock(&f->wb_lock);
+}
+
+/* Waits until f has no write in flight; returns (and forgets) the error
+ * one of them met. */
+static int smb_wb_sync(struct smb_file *f)
+{
+	int rc;
+
+	pthread_mutex_lock(&f->wb_lock);
+	while (f->wb_n)
+		pthread_cond_wait(&f->wb_cond, &f->wb_lock);
+	rc = f->wb_err;
+	f->wb_err = 0;
+	pthread_mutex_unlock(&f->wb_lock);
+	return rc;
+}
+
+/* Waits for the writes in flight of every file open at path. */
+static void smb_wb_drain_path(struct smb_vol *v, const char *path)
+{
+	for (;;) {
+		struct smb_file *f, *busy = NULL;
+
+		pthread_mutex_lock(&v->lock);
+		for (f = v->files; f && !busy; f = f->next)
+			if (f->wb_n && strcmp(f->path, path) == 0) {
+				busy = f;
+				f->waiters++;
+			}
+		pthread_mutex_unlock(&v->lock);
+		if (!busy)
+			return;
+		smb_wb_drain(busy);
+		pthread_mutex_lock(&v->lock);
+		busy->waiters--;
+		pthread_cond_broadcast(&v->cond);
+		pthread_mutex_unlock(&v->lock);
+	}
+}
+
+/* A write-behind thread: sends queued writes until the volume closes. */
+static void *smb_worker(void *arg)
+{
+	struct smb_vol *v = arg;
+
+	for (;;) {
+		struct smb_job *j;
+		struct smb_file *f;
+		ssize_t n;
+
+		pthread_mutex_lock(&v->q_lock);
+		while (!v->q_head && !v->q_stop)
+			pthread_cond_wait(&v->q_cond, &v->q_lock);
+		j = v->q_head;
+		if (j) {
+			v->q_head = j->next;
+			if (!v->q_head)
+				v->q_tail = NULL;
+		}
+		pthread_mutex_unlock(&v->q_lock);
+		if (!j)
+			return NULL;
+		f = j->f;
+		n = smb_io_op(v, (uint64_t)(uintptr_t)f, j->data, j->len, j->off,
+			      1);
+		pthread_mutex_lock(&f->wb_lock);
+		if (n != (ssize_t)j->len && !f->wb_err)
+			f->wb_err = n < 0 ? (int)n : -EIO;
+		f->wb[j->slot].used = 0;
+		f->wb_n--;
+		pthread_cond_broadcast(&f->wb_cond);
+		pthread_mutex_unlock(&f->wb_lock);
+		free(j);
+	}
+}
+
+/*
+ * Writes behind: the data is copied and handed to the volume's threads,
+ * so up to SMB_WB_MAX writes of one file travel at once (a file written
+ * with one 1 MiB request after another would otherwise wait a round trip
+ * each).  Writes whose ranges overlap keep their order.  An error is
+ * reported by the next write, flush (close), fsync or release; reads,
+ * attributes, truncate and utimens of the file wait for the writes first.
+ */
 static ssize_t smb_write(void *vol, uint64_t fh, const void *buf, size_t size,
 			 off_t off)
 {
+	struct smb_vol *v = vol;
 	struct smb_file *f = (struct smb_file *)(uintptr_t)fh;
+	struct smb_job *j = NULL;
+	unsigned slot;
+	int rc;
 
 	if (f->ra_buf)
 		smb_ra_drop(f);
-	return smb_io_op(vol, fh, (void *)buf, size, off, 1);
+	if (v->nworkers && !(f->flags & O_APPEND) && size)
+		j = malloc(sizeof(*j) + size);
+	if (!j) {
+		rc = smb_wb_sync(f);
+		if (rc)
+			return rc;
+		return smb_io_op(v, fh, (void *)buf, size, off, 1);
+	}
+	memcpy(j->data, buf, size);
+	j->next = NULL;
+	j->f = f;
+	j->off = off;
+	j->len = size;
+	pthread_mutex_lock(&f->wb_lock);
+	for (;;) {
+		int clash = 0;
+
+		if (f->wb_err) {
+			rc = f->wb_err;
+			f->wb_err = 0;
+			pthread_mutex_unlock(&f->wb_lock);
+			free(j);
+			return rc;
+		}
+		for (unsigned k = 0; k < SMB_WB_MAX; k++)
+			if (f->wb[k].used && off < f->wb[k].off +
+							  (off_t)f->wb[k].len &&
+			    f->wb[k].off < off + (off_t)size)
+				clash = 1;
+		if (!clash && f->wb_n < SMB_WB_MAX)
+			break;
+		pthread_cond_wait(&f->wb_cond, &f->wb_lock);
+	}
+	for (slot = 0; f->wb[slot].used; slot++)
+		;
+	f->wb[slot].off = off;
+	f->wb[slot].len = size;
+	f->wb[slot].used = 1;
+	f->wb_n++;
+	j->slot = slot;
+	pthread_mutex_unlock(&f->wb_lock);
+
+	pthread_mutex_lock(&v->q_lock);
+	if (v->q_tail)
+		v->q_tail->next = j;
+	else
+		v->q_head = j;
+	v->q_tail = j;
+	pthread_cond_signal(&v->q_cond);
+	pthread_mutex_unlock(&v->q_lock);
+	return (ssize_t)size;
+}
+
+static int smb_flush(void *vol, uint64_t fh)
+{
+	return smb_wb_sync((struct smb_file *)(uintptr_t)fh);
+}
+
+/*
+ * Waits until the server has acknowledged every write of fh.  libsmbclient
+ * has no SMB2 FLUSH, so what the server keeps in its own cache is not
+ * forced to its disk.
+ */
+static int smb_fsync(void *vol, uint64_t fh, int datasync)
+{
+	return smb_wb_sync((struct smb_file *)(uintptr_t)fh);
 }
 
 static int smb_release(void *vol, uint64_t fh)
 {
 	struct smb_vol *v = vol;
 	struct smb_file *f = (struct smb_file *)(uintptr_t)fh;
-	int rc = 0;
+	int rc;
 
+	/* Nobody is left to tell of a write that failed now: the log. */
+	rc = smb_wb_sync(f);
+	if (rc)
+		v->log(VOLFS_LOG_ERR,
+		       "smb: a write to %s failed after it was acknowledged: "
+		       "%s",
+		       f->path, strerror(-rc));
 	pthread_rwlock_wrlock(&f->mv);
 	smb_file_close_all(v, f);
 	pthread_rwlock_unlock(&f->mv);
 	smb_file_list_del(v, f);
+	pthread_mutex_lock(&v->lock);
+	while (f->waiters)
+		pthread_cond_wait(&v->cond, &v->lock);
+	pthread_mutex_unlock(&v->lock);
 	if (f->unlinked) {
 		char url[PATH_MAX * 3 + 600];
 		SMBCCTX *ctx;
@@ -2271,6 +2519,8 @@ static const struct volfs_backend smb_backend = {
 	.create_file = smb_create_file,
 	.read = smb_read,
 	.write = smb_write,
+	.flush = smb_flush,
+	.fsync = smb_fsync,
 	.release = smb_release,
 	.readdir = smb_readdir,
 };
