@@ -139,6 +139,17 @@ struct smb_file {
 	off_t ra_next;
 	size_t ra_win;
 	int64_t ra_ms;
+	/* The next window, fetched by a volume thread while the reader works
+	 * through this one: pf_state 0 none, 1 on its way, 2 in pf_buf
+	 * (pf_rc bytes or -errno); pf_stale when written since it left.
+	 * Under ra_lock; ra_cond signals its arrival. */
+	pthread_cond_t ra_cond;
+	char *pf_buf;
+	int pf_state;
+	int pf_stale;
+	off_t pf_off;
+	ssize_t pf_rc;
+	int64_t pf_ms;
 	/* Write-behind: the ranges of the writes in flight (wb_n of them)
 	 * and the first error one met, for the next write, flush, fsync or
 	 * release to report.  Under wb_lock. */
@@ -151,16 +162,19 @@ struct smb_file {
 		int used;
 	} wb[SMB_WB_MAX];
 	int wb_err;
-	/* Threads waiting on this file's writes by path; release() waits
-	 * for none (under the volume's lock). */
+	/* Threads that found the file in the volume's list and use it
+	 * after letting go of the list: release() waits for none (under the
+	 * volume's lock).  released: release() has begun (under mv). */
 	unsigned waiters;
+	int released;
 };
 
-/* A write handed to the write-behind threads. */
+/* A write (or a read-ahead, with read set) for the volume's threads. */
 struct smb_job {
 	struct smb_job *next;
 	struct smb_file *f;
 	unsigned slot;
+	int read;
 	off_t off;
 	size_t len;
 	char data[];
@@ -1325,12 +1339,18 @@ static void smb_ra_drop(struct smb_file *f)
 	f->ra_len = 0;
 	f->ra_next = 0;
 	f->ra_win = 0;
+	if (f->pf_state == 1)
+		f->pf_stale = 1;
+	else
+		f->pf_state = 0;
 	pthread_mutex_unlock(&f->ra_lock);
 }
 
 static void smb_file_free(struct smb_file *f)
 {
 	pthread_mutex_destroy(&f->ra_lock);
+	pthread_cond_destroy(&f->ra_cond);
+	free(f->pf_buf);
 	pthread_cond_destroy(&f->wb_cond);
 	pthread_mutex_destroy(&f->wb_lock);
 	free(f->ra_buf);
@@ -1358,6 +1378,7 @@ static int smb_open_common(struct smb_vol *v, const char *path, int flags,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&f->ra_lock, NULL);
+	pthread_cond_init(&f->ra_cond, NULL);
 	pthread_mutex_init(&f->wb_lock, NULL);
 	pthread_cond_init(&f->wb_cond, NULL);
 	f->flags = flags;
@@ -1404,6 +1425,15 @@ static void smb_file_close_all(struct smb_vol *v, struct smb_file *f)
 	}
 }
 
+/* Drops a waiter's hold on f (see release()). */
+static void smb_file_unref(struct smb_vol *v, struct smb_file *f)
+{
+	pthread_mutex_lock(&v->lock);
+	f->waiters--;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+}
+
 /*
  * The open files at path, with their mv locks taken alone, handles closed
  * (so the server lets the file be moved); *n of them in *out.
@@ -1423,19 +1453,22 @@ static int smb_files_at(struct smb_vol *v, const char *path,
 			pthread_mutex_unlock(&v->lock);
 			return -ENOMEM;
 		}
+		/* Counted as waiters, they outlive a release() meanwhile. */
 		for (f = v->files; f && k < cnt; f = f->next)
-			if (strcmp(f->path, path) == 0)
+			if (strcmp(f->path, path) == 0) {
+				f->waiters++;
 				arr[k++] = f;
+			}
 	}
 	pthread_mutex_unlock(&v->lock);
-	/* A file stays listed until release(), which needs mv alone: taking
-	 * it here keeps these alive.  Paths may have moved meanwhile. */
+	/* Released or moved meanwhile: not ours to move. */
 	for (size_t j = 0; j < k; j++) {
 		pthread_rwlock_wrlock(&arr[j]->mv);
-		if (strcmp(arr[j]->path, path) == 0) {
+		if (!arr[j]->released && strcmp(arr[j]->path, path) == 0) {
 			smb_file_close_all(v, arr[j]);
 		} else {
 			pthread_rwlock_unlock(&arr[j]->mv);
+			smb_file_unref(v, arr[j]);
 			arr[j] = NULL;
 		}
 	}
@@ -1444,11 +1477,14 @@ static int smb_files_at(struct smb_vol *v, const char *path,
 	return 0;
 }
 
-static void smb_files_done(struct smb_file **arr, size_t n)
+static void smb_files_done(struct smb_vol *v, struct smb_file **arr,
+			   size_t n)
 {
 	for (size_t j = 0; j < n; j++)
-		if (arr[j])
+		if (arr[j]) {
 			pthread_rwlock_unlock(&arr[j]->mv);
+			smb_file_unref(v, arr[j]);
+		}
 	free(arr);
 }
 
@@ -1479,6 +1515,7 @@ static void smb_wb_drain(struct smb_file *f);
 static int smb_wb_sync(struct smb_file *f);
 static void smb_wb_drain_path(struct smb_vol *v, const char *path);
 static void *smb_worker(void *arg);
+static int smb_release(void *vol, uint64_t fh);
 
 static int smb_validate(const struct volfs_volinfo *vi, char *err,
 			size_t errlen);
@@ -1796,7 +1833,7 @@ static int smb_unlink(void *vol, const char *path)
 		if (open[j])
 			rc = 1;
 	if (rc == 0) {
-		smb_files_done(open, n);
+		smb_files_done(v, open, n);
 		return smb_simple(v, path, 2, 0);
 	}
 	/* Open here: move it aside; the last release deletes it. */
@@ -1825,7 +1862,7 @@ static int smb_unlink(void *vol, const char *path)
 		pthread_mutex_unlock(&v->lock);
 		open[j]->unlinked = 1;
 	}
-	smb_files_done(open, n);
+	smb_files_done(v, open, n);
 	return rc;
 }
 
@@ -1851,7 +1888,7 @@ static int smb_rename(void *vol, const char *from, const char *to,
 	for (size_t j = 0; j < n; j++)
 		if (open[j])
 			rc = -EBUSY;
-	smb_files_done(open, n);
+	smb_files_done(v, open, n);
 	if (rc) {
 		/* Move them aside first, as unlink does. */
 		rc = smb_unlink(v, to);
@@ -1894,7 +1931,7 @@ static int smb_rename(void *vol, const char *from, const char *to,
 		open[j]->path = np;
 		pthread_mutex_unlock(&v->lock);
 	}
-	smb_files_done(open, n);
+	smb_files_done(v, open, n);
 	return rc;
 }
 
@@ -1944,13 +1981,8 @@ static int smb_truncate(void *vol, const char *path, uint64_t fh, off_t size)
 			break;
 	}
 	pthread_rwlock_unlock(&f->mv);
-	if (tmp != VOLFS_NO_FH) {
-		pthread_rwlock_wrlock(&f->mv);
-		smb_file_close_all(v, f);
-		pthread_rwlock_unlock(&f->mv);
-		smb_file_list_del(v, f);
-		smb_file_free(f);
-	}
+	if (tmp != VOLFS_NO_FH)
+		smb_release(v, tmp);
 	return rc;
 }
 
@@ -2104,12 +2136,48 @@ failed:
 	return n;
 }
 
+static void smb_queue(struct smb_vol *v, struct smb_job *j)
+{
+	pthread_mutex_lock(&v->q_lock);
+	if (v->q_tail)
+		v->q_tail->next = j;
+	else
+		v->q_head = j;
+	v->q_tail = j;
+	pthread_cond_signal(&v->q_cond);
+	pthread_mutex_unlock(&v->q_lock);
+}
+
+/* Sends a volume thread for the window at off into pf_buf (ra_lock
+ * held, nothing on its way). */
+static void smb_pf_start(struct smb_vol *v, struct smb_file *f, off_t off,
+			 size_t len)
+{
+	struct smb_job *j;
+
+	if (!f->pf_buf)
+		f->pf_buf = malloc(SMB_RA_MAX);
+	j = f->pf_buf ? calloc(1, sizeof(*j)) : NULL;
+	if (!j)
+		return;
+	j->f = f;
+	j->read = 1;
+	j->off = off;
+	j->len = len;
+	f->pf_state = 1;
+	f->pf_stale = 0;
+	f->pf_off = off;
+	f->pf_ms = smb_now_ms();
+	smb_queue(v, j);
+}
+
 /*
  * Reads through the read-ahead: a read that continues where the last one
  * ended fetches a window (1 MiB, doubling up to 8 MiB while reads stay
  * sequential) in one request, which libsmbclient splits into pipelined SMB
- * reads; the kernel's smaller read-ahead requests are then served from it.
- * Data is trusted for cache_ttl, like the attributes.
+ * reads; the kernel's smaller read-ahead requests are then served from it,
+ * while a volume thread already fetches the next window.  Data is trusted
+ * for cache_ttl, like the attributes.
  */
 static ssize_t smb_read(void *vol, uint64_t fh, void *buf, size_t size,
 			off_t off)
@@ -2154,16 +2222,36 @@ static ssize_t smb_read(void *vol, uint64_t fh, void *buf, size_t size,
 		}
 	}
 	f->ra_len = 0;
-	n = smb_io_op(v, fh, f->ra_buf, win, off, 0);
-	if (n < 0) {
-		f->ra_next = 0;
-		pthread_mutex_unlock(&f->ra_lock);
-		return n;
+	/* The window may be on its way already. */
+	while (f->pf_state == 1 && f->pf_off == off)
+		pthread_cond_wait(&f->ra_cond, &f->ra_lock);
+	if (f->pf_state == 2 && f->pf_off == off && !f->pf_stale &&
+	    f->pf_rc > 0 && now - f->pf_ms < (int64_t)v->p.ttl_ms) {
+		char *t = f->ra_buf;
+
+		f->ra_buf = f->pf_buf;
+		f->pf_buf = t;
+		n = f->pf_rc;
+		f->ra_ms = f->pf_ms;
+		f->pf_state = 0;
+	} else {
+		if (f->pf_state == 2)
+			f->pf_state = 0;
+		n = smb_io_op(v, fh, f->ra_buf, win, off, 0);
+		if (n < 0) {
+			f->ra_next = 0;
+			pthread_mutex_unlock(&f->ra_lock);
+			return n;
+		}
+		f->ra_ms = now;
 	}
 	f->ra_off = off;
 	f->ra_len = (size_t)n;
-	f->ra_ms = now;
 	f->ra_win = win;
+	/* While this window is read, fetch the next. */
+	if ((size_t)n >= win && f->pf_state == 0 && v->nworkers)
+		smb_pf_start(v, f, off + n,
+			     win * 2 > SMB_RA_MAX ? SMB_RA_MAX : win * 2);
 	if ((size_t)n > size)
 		n = (ssize_t)size;
 	memcpy(buf, f->ra_buf, (size_t)n);
@@ -2212,10 +2300,7 @@ static void smb_wb_drain_path(struct smb_vol *v, const char *path)
 		if (!busy)
 			return;
 		smb_wb_drain(busy);
-		pthread_mutex_lock(&v->lock);
-		busy->waiters--;
-		pthread_cond_broadcast(&v->cond);
-		pthread_mutex_unlock(&v->lock);
+		smb_file_unref(v, busy);
 	}
 }
 
@@ -2242,6 +2327,18 @@ static void *smb_worker(void *arg)
 		if (!j)
 			return NULL;
 		f = j->f;
+		if (j->read) {
+			/* pf_buf stays put while pf_state is 1. */
+			n = smb_io_op(v, (uint64_t)(uintptr_t)f, f->pf_buf,
+				      j->len, j->off, 0);
+			pthread_mutex_lock(&f->ra_lock);
+			f->pf_rc = n;
+			f->pf_state = 2;
+			pthread_cond_broadcast(&f->ra_cond);
+			pthread_mutex_unlock(&f->ra_lock);
+			free(j);
+			continue;
+		}
 		n = smb_io_op(v, (uint64_t)(uintptr_t)f, j->data, j->len, j->off,
 			      1);
 		pthread_mutex_lock(&f->wb_lock);
@@ -2284,6 +2381,7 @@ static ssize_t smb_write(void *vol, uint64_t fh, const void *buf, size_t size,
 	}
 	memcpy(j->data, buf, size);
 	j->next = NULL;
+	j->read = 0;
 	j->f = f;
 	j->off = off;
 	j->len = size;
@@ -2316,14 +2414,7 @@ static ssize_t smb_write(void *vol, uint64_t fh, const void *buf, size_t size,
 	j->slot = slot;
 	pthread_mutex_unlock(&f->wb_lock);
 
-	pthread_mutex_lock(&v->q_lock);
-	if (v->q_tail)
-		v->q_tail->next = j;
-	else
-		v->q_head = j;
-	v->q_tail = j;
-	pthread_cond_signal(&v->q_cond);
-	pthread_mutex_unlock(&v->q_lock);
+	smb_queue(v, j);
 	return (ssize_t)size;
 }
 
@@ -2355,7 +2446,12 @@ static int smb_release(void *vol, uint64_t fh)
 		       "smb: a write to %s failed after it was acknowledged: "
 		       "%s",
 		       f->path, strerror(-rc));
+	pthread_mutex_lock(&f->ra_lock);
+	while (f->pf_state == 1)
+		pthread_cond_wait(&f->ra_cond, &f->ra_lock);
+	pthread_mutex_unlock(&f->ra_lock);
 	pthread_rwlock_wrlock(&f->mv);
+	f->released = 1;
 	smb_file_close_all(v, f);
 	pthread_rwlock_unlock(&f->mv);
 	smb_file_list_del(v, f);
