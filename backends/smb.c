@@ -17,6 +17,13 @@
  * an op on a file whose handle died with the old connection reopens it once
  * on the new one.
  *
+ * Data.  Writes go behind: copied and handed to the volume's threads (one
+ * per connection), up to four of a file in flight, overlapping ones in
+ * order; the next write, flush, fsync or release reports an error, and
+ * reads and attribute requests of the file wait for them.  Sequential
+ * reads are read ahead in windows of 1 to 8 MiB, the next window fetched
+ * by a thread while the current one is read.
+ *
  * Encryption.  encrypt=desired asks libsmbclient for encryption only when
  * the probe below finds the server offers it (otherwise libsmbclient prints
  * a line on stdout and goes on).  encrypt=required asks it to require SMB3
