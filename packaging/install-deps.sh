@@ -14,6 +14,7 @@ set -euo pipefail
 BUILD_PKGS=(
 	build-essential autoconf automake libtool pkg-config
 	libfuse3-dev libsqlite3-dev libssl-dev libjansson-dev
+	libmicrohttpd-dev libcurl4-openssl-dev
 )
 # Testing: cmocka for the unit tests; fuse3 (fusermount3), sqlite3, jq,
 # attr, util-linux (setpriv, mountpoint), procps, psmisc for the
@@ -23,6 +24,7 @@ BUILD_PKGS=(
 TEST_PKGS=(
 	libcmocka-dev fuse3 sqlite3 jq attr util-linux procps psmisc
 	valgrind groff-base man-db bash-completion
+	curl iproute2 docker.io busybox-static
 )
 # Benchmarks: fio and hyperfine drive them, bindfs is the FUSE peer.
 BENCH_PKGS=(fio bindfs hyperfine)
@@ -33,6 +35,9 @@ PACKAGING_PKGS=(
 	debhelper dpkg-dev lintian systemd
 	libsmbclient-dev libcurl4-openssl-dev
 )
+# The smb backend: libsmbclient to build it; Samba's smbd to test it;
+# smbclient and rclone as the peers of its benchmark.
+SMB_PKGS=(libsmbclient-dev samba smbclient rclone)
 
 say() { printf 'install-deps: %s\n' "$*"; }
 
@@ -54,7 +59,7 @@ fi
 
 missing=()
 for pkg in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}" \
-	"${PACKAGING_PKGS[@]}"; do
+	"${PACKAGING_PKGS[@]}" "${SMB_PKGS[@]}"; do
 	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
 	if [ "$status" != "install ok installed" ]; then
 		missing+=("$pkg")

@@ -87,6 +87,11 @@ enum {
 	 * with ENOSPC when it is made, so the core does not let the kernel
 	 * gather writes to send later (the writeback cache). */
 	VOLFS_CAP_SIZE_LIMIT = 1u << 11,
+	/* Metadata is slow to fetch (a network round trip): the core wraps
+	 * the volume in its metadata cache (volfs/cache.h), whose TTL is the
+	 * volume's "cache_ttl" option in seconds (the backend declares and
+	 * checks it; absent: 1 s; 0: no cache). */
+	VOLFS_CAP_META_CACHE = 1u << 12,
 };
 
 /* rename() flags, equal in value to Linux's RENAME_* flags. */

@@ -6,6 +6,7 @@
 #ifndef VOLFS_BACKEND_UTIL_H
 #define VOLFS_BACKEND_UTIL_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +50,45 @@ static inline const char *volfs_be_opt(const struct volfs_volinfo *vi,
 		if (strcmp(vi->opts[i].key, key) == 0)
 			return vi->opts[i].value;
 	return NULL;
+}
+
+/*
+ * A duration in seconds with up to three decimals ("20", "0.25") into
+ * milliseconds, at most max_ms.  -EINVAL if s is not that, -ERANGE past
+ * max_ms.
+ */
+static inline int volfs_be_parse_ms(const char *s, unsigned max_ms,
+				    unsigned *out)
+{
+	unsigned long long ms = 0;
+	unsigned frac = 0, scale = 1000;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		ms = ms * 10 + (unsigned)(*p - '0');
+		if (ms > max_ms / 1000 + 1)
+			return -ERANGE;
+	}
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (scale == 1)
+				return -EINVAL;
+			scale /= 10;
+			frac += (unsigned)(*p - '0') * scale;
+		}
+	}
+	if (*p)
+		return -EINVAL;
+	ms = ms * 1000 + frac;
+	if (ms > max_ms)
+		return -ERANGE;
+	*out = (unsigned)ms;
+	return 0;
 }
 
 #endif /* VOLFS_BACKEND_UTIL_H */

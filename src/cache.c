@@ -1,0 +1,937 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The metadata cache decorator (see volfs/cache.h).
+ *
+ * One hash table of paths, guarded by one mutex that is never held across a
+ * call into the inner backend.  An entry holds the attributes of its path
+ * (or the error getattr gave) and/or the listing of the directory it names,
+ * each with its own expiry.  A listing is immutable once stored and
+ * reference counted, so it is replayed to the caller without the lock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "volfs/cache.h"
+
+/* Past this many entries, expired ones are dropped; then, if still too
+ * many, all of them. */
+#define CACHE_MAX_ENTRIES 65536
+
+struct cache_dirent {
+	char *name;
+	mode_t type;
+	int has_st;
+	struct stat st;
+};
+
+struct cache_list {
+	_Atomic unsigned refs;
+	size_t n;
+	size_t alloc;
+	struct cache_dirent *e;
+};
+
+struct cache_ent {
+	struct cache_ent *next;
+	uint64_t hash;
+	/* Attributes: valid while attr_exp > now. */
+	int64_t attr_exp;
+	int attr_rc;
+	struct stat st;
+	/* Listing: valid while list_exp > now and list != NULL. */
+	int64_t list_exp;
+	struct cache_list *list;
+	char path[];
+};
+
+struct cache_vol {
+	/* The table handed out: the inner one's shape, our ops. */
+	struct volfs_backend table;
+	const struct volfs_backend *be;
+	void *vol;
+	int64_t ttl_ns;
+	pthread_mutex_t lock;
+	struct cache_ent **tab;
+	size_t nbuckets;
+	size_t count;
+	/* Bumped by every invalidation. */
+	uint64_t gen;
+	/* Open handles: the attributes of an open file come from one (for a
+	 * remote backend, one round trip on the handle instead of a lookup
+	 * by path). */
+	struct cache_fh *open;
+	pthread_cond_t unused;
+	_Atomic uint64_t attr_hits, attr_misses, list_hits, list_misses,
+		invalidations;
+};
+
+/* A handle of ours: the inner handle and the path it was opened by. */
+struct cache_fh {
+	struct cache_fh *next;
+	uint64_t inner;
+	/* getattr calls using inner right now; release waits for none. */
+	unsigned users;
+	char path[];
+};
+
+static int64_t cache_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* FNV-1a. */
+static uint64_t cache_hash(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static void cache_list_put(struct cache_list *l)
+{
+	if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->e[i].name);
+	free(l->e);
+	free(l);
+}
+
+static void cache_ent_free(struct cache_ent *e)
+{
+	cache_list_put(e->list);
+	free(e);
+}
+
+/* The entry of path[0..len), or NULL.  Lock held. */
+static struct cache_ent *cache_find(struct cache_vol *c, const char *path,
+				    size_t len)
+{
+	uint64_t h = cache_hash(path, len);
+	struct cache_ent *e;
+
+	for (e = c->tab[h & (c->nbuckets - 1)]; e; e = e->next)
+		if (e->hash == h && strncmp(e->path, path, len) == 0 &&
+		    e->path[len] == '\0')
+			return e;
+	return NULL;
+}
+
+/* Removes e from its chain.  Lock held. */
+static void cache_unlink(struct cache_vol *c, struct cache_ent *e)
+{
+	struct cache_ent **pp = &c->tab[e->hash & (c->nbuckets - 1)];
+
+	while (*pp != e)
+		pp = &(*pp)->next;
+	*pp = e->next;
+	c->count--;
+	cache_ent_free(e);
+}
+
+/* Drops expired entries, or everything when that is not enough. */
+static void cache_trim(struct cache_vol *c, int64_t now)
+{
+	for (size_t b = 0; b < c->nbuckets; b++) {
+		struct cache_ent **pp = &c->tab[b];
+
+		while (*pp) {
+			struct cache_ent *e = *pp;
+
+			if (e->attr_exp <= now && e->list_exp <= now) {
+				*pp = e->next;
+				c->count--;
+				cache_ent_free(e);
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+	if (c->count < CACHE_MAX_ENTRIES)
+		return;
+	for (size_t b = 0; b < c->nbuckets; b++) {
+		while (c->tab[b]) {
+			struct cache_ent *e = c->tab[b];
+
+			c->tab[b] = e->next;
+			cache_ent_free(e);
+		}
+	}
+	c->count = 0;
+}
+
+/* The entry of path, made if missing; NULL without memory.  Lock held. */
+static struct cache_ent *cache_get(struct cache_vol *c, const char *path)
+{
+	size_t len = strlen(path);
+	struct cache_ent *e = cache_find(c, path, len);
+
+	if (e)
+		return e;
+	if (c->count >= CACHE_MAX_ENTRIES)
+		cache_trim(c, cache_now());
+	e = calloc(1, sizeof(*e) + len + 1);
+	if (!e)
+		return NULL;
+	memcpy(e->path, path, len + 1);
+	e->hash = cache_hash(path, len);
+	e->next = c->tab[e->hash & (c->nbuckets - 1)];
+	c->tab[e->hash & (c->nbuckets - 1)] = e;
+	c->count++;
+	return e;
+}
+
+/* Forgets path[0..len).  Lock held. */
+static void cache_drop(struct cache_vol *c, const char *path, size_t len)
+{
+	struct cache_ent *e = cache_find(c, path, len);
+
+	if (e)
+		cache_unlink(c, e);
+}
+
+/* The length of path's parent ("." for a top-level name). */
+static void cache_parent(const char *path, const char **parent, size_t *len)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || strcmp(path, ".") == 0) {
+		*parent = ".";
+		*len = 1;
+	} else {
+		*parent = path;
+		*len = (size_t)(slash - path);
+	}
+}
+
+/*
+ * Forgets path, its parent's attributes and listing, and with subtree
+ * everything below path.
+ */
+static void cache_invalidate(struct cache_vol *c, const char *path,
+			     int subtree)
+{
+	const char *parent;
+	size_t plen, len = strlen(path);
+
+	atomic_fetch_add(&c->invalidations, 1);
+	cache_parent(path, &parent, &plen);
+	pthread_mutex_lock(&c->lock);
+	c->gen++;
+	cache_drop(c, path, len);
+	cache_drop(c, parent, plen);
+	if (subtree) {
+		int root = strcmp(path, ".") == 0;
+
+		for (size_t b = 0; b < c->nbuckets; b++) {
+			struct cache_ent **pp = &c->tab[b];
+
+			while (*pp) {
+				struct cache_ent *e = *pp;
+
+				if (root || (strncmp(e->path, path, len) == 0 &&
+					     e->path[len] == '/')) {
+					*pp = e->next;
+					c->count--;
+					cache_ent_free(e);
+				} else {
+					pp = &e->next;
+				}
+			}
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static uint64_t cache_inner_fh(uint64_t fh)
+{
+	if (fh == VOLFS_NO_FH)
+		return fh;
+	return ((struct cache_fh *)(uintptr_t)fh)->inner;
+}
+
+static struct cache_fh *cache_fh_new(const char *path)
+{
+	size_t len = strlen(path);
+	struct cache_fh *h = calloc(1, sizeof(*h) + len + 1);
+
+	if (h)
+		memcpy(h->path, path, len + 1);
+	return h;
+}
+
+/*
+ * Handles open at path (and with subtree, below it) no longer stand for
+ * that name: it was removed or moved.  Their path becomes "", which names
+ * nothing.
+ */
+static void cache_fh_detach(struct cache_vol *c, const char *path,
+			    int subtree)
+{
+	size_t len = strlen(path);
+
+	pthread_mutex_lock(&c->lock);
+	for (struct cache_fh *h = c->open; h; h = h->next)
+		if (strcmp(h->path, path) == 0 ||
+		    (subtree && strncmp(h->path, path, len) == 0 &&
+		     h->path[len] == '/'))
+			h->path[0] = '\0';
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void cache_fh_add(struct cache_vol *c, struct cache_fh *h)
+{
+	pthread_mutex_lock(&c->lock);
+	h->next = c->open;
+	c->open = h;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Unlists h and waits until no getattr uses it. */
+static void cache_fh_del(struct cache_vol *c, struct cache_fh *h)
+{
+	struct cache_fh **pp;
+
+	pthread_mutex_lock(&c->lock);
+	for (pp = &c->open; *pp; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	while (h->users)
+		pthread_cond_wait(&c->unused, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- ops ---- */
+
+static void cache_close(void *vol)
+{
+	struct cache_vol *c = vol;
+
+	if (c->be->close)
+		c->be->close(c->vol);
+	for (size_t b = 0; b < c->nbuckets; b++) {
+		while (c->tab[b]) {
+			struct cache_ent *e = c->tab[b];
+
+			c->tab[b] = e->next;
+			cache_ent_free(e);
+		}
+	}
+	free(c->tab);
+	pthread_cond_destroy(&c->unused);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static int cache_statfs(void *vol, struct statvfs *sv)
+{
+	struct cache_vol *c = vol;
+
+	return c->be->statfs(c->vol, sv);
+}
+
+static int cache_getattr(void *vol, const char *path, uint64_t fh,
+			 struct stat *st)
+{
+	struct cache_vol *c = vol;
+	struct cache_fh *h = NULL;
+	struct cache_ent *e;
+	int64_t now;
+	uint64_t gen;
+	int rc;
+
+	if (fh != VOLFS_NO_FH)
+		return c->be->getattr(c->vol, path, cache_inner_fh(fh), st);
+	now = cache_now();
+	pthread_mutex_lock(&c->lock);
+	e = cache_find(c, path, strlen(path));
+	if (e && e->attr_exp > now) {
+		rc = e->attr_rc;
+		if (rc == 0)
+			*st = e->st;
+		pthread_mutex_unlock(&c->lock);
+		atomic_fetch_add(&c->attr_hits, 1);
+		return rc;
+	}
+	gen = c->gen;
+	for (h = c->open; h; h = h->next)
+		if (strcmp(h->path, path) == 0) {
+			h->users++;
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	atomic_fetch_add(&c->attr_misses, 1);
+
+	rc = c->be->getattr(c->vol, path, h ? h->inner : VOLFS_NO_FH, st);
+	if (h) {
+		pthread_mutex_lock(&c->lock);
+		if (--h->users == 0)
+			pthread_cond_broadcast(&c->unused);
+		pthread_mutex_unlock(&c->lock);
+	}
+	/* Only answers worth repeating: found, or certainly not there. */
+	if (rc != 0 && rc != -ENOENT && rc != -ENOTDIR)
+		return rc;
+	pthread_mutex_lock(&c->lock);
+	if (c->gen == gen) {
+		e = cache_get(c, path);
+		if (e) {
+			e->attr_rc = rc;
+			if (rc == 0)
+				e->st = *st;
+			e->attr_exp = now + c->ttl_ns;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+static int cache_readlink(void *vol, const char *path, char *buf, size_t size)
+{
+	struct cache_vol *c = vol;
+
+	return c->be->readlink(c->vol, path, buf, size);
+}
+
+static int cache_mknod(void *vol, const char *path, mode_t mode, dev_t rdev,
+		       const struct volfs_caller *who)
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->mknod(c->vol, path, mode, rdev, who);
+
+	cache_invalidate(c, path, 0);
+	return rc;
+}
+
+static int cache_mkdir(void *vol, const char *path, mode_t mode,
+		       const struct volfs_caller *who)
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->mkdir(c->vol, path, mode, who);
+
+	cache_invalidate(c, path, 0);
+	return rc;
+}
+
+static int cache_unlink_op(void *vol, const char *path)
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->unlink(c->vol, path);
+
+	if (rc == 0)
+		cache_fh_detach(c, path, 0);
+	cache_invalidate(c, path, 0);
+	return rc;
+}
+
+static int cache_rmdir(void *vol, const char *path)
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->rmdir(c->vol, path);
+
+	cache_invalidate(c, path, 1);
+	return rc;
+}
+
+static int cache_symlink(void *vol, const char *target, const char *path,
+			 const struct volfs_caller *who)
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->symlink(c->vol, target, path, who);
+
+	cache_invalidate(c, path, 0);
+	return rc;
+}
+
+static int cache_rename(void *vol, const char *from, const char *to,
+			unsigned flags)
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->rename(c->vol, from, to, flags);
+
+	if (rc == 0) {
+		cache_fh_detach(c, to, 1);
+		cache_fh_detach(c, from, 1);
+	}
+	cache_invalidate(c, from, 1);
+	cache_invalidate(c, to, 1);
+	return rc;
+}
+
+static int cache_link(void *vol, const char *from, const char *to)
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->link(c->vol, from, to);
+
+	/* Both names share the inode: its link count changed. */
+	cache_invalidate(c, from, 0);
+	cache_invalidate(c, to, 0);
+	return rc;
+}
+
+static int cache_chmod(void *vol, const char *path, uint64_t fh, mode_t mode)
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->chmod(c->vol, path, cache_inner_fh(fh), mode);
+
+	cache_invalidate(c, path, 0);
+	return rc;
+}
+
+static int cache_chown(void *vol, const char *path, uint64_t fh, uid_t uid,
+		       gid_t gid)
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->chown(c->vol, path, cache_inner_fh(fh), uid, gid);
+
+	cache_invalidate(c, path, 0);
+	return rc;
+}
+
+static int cache_truncate(void *vol, const char *path, uint64_t fh,
+			  off_t size)
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->truncate(c->vol, path, cache_inner_fh(fh), size);
+
+	cache_invalidate(c, path, 0);
+	return rc;
+}
+
+static int cache_utimens(void *vol, const char *path, uint64_t fh,
+			 const struct timespec tv[2])
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->utimens(c->vol, path, cache_inner_fh(fh), tv);
+
+	cache_invalidate(c, path, 0);
+	return rc;
+}
+
+static int cache_open_file(void *vol, const char *path, int flags,
+			   uint64_t *fh)
+{
+	struct cache_vol *c = vol;
+	struct cache_fh *h = cache_fh_new(path);
+	int rc;
+
+	if (!h)
+		return -ENOMEM;
+	rc = c->be->open_file(c->vol, path, flags, &h->inner);
+	if (rc < 0) {
+		free(h);
+		return rc;
+	}
+	/* O_TRUNC changed the size. */
+	if (flags & O_TRUNC)
+		cache_invalidate(c, path, 0);
+	cache_fh_add(c, h);
+	*fh = (uint64_t)(uintptr_t)h;
+	return rc;
+}
+
+static int cache_create_file(void *vol, const char *path, int flags,
+			     mode_t mode, const struct volfs_caller *who,
+			     uint64_t *fh)
+{
+	struct cache_vol *c = vol;
+	struct cache_fh *h = cache_fh_new(path);
+	int rc;
+
+	if (!h)
+		return -ENOMEM;
+	rc = c->be->create_file(c->vol, path, flags, mode, who, &h->inner);
+	cache_invalidate(c, path, 0);
+	if (rc < 0) {
+		free(h);
+		return rc;
+	}
+	cache_fh_add(c, h);
+	*fh = (uint64_t)(uintptr_t)h;
+	return rc;
+}
+
+static ssize_t cache_read(void *vol, uint64_t fh, void *buf, size_t size,
+			  off_t off)
+{
+	struct cache_vol *c = vol;
+
+	return c->be->read(c->vol, cache_inner_fh(fh), buf, size, off);
+}
+
+static ssize_t cache_write(void *vol, uint64_t fh, const void *buf,
+			   size_t size, off_t off)
+{
+	struct cache_vol *c = vol;
+	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
+	ssize_t n = c->be->write(c->vol, h->inner, buf, size, off);
+
+	cache_invalidate(c, h->path, 0);
+	return n;
+}
+
+static int cache_flush(void *vol, uint64_t fh)
+{
+	struct cache_vol *c = vol;
+	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
+	int rc = c->be->flush(c->vol, h->inner);
+
+	cache_invalidate(c, h->path, 0);
+	return rc;
+}
+
+static int cache_fsync(void *vol, uint64_t fh, int datasync)
+{
+	struct cache_vol *c = vol;
+	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
+	int rc = c->be->fsync(c->vol, h->inner, datasync);
+
+	cache_invalidate(c, h->path, 0);
+	return rc;
+}
+
+static int cache_release(void *vol, uint64_t fh)
+{
+	struct cache_vol *c = vol;
+	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
+	struct cache_ent *e;
+	struct stat st;
+	uint64_t gen;
+	int rc;
+
+	/* The final attributes, through the handle while it is open: the
+	 * kernel asks for them after a close that follows writes, and a
+	 * release runs after close() has returned, so nobody waits here. */
+	if (h->path[0] && c->be->getattr) {
+		pthread_mutex_lock(&c->lock);
+		gen = c->gen;
+		pthread_mutex_unlock(&c->lock);
+		if (c->be->getattr(c->vol, h->path, h->inner, &st) == 0) {
+			pthread_mutex_lock(&c->lock);
+			e = c->gen == gen ? cache_get(c, h->path) : NULL;
+			if (e) {
+				e->attr_rc = 0;
+				e->st = st;
+				e->attr_exp = cache_now() + c->ttl_ns;
+			}
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
+	cache_fh_del(c, h);
+	rc = c->be->release(c->vol, h->inner);
+	free(h);
+	return rc;
+}
+
+/* The core's release when the inner backend has none: free our handle. */
+static int cache_release_only(void *vol, uint64_t fh)
+{
+	struct cache_vol *c = vol;
+	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
+
+	cache_fh_del(c, h);
+	cache_invalidate(c, h->path, 0);
+	free(h);
+	return 0;
+}
+
+static int cache_fd(void *vol, uint64_t fh)
+{
+	struct cache_vol *c = vol;
+
+	return c->be->fd(c->vol, cache_inner_fh(fh));
+}
+
+static int cache_fallocate(void *vol, uint64_t fh, int mode, off_t off,
+			   off_t len)
+{
+	struct cache_vol *c = vol;
+	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
+	int rc = c->be->fallocate(c->vol, h->inner, mode, off, len);
+
+	cache_invalidate(c, h->path, 0);
+	return rc;
+}
+
+static off_t cache_lseek(void *vol, uint64_t fh, off_t off, int whence)
+{
+	struct cache_vol *c = vol;
+
+	return c->be->lseek(c->vol, cache_inner_fh(fh), off, whence);
+}
+
+/* Collects a listing from the inner backend. */
+struct cache_collect {
+	struct cache_list *l;
+	int nomem;
+};
+
+static int cache_collect_fill(void *ctx, const char *name, mode_t type,
+			      const struct stat *st)
+{
+	struct cache_collect *cc = ctx;
+	struct cache_list *l = cc->l;
+	struct cache_dirent *d;
+
+	if (l->n == l->alloc) {
+		size_t alloc = l->alloc ? 2 * l->alloc : 16;
+		struct cache_dirent *e = realloc(l->e, alloc * sizeof(*e));
+
+		if (!e) {
+			cc->nomem = 1;
+			return 1;
+		}
+		l->e = e;
+		l->alloc = alloc;
+	}
+	d = &l->e[l->n];
+	d->name = strdup(name);
+	if (!d->name) {
+		cc->nomem = 1;
+		return 1;
+	}
+	d->type = type;
+	d->has_st = st != NULL;
+	if (st)
+		d->st = *st;
+	l->n++;
+	return 0;
+}
+
+static void cache_replay(const struct cache_list *l, volfs_fill_fn fill,
+			 void *ctx)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (fill(ctx, l->e[i].name, l->e[i].type,
+			 l->e[i].has_st ? &l->e[i].st : NULL))
+			break;
+}
+
+/* Stores the children's attributes the listing came with.  Lock held. */
+static void cache_store_children(struct cache_vol *c, const char *path,
+				 const struct cache_list *l, int64_t exp)
+{
+	int root = strcmp(path, ".") == 0;
+	size_t plen = strlen(path);
+
+	for (size_t i = 0; i < l->n; i++) {
+		size_t nlen = strlen(l->e[i].name);
+		struct cache_ent *e;
+		char *child;
+
+		if (!l->e[i].has_st)
+			continue;
+		child = malloc(plen + nlen + 2);
+		if (!child)
+			return;
+		if (root) {
+			memcpy(child, l->e[i].name, nlen + 1);
+		} else {
+			memcpy(child, path, plen);
+			child[plen] = '/';
+			memcpy(child + plen + 1, l->e[i].name, nlen + 1);
+		}
+		e = cache_get(c, child);
+		free(child);
+		if (!e)
+			return;
+		e->attr_rc = 0;
+		e->st = l->e[i].st;
+		e->attr_exp = exp;
+	}
+}
+
+static int cache_readdir(void *vol, const char *path, volfs_fill_fn fill,
+			 void *ctx)
+{
+	struct cache_vol *c = vol;
+	struct cache_collect cc = { 0 };
+	struct cache_list *l;
+	struct cache_ent *e;
+	int64_t now = cache_now();
+	uint64_t gen;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	e = cache_find(c, path, strlen(path));
+	if (e && e->list && e->list_exp > now) {
+		l = e->list;
+		atomic_fetch_add(&l->refs, 1);
+		pthread_mutex_unlock(&c->lock);
+		atomic_fetch_add(&c->list_hits, 1);
+		cache_replay(l, fill, ctx);
+		cache_list_put(l);
+		return 0;
+	}
+	gen = c->gen;
+	pthread_mutex_unlock(&c->lock);
+	atomic_fetch_add(&c->list_misses, 1);
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->refs = 1;
+	cc.l = l;
+	rc = c->be->readdir(c->vol, path, cache_collect_fill, &cc);
+	if (rc == 0 && cc.nomem)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		cache_list_put(l);
+		return rc;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (c->gen == gen) {
+		e = cache_get(c, path);
+		if (e) {
+			cache_list_put(e->list);
+			atomic_fetch_add(&l->refs, 1);
+			e->list = l;
+			e->list_exp = now + c->ttl_ns;
+			cache_store_children(c, path, l, now + c->ttl_ns);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	cache_replay(l, fill, ctx);
+	cache_list_put(l);
+	return 0;
+}
+
+static int cache_setxattr(void *vol, const char *path, const char *name,
+			  const void *value, size_t size, int flags)
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->setxattr(c->vol, path, name, value, size, flags);
+
+	/* ctime changed. */
+	cache_invalidate(c, path, 0);
+	return rc;
+}
+
+static ssize_t cache_getxattr(void *vol, const char *path, const char *name,
+			      void *value, size_t size)
+{
+	struct cache_vol *c = vol;
+
+	return c->be->getxattr(c->vol, path, name, value, size);
+}
+
+static ssize_t cache_listxattr(void *vol, const char *path, char *list,
+			       size_t size)
+{
+	struct cache_vol *c = vol;
+
+	return c->be->listxattr(c->vol, path, list, size);
+}
+
+static int cache_removexattr(void *vol, const char *path, const char *name)
+{
+	struct cache_vol *c = vol;
+	int rc = c->be->removexattr(c->vol, path, name);
+
+	cache_invalidate(c, path, 0);
+	return rc;
+}
+
+static unsigned cache_volume_caps(void *vol)
+{
+	struct cache_vol *c = vol;
+
+	return c->be->volume_caps(c->vol);
+}
+
+/* Our op where the inner table has one, else NULL. */
+#define CACHE_OP(t, be, op, fn) ((t)->op = (be)->op ? (fn) : NULL)
+
+int volfs_cache_wrap(const struct volfs_backend *be, void *vol,
+		     unsigned ttl_ms, const struct volfs_backend **be_out,
+		     void **vol_out)
+{
+	struct volfs_backend *t;
+	struct cache_vol *c;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->nbuckets = 1024;
+	c->tab = calloc(c->nbuckets, sizeof(*c->tab));
+	if (!c->tab) {
+		free(c);
+		return -ENOMEM;
+	}
+	if (pthread_mutex_init(&c->lock, NULL) != 0) {
+		free(c->tab);
+		free(c);
+		return -ENOMEM;
+	}
+	pthread_cond_init(&c->unused, NULL);
+	c->be = be;
+	c->vol = vol;
+	c->ttl_ns = (int64_t)ttl_ms * 1000000;
+
+	t = &c->table;
+	/* Name, options, caps and the ops on no volume stay the inner's. */
+	*t = *be;
+	t->close = cache_close;
+	CACHE_OP(t, be, statfs, cache_statfs);
+	CACHE_OP(t, be, getattr, cache_getattr);
+	CACHE_OP(t, be, readlink, cache_readlink);
+	CACHE_OP(t, be, mknod, cache_mknod);
+	CACHE_OP(t, be, mkdir, cache_mkdir);
+	CACHE_OP(t, be, unlink, cache_unlink_op);
+	CACHE_OP(t, be, rmdir, cache_rmdir);
+	CACHE_OP(t, be, symlink, cache_symlink);
+	CACHE_OP(t, be, rename, cache_rename);
+	CACHE_OP(t, be, link, cache_link);
+	CACHE_OP(t, be, chmod, cache_chmod);
+	CACHE_OP(t, be, chown, cache_chown);
+	CACHE_OP(t, be, truncate, cache_truncate);
+	CACHE_OP(t, be, utimens, cache_utimens);
+	CACHE_OP(t, be, open_file, cache_open_file);
+	CACHE_OP(t, be, create_file, cache_create_file);
+	CACHE_OP(t, be, read, cache_read);
+	CACHE_OP(t, be, write, cache_write);
+	CACHE_OP(t, be, flush, cache_flush);
+	CACHE_OP(t, be, fsync, cache_fsync);
+	/* Our handles must be freed even if the inner ones need nothing. */
+	t->release = be->release ? cache_release : cache_release_only;
+	CACHE_OP(t, be, fd, cache_fd);
+	CACHE_OP(t, be, fallocate, cache_fallocate);
+	CACHE_OP(t, be, lseek, cache_lseek);
+	CACHE_OP(t, be, readdir, cache_readdir);
+	CACHE_OP(t, be, setxattr, cache_setxattr);
+	CACHE_OP(t, be, getxattr, cache_getxattr);
+	CACHE_OP(t, be, listxattr, cache_listxattr);
+	CACHE_OP(t, be, removexattr, cache_removexattr);
+	CACHE_OP(t, be, volume_caps, cache_volume_caps);
+	*be_out = t;
+	*vol_out = c;
+	return 0;
+}
+
+void volfs_cache_get_stats(void *vol, struct volfs_cache_stats *out)
+{
+	struct cache_vol *c = vol;
+
+	out->attr_hits = atomic_load(&c->attr_hits);
+	out->attr_misses = atomic_load(&c->attr_misses);
+	out->list_hits = atomic_load(&c->list_hits);
+	out->list_misses = atomic_load(&c->list_misses);
+	out->invalidations = atomic_load(&c->invalidations);
+}
