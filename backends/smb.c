@@ -1808,10 +1808,47 @@ static int smb_mkdir(void *vol, const char *path, mode_t mode,
 	return smb_simple(vol, path, 0, 0755);
 }
 
+/* Whether an open file removed by unlink still waits, under its hidden
+ * name, in directory dir for its last release. */
+static int smb_unlinked_in(struct smb_vol *v, const char *dir)
+{
+	size_t len = strlen(dir);
+	struct smb_file *f;
+	int found = 0;
+
+	pthread_mutex_lock(&v->lock);
+	for (f = v->files; f && !found; f = f->next)
+		found = f->unlinked && strncmp(f->path, dir, len) == 0 &&
+			f->path[len] == '/' && !strchr(f->path + len + 1, '/');
+	pthread_mutex_unlock(&v->lock);
+	return found;
+}
+
 static int smb_rmdir(void *vol, const char *path)
 {
+	struct smb_vol *v = vol;
+	int rc;
+
 	smb_dirs_forget(vol);
-	return smb_simple(vol, path, 1, 0);
+	rc = smb_simple(vol, path, 1, 0);
+	/*
+	 * The kernel sends the release of a closed file after close()
+	 * returned: a file unlinked while open may still sit here under its
+	 * hidden name for a moment.  Wait for it (a bounded while), as
+	 * POSIX sees the directory empty already.
+	 */
+	for (int i = 0; rc == -ENOTEMPTY && i < 200; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		int pending = smb_unlinked_in(v, path);
+
+		if (pending)
+			nanosleep(&ts, NULL);
+		/* Once none is pending, one last try: it may just have gone. */
+		rc = smb_simple(vol, path, 1, 0);
+		if (!pending)
+			break;
+	}
+	return rc;
 }
 
 static int smb_unlink(void *vol, const char *path)
@@ -2461,11 +2498,8 @@ static int smb_release(void *vol, uint64_t fh)
 	f->released = 1;
 	smb_file_close_all(v, f);
 	pthread_rwlock_unlock(&f->mv);
-	smb_file_list_del(v, f);
-	pthread_mutex_lock(&v->lock);
-	while (f->waiters)
-		pthread_cond_wait(&v->cond, &v->lock);
-	pthread_mutex_unlock(&v->lock);
+	/* Deleted while still listed as open: an rmdir of its directory
+	 * waits for that (smb_unlinked_in). */
 	if (f->unlinked) {
 		char url[PATH_MAX * 3 + 600];
 		SMBCCTX *ctx;
@@ -2483,6 +2517,11 @@ static int smb_release(void *vol, uint64_t fh)
 			smb_put(v, i);
 		}
 	}
+	smb_file_list_del(v, f);
+	pthread_mutex_lock(&v->lock);
+	while (f->waiters)
+		pthread_cond_wait(&v->cond, &v->lock);
+	pthread_mutex_unlock(&v->lock);
 	smb_file_free(f);
 	return rc;
 }
