@@ -41,7 +41,7 @@ static int gc_has_docker(struct volfs_catalog *cat)
 
 	n = volfs_catalog_attachments(cat, NULL, &a, NULL);
 	for (int i = 0; i < n; i++)
-		if (strncmp(a[i].consumer, "docker:", 7) == 0)
+		if (volfs_is_docker_ref(a[i].consumer))
 			found = 1;
 	if (n > 0)
 		volfs_attachments_free(a, (size_t)n);

@@ -316,13 +316,7 @@ static int mh_ensure_volume(struct volfs_cli *cli, struct mh_args *a,
 	}
 	/* Checked as create will, credentials file included, before
 	 * anything is made. */
-	struct volfs_kvlist all = { 0 };
-
-	rc = volfs_opts_expand(be, create->v, create->n, &all, &err);
-	if (rc == 0)
-		rc = volfs_opts_check(be, all.v, all.n, &err);
-	volfs_kvlist_release(&all);
-	if (rc < 0) {
+	if (volfs_volume_check_opts(be, create->v, create->n, &err) < 0) {
 		cli_error("%s", err.msg);
 		return MH_EXIT_FAIL;
 	}

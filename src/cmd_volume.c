@@ -434,7 +434,7 @@ int cmd_create(struct volfs_cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct volfs_kvlist opts = { 0 }, labels = { 0 }, all = { 0 };
+	struct volfs_kvlist opts = { 0 }, labels = { 0 };
 	const char *backend = VOLFS_DEFAULT_BACKEND, *name = NULL;
 	struct volfs_err err = { "" };
 	const struct volfs_backend *be;
@@ -504,15 +504,14 @@ int cmd_create(struct volfs_cli *cli, int argc, char **argv)
 	for (int i = 0; i < nopt; i++)
 		volfs_opt_scrub(be, optargs[i]);
 	/* Refuse a bad option before the catalog is touched. */
-	if (volfs_opts_expand(be, opts.v, opts.n, &all, &err) < 0 ||
-	    volfs_opts_check(be, all.v, all.n, &err) < 0) {
+	if (volfs_volume_check_opts(be, opts.v, opts.n, &err) < 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}
 	cat = cli_catalog(cli);
 	if (!cat)
 		goto out;
-	if (volfs_volume_create(cat, name, backend, all.v, all.n, labels.v,
+	if (volfs_volume_create(cat, name, backend, opts.v, opts.n, labels.v,
 				labels.n, &created, &err) < 0) {
 		cli_error("%s", err.msg);
 		goto out;
@@ -523,7 +522,6 @@ out:
 	free(created);
 	free(optargs);
 	volfs_kvlist_release(&labels);
-	volfs_kvlist_release(&all);
 	volfs_kvlist_release(&opts);
 	return rc;
 }

@@ -156,7 +156,7 @@ int volfs_docker_reconcile(struct volfs_catalog *cat, const char *docker_host,
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
-		if (strncmp(a[i].consumer, "docker:", 7) != 0 ||
+		if (!volfs_is_docker_ref(a[i].consumer) ||
 		    docker_in_use(&u, a[i].volume))
 			continue;
 		rc = volfs_catalog_detach(cat, a[i].volume, a[i].consumer,

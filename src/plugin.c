@@ -333,7 +333,7 @@ static int plugin_only_docker(struct volfs_catalog *cat, const char *name)
 	if (n <= 0)
 		return 0;
 	for (int i = 0; i < n; i++)
-		if (strncmp(a[i].consumer, "docker:", 7) != 0)
+		if (!volfs_is_docker_ref(a[i].consumer))
 			only = 0;
 	volfs_attachments_free(a, (size_t)n);
 	return only;
@@ -425,29 +425,48 @@ static int plugin_check_live(struct volfs_catalog *cat, const char *path,
 	return rc;
 }
 
+/*
+ * What Mount and Unmount begin with: the volume's name, the Mount ID as the
+ * attachment's consumer ("docker:ID") and a catalog handle, or an error
+ * reply and NULL.
+ */
+static struct volfs_catalog *plugin_ref_begin(struct volfs_plugin *p,
+					      json_t *req,
+					      struct plugin_reply *r,
+					      const char **name, char *consumer,
+					      size_t size)
+{
+	struct volfs_err err = { "" };
+	struct volfs_catalog *cat;
+	const char *id;
+
+	*name = plugin_name(req, r);
+	id = *name ? plugin_id(req, r) : NULL;
+	if (!id)
+		return NULL;
+	snprintf(consumer, size, VOLFS_DOCKER_CONSUMER "%s", id);
+	cat = plugin_cat_get(p, &err);
+	if (!cat)
+		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+	return cat;
+}
+
 static void plugin_mount(struct volfs_plugin *p, json_t *req,
 			 struct plugin_reply *r)
 {
 	struct volfs_err err = { "" };
 	struct plugin_refreq ref = { 0 };
 	struct volfs_attachment *a = &ref.op.a;
-	char consumer[PLUGIN_MAX_ID + 8];
+	char consumer[VOLFS_DOCKER_CONSUMER_LEN + PLUGIN_MAX_ID + 1];
 	char path[PATH_MAX];
 	struct volfs_catalog *cat;
-	const char *name, *id;
+	const char *name;
 	int rc;
 
-	name = plugin_name(req, r);
-	id = name ? plugin_id(req, r) : NULL;
-	if (!id)
+	cat = plugin_ref_begin(p, req, r, &name, consumer, sizeof(consumer));
+	if (!cat)
 		return;
-	snprintf(consumer, sizeof(consumer), "docker:%s", id);
 	snprintf(path, sizeof(path), "%s/%s", p->mountpoint, name);
-	cat = plugin_cat_get(p, &err);
-	if (!cat) {
-		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
-		return;
-	}
 	a->volume = (char *)name;
 	a->consumer = consumer;
 	a->target = path;
@@ -475,7 +494,7 @@ static void plugin_mount(struct volfs_plugin *p, json_t *req,
 		return;
 	}
 	volfs_log(VOLFS_LOG_INFO, "docker mounted volume '%s' for %.12s (%d)",
-		  name, id, rc);
+		  name, consumer + VOLFS_DOCKER_CONSUMER_LEN, rc);
 	plugin_reply_ok(r, json_pack("{s:s}", "Mountpoint", path));
 }
 
@@ -483,21 +502,14 @@ static void plugin_unmount(struct volfs_plugin *p, json_t *req,
 			   struct plugin_reply *r)
 {
 	struct volfs_err err = { "" };
-	char consumer[PLUGIN_MAX_ID + 8];
+	char consumer[VOLFS_DOCKER_CONSUMER_LEN + PLUGIN_MAX_ID + 1];
 	struct volfs_catalog *cat;
-	const char *name, *id;
+	const char *name;
 	int rc;
 
-	name = plugin_name(req, r);
-	id = name ? plugin_id(req, r) : NULL;
-	if (!id)
+	cat = plugin_ref_begin(p, req, r, &name, consumer, sizeof(consumer));
+	if (!cat)
 		return;
-	snprintf(consumer, sizeof(consumer), "docker:%s", id);
-	cat = plugin_cat_get(p, &err);
-	if (!cat) {
-		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
-		return;
-	}
 	rc = plugin_refop(p, cat,
 			  &(struct plugin_refreq){
 				  .op = { .a = { .volume = (char *)name,
@@ -516,7 +528,7 @@ static void plugin_unmount(struct volfs_plugin *p, json_t *req,
 		return;
 	}
 	volfs_log(VOLFS_LOG_INFO, "docker unmounted volume '%s' for %.12s",
-		  name, id);
+		  name, consumer + VOLFS_DOCKER_CONSUMER_LEN);
 	plugin_reply_ok(r, NULL);
 }
 

@@ -8,6 +8,8 @@
 #ifndef VOLFS_PLUGIN_H
 #define VOLFS_PLUGIN_H
 
+#include <string.h>
+
 #include "volfs/catalog.h"
 #include "volfs/err.h"
 
@@ -25,6 +27,17 @@ struct volfs_plugin_config {
 };
 
 struct volfs_plugin;
+
+/* A Docker reference is an attachment whose consumer is this prefix and
+ * the Mount ID. */
+#define VOLFS_DOCKER_CONSUMER "docker:"
+#define VOLFS_DOCKER_CONSUMER_LEN (sizeof(VOLFS_DOCKER_CONSUMER) - 1)
+
+static inline int volfs_is_docker_ref(const char *consumer)
+{
+	return strncmp(consumer, VOLFS_DOCKER_CONSUMER,
+		       VOLFS_DOCKER_CONSUMER_LEN) == 0;
+}
 
 /*
  * Binds the socket (mode 0660; a stale socket nobody answers on is

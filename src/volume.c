@@ -137,6 +137,28 @@ static void vol_create_undo(struct volfs_catalog *cat, const char *name,
 		volfs_log(VOLFS_LOG_WARNING, "%s", err.msg);
 }
 
+/* opts with credentials=FILE replaced by the file's options, checked
+ * against the backend's table; the caller releases *plain in any case. */
+static int vol_opts_plain(const struct volfs_backend *be,
+			  const struct volfs_kv *opts, size_t nopts,
+			  struct volfs_kvlist *plain, struct volfs_err *err)
+{
+	int rc = volfs_opts_expand(be, opts, nopts, plain, err);
+
+	return rc < 0 ? rc : volfs_opts_check(be, plain->v, plain->n, err);
+}
+
+int volfs_volume_check_opts(const struct volfs_backend *be,
+			    const struct volfs_kv *opts, size_t nopts,
+			    struct volfs_err *err)
+{
+	struct volfs_kvlist plain = { 0 };
+	int rc = vol_opts_plain(be, opts, nopts, &plain, err);
+
+	volfs_kvlist_release(&plain);
+	return rc;
+}
+
 int volfs_volume_create(struct volfs_catalog *cat, const char *name,
 			const char *backend, const struct volfs_kv *opts,
 			size_t nopts, const struct volfs_kv *labels,
@@ -171,10 +193,7 @@ int volfs_volume_create(struct volfs_catalog *cat, const char *name,
 	if (rc < 0)
 		return rc;
 	/* plain: what the backend sees; sealed: what the catalog stores. */
-	rc = volfs_opts_expand(be, opts, nopts, &plain, err);
-	if (rc < 0)
-		return rc;
-	rc = volfs_opts_check(be, plain.v, plain.n, err);
+	rc = vol_opts_plain(be, opts, nopts, &plain, err);
 	if (rc < 0)
 		goto err_opts;
 	rc = vol_labels_check(labels, nlabels, err);

@@ -19,6 +19,16 @@
 #define VOLFS_DEFAULT_BACKEND "local"
 
 /*
+ * Checks options as volfs_volume_create() will (credentials=FILE read,
+ * every option against backend be's table), without touching anything:
+ * for a caller that wants to refuse bad options before it opens the
+ * catalog.
+ */
+int volfs_volume_check_opts(const struct volfs_backend *be,
+			    const struct volfs_kv *opts, size_t nopts,
+			    struct volfs_err *err);
+
+/*
  * Creates a volume: checks the name (NULL makes an anonymous volume with a
  * random name), loads the backend, replaces a "credentials=FILE" option by
  * the options in FILE, checks the options against the backend's table and
