@@ -49,7 +49,7 @@ struct volfs_catalog {
 		char *sql;
 		sqlite3_stmt *st;
 		int busy;
-	} stc[32];
+	} stc[48];
 	size_t nstc;
 };
 
@@ -316,6 +316,8 @@ static int cat_step(struct volfs_catalog *cat, sqlite3_stmt *st,
 	return cat_fail(cat, rc, err);
 }
 
+/* Runs sql, which may hold several statements (a migration), parsed anew
+ * each time: the often repeated single statements go through cat_run(). */
 static int cat_exec(struct volfs_catalog *cat, const char *sql,
 		    struct volfs_err *err)
 {
@@ -402,13 +404,14 @@ static int cat_txn_begin(struct volfs_catalog *cat, const char *begin,
 
 	for (int attempt = 0;; attempt++) {
 		cat->busy = 0;
-		rc = cat_exec(cat, begin, err);
-		if (rc == 0) {
+		rc = cat_run(cat, begin, NULL, NULL, err);
+		if (rc >= 0) {
 			rc = fn(cat, arg, err);
 			if (rc >= 0) {
-				int crc = cat_exec(cat, "COMMIT", err);
+				int crc = cat_run(cat, "COMMIT", NULL, NULL,
+						  err);
 
-				if (crc == 0)
+				if (crc >= 0)
 					return rc;
 				if (undo)
 					undo(arg);
@@ -491,33 +494,30 @@ static int cat_reap_locked(struct volfs_catalog *cat, struct volfs_err *err)
 			  "cannot read /proc/%d/stat: not reaping attachments "
 			  "of dead processes",
 			  (int)getpid());
-		rc = cat_exec(cat,
-			      "DELETE FROM attachments WHERE "
-			      "volfs_unmounted(consumer, target)",
-			      err);
-		return rc < 0 ? rc : sqlite3_changes(cat->db);
+		return cat_run(cat,
+			       "DELETE FROM attachments WHERE "
+			       "volfs_unmounted(consumer, target)",
+			       NULL, NULL, err);
 	}
-	rc = cat_exec(cat,
-		      "DELETE FROM attachments WHERE volfs_gone(pid, pid_start)"
-		      " OR volfs_unmounted(consumer, target)",
-		      err);
+	rc = cat_run(cat,
+		     "DELETE FROM attachments WHERE volfs_gone(pid, pid_start)"
+		     " OR volfs_unmounted(consumer, target)",
+		     NULL, NULL, err);
 	if (rc < 0)
 		return rc;
-	n += sqlite3_changes(cat->db);
-	rc = cat_exec(cat,
-		      "DELETE FROM volumes WHERE state = 0 AND "
-		      "volfs_gone(creator_pid, creator_start)",
-		      err);
+	n += rc;
+	rc = cat_run(cat,
+		     "DELETE FROM volumes WHERE state = 0 AND "
+		     "volfs_gone(creator_pid, creator_start)",
+		     NULL, NULL, err);
 	if (rc < 0)
 		return rc;
-	n += sqlite3_changes(cat->db);
-	rc = cat_exec(cat,
-		      "DELETE FROM servers WHERE volfs_gone(pid, pid_start) OR "
-		      "volfs_unmounted('mount:' || mountpoint, mountpoint)",
-		      err);
-	if (rc < 0)
-		return rc;
-	return n + sqlite3_changes(cat->db);
+	n += rc;
+	rc = cat_run(cat,
+		     "DELETE FROM servers WHERE volfs_gone(pid, pid_start) OR "
+		     "volfs_unmounted('mount:' || mountpoint, mountpoint)",
+		     NULL, NULL, err);
+	return rc < 0 ? rc : n + rc;
 }
 
 /* The state of volume name, or -ENOENT (without a message). */
@@ -1618,11 +1618,9 @@ static int cat_refs_locked(struct volfs_catalog *cat, void *arg,
 			   struct volfs_err *err)
 {
 	struct cat_refs_arg *r = arg;
-	int rc;
 
-	rc = cat_reap_locked(cat, err);
-	if (rc < 0)
-		return rc;
+	/* No reaping here: Docker's references have no owner process to
+	 * outlive, and every other write reaps. */
 	for (size_t i = 0; i < r->n; i++) {
 		struct volfs_refop *op = r->ops[i];
 
@@ -1652,11 +1650,10 @@ static int cat_light_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
 {
 	int rc;
 
-	if (sqlite3_exec(cat->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
-			 NULL) != SQLITE_OK)
+	if (cat_run(cat, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) < 0)
 		return cat_txn(cat, fn, arg, NULL, err);
 	rc = cat_txn(cat, fn, arg, NULL, err);
-	sqlite3_exec(cat->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+	cat_run(cat, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
 	return rc;
 }
 

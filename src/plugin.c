@@ -35,7 +35,7 @@
 /* Seconds a connection may sit idle or dribble a request. */
 #define PLUGIN_CONN_TIMEOUT 120
 /* Catalog handles kept open between requests. */
-#define PLUGIN_POOL_KEEP 32
+#define PLUGIN_POOL_KEEP 64
 /* A Mount ID is 64 hex digits; allow some room, not a novel. */
 #define PLUGIN_MAX_ID 256
 
@@ -52,20 +52,23 @@ struct volfs_plugin {
 	/* Catalog writes of this process queue here, in order, instead of
 	 * polling SQLite's write lock with sleeps. */
 	pthread_mutex_t wlock;
-	/* Reference changes waiting for the next group commit; the thread
-	 * that finds no commit running commits everything queued. */
+	/* Reference changes waiting for the next group commit, oldest
+	 * first; the thread that finds no commit running commits everything
+	 * queued. */
 	pthread_mutex_t qlock;
-	pthread_cond_t qdone;
-	struct plugin_refreq *queue;
+	struct plugin_refreq *queue, **queue_tail;
 	int committing;
 	struct volfs_catalog *pool[PLUGIN_POOL_KEEP];
 	size_t npool;
 };
 
-/* A reference change waiting for its group commit. */
+/* A reference change waiting for its group commit.  Its thread sleeps on
+ * its own condition: woken when its change is committed, or when it is
+ * first in the queue and the committer before it has finished. */
 struct plugin_refreq {
 	struct volfs_refop op;
 	int done;
+	pthread_cond_t wake;
 	struct plugin_refreq *next;
 };
 
@@ -273,8 +276,9 @@ out:
 /*
  * Applies one reference change through the group commit: it is queued, and
  * whichever thread finds no commit running commits the whole queue in one
- * transaction, so N containers starting at once cost one commit.  Returns
- * op->rc, with its message in err.
+ * transaction, so N containers starting at once cost one commit.  Each
+ * thread is woken once, by name: its change is done, or it is the next
+ * committer.  Returns op->rc, with its message in err.
  */
 static int plugin_refop(struct volfs_plugin *p, struct volfs_catalog *cat,
 			struct plugin_refreq *me, struct volfs_err *err)
@@ -282,28 +286,30 @@ static int plugin_refop(struct volfs_plugin *p, struct volfs_catalog *cat,
 	struct volfs_refop *ops[PLUGIN_BATCH];
 	struct plugin_refreq *batch[PLUGIN_BATCH];
 
+	pthread_cond_init(&me->wake, NULL);
+	me->done = 0;
+	me->next = NULL;
 	pthread_mutex_lock(&p->qlock);
-	me->next = p->queue;
-	p->queue = me;
+	*p->queue_tail = me;
+	p->queue_tail = &me->next;
 	while (!me->done) {
 		struct volfs_err berr = { "" };
 		size_t n = 0;
 		int rc;
 
 		if (p->committing) {
-			pthread_cond_wait(&p->qdone, &p->qlock);
+			pthread_cond_wait(&me->wake, &p->qlock);
 			continue;
 		}
 		p->committing = 1;
-		while (p->queue && n < PLUGIN_BATCH) {
+		for (; p->queue && n < PLUGIN_BATCH; n++) {
 			batch[n] = p->queue;
+			ops[n] = &batch[n]->op;
 			p->queue = p->queue->next;
-			n++;
 		}
+		if (!p->queue)
+			p->queue_tail = &p->queue;
 		pthread_mutex_unlock(&p->qlock);
-		/* The queue is newest first: commit in arrival order. */
-		for (size_t i = 0; i < n; i++)
-			ops[i] = &batch[n - 1 - i]->op;
 		pthread_mutex_lock(&p->wlock);
 		rc = volfs_catalog_refs(cat, ops, n, &berr);
 		pthread_mutex_unlock(&p->wlock);
@@ -312,12 +318,18 @@ static int plugin_refop(struct volfs_plugin *p, struct volfs_catalog *cat,
 			ops[i]->err = berr;
 		}
 		pthread_mutex_lock(&p->qlock);
-		for (size_t i = 0; i < n; i++)
-			batch[i]->done = 1;
 		p->committing = 0;
-		pthread_cond_broadcast(&p->qdone);
+		for (size_t i = 0; i < n; i++) {
+			batch[i]->done = 1;
+			if (batch[i] != me)
+				pthread_cond_signal(&batch[i]->wake);
+		}
+		/* What queued meanwhile is the next committer's. */
+		if (p->queue)
+			pthread_cond_signal(&p->queue->wake);
 	}
 	pthread_mutex_unlock(&p->qlock);
+	pthread_cond_destroy(&me->wake);
 	if (me->op.rc < 0)
 		volfs_err_set(err, me->op.rc, "%s", me->op.err.msg);
 	return me->op.rc;
@@ -920,7 +932,7 @@ int volfs_plugin_start(const struct volfs_plugin_config *cfg,
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->wlock, NULL);
 	pthread_mutex_init(&p->qlock, NULL);
-	pthread_cond_init(&p->qdone, NULL);
+	p->queue_tail = &p->queue;
 	p->socket_path = strdup(cfg->socket_path);
 	p->mountpoint = strdup(cfg->mountpoint);
 	p->root = strdup(cfg->root);
@@ -974,7 +986,6 @@ void volfs_plugin_stop(struct volfs_plugin *p)
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->wlock);
 	pthread_mutex_destroy(&p->qlock);
-	pthread_cond_destroy(&p->qdone);
 	free(p->socket_path);
 	free(p->mountpoint);
 	free(p->root);
