@@ -15,10 +15,29 @@ assert_eq "$mnt" "$(jq -r .propagatedMount "$cfg")" "serve mountpoint vs propaga
 jq -e '.linux.capabilities | index("CAP_SYS_ADMIN")' "$cfg" >/dev/null || fail "no CAP_SYS_ADMIN"
 jq -e '.linux.devices[] | select(.path == "/dev/fuse")' "$cfg" >/dev/null || fail "no /dev/fuse"
 
-# Every option of the entrypoint is one `volfs serve` knows.
+# The entrypoint is `volfs [OPTIONS] serve [OPTIONS]`, every option one
+# volfs knows where it stands.
+assert_eq "$(jq -r '.entrypoint[0]' "$cfg")" /usr/bin/volfs "entrypoint program"
+jq -e '.entrypoint | index("serve")' "$cfg" >/dev/null || fail "the entrypoint does not run serve"
+"$VOLFS" --help >"$T/help-main"
 "$VOLFS" serve --help >"$T/help"
-for opt in $(jq -r '.entrypoint[] | select(startswith("--"))' "$cfg"); do
+for opt in $(jq -r '.entrypoint | index("serve") as $i | .[1:$i][] | select(startswith("--"))' "$cfg"); do
+	assert_grep "$opt" "$T/help-main"
+done
+for opt in $(jq -r '.entrypoint | index("serve") as $i | .[$i + 1:][] | select(startswith("--"))' "$cfg"); do
 	assert_grep "$opt" "$T/help"
 done
-assert_eq "$(jq -r '.entrypoint[1]' "$cfg")" serve "entrypoint command"
+
+# The state directory and Docker's socket are bound from the host, their
+# sources settable (`docker plugin set NAME state.source=DIR`).
+root=$(jq -r '.env[] | select(.name == "VOLFS_ROOT") | .value' "$cfg")
+assert_eq "$(jq -r '.mounts[] | select(.name == "state") | .destination' "$cfg")" "$root" \
+	"the state mount's destination vs VOLFS_ROOT"
+for m in state docker-sock; do
+	assert_eq "$(jq -r --arg m "$m" '.mounts[] | select(.name == $m) | .settable | join(",")' "$cfg")" \
+		source "settable fields of mount '$m'"
+done
+host=$(jq -r '.entrypoint | index("--docker-host") as $i | .[$i + 1]' "$cfg")
+assert_eq "$host" "unix://$(jq -r '.mounts[] | select(.name == "docker-sock") | .destination' "$cfg")" \
+	"--docker-host vs the docker-sock mount"
 exit 0
