@@ -134,15 +134,19 @@ struct smb_file {
 	char *path;
 	int flags;
 	int unlinked;
+	/* Created by this open, when: the attributes the first getattr of
+	 * the handle answers without asking (the reply to a create). */
+	_Atomic int64_t created_ms;
 	/* Per context; h[i] is touched only by who holds conn[i]. */
 	SMBCFILE *h[SMB_CONNS_MAX];
 	/* Read-ahead: file bytes [ra_off, ra_off + ra_len) in ra_buf, read
-	 * at ra_ms; ra_next is where the last read ended, ra_win the next
-	 * window.  Under ra_lock. */
+	 * at ra_ms, the end of the file if ra_eof; ra_next is where the
+	 * last read ended, ra_win the next window.  Under ra_lock. */
 	pthread_mutex_t ra_lock;
 	char *ra_buf;
 	off_t ra_off;
 	size_t ra_len;
+	int ra_eof;
 	off_t ra_next;
 	size_t ra_win;
 	int64_t ra_ms;
@@ -1344,6 +1348,7 @@ static void smb_ra_drop(struct smb_file *f)
 {
 	pthread_mutex_lock(&f->ra_lock);
 	f->ra_len = 0;
+	f->ra_eof = 0;
 	f->ra_next = 0;
 	f->ra_win = 0;
 	if (f->pf_state == 1)
@@ -1412,12 +1417,35 @@ static int smb_open_common(struct smb_vol *v, const char *path, int flags,
 		smb_file_free(f);
 		return rc;
 	}
+	if (create)
+		f->created_ms = smb_now_ms();
 	pthread_mutex_lock(&v->lock);
 	f->next = v->files;
 	v->files = f;
 	pthread_mutex_unlock(&v->lock);
 	*fh = (uint64_t)(uintptr_t)f;
 	return 0;
+}
+
+/*
+ * The attributes of a file this handle has just created, without a round
+ * trip: empty, of the configured modes, made now.  Only for the first
+ * getattr of the handle (the reply to the create), and only while young.
+ */
+static int smb_created_stat(const struct smb_vol *v, struct smb_file *f,
+			    struct stat *st)
+{
+	int64_t at = atomic_exchange(&f->created_ms, 0);
+	struct timespec now;
+
+	if (!at || smb_now_ms() - at > 1000)
+		return 0;
+	memset(st, 0, sizeof(*st));
+	clock_gettime(CLOCK_REALTIME, &now);
+	st->st_mode = S_IFREG;
+	st->st_atim = st->st_mtim = st->st_ctim = now;
+	smb_fix_stat(v, st);
+	return 1;
 }
 
 /* Closes every handle of f (mv held alone). */
@@ -1772,6 +1800,8 @@ static int smb_getattr(void *vol, const char *path, uint64_t fh,
 		smb_wb_drain_path(v, path);
 		return smb_getattr_path(v, path, st);
 	}
+	if (smb_created_stat(v, f, st))
+		return 0;
 	smb_wb_drain(f);
 	/* One round trip on a handle that can read attributes; else by the
 	 * handle's current path (open, query, close: three). */
@@ -2125,9 +2155,11 @@ static ssize_t smb_rw(struct smb_vol *v, struct smb_file *f, unsigned i,
 			*err = errno ? errno : EIO;
 			return done ? (ssize_t)done : -1;
 		}
-		if (n == 0)
-			break;
 		done += (size_t)n;
+		/* The library reads until the count or the end of the file:
+		 * a short read is the end, not worth another round trip. */
+		if (n == 0 || !wr)
+			break;
 	}
 	return (ssize_t)done;
 }
@@ -2238,13 +2270,20 @@ static ssize_t smb_read(void *vol, uint64_t fh, void *buf, size_t size,
 		return smb_io_op(v, fh, buf, size, off, 0);
 	pthread_mutex_lock(&f->ra_lock);
 	now = smb_now_ms();
-	if (f->ra_len && off >= f->ra_off &&
-	    off + (off_t)size <= f->ra_off + (off_t)f->ra_len &&
+	if ((f->ra_len || f->ra_eof) && off >= f->ra_off &&
+	    (off + (off_t)size <= f->ra_off + (off_t)f->ra_len ||
+	     (f->ra_eof && off <= f->ra_off + (off_t)f->ra_len)) &&
 	    now - f->ra_ms < (int64_t)v->p.ttl_ms) {
-		memcpy(buf, f->ra_buf + (off - f->ra_off), size);
-		f->ra_next = off + (off_t)size;
+		/* In the window, or past its end where that is the file's:
+		 * what is there, maybe nothing. */
+		size_t have = f->ra_len - (size_t)(off - f->ra_off);
+
+		if (have > size)
+			have = size;
+		memcpy(buf, f->ra_buf + (off - f->ra_off), have);
+		f->ra_next = off + (off_t)have;
 		pthread_mutex_unlock(&f->ra_lock);
-		return (ssize_t)size;
+		return (ssize_t)have;
 	}
 	if (off != f->ra_next &&
 	    !(f->ra_len && off == f->ra_off + (off_t)f->ra_len)) {
@@ -2266,6 +2305,7 @@ static ssize_t smb_read(void *vol, uint64_t fh, void *buf, size_t size,
 		}
 	}
 	f->ra_len = 0;
+	f->ra_eof = 0;
 	/* The window may be on its way already. */
 	while (f->pf_state == 1 && f->pf_off == off)
 		pthread_cond_wait(&f->ra_cond, &f->ra_lock);
@@ -2291,6 +2331,7 @@ static ssize_t smb_read(void *vol, uint64_t fh, void *buf, size_t size,
 	}
 	f->ra_off = off;
 	f->ra_len = (size_t)n;
+	f->ra_eof = (size_t)n < win;
 	f->ra_win = win;
 	/* While this window is read, fetch the next. */
 	if ((size_t)n >= win && f->pf_state == 0 && v->nworkers)
@@ -2413,6 +2454,7 @@ static ssize_t smb_write(void *vol, uint64_t fh, const void *buf, size_t size,
 	unsigned slot;
 	int rc;
 
+	f->created_ms = 0;
 	if (f->ra_buf)
 		smb_ra_drop(f);
 	if (v->nworkers && !(f->flags & O_APPEND) && size)

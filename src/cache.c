@@ -220,22 +220,169 @@ static void cache_parent(const char *path, const char **parent, size_t *len)
 }
 
 /*
- * Forgets path, its parent's attributes and listing, and with subtree
- * everything below path.
+ * What a change made stale besides path's own entry (cache_invalidate()'s
+ * how: these flags, and with CACHE_ADDED the new entry's S_IF* type).
  */
-static void cache_invalidate(struct cache_vol *c, const char *path,
-			     int subtree)
+enum {
+	/* path's attributes or data changed: the parent's listing, which
+	 * carries them, goes; the parent's attributes stay. */
+	CACHE_INODE = 0,
+	/* A name came (or went) in the parent: its listing, if known, says
+	 * so and stays; its times are now (so a lookup of the next new name
+	 * and a stat of the directory after each file created in it cost
+	 * nothing). */
+	CACHE_ADDED = 1,
+	CACHE_REMOVED = 2,
+	/* The parent's attributes go (its link count may change). */
+	CACHE_PARENT = 4,
+	/* And everything below path. */
+	CACHE_SUBTREE = 8,
+};
+
+/* Index of name in l, or -1. */
+static ssize_t cache_list_find(const struct cache_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->e[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Appends an entry to l; -ENOMEM leaves l as it was. */
+static int cache_list_add(struct cache_list *l, const char *name, mode_t type,
+			  const struct stat *st)
+{
+	struct cache_dirent *d;
+
+	if (l->n == l->alloc) {
+		size_t alloc = l->alloc ? 2 * l->alloc : 16;
+		struct cache_dirent *e = realloc(l->e, alloc * sizeof(*e));
+
+		if (!e)
+			return -ENOMEM;
+		l->e = e;
+		l->alloc = alloc;
+	}
+	d = &l->e[l->n];
+	d->name = strdup(name);
+	if (!d->name)
+		return -ENOMEM;
+	d->type = type;
+	d->has_st = st != NULL;
+	if (st)
+		d->st = *st;
+	l->n++;
+	return 0;
+}
+
+/* A listing of the entries of l, not shared with anyone yet. */
+static struct cache_list *cache_list_copy(const struct cache_list *l)
+{
+	struct cache_list *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->refs = 1;
+	for (size_t i = 0; i < l->n; i++)
+		if (cache_list_add(n, l->e[i].name, l->e[i].type,
+				   l->e[i].has_st ? &l->e[i].st : NULL) < 0) {
+			cache_list_put(n);
+			return NULL;
+		}
+	return n;
+}
+
+static void cache_list_forget(struct cache_ent *e)
+{
+	cache_list_put(e->list);
+	e->list = NULL;
+	e->list_exp = 0;
+}
+
+/*
+ * Makes the listing of e (c->lock held) say that name came, of type type
+ * (how has CACHE_ADDED), went (CACHE_REMOVED), or changed (neither: the
+ * attributes it holds for name are dropped).  A listing being replayed is
+ * copied first; when that cannot be done the listing is forgotten.
+ */
+static void cache_list_edit(struct cache_ent *e, const char *name, int how,
+			    mode_t type)
+{
+	struct cache_list *l = e->list;
+	int added = how & CACHE_ADDED;
+	ssize_t at;
+
+	if (!l)
+		return;
+	at = cache_list_find(l, name);
+	if (at < 0 && !added)
+		return;
+	if (at >= 0 && !added && !(how & CACHE_REMOVED) && !l->e[at].has_st)
+		return;
+	if (atomic_load(&l->refs) != 1) {
+		l = cache_list_copy(l);
+		if (!l) {
+			cache_list_forget(e);
+			return;
+		}
+		cache_list_put(e->list);
+		e->list = l;
+	}
+	if (at >= 0 && !(how & CACHE_REMOVED)) {
+		if (added)
+			l->e[at].type = type;
+		l->e[at].has_st = 0;
+	} else if (added) {
+		if (cache_list_add(l, name, type, NULL) < 0)
+			cache_list_forget(e);
+	} else {
+		free(l->e[at].name);
+		memmove(&l->e[at], &l->e[at + 1],
+			(l->n - (size_t)at - 1) * sizeof(l->e[0]));
+		l->n--;
+	}
+}
+
+/* The last component of path. */
+static const char *cache_base(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* Forgets path and, as how says, more of what its change made stale. */
+static void cache_invalidate(struct cache_vol *c, const char *path, int how)
 {
 	const char *parent;
 	size_t plen, len = strlen(path);
+	struct cache_ent *pe;
 
 	atomic_fetch_add(&c->invalidations, 1);
 	cache_parent(path, &parent, &plen);
 	pthread_mutex_lock(&c->lock);
 	c->gen++;
 	cache_drop(c, path, len);
-	cache_drop(c, parent, plen);
-	if (subtree) {
+	pe = strcmp(path, ".") ? cache_find(c, parent, plen) : NULL;
+	if (pe && !(how & CACHE_SUBTREE)) {
+		cache_list_edit(pe, cache_base(path), how,
+				(mode_t)how & S_IFMT);
+		if (how & CACHE_PARENT) {
+			pe->attr_exp = 0;
+		} else if ((how & (CACHE_ADDED | CACHE_REMOVED)) &&
+			   pe->attr_rc == 0) {
+			struct timespec now;
+
+			clock_gettime(CLOCK_REALTIME, &now);
+			pe->st.st_mtim = now;
+			pe->st.st_ctim = now;
+		}
+	} else if (pe) {
+		cache_list_forget(pe);
+		if (how & CACHE_PARENT)
+			pe->attr_exp = 0;
+	}
+	if (how & CACHE_SUBTREE) {
 		int root = strcmp(path, ".") == 0;
 
 		for (size_t b = 0; b < c->nbuckets; b++) {
@@ -347,6 +494,44 @@ static int cache_statfs(void *vol, struct statvfs *sv)
 	return c->be->statfs(c->vol, sv);
 }
 
+/* Records that directory path, just made here, is empty. */
+static void cache_store_empty(struct cache_vol *c, const char *path)
+{
+	struct cache_list *l = calloc(1, sizeof(*l));
+	struct cache_ent *e;
+
+	if (!l)
+		return;
+	l->refs = 1;
+	pthread_mutex_lock(&c->lock);
+	e = cache_get(c, path);
+	if (e) {
+		cache_list_put(e->list);
+		e->list = l;
+		e->list_exp = cache_now() + c->ttl_ns;
+		l = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	cache_list_put(l);
+}
+
+/* Whether the listing of path's parent is known and lacks path (c->lock
+ * held). */
+static int cache_known_absent(struct cache_vol *c, const char *path,
+			      int64_t now)
+{
+	const char *parent;
+	struct cache_ent *pe;
+	size_t plen;
+
+	if (strcmp(path, ".") == 0)
+		return 0;
+	cache_parent(path, &parent, &plen);
+	pe = cache_find(c, parent, plen);
+	return pe && pe->list && pe->list_exp > now &&
+	       cache_list_find(pe->list, cache_base(path)) < 0;
+}
+
 static int cache_getattr(void *vol, const char *path, uint64_t fh,
 			 struct stat *st)
 {
@@ -369,6 +554,11 @@ static int cache_getattr(void *vol, const char *path, uint64_t fh,
 		pthread_mutex_unlock(&c->lock);
 		atomic_fetch_add(&c->attr_hits, 1);
 		return rc;
+	}
+	if (cache_known_absent(c, path, now)) {
+		pthread_mutex_unlock(&c->lock);
+		atomic_fetch_add(&c->attr_hits, 1);
+		return -ENOENT;
 	}
 	gen = c->gen;
 	for (h = c->open; h; h = h->next)
@@ -416,7 +606,9 @@ static int cache_mknod(void *vol, const char *path, mode_t mode, dev_t rdev,
 	struct cache_vol *c = vol;
 	int rc = c->be->mknod(c->vol, path, mode, rdev, who);
 
-	cache_invalidate(c, path, 0);
+	cache_invalidate(c, path,
+			 rc < 0 ? CACHE_INODE
+				: CACHE_ADDED | (int)(mode & S_IFMT));
 	return rc;
 }
 
@@ -426,7 +618,13 @@ static int cache_mkdir(void *vol, const char *path, mode_t mode,
 	struct cache_vol *c = vol;
 	int rc = c->be->mkdir(c->vol, path, mode, who);
 
-	cache_invalidate(c, path, 0);
+	if (rc < 0) {
+		cache_invalidate(c, path, CACHE_INODE);
+		return rc;
+	}
+	cache_invalidate(c, path, CACHE_ADDED | CACHE_PARENT | S_IFDIR);
+	/* A new directory is empty: its listing is known. */
+	cache_store_empty(c, path);
 	return rc;
 }
 
@@ -437,7 +635,7 @@ static int cache_unlink_op(void *vol, const char *path)
 
 	if (rc == 0)
 		cache_fh_detach(c, path, 0);
-	cache_invalidate(c, path, 0);
+	cache_invalidate(c, path, rc < 0 ? CACHE_INODE : CACHE_REMOVED);
 	return rc;
 }
 
@@ -446,7 +644,9 @@ static int cache_rmdir(void *vol, const char *path)
 	struct cache_vol *c = vol;
 	int rc = c->be->rmdir(c->vol, path);
 
-	cache_invalidate(c, path, 1);
+	cache_invalidate(c, path,
+			 rc < 0 ? CACHE_SUBTREE
+				: CACHE_REMOVED | CACHE_PARENT | CACHE_SUBTREE);
 	return rc;
 }
 
@@ -456,7 +656,7 @@ static int cache_symlink(void *vol, const char *target, const char *path,
 	struct cache_vol *c = vol;
 	int rc = c->be->symlink(c->vol, target, path, who);
 
-	cache_invalidate(c, path, 0);
+	cache_invalidate(c, path, rc < 0 ? CACHE_INODE : CACHE_ADDED | S_IFLNK);
 	return rc;
 }
 
@@ -470,8 +670,8 @@ static int cache_rename(void *vol, const char *from, const char *to,
 		cache_fh_detach(c, to, 1);
 		cache_fh_detach(c, from, 1);
 	}
-	cache_invalidate(c, from, 1);
-	cache_invalidate(c, to, 1);
+	cache_invalidate(c, from, CACHE_PARENT | CACHE_SUBTREE);
+	cache_invalidate(c, to, CACHE_PARENT | CACHE_SUBTREE);
 	return rc;
 }
 
@@ -481,8 +681,8 @@ static int cache_link(void *vol, const char *from, const char *to)
 	int rc = c->be->link(c->vol, from, to);
 
 	/* Both names share the inode: its link count changed. */
-	cache_invalidate(c, from, 0);
-	cache_invalidate(c, to, 0);
+	cache_invalidate(c, from, CACHE_INODE);
+	cache_invalidate(c, to, rc < 0 ? CACHE_INODE : CACHE_ADDED | S_IFREG);
 	return rc;
 }
 
@@ -491,7 +691,7 @@ static int cache_chmod(void *vol, const char *path, uint64_t fh, mode_t mode)
 	struct cache_vol *c = vol;
 	int rc = c->be->chmod(c->vol, path, cache_inner_fh(fh), mode);
 
-	cache_invalidate(c, path, 0);
+	cache_invalidate(c, path, CACHE_INODE);
 	return rc;
 }
 
@@ -501,7 +701,7 @@ static int cache_chown(void *vol, const char *path, uint64_t fh, uid_t uid,
 	struct cache_vol *c = vol;
 	int rc = c->be->chown(c->vol, path, cache_inner_fh(fh), uid, gid);
 
-	cache_invalidate(c, path, 0);
+	cache_invalidate(c, path, CACHE_INODE);
 	return rc;
 }
 
@@ -511,7 +711,7 @@ static int cache_truncate(void *vol, const char *path, uint64_t fh,
 	struct cache_vol *c = vol;
 	int rc = c->be->truncate(c->vol, path, cache_inner_fh(fh), size);
 
-	cache_invalidate(c, path, 0);
+	cache_invalidate(c, path, CACHE_INODE);
 	return rc;
 }
 
@@ -521,7 +721,7 @@ static int cache_utimens(void *vol, const char *path, uint64_t fh,
 	struct cache_vol *c = vol;
 	int rc = c->be->utimens(c->vol, path, cache_inner_fh(fh), tv);
 
-	cache_invalidate(c, path, 0);
+	cache_invalidate(c, path, CACHE_INODE);
 	return rc;
 }
 
@@ -541,7 +741,7 @@ static int cache_open_file(void *vol, const char *path, int flags,
 	}
 	/* O_TRUNC changed the size. */
 	if (flags & O_TRUNC)
-		cache_invalidate(c, path, 0);
+		cache_invalidate(c, path, CACHE_INODE);
 	cache_fh_add(c, h);
 	*fh = (uint64_t)(uintptr_t)h;
 	return rc;
@@ -558,7 +758,7 @@ static int cache_create_file(void *vol, const char *path, int flags,
 	if (!h)
 		return -ENOMEM;
 	rc = c->be->create_file(c->vol, path, flags, mode, who, &h->inner);
-	cache_invalidate(c, path, 0);
+	cache_invalidate(c, path, rc < 0 ? CACHE_INODE : CACHE_ADDED | S_IFREG);
 	if (rc < 0) {
 		free(h);
 		return rc;
@@ -583,7 +783,7 @@ static ssize_t cache_write(void *vol, uint64_t fh, const void *buf,
 	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
 	ssize_t n = c->be->write(c->vol, h->inner, buf, size, off);
 
-	cache_invalidate(c, h->path, 0);
+	cache_invalidate(c, h->path, CACHE_INODE);
 	return n;
 }
 
@@ -593,7 +793,7 @@ static int cache_flush(void *vol, uint64_t fh)
 	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
 	int rc = c->be->flush(c->vol, h->inner);
 
-	cache_invalidate(c, h->path, 0);
+	cache_invalidate(c, h->path, CACHE_INODE);
 	return rc;
 }
 
@@ -603,7 +803,7 @@ static int cache_fsync(void *vol, uint64_t fh, int datasync)
 	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
 	int rc = c->be->fsync(c->vol, h->inner, datasync);
 
-	cache_invalidate(c, h->path, 0);
+	cache_invalidate(c, h->path, CACHE_INODE);
 	return rc;
 }
 
@@ -647,7 +847,7 @@ static int cache_release_only(void *vol, uint64_t fh)
 	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
 
 	cache_fh_del(c, h);
-	cache_invalidate(c, h->path, 0);
+	cache_invalidate(c, h->path, CACHE_INODE);
 	free(h);
 	return 0;
 }
@@ -666,7 +866,7 @@ static int cache_fallocate(void *vol, uint64_t fh, int mode, off_t off,
 	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
 	int rc = c->be->fallocate(c->vol, h->inner, mode, off, len);
 
-	cache_invalidate(c, h->path, 0);
+	cache_invalidate(c, h->path, CACHE_INODE);
 	return rc;
 }
 
@@ -687,31 +887,11 @@ static int cache_collect_fill(void *ctx, const char *name, mode_t type,
 			      const struct stat *st)
 {
 	struct cache_collect *cc = ctx;
-	struct cache_list *l = cc->l;
-	struct cache_dirent *d;
 
-	if (l->n == l->alloc) {
-		size_t alloc = l->alloc ? 2 * l->alloc : 16;
-		struct cache_dirent *e = realloc(l->e, alloc * sizeof(*e));
-
-		if (!e) {
-			cc->nomem = 1;
-			return 1;
-		}
-		l->e = e;
-		l->alloc = alloc;
-	}
-	d = &l->e[l->n];
-	d->name = strdup(name);
-	if (!d->name) {
+	if (cache_list_add(cc->l, name, type, st) < 0) {
 		cc->nomem = 1;
 		return 1;
 	}
-	d->type = type;
-	d->has_st = st != NULL;
-	if (st)
-		d->st = *st;
-	l->n++;
 	return 0;
 }
 
@@ -820,7 +1000,7 @@ static int cache_setxattr(void *vol, const char *path, const char *name,
 	int rc = c->be->setxattr(c->vol, path, name, value, size, flags);
 
 	/* ctime changed. */
-	cache_invalidate(c, path, 0);
+	cache_invalidate(c, path, CACHE_INODE);
 	return rc;
 }
 
@@ -845,7 +1025,7 @@ static int cache_removexattr(void *vol, const char *path, const char *name)
 	struct cache_vol *c = vol;
 	int rc = c->be->removexattr(c->vol, path, name);
 
-	cache_invalidate(c, path, 0);
+	cache_invalidate(c, path, CACHE_INODE);
 	return rc;
 }
 

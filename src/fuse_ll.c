@@ -360,7 +360,8 @@ static int fs_kill_priv(fuse_req_t req, struct volfs_fs *fs, struct fs_vol *v,
 	mode_t kill;
 	int rc;
 
-	if (!fs->killpriv)
+	/* A backend without chmod has no bits to clear: not worth asking. */
+	if (!fs->killpriv || !v->be->chmod)
 		return 0;
 	if (!__atomic_load_n(&fs->priv_seen, __ATOMIC_RELAXED) &&
 	    !(v->caps & VOLFS_CAP_EXTERNAL_CHANGES))
@@ -580,6 +581,17 @@ static struct volfs_caller fs_caller(fuse_req_t req)
 			return;                                              \
 		}                                                            \
 	} while (0)
+
+/*
+ * An xattr operation the volume's backend lacks.  A mount of one volume
+ * answers ENOSYS, which the kernel remembers for the whole mount (it stops
+ * asking, e.g. for security.capability before each first write of a file,
+ * and answers EOPNOTSUPP itself); under serve, other volumes may have
+ * xattrs, so each request is answered EOPNOTSUPP.
+ */
+#define FS_NO_XATTRS(fs) ((fs)->src ? ENOTSUP : ENOSYS)
+#define FS_HAVE_XATTR_OP(req, fs, at, op)                                   \
+	FS_HAVE_OP(req, at, op, FS_NO_XATTRS(fs))
 
 /* Replies the error and returns when resolving failed. */
 #define FS_CHECK(req, rc)                                                    \
@@ -1854,7 +1866,7 @@ static int fs_xattr_at(struct volfs_fs *fs, fuse_ino_t ino, struct fs_at *at)
 	int rc = fs_at(fs, ino, VOLFS_NO_FH, at);
 
 	if (rc == 0 && !(at->v->caps & VOLFS_CAP_XATTRS))
-		rc = -ENOTSUP;
+		rc = -FS_NO_XATTRS(fs);
 	return rc;
 }
 
@@ -1868,7 +1880,7 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	FS_WRITABLE(fs, req);
 	rc = fs_xattr_at(fs, ino, &at);
 	FS_CHECK(req, rc);
-	FS_HAVE_OP(req, at, setxattr, ENOTSUP);
+	FS_HAVE_XATTR_OP(req, fs, at, setxattr);
 	fs_vlock(at.v);
 	rc = at.v->be->setxattr(at.v->state, at.path, name, value, size,
 				flags);
@@ -1900,7 +1912,7 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (n == -EPERM)
 		n = -ENODATA;
 	FS_CHECK(req, (int)n);
-	FS_HAVE_OP(req, at, getxattr, ENOTSUP);
+	FS_HAVE_XATTR_OP(req, fs, at, getxattr);
 	if (size && !(buf = malloc(size))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -1926,7 +1938,7 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	FS_CHECK(req, (int)n);
-	FS_HAVE_OP(req, at, listxattr, ENOTSUP);
+	FS_HAVE_XATTR_OP(req, fs, at, listxattr);
 	if (size && !(buf = malloc(size))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -1947,7 +1959,7 @@ static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	FS_WRITABLE(fs, req);
 	rc = fs_xattr_at(fs, ino, &at);
 	FS_CHECK(req, rc);
-	FS_HAVE_OP(req, at, removexattr, ENOTSUP);
+	FS_HAVE_XATTR_OP(req, fs, at, removexattr);
 	fs_vlock(at.v);
 	rc = at.v->be->removexattr(at.v->state, at.path, name);
 	fs_vunlock(at.v);
@@ -2195,8 +2207,12 @@ static int fs_start(struct volfs_fs *fs, const char *fsname, const char *what,
 	argv[argc++] = "volfs";
 	argv[argc++] = "-o";
 	argv[argc++] = opts;
-	if (cfg->debug)
+	if (cfg->debug) {
 		argv[argc++] = "-d";
+		/* libfuse prints each request at debug level. */
+		if (volfs_log_level() < VOLFS_LOG_DEBUG)
+			volfs_log_set_level(VOLFS_LOG_DEBUG);
+	}
 	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	fs_last_msg[0] = '\0';
 	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);

@@ -67,6 +67,18 @@ wait "$fg" || rc=$?
 assert_eq "$rc" 0 "exit status of the foreground mount"
 assert_eq "$(ls_refs v)" 0 "REFS after the foreground mount ended"
 
+# -o debug: every FUSE request is printed.
+"$VOLFS" mount -f -o debug v "$m" 2>"$T/debug.err" &
+fg=$!
+track_pid "$fg"
+wait_until 10 is_mounted "$m" || fail "debug mount never came up"
+assert_eq "$(cat "$m/f")" hi "data through the debug mount"
+expect_exit 0 vol umount "$m"
+wait "$fg" || fail "the debug mount exited with an error"
+assert_grep "opcode: INIT" "$T/debug.err"
+assert_grep "opcode: LOOKUP" "$T/debug.err"
+assert_grep "opcode: OPEN" "$T/debug.err"
+
 # SIGTERM stops a daemon cleanly: unmounted, detached.
 mount_vol v "$m"
 pid=$(mount_pid v "$m")

@@ -126,6 +126,21 @@ if chmod 600 "$m/r2" 2>"$T/err"; then fail "chmod succeeded"; fi
 assert_grep "not supported|not permitted" "$T/err"
 if chown 5:5 "$m/r2" 2>"$T/err"; then fail "chown succeeded"; fi
 if mkfifo "$m/fifo" 2>"$T/err"; then fail "mkfifo succeeded"; fi
+# No xattrs: "not supported", the first time (volfs answers) and after
+# (the kernel remembers), for reading and writing alike.
+if command -v getfattr >/dev/null; then
+	for _ in 1 2; do
+		if getfattr -n user.x "$m/r2" 2>"$T/err"; then fail "getfattr succeeded"; fi
+		assert_grep "not supported" "$T/err"
+		if setfattr -n user.x -v 1 "$m/r2" 2>"$T/err"; then fail "setfattr succeeded"; fi
+		assert_grep "not supported" "$T/err"
+	done
+fi
+# A new file's attributes, answered without asking the server, agree with
+# what the server says after it was written.
+printf 'new' >"$m/fresh"
+assert_eq "$(stat -c '%s %F' "$m/fresh")" "3 regular file" "a new file's size and type"
+assert_eq "$(cat "$m/fresh")" new "a new file's data"
 df -k "$m" >"$T/df" || fail "df on the mount"
 
 # Nothing of libsmbclient on stdout, nor the password in any log.

@@ -438,7 +438,7 @@ static void cache_listing(void **state)
 	assert_int_equal(s.list_hits, 2);
 	assert_int_equal(s.list_misses, 1);
 
-	/* mkdir and unlink drop the parent's listing. */
+	/* mkdir and unlink edit the parent's listing: no listing again. */
 	assert_int_equal(w->be->mkdir(w->vol, "d/z", 0755, &me), 0);
 	memset(&l, 0, sizeof(l));
 	assert_int_equal(w->be->readdir(w->vol, "d", names_fill, &l), 0);
@@ -451,7 +451,58 @@ static void cache_listing(void **state)
 	assert_false(has_name(&l, "x"));
 	assert_int_equal(w->be->getattr(w->vol, "d/x", VOLFS_NO_FH, &st),
 			 -ENOENT);
-	assert_int_equal(w->f.readdirs, 3);
+	assert_int_equal(w->f.readdirs, 1);
+	unwrap(w);
+}
+
+/*
+ * A directory made here is known to be empty, and files created in it are
+ * known: lookups of names not there, listings and the directory's own
+ * attributes cost no call of the backend until the TTL passes.
+ */
+static void cache_known_listing(void **state)
+{
+	struct wrapped *w = wrap(200);
+	struct volfs_caller me = { 0 };
+	struct names l = { 0 };
+	struct stat st, dst;
+	uint64_t fh;
+
+	assert_int_equal(w->be->mkdir(w->vol, "k", 0755, &me), 0);
+	assert_int_equal(w->be->getattr(w->vol, "k", VOLFS_NO_FH, &dst), 0);
+	assert_int_equal(w->f.getattrs, 1);
+	assert_int_equal(w->be->getattr(w->vol, "k/a", VOLFS_NO_FH, &st),
+			 -ENOENT);
+	assert_int_equal(w->be->create_file(w->vol, "k/a", O_WRONLY, 0644, &me,
+					    &fh),
+			 0);
+	assert_int_equal(w->be->release(w->vol, fh), 0);
+	assert_int_equal(w->be->getattr(w->vol, "k/b", VOLFS_NO_FH, &st),
+			 -ENOENT);
+	/* The directory's attributes stayed, with new times. */
+	assert_int_equal(w->be->getattr(w->vol, "k", VOLFS_NO_FH, &st), 0);
+	assert_true(st.st_mtim.tv_sec > dst.st_mtim.tv_sec ||
+		    (st.st_mtim.tv_sec == dst.st_mtim.tv_sec &&
+		     st.st_mtim.tv_nsec >= dst.st_mtim.tv_nsec));
+	assert_int_equal(w->be->readdir(w->vol, "k", names_fill, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_true(has_name(&l, "a"));
+	/* Only the release's attributes of k/a were asked for. */
+	assert_int_equal(w->f.readdirs, 0);
+	assert_int_equal(w->f.getattrs, 2);
+	/* The created file is found, not taken for absent. */
+	assert_int_equal(w->be->getattr(w->vol, "k/a", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->be->unlink(w->vol, "k/a"), 0);
+	assert_int_equal(w->be->getattr(w->vol, "k/a", VOLFS_NO_FH, &st),
+			 -ENOENT);
+	/* Another client's file: seen once the TTL has passed. */
+	fake_add(&w->f, "k/other", 0, 3);
+	assert_int_equal(w->be->getattr(w->vol, "k/other", VOLFS_NO_FH, &st),
+			 -ENOENT);
+	sleep_ms(300);
+	assert_int_equal(w->be->getattr(w->vol, "k/other", VOLFS_NO_FH, &st),
+			 0);
+	assert_int_equal(st.st_size, 3);
 	unwrap(w);
 }
 
@@ -513,6 +564,7 @@ int main(void)
 		cmocka_unit_test(cache_write_invalidates),
 		cmocka_unit_test(cache_open_handles),
 		cmocka_unit_test(cache_listing),
+		cmocka_unit_test(cache_known_listing),
 		cmocka_unit_test(cache_rename_subtree),
 		cmocka_unit_test(cache_listing_expiry),
 	};
