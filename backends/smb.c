@@ -58,6 +58,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,8 @@
 #define SMB_RA_MAX ((size_t)8 << 20)
 /* Write-behind: writes of one file in flight at most. */
 #define SMB_WB_MAX 4
+/* A first write of a handle smaller than this is not sent behind. */
+#define SMB_WB_SYNC_MAX ((size_t)256 << 10)
 
 enum { SMB_ENC_OFF, SMB_ENC_DESIRED, SMB_ENC_REQUIRED };
 
@@ -137,6 +140,8 @@ struct smb_file {
 	/* Created by this open, when: the attributes the first getattr of
 	 * the handle answers without asking (the reply to a create). */
 	_Atomic int64_t created_ms;
+	/* A write came through this handle. */
+	int wrote;
 	/* Per context; h[i] is touched only by who holds conn[i]. */
 	SMBCFILE *h[SMB_CONNS_MAX];
 	/* Read-ahead: file bytes [ra_off, ra_off + ra_len) in ra_buf, read
@@ -372,6 +377,24 @@ static pthread_mutex_t smb_serial_lock = PTHREAD_MUTEX_INITIALIZER;
  * opened (the same function for every volume of a process). */
 static void (*_Atomic smb_logfn)(int level, const char *fmt, ...);
 
+/*
+ * Every libsmbclient call waits in an event context of its own; with
+ * tevent's default backend each one makes and closes an epoll instance.
+ * The poll backend needs no setup for the one socket a call waits on.
+ */
+static void smb_tevent_poll(void)
+{
+	void *h = dlopen("libtevent.so.0", RTLD_NOW | RTLD_NOLOAD);
+	bool (*set)(const char *backend) = NULL;
+
+	if (!h)
+		return;
+	*(void **)&set = dlsym(h, "tevent_set_default_backend");
+	if (set)
+		set("poll");
+	dlclose(h);
+}
+
 static void smb_init_once(void)
 {
 	int (*set)(const struct smb_thread_fns *tf) = NULL;
@@ -388,6 +411,7 @@ static void smb_init_once(void)
 		*(void **)&smb_talloc_free = dlsym(h, "_talloc_free");
 		dlclose(h);
 	}
+	smb_tevent_poll();
 }
 
 static void smb_debug_cb(void *priv, int level, const char *msg)
@@ -2454,11 +2478,19 @@ static ssize_t smb_write(void *vol, uint64_t fh, const void *buf, size_t size,
 	unsigned slot;
 	int rc;
 
-	f->created_ms = 0;
 	if (f->ra_buf)
 		smb_ra_drop(f);
-	if (v->nworkers && !(f->flags & O_APPEND) && size)
+	/*
+	 * The first write of a handle, when small, goes out from this thread:
+	 * a file written whole in one request (cp, tar) would only wait for
+	 * it at close, after two more thread hand-offs.  Writes that follow
+	 * go behind.
+	 */
+	if (v->nworkers && !(f->flags & O_APPEND) && size &&
+	    (f->wrote || size >= SMB_WB_SYNC_MAX))
 		j = malloc(sizeof(*j) + size);
+	f->wrote = 1;
+	f->created_ms = 0;
 	if (!j) {
 		rc = smb_wb_sync(f);
 		if (rc)

@@ -37,7 +37,18 @@ struct cache_list {
 	size_t n;
 	size_t alloc;
 	struct cache_dirent *e;
+	/* Past a few entries, names are found through an index (open
+	 * addressing, nidx slots): 0 a free slot, CACHE_TOMB one freed,
+	 * else the entry's position + 1.  Built and kept under the lock. */
+	uint32_t *idx;
+	size_t nidx, used;
+	/* Entries without attributes. */
+	size_t unknown;
 };
+
+#define CACHE_TOMB UINT32_MAX
+/* Listings this long get an index. */
+#define CACHE_LIST_INDEXED 32
 
 struct cache_ent {
 	struct cache_ent *next;
@@ -109,6 +120,7 @@ static void cache_list_put(struct cache_list *l)
 	for (size_t i = 0; i < l->n; i++)
 		free(l->e[i].name);
 	free(l->e);
+	free(l->idx);
 	free(l);
 }
 
@@ -239,13 +251,86 @@ enum {
 	CACHE_SUBTREE = 8,
 };
 
-/* Index of name in l, or -1. */
-static ssize_t cache_list_find(const struct cache_list *l, const char *name)
+/* The index slot of name in l: where it is, or the free slot ending its
+ * probe. */
+static size_t cache_idx_slot(const struct cache_list *l, const char *name)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->e[i].name, name) == 0)
-			return (ssize_t)i;
-	return -1;
+	size_t mask = l->nidx - 1;
+	size_t h = (size_t)cache_hash(name, strlen(name)) & mask;
+
+	for (;; h = (h + 1) & mask) {
+		uint32_t v = l->idx[h];
+
+		if (!v)
+			return h;
+		if (v != CACHE_TOMB && strcmp(l->e[v - 1].name, name) == 0)
+			return h;
+	}
+}
+
+/* Records entry i in the index (whose name is not in it). */
+static void cache_idx_put(struct cache_list *l, size_t i)
+{
+	size_t mask = l->nidx - 1;
+	size_t h = (size_t)cache_hash(l->e[i].name, strlen(l->e[i].name)) &
+		   mask;
+
+	while (l->idx[h] && l->idx[h] != CACHE_TOMB)
+		h = (h + 1) & mask;
+	if (!l->idx[h])
+		l->used++;
+	l->idx[h] = (uint32_t)i + 1;
+}
+
+/* (Re)builds the index with room for one more entry; without memory,
+ * there is none (lookups scan). */
+static void cache_idx_build(struct cache_list *l)
+{
+	size_t n = 64;
+
+	while (n < 4 * (l->n + 1))
+		n *= 2;
+	free(l->idx);
+	l->idx = calloc(n, sizeof(*l->idx));
+	l->nidx = l->idx ? n : 0;
+	l->used = 0;
+	for (size_t i = 0; l->idx && i < l->n; i++)
+		cache_idx_put(l, i);
+}
+
+/* Index of name in l, or -1. */
+static ssize_t cache_list_find(struct cache_list *l, const char *name)
+{
+	uint32_t v;
+
+	if (!l->idx && l->n >= CACHE_LIST_INDEXED)
+		cache_idx_build(l);
+	if (!l->idx) {
+		for (size_t i = 0; i < l->n; i++)
+			if (strcmp(l->e[i].name, name) == 0)
+				return (ssize_t)i;
+		return -1;
+	}
+	v = l->idx[cache_idx_slot(l, name)];
+	return v ? (ssize_t)v - 1 : -1;
+}
+
+/* Takes entry i out of l: the last entry moves into its place. */
+static void cache_list_del(struct cache_list *l, size_t i)
+{
+	size_t last = l->n - 1;
+
+	if (l->idx) {
+		l->idx[cache_idx_slot(l, l->e[i].name)] = CACHE_TOMB;
+		if (i != last)
+			l->idx[cache_idx_slot(l, l->e[last].name)] =
+				(uint32_t)i + 1;
+	}
+	if (!l->e[i].has_st)
+		l->unknown--;
+	free(l->e[i].name);
+	l->e[i] = l->e[last];
+	l->n--;
 }
 
 /* Appends an entry to l; -ENOMEM leaves l as it was. */
@@ -271,7 +356,15 @@ static int cache_list_add(struct cache_list *l, const char *name, mode_t type,
 	d->has_st = st != NULL;
 	if (st)
 		d->st = *st;
+	else
+		l->unknown++;
 	l->n++;
+	if (l->idx) {
+		if (2 * (l->used + 1) > l->nidx)
+			cache_idx_build(l);
+		else
+			cache_idx_put(l, l->n - 1);
+	}
 	return 0;
 }
 
@@ -331,15 +424,14 @@ static void cache_list_edit(struct cache_ent *e, const char *name, int how,
 	if (at >= 0 && !(how & CACHE_REMOVED)) {
 		if (added)
 			l->e[at].type = type;
+		if (l->e[at].has_st)
+			l->unknown++;
 		l->e[at].has_st = 0;
 	} else if (added) {
 		if (cache_list_add(l, name, type, NULL) < 0)
 			cache_list_forget(e);
 	} else {
-		free(l->e[at].name);
-		memmove(&l->e[at], &l->e[at + 1],
-			(l->n - (size_t)at - 1) * sizeof(l->e[0]));
-		l->n--;
+		cache_list_del(l, (size_t)at);
 	}
 }
 
@@ -515,21 +607,71 @@ static void cache_store_empty(struct cache_vol *c, const char *path)
 	cache_list_put(l);
 }
 
-/* Whether the listing of path's parent is known and lacks path (c->lock
- * held). */
-static int cache_known_absent(struct cache_vol *c, const char *path,
-			      int64_t now)
+/* A parent listing older than its TTL is read again on a lookup up to this
+ * size: one listing instead of a round trip per new name (an unpacking or
+ * a copy into the directory). */
+#define CACHE_RELIST_MAX 8192
+
+/*
+ * Answers a lookup of path from what is known (c->lock held): its own
+ * attributes, or its absence from its parent's listing.  Returns 1 with
+ * *rc (and *st) set, else 0, with *relist set when the parent's listing is
+ * known but old and worth reading again.
+ */
+static int cache_known(struct cache_vol *c, const char *path, int64_t now,
+		       struct stat *st, int *rc, int *relist)
 {
+	struct cache_ent *e = cache_find(c, path, strlen(path));
 	const char *parent;
-	struct cache_ent *pe;
+	ssize_t at;
 	size_t plen;
 
+	*relist = 0;
+	if (e && e->attr_exp > now) {
+		*rc = e->attr_rc;
+		if (*rc == 0)
+			*st = e->st;
+		return 1;
+	}
 	if (strcmp(path, ".") == 0)
 		return 0;
 	cache_parent(path, &parent, &plen);
-	pe = cache_find(c, parent, plen);
-	return pe && pe->list && pe->list_exp > now &&
-	       cache_list_find(pe->list, cache_base(path)) < 0;
+	e = cache_find(c, parent, plen);
+	if (!e || !e->list)
+		return 0;
+	if (e->list_exp <= now) {
+		*relist = e->list->n <= CACHE_RELIST_MAX;
+		return 0;
+	}
+	at = cache_list_find(e->list, cache_base(path));
+	if (at < 0) {
+		*rc = -ENOENT;
+		return 1;
+	}
+	/* Listed, without attributes (created or changed here since): when
+	 * others in the listing lack theirs too, one listing brings them
+	 * all. */
+	*relist = !e->list->e[at].has_st && e->list->n <= CACHE_RELIST_MAX &&
+		  e->list->unknown > 1;
+	return 0;
+}
+
+static int cache_list_load(struct cache_vol *c, const char *path,
+			   struct cache_list **out);
+
+/* Reads the listing of path's parent again. */
+static void cache_relist_parent(struct cache_vol *c, const char *path)
+{
+	struct cache_list *l;
+	const char *parent;
+	size_t plen;
+	char *dir;
+
+	cache_parent(path, &parent, &plen);
+	dir = strndup(parent, plen);
+	if (dir && cache_list_load(c, dir, &l) == 0)
+		cache_list_put(l);
+	free(dir);
 }
 
 static int cache_getattr(void *vol, const char *path, uint64_t fh,
@@ -540,25 +682,24 @@ static int cache_getattr(void *vol, const char *path, uint64_t fh,
 	struct cache_ent *e;
 	int64_t now;
 	uint64_t gen;
-	int rc;
+	int rc, known, relist;
 
 	if (fh != VOLFS_NO_FH)
 		return c->be->getattr(c->vol, path, cache_inner_fh(fh), st);
 	now = cache_now();
 	pthread_mutex_lock(&c->lock);
-	e = cache_find(c, path, strlen(path));
-	if (e && e->attr_exp > now) {
-		rc = e->attr_rc;
-		if (rc == 0)
-			*st = e->st;
+	known = cache_known(c, path, now, st, &rc, &relist);
+	if (!known && relist) {
+		pthread_mutex_unlock(&c->lock);
+		cache_relist_parent(c, path);
+		now = cache_now();
+		pthread_mutex_lock(&c->lock);
+		known = cache_known(c, path, now, st, &rc, &relist);
+	}
+	if (known) {
 		pthread_mutex_unlock(&c->lock);
 		atomic_fetch_add(&c->attr_hits, 1);
 		return rc;
-	}
-	if (cache_known_absent(c, path, now)) {
-		pthread_mutex_unlock(&c->lock);
-		atomic_fetch_add(&c->attr_hits, 1);
-		return -ENOENT;
 	}
 	gen = c->gen;
 	for (h = c->open; h; h = h->next)
@@ -811,29 +952,11 @@ static int cache_release(void *vol, uint64_t fh)
 {
 	struct cache_vol *c = vol;
 	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
-	struct cache_ent *e;
-	struct stat st;
-	uint64_t gen;
 	int rc;
 
-	/* The final attributes, through the handle while it is open: the
-	 * kernel asks for them after a close that follows writes, and a
-	 * release runs after close() has returned, so nobody waits here. */
-	if (h->path[0] && c->be->getattr) {
-		pthread_mutex_lock(&c->lock);
-		gen = c->gen;
-		pthread_mutex_unlock(&c->lock);
-		if (c->be->getattr(c->vol, h->path, h->inner, &st) == 0) {
-			pthread_mutex_lock(&c->lock);
-			e = c->gen == gen ? cache_get(c, h->path) : NULL;
-			if (e) {
-				e->attr_rc = 0;
-				e->st = st;
-				e->attr_exp = cache_now() + c->ttl_ns;
-			}
-			pthread_mutex_unlock(&c->lock);
-		}
-	}
+	/* The final attributes are not asked for here: a stat that follows
+	 * finds them by path, or, for many files written into one listed
+	 * directory, by listing it once (cache_known()). */
 	cache_fh_del(c, h);
 	rc = c->be->release(c->vol, h->inner);
 	free(h);
@@ -938,10 +1061,14 @@ static void cache_store_children(struct cache_vol *c, const char *path,
 	}
 }
 
-static int cache_readdir(void *vol, const char *path, volfs_fill_fn fill,
-			 void *ctx)
+/*
+ * Lists directory path through the inner backend and keeps the listing
+ * (unless something changed meanwhile).  *out: the listing, one reference
+ * the caller puts.
+ */
+static int cache_list_load(struct cache_vol *c, const char *path,
+			   struct cache_list **out)
 {
-	struct cache_vol *c = vol;
 	struct cache_collect cc = { 0 };
 	struct cache_list *l;
 	struct cache_ent *e;
@@ -950,20 +1077,9 @@ static int cache_readdir(void *vol, const char *path, volfs_fill_fn fill,
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
-	e = cache_find(c, path, strlen(path));
-	if (e && e->list && e->list_exp > now) {
-		l = e->list;
-		atomic_fetch_add(&l->refs, 1);
-		pthread_mutex_unlock(&c->lock);
-		atomic_fetch_add(&c->list_hits, 1);
-		cache_replay(l, fill, ctx);
-		cache_list_put(l);
-		return 0;
-	}
 	gen = c->gen;
 	pthread_mutex_unlock(&c->lock);
 	atomic_fetch_add(&c->list_misses, 1);
-
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
@@ -988,6 +1104,31 @@ static int cache_readdir(void *vol, const char *path, volfs_fill_fn fill,
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	*out = l;
+	return 0;
+}
+
+static int cache_readdir(void *vol, const char *path, volfs_fill_fn fill,
+			 void *ctx)
+{
+	struct cache_vol *c = vol;
+	struct cache_list *l;
+	struct cache_ent *e;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	e = cache_find(c, path, strlen(path));
+	if (e && e->list && e->list_exp > cache_now()) {
+		l = e->list;
+		atomic_fetch_add(&l->refs, 1);
+		pthread_mutex_unlock(&c->lock);
+		atomic_fetch_add(&c->list_hits, 1);
+	} else {
+		pthread_mutex_unlock(&c->lock);
+		rc = cache_list_load(c, path, &l);
+		if (rc < 0)
+			return rc;
+	}
 	cache_replay(l, fill, ctx);
 	cache_list_put(l);
 	return 0;

@@ -22,7 +22,7 @@
 
 #include "volfs/cache.h"
 
-#define FAKE_MAX 64
+#define FAKE_MAX 256
 
 /* A flat namespace of paths, and how often each op reached it. */
 struct fake {
@@ -263,7 +263,7 @@ static void sleep_ms(unsigned ms)
 struct names {
 	int n;
 	int stop_after;
-	char name[16][32];
+	char name[FAKE_MAX][32];
 };
 
 static int names_fill(void *ctx, const char *name, mode_t type,
@@ -372,8 +372,8 @@ static void cache_write_invalidates(void **state)
 	unwrap(w);
 }
 
-/* An open file's attributes come through its handle; at release the
- * final ones are kept, so a stat after close costs nothing. */
+/* An open file's attributes come through its handle; after release, a
+ * stat asks by path once. */
 static void cache_open_handles(void **state)
 {
 	struct wrapped *w = wrap(10000);
@@ -393,7 +393,8 @@ static void cache_open_handles(void **state)
 	w->f.getattrs = 0;
 	assert_int_equal(w->be->getattr(w->vol, "h", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(st.st_size, 7);
-	assert_int_equal(w->f.getattrs, 0);
+	assert_int_equal(w->be->getattr(w->vol, "h", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->f.getattrs, 1);
 
 	/* A handle whose name was removed no longer answers for the name. */
 	assert_int_equal(w->be->create_file(w->vol, "g", O_WRONLY, 0644, &me,
@@ -487,9 +488,9 @@ static void cache_known_listing(void **state)
 	assert_int_equal(w->be->readdir(w->vol, "k", names_fill, &l), 0);
 	assert_int_equal(l.n, 1);
 	assert_true(has_name(&l, "a"));
-	/* Only the release's attributes of k/a were asked for. */
+	/* Only k's attributes were asked for, after mkdir. */
 	assert_int_equal(w->f.readdirs, 0);
-	assert_int_equal(w->f.getattrs, 2);
+	assert_int_equal(w->f.getattrs, 1);
 	/* The created file is found, not taken for absent. */
 	assert_int_equal(w->be->getattr(w->vol, "k/a", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(w->be->unlink(w->vol, "k/a"), 0);
@@ -503,6 +504,59 @@ static void cache_known_listing(void **state)
 	assert_int_equal(w->be->getattr(w->vol, "k/other", VOLFS_NO_FH, &st),
 			 0);
 	assert_int_equal(st.st_size, 3);
+	/* The old listing was read again, and answers the next lookups. */
+	assert_int_equal(w->f.readdirs, 1);
+	assert_int_equal(w->be->getattr(w->vol, "k/none", VOLFS_NO_FH, &st),
+			 -ENOENT);
+	assert_int_equal(w->f.readdirs, 1);
+	unwrap(w);
+}
+
+/* A long listing (found through its index) stays right across creates and
+ * removals. */
+static void cache_long_listing(void **state)
+{
+	struct wrapped *w = wrap(10000);
+	struct volfs_caller me = { 0 };
+	struct names l = { 0 };
+	struct stat st;
+	char path[32];
+	uint64_t fh;
+	int before;
+
+	assert_int_equal(w->be->mkdir(w->vol, "big", 0755, &me), 0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(path, sizeof(path), "big/f%d", i);
+		assert_int_equal(w->be->getattr(w->vol, path, VOLFS_NO_FH,
+						&st),
+				 -ENOENT);
+		assert_int_equal(w->be->create_file(w->vol, path, O_WRONLY,
+						    0644, &me, &fh),
+				 0);
+		assert_int_equal(w->be->release(w->vol, fh), 0);
+	}
+	for (int i = 1; i < 200; i += 2) {
+		snprintf(path, sizeof(path), "big/f%d", i);
+		assert_int_equal(w->be->unlink(w->vol, path), 0);
+	}
+	before = w->f.getattrs;
+	for (int i = 0; i < 200; i++) {
+		snprintf(path, sizeof(path), "big/f%d", i);
+		assert_int_equal(w->be->getattr(w->vol, path, VOLFS_NO_FH,
+						&st),
+				 i % 2 ? -ENOENT : 0);
+	}
+	/* The odd ones are known absent; the even ones' attributes came
+	 * with one listing of the directory, not one by one. */
+	assert_int_equal(w->f.getattrs, before);
+	assert_int_equal(w->f.readdirs, 1);
+	assert_int_equal(w->be->readdir(w->vol, "big", names_fill, &l), 0);
+	assert_int_equal(l.n, 100);
+	for (int i = 0; i < 200; i += 2) {
+		snprintf(path, sizeof(path), "f%d", i);
+		assert_true(has_name(&l, path));
+	}
+	assert_int_equal(w->f.readdirs, 1);
 	unwrap(w);
 }
 
@@ -565,6 +619,7 @@ int main(void)
 		cmocka_unit_test(cache_open_handles),
 		cmocka_unit_test(cache_listing),
 		cmocka_unit_test(cache_known_listing),
+		cmocka_unit_test(cache_long_listing),
 		cmocka_unit_test(cache_rename_subtree),
 		cmocka_unit_test(cache_listing_expiry),
 	};
