@@ -91,6 +91,8 @@
 /* Read-ahead windows: the first, and the largest it doubles up to. */
 #define SMB_RA_MIN ((size_t)1 << 20)
 #define SMB_RA_MAX ((size_t)8 << 20)
+/* A read-ahead window is fetched in parts of at least this size. */
+#define SMB_PF_PART_MIN ((size_t)1 << 20)
 /* Write-behind: writes of one file in flight at most. */
 #define SMB_WB_MAX 4
 /* A first write of a handle smaller than this is not sent behind. */
@@ -166,6 +168,12 @@ struct smb_file {
 	off_t pf_off;
 	ssize_t pf_rc;
 	int64_t pf_ms;
+	/* The window travels in pf_nparts parts of pf_psz bytes (the last
+	 * takes the rest of pf_len), one per volume thread, so that several
+	 * connections read it at once; pf_left are still on their way. */
+	size_t pf_len, pf_psz;
+	unsigned pf_nparts, pf_left;
+	ssize_t pf_part_rc[SMB_CONNS_MAX];
 	/* Write-behind: the ranges of the writes in flight (wb_n of them)
 	 * and the first error one met, for the next write, flush, fsync or
 	 * release to report.  Under wb_lock. */
@@ -2248,27 +2256,74 @@ static void smb_queue(struct smb_vol *v, struct smb_job *j)
 	pthread_mutex_unlock(&v->q_lock);
 }
 
-/* Sends a volume thread for the window at off into pf_buf (ra_lock
- * held, nothing on its way). */
+/* Sends volume threads for the window at off into pf_buf (ra_lock held,
+ * nothing on its way): in parts, one per thread, when it is large. */
 static void smb_pf_start(struct smb_vol *v, struct smb_file *f, off_t off,
 			 size_t len)
 {
-	struct smb_job *j;
+	struct smb_job *j[SMB_CONNS_MAX];
+	unsigned n = v->nworkers;
 
+	if (n > len / SMB_PF_PART_MIN)
+		n = (unsigned)(len / SMB_PF_PART_MIN);
+	if (n < 1)
+		n = 1;
 	if (!f->pf_buf)
 		f->pf_buf = malloc(SMB_RA_MAX);
-	j = f->pf_buf ? calloc(1, sizeof(*j)) : NULL;
-	if (!j)
+	if (!f->pf_buf)
 		return;
-	j->f = f;
-	j->read = 1;
-	j->off = off;
-	j->len = len;
+	for (unsigned k = 0; k < n; k++) {
+		j[k] = calloc(1, sizeof(*j[k]));
+		if (!j[k]) {
+			while (k--)
+				free(j[k]);
+			return;
+		}
+	}
 	f->pf_state = 1;
 	f->pf_stale = 0;
 	f->pf_off = off;
+	f->pf_len = len;
+	f->pf_psz = len / n;
+	f->pf_nparts = f->pf_left = n;
 	f->pf_ms = smb_now_ms();
-	smb_queue(v, j);
+	for (unsigned k = 0; k < n; k++) {
+		j[k]->f = f;
+		j[k]->read = 1;
+		j[k]->slot = k;
+		j[k]->off = off + (off_t)(k * f->pf_psz);
+		j[k]->len = k + 1 < n ? f->pf_psz : len - k * f->pf_psz;
+		smb_queue(v, j[k]);
+	}
+}
+
+/* A part of the window on its way has arrived (ra_lock held); the last
+ * one makes pf_rc: the bytes up to the first short part, or its error. */
+static void smb_pf_part_done(struct smb_file *f, unsigned part, ssize_t n)
+{
+	ssize_t total = 0;
+
+	f->pf_part_rc[part] = n;
+	if (--f->pf_left)
+		return;
+	for (unsigned k = 0; k < f->pf_nparts; k++) {
+		ssize_t r = f->pf_part_rc[k];
+		size_t want = k + 1 < f->pf_nparts
+				      ? f->pf_psz
+				      : f->pf_len - k * f->pf_psz;
+
+		if (r < 0) {
+			if (!total)
+				total = r;
+			break;
+		}
+		total += r;
+		if ((size_t)r < want)
+			break;
+	}
+	f->pf_rc = total;
+	f->pf_state = 2;
+	pthread_cond_broadcast(&f->ra_cond);
 }
 
 /*
@@ -2437,13 +2492,12 @@ static void *smb_worker(void *arg)
 			return NULL;
 		f = j->f;
 		if (j->read) {
-			/* pf_buf stays put while pf_state is 1. */
-			n = smb_io_op(v, (uint64_t)(uintptr_t)f, f->pf_buf,
-				      j->len, j->off, 0);
+			/* pf_buf and pf_off stay put while pf_state is 1. */
+			n = smb_io_op(v, (uint64_t)(uintptr_t)f,
+				      f->pf_buf + (j->off - f->pf_off), j->len,
+				      j->off, 0);
 			pthread_mutex_lock(&f->ra_lock);
-			f->pf_rc = n;
-			f->pf_state = 2;
-			pthread_cond_broadcast(&f->ra_cond);
+			smb_pf_part_done(f, j->slot, n);
 			pthread_mutex_unlock(&f->ra_lock);
 			free(j);
 			continue;

@@ -16,8 +16,11 @@
 #   3. random 4 KiB reads of it, 1 job and 4 jobs, O_DIRECT (fio; mounts
 #      only: smbclient has no random access)
 #   4. 2,000 files of 16 KiB written (cp -r), then read back (cat)
+# The clients take turns, --rounds times (default 3); the table holds the
+# medians (random reads: the first round only).
 #
-#   test/bench/smb.sh [--size MIB] [--files N] [--runtime S] [--out FILE]
+#   test/bench/smb.sh [--size MIB] [--files N] [--runtime S] [--rounds N]
+#                     [--out FILE]
 #
 # Needs root, smbd, smbclient, rclone, fio, fusermount3.  The password is
 # never on a command line: volfs gets it through -o at create time from a
@@ -34,15 +37,17 @@ export VOLFS_BACKEND_DIR=${VOLFS_BACKEND_DIR:-$SRCDIR/backends/.libs}
 SIZE_MIB=1024
 NFILES=2000
 RUNTIME=15
+ROUNDS=3
 OUT=/var/tmp/volfs-bench-smb-$(date +%Y%m%d-%H%M%S).txt
 while [ $# -gt 0 ]; do
 	case $1 in
 	--size) SIZE_MIB=$2; shift 2 ;;
 	--files) NFILES=$2; shift 2 ;;
 	--runtime) RUNTIME=$2; shift 2 ;;
+	--rounds) ROUNDS=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	-h | --help)
-		sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,29p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) echo "smb.sh: unknown argument '$1'" >&2; exit 2 ;;
@@ -59,7 +64,8 @@ done
 if [ -z "${VOLFS_BENCH_NETNS:-}" ]; then
 	export VOLFS_BENCH_NETNS=1
 	exec unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" \
-		--size "$SIZE_MIB" --files "$NFILES" --runtime "$RUNTIME" --out "$OUT"
+		--size "$SIZE_MIB" --files "$NFILES" --runtime "$RUNTIME" \
+		--rounds "$ROUNDS" --out "$OUT"
 fi
 
 W=$(mktemp -d /var/tmp/volfs-bench-smb.XXXXXX)
@@ -151,26 +157,29 @@ mounted() {
 	a=$(now)
 	dd if="$W/big" of="$MNT/big" bs=1M conv=fsync status=none
 	b=$(now)
-	R[$t.seqw]=$(rate "$a" "$b" "$SIZE_MIB")
+	R[$t.seqw.$ROUND]=$(rate "$a" "$b" "$SIZE_MIB")
 	$down
 	$up
 	a=$(now)
 	dd if="$MNT/big" of=/dev/null bs=1M status=none
 	b=$(now)
-	R[$t.seqr]=$(rate "$a" "$b" "$SIZE_MIB")
+	R[$t.seqr.$ROUND]=$(rate "$a" "$b" "$SIZE_MIB")
 	cmp "$W/big" "$MNT/big" || { echo "smb.sh: $t: data differs" >&2; exit 1; }
-	R[$t.rr1]=$(randread "$MNT/big" 1)
-	R[$t.rr4]=$(randread "$MNT/big" 4)
+	# fio runs for --runtime seconds: once, in the first round.
+	if [ "$ROUND" = 1 ]; then
+		R[$t.rr1.$ROUND]=$(randread "$MNT/big" 1)
+		R[$t.rr4.$ROUND]=$(randread "$MNT/big" 4)
+	fi
 	a=$(now)
 	cp -r "$W/small" "$MNT/small"
 	b=$(now)
-	R[$t.smallw]=$(awk -v a="$a" -v b="$b" -v n="$NFILES" 'BEGIN { printf "%.0f", n / (b - a) }')
+	R[$t.smallw.$ROUND]=$(awk -v a="$a" -v b="$b" -v n="$NFILES" 'BEGIN { printf "%.0f", n / (b - a) }')
 	$down
 	$up
 	a=$(now)
 	cat "$MNT/small"/* >/dev/null
 	b=$(now)
-	R[$t.smallr]=$(awk -v a="$a" -v b="$b" -v n="$NFILES" 'BEGIN { printf "%.0f", n / (b - a) }')
+	R[$t.smallr.$ROUND]=$(awk -v a="$a" -v b="$b" -v n="$NFILES" 'BEGIN { printf "%.0f", n / (b - a) }')
 	$down
 }
 
@@ -180,22 +189,22 @@ run_smbclient() {
 	a=$(now)
 	"${SMBC[@]}" -c "put $W/big big" >/dev/null
 	b=$(now)
-	R[smbclient.seqw]=$(rate "$a" "$b" "$SIZE_MIB")
+	R[smbclient.seqw.$ROUND]=$(rate "$a" "$b" "$SIZE_MIB")
 	a=$(now)
 	"${SMBC[@]}" -c "get big /dev/null" >/dev/null
 	b=$(now)
-	R[smbclient.seqr]=$(rate "$a" "$b" "$SIZE_MIB")
-	R[smbclient.rr1]=n/a
-	R[smbclient.rr4]=n/a
+	R[smbclient.seqr.$ROUND]=$(rate "$a" "$b" "$SIZE_MIB")
+	R[smbclient.rr1.$ROUND]=n/a
+	R[smbclient.rr4.$ROUND]=n/a
 	a=$(now)
 	"${SMBC[@]}" -c "mkdir small; cd small; lcd $W/small; prompt off; mput *" >/dev/null
 	b=$(now)
-	R[smbclient.smallw]=$(awk -v a="$a" -v b="$b" -v n="$NFILES" 'BEGIN { printf "%.0f", n / (b - a) }')
+	R[smbclient.smallw.$ROUND]=$(awk -v a="$a" -v b="$b" -v n="$NFILES" 'BEGIN { printf "%.0f", n / (b - a) }')
 	mkdir "$W/got"
 	a=$(now)
 	"${SMBC[@]}" -c "cd small; lcd $W/got; prompt off; mget *" >/dev/null
 	b=$(now)
-	R[smbclient.smallr]=$(awk -v a="$a" -v b="$b" -v n="$NFILES" 'BEGIN { printf "%.0f", n / (b - a) }')
+	R[smbclient.smallr.$ROUND]=$(awk -v a="$a" -v b="$b" -v n="$NFILES" 'BEGIN { printf "%.0f", n / (b - a) }')
 	rm -rf "$W/got"
 }
 
@@ -203,12 +212,33 @@ VOLFS_SHARE=//127.0.0.1:4450/share
 "$VOLFS" create -b smb -o share="$VOLFS_SHARE" -o username="$USER_" \
 	-o password="$PASS" -o encrypt=off volbench >/dev/null
 
-echo "smb.sh: smbclient" >&2
-run_smbclient
-echo "smb.sh: volfs-smb" >&2
-mounted volfs-smb volfs_up volfs_down
-echo "smb.sh: rclone" >&2
-mounted rclone rclone_up rclone_down
+# The machine is shared and noisy: the clients take turns, ROUNDS times,
+# and the table shows medians.
+for ROUND in $(seq "$ROUNDS"); do
+	echo "smb.sh: round $ROUND: smbclient" >&2
+	run_smbclient
+	echo "smb.sh: round $ROUND: volfs-smb" >&2
+	mounted volfs-smb volfs_up volfs_down
+	echo "smb.sh: round $ROUND: rclone" >&2
+	mounted rclone rclone_up rclone_down
+done
+
+# Each target's median per metric, and every round's values.
+for t in volfs-smb smbclient rclone; do
+	for k in seqw seqr rr1 rr4 smallw smallr; do
+		vals=()
+		for r in $(seq "$ROUNDS"); do
+			[ -n "${R[$t.$k.$r]:-}" ] && vals+=("${R[$t.$k.$r]}")
+		done
+		if [ "${vals[0]}" = n/a ]; then
+			R[$t.$k]=n/a
+		else
+			R[$t.$k]=$(printf '%s\n' "${vals[@]}" | sort -g |
+				awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+		fi
+		R[$t.$k.all]="${vals[*]}"
+	done
+done
 
 ratio() {
 	case "$1$2" in
@@ -221,7 +251,8 @@ ratio() {
 	echo "volfs smb benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r)"
 	echo "server: smbd $(smbd -V | awk '{ print $2 }'), loopback, smb encrypt = off; $(rclone version | head -1)"
-	echo "command: test/bench/smb.sh --size $SIZE_MIB --files $NFILES --runtime $RUNTIME"
+	echo "command: test/bench/smb.sh --size $SIZE_MIB --files $NFILES --runtime $RUNTIME --rounds $ROUNDS"
+	echo "medians of $ROUNDS rounds (random reads: the first round's fio run)"
 	echo
 	printf '| %-30s | %10s | %10s | %10s | %8s | %8s |\n' metric volfs-smb smbclient rclone "vs smbc" "vs rclone"
 	printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' $(seq 32))" "-----------:" "-----------:" "-----------:" "---------:" "---------:"
@@ -236,6 +267,13 @@ ratio() {
 			"${R[volfs-smb.$k]}" "${R[smbclient.$k]}" "${R[rclone.$k]}" \
 			"$(ratio "${R[volfs-smb.$k]}" "${R[smbclient.$k]}")" \
 			"$(ratio "${R[volfs-smb.$k]}" "${R[rclone.$k]}")"
+	done
+	echo
+	echo "every round:"
+	for k in seqw seqr smallw smallr; do
+		for t in volfs-smb smbclient rclone; do
+			printf '  %-7s %-10s %s\n' "$k" "$t" "${R[$t.$k.all]}"
+		done
 	done
 } | tee "$OUT"
 echo "smb.sh: results in $OUT" >&2

@@ -70,6 +70,19 @@ assert_eq "$(cat "$SMB_DIR/share/d/e/f")" deep "a file in subdirectories"
 assert_eq "$(stat -c %a:%u:%g "$m/hello")" 640:1000:1001 "file mode and owner"
 assert_eq "$(stat -c %a:%u:%g "$m/d")" 750:1000:1001 "directory mode and owner"
 
+# A sequential read through the read-ahead: windows growing to 8 MiB,
+# fetched in parts over several connections, a last one cut by the end of
+# the file; the file as written by the server's side, and read again after
+# another client changed it in the middle.
+head -c $((40 * 1048576 + 12345)) /dev/urandom >"$T/seq"
+cp "$T/seq" "$SMB_DIR/share/seq"
+cmp "$T/seq" "$m/seq" || fail "a sequential read differs"
+dd if="$m/seq" bs=64k status=none | cmp - "$T/seq" ||
+	fail "a sequential read in 64 KiB requests differs"
+printf 'XYZ' | dd of="$T/seq" bs=1 seek=$((20 * 1048576)) conv=notrunc status=none
+cp "$T/seq" "$SMB_DIR/share/seq"
+wait_until 5 cmp -s "$T/seq" "$m/seq" || fail "a change by another client was not seen"
+
 # Past 4 GiB: a sparse write far out, read back.
 printf 'far' | dd of="$m/big" bs=1 seek=5368709120 conv=notrunc status=none ||
 	fail "writing at 5 GiB failed"
