@@ -110,6 +110,13 @@ static const char *const cat_migrations[] = {
 	/* Reaping looks for volumes still being created on every write. */
 	"CREATE INDEX volumes_creating ON volumes (creator_pid) "
 	"WHERE state = 0;",
+	/* 4: the pid and mount namespaces of whoever wrote a row that names
+	 * a process or a mount (volfs_ns_id(); 0: not known), so that
+	 * processes of other namespaces sharing the catalog (a managed Docker
+	 * plugin and the host) leave each other's rows alone. */
+	"ALTER TABLE volumes ADD COLUMN ns INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE attachments ADD COLUMN ns INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE servers ADD COLUMN ns INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define CAT_SCHEMA_VERSION ((int)CAT_ARRAY_SIZE(cat_migrations))
@@ -442,17 +449,35 @@ static int cat_read_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
 	return cat_txn_begin(cat, "BEGIN DEFERRED", fn, arg, undo, err);
 }
 
+/* Whether a row written in namespaces ns (volfs_ns_id()) can be judged
+ * here: its pids and mounts are ours to look at. */
+static int cat_ns_ours(sqlite3_value *ns)
+{
+	uint64_t id = (uint64_t)sqlite3_value_int64(ns);
+
+	return id == 0 || id == volfs_ns_id();
+}
+
+/* SQL function volfs_ns(): this process's namespaces, for new rows. */
+static void cat_sql_ns(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	(void)argv;
+	sqlite3_result_int64(ctx, (sqlite3_int64)volfs_ns_id());
+}
+
 /*
- * SQL function volfs_gone(pid, start): 1 if process pid no longer runs with
- * that start time (exited, or its pid was reused).  Pid 0 owns durable
- * attachments (Docker's), which no process's death ends.
+ * SQL function volfs_gone(pid, start, ns): 1 if process pid no longer runs
+ * with that start time (exited, or its pid was reused).  Pid 0 owns
+ * durable attachments (Docker's), which no process's death ends; a pid of
+ * other namespaces cannot be judged here.
  */
 static void cat_sql_gone(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	sqlite3_int64 pid = sqlite3_value_int64(argv[0]);
 	uint64_t start = (uint64_t)sqlite3_value_int64(argv[1]);
 
-	if (pid == 0) {
+	if (pid == 0 || !cat_ns_ours(argv[2])) {
 		sqlite3_result_int(ctx, 0);
 		return;
 	}
@@ -464,9 +489,10 @@ static void cat_sql_gone(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 /*
- * SQL function volfs_unmounted(consumer, target): 1 if consumer is
+ * SQL function volfs_unmounted(consumer, target, ns): 1 if consumer is
  * "mount:DIR" and its directory (target, or DIR when target is NULL) is no
- * longer a volfs mount.  When the mount table cannot be read, 0: keep it.
+ * longer a volfs mount.  When the mount table cannot be read, or is not
+ * the one the row was written in, 0: keep it.
  */
 static void cat_sql_unmounted(sqlite3_context *ctx, int argc,
 			      sqlite3_value **argv)
@@ -474,7 +500,8 @@ static void cat_sql_unmounted(sqlite3_context *ctx, int argc,
 	const char *consumer = (const char *)sqlite3_value_text(argv[0]);
 	const char *target = (const char *)sqlite3_value_text(argv[1]);
 
-	if (!consumer || strncmp(consumer, "mount:", 6) != 0) {
+	if (!consumer || strncmp(consumer, "mount:", 6) != 0 ||
+	    !cat_ns_ours(argv[2])) {
 		sqlite3_result_int(ctx, 0);
 		return;
 	}
@@ -496,26 +523,28 @@ static int cat_reap_locked(struct volfs_catalog *cat, struct volfs_err *err)
 			  (int)getpid());
 		return cat_run(cat,
 			       "DELETE FROM attachments WHERE "
-			       "volfs_unmounted(consumer, target)",
+			       "volfs_unmounted(consumer, target, ns)",
 			       NULL, NULL, err);
 	}
 	rc = cat_run(cat,
-		     "DELETE FROM attachments WHERE volfs_gone(pid, pid_start)"
-		     " OR volfs_unmounted(consumer, target)",
+		     "DELETE FROM attachments WHERE "
+		     "volfs_gone(pid, pid_start, ns) OR "
+		     "volfs_unmounted(consumer, target, ns)",
 		     NULL, NULL, err);
 	if (rc < 0)
 		return rc;
 	n += rc;
 	rc = cat_run(cat,
 		     "DELETE FROM volumes WHERE state = 0 AND "
-		     "volfs_gone(creator_pid, creator_start)",
+		     "volfs_gone(creator_pid, creator_start, ns)",
 		     NULL, NULL, err);
 	if (rc < 0)
 		return rc;
 	n += rc;
 	rc = cat_run(cat,
-		     "DELETE FROM servers WHERE volfs_gone(pid, pid_start) OR "
-		     "volfs_unmounted('mount:' || mountpoint, mountpoint)",
+		     "DELETE FROM servers WHERE volfs_gone(pid, pid_start, ns) "
+		     "OR volfs_unmounted('mount:' || mountpoint, mountpoint, "
+		     "ns)",
 		     NULL, NULL, err);
 	return rc < 0 ? rc : n + rc;
 }
@@ -627,14 +656,18 @@ static int cat_setup(struct volfs_catalog *cat, struct volfs_err *err)
 
 	sqlite3_extended_result_codes(cat->db, 1);
 	sqlite3_busy_timeout(cat->db, CAT_BUSY_MS);
-	rc = sqlite3_create_function(cat->db, "volfs_gone", 2,
+	rc = sqlite3_create_function(cat->db, "volfs_gone", 3,
 				     SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
 				     cat_sql_gone, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function(cat->db, "volfs_unmounted", 2,
+		rc = sqlite3_create_function(cat->db, "volfs_unmounted", 3,
 					     SQLITE_UTF8 | SQLITE_DIRECTONLY,
 					     NULL, cat_sql_unmounted, NULL,
 					     NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function(cat->db, "volfs_ns", 0,
+					     SQLITE_UTF8 | SQLITE_DIRECTONLY,
+					     NULL, cat_sql_ns, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return cat_fail(cat, rc, err);
 
@@ -858,8 +891,8 @@ static int cat_reserve_locked(struct volfs_catalog *cat, void *arg,
 
 	rc = cat_prepare(cat,
 			 "INSERT INTO volumes (name, backend, anonymous, "
-			 "state, created, creator_pid, creator_start) "
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			 "state, created, creator_pid, creator_start, ns) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, volfs_ns())",
 			 &st, err);
 	if (rc < 0)
 		return rc;
@@ -1456,13 +1489,13 @@ static int cat_attach_locked(struct volfs_catalog *cat, void *arg,
 		return rc;
 	rc = cat_prepare(cat,
 			 "INSERT INTO attachments (volume, consumer, target, "
-			 "readonly, since, pid, pid_start) "
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+			 "readonly, since, pid, pid_start, ns) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, volfs_ns()) "
 			 "ON CONFLICT (volume, consumer) DO UPDATE SET "
 			 "target = excluded.target, "
 			 "readonly = excluded.readonly, "
 			 "since = excluded.since, pid = excluded.pid, "
-			 "pid_start = excluded.pid_start",
+			 "pid_start = excluded.pid_start, ns = excluded.ns",
 			 &st, err);
 	if (rc < 0)
 		return rc;
@@ -1829,8 +1862,8 @@ static int cat_server_add_locked(struct volfs_catalog *cat, void *arg,
 
 	rc = cat_prepare(cat,
 			 "INSERT OR REPLACE INTO servers "
-			 "(mountpoint, pid, pid_start, since) "
-			 "VALUES (?1, ?2, ?3, ?4)",
+			 "(mountpoint, pid, pid_start, since, ns) "
+			 "VALUES (?1, ?2, ?3, ?4, volfs_ns())",
 			 &st, err);
 	if (rc < 0)
 		return rc;
@@ -1895,7 +1928,8 @@ static int cat_servers_locked(struct volfs_catalog *cat, void *arg,
 		return rc;
 	rc = cat_prepare(cat,
 			 "SELECT mountpoint, pid, pid_start, since "
-			 "FROM servers ORDER BY since",
+			 "FROM servers WHERE ns = 0 OR ns = volfs_ns() "
+			 "ORDER BY since",
 			 &st, err);
 	if (rc < 0)
 		return rc;

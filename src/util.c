@@ -88,6 +88,18 @@ int volfs_name_random(char buf[65])
 	return 0;
 }
 
+uint64_t volfs_ns_id(void)
+{
+	struct stat pid_ns, mnt_ns;
+
+	if (stat("/proc/self/ns/pid", &pid_ns) < 0 ||
+	    stat("/proc/self/ns/mnt", &mnt_ns) < 0)
+		return 0;
+	/* Namespace inodes are 32-bit proc inode numbers. */
+	return ((uint64_t)(pid_ns.st_ino & 0xffffffffu) << 32) |
+	       (uint64_t)(mnt_ns.st_ino & 0xffffffffu);
+}
+
 uint64_t volfs_pid_start(pid_t pid)
 {
 	char path[64], buf[1024];

@@ -40,6 +40,14 @@ int volfs_name_check(const char *name, struct volfs_err *err);
 int volfs_name_random(char buf[65]);
 
 /*
+ * Which pid and mount namespaces this process sees, as one number (0 when
+ * /proc cannot tell): a pid or a mount recorded by a process of other
+ * namespaces means nothing here (a managed Docker plugin shares the
+ * catalog with the host).
+ */
+uint64_t volfs_ns_id(void);
+
+/*
  * The start time of process pid (field 22 of /proc/PID/stat), or 0 if the
  * process does not exist.
  */

@@ -130,6 +130,17 @@ docker run -d --name holder --network none -v pvol:/data "$IMG" sleep 600 >/dev/
 	fail "docker run -d failed"
 assert_eq "$(docker volume inspect -f '{{.Status.refcount}}' pvol)" 1 "refcount with a container running"
 assert_eq "$(docker exec holder cat /data/d/f)" hello "the running container's view"
+# A volfs on the host sharing the plugin's state directory leaves the
+# plugin's records alone: its daemon (pid 1 of another pid namespace) and
+# its mount (of another mount namespace) are not taken for gone.
+need_cmd sqlite3
+servers() { sqlite3 "$PSTATE/catalog.db" 'SELECT count(*) FROM servers'; }
+assert_eq "$(servers)" 1 "the plugin's server record"
+VOLFS_ROOT=$PSTATE "$VOLFS" ls >"$T/host-ls" || fail "volfs ls on the host failed"
+assert_grep " pvol +1$" "$T/host-ls"
+VOLFS_ROOT=$PSTATE "$VOLFS" gc --docker-host "unix://$T/no-docker.sock" >/dev/null 2>&1 || true
+assert_eq "$(servers)" 1 "the plugin's server record after the host's volfs ls and gc"
+assert_eq "$(docker volume inspect -f '{{.Status.refcount}}' pvol)" 1 "refcount after the host's volfs ls"
 expect_fail docker volume rm pvol
 docker rm -f holder >/dev/null
 assert_eq "$(docker volume inspect -f '{{.Status.refcount}}' pvol)" 0 "refcount after the container went"

@@ -234,7 +234,7 @@ static void test_open_creates(void **state)
 	sqlite3_finalize(stmt);
 	sqlite3_close(db);
 	assert_string_equal(mode, "wal");
-	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 3);
+	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 4);
 
 	/* Opening twice at once, and again later, is fine. */
 	{
@@ -889,9 +889,11 @@ static void test_servers(void **state)
 	tcat_sql(t, "DROP TABLE servers; "
 		    "DROP INDEX volumes_creating; "
 		    "ALTER TABLE attachments DROP COLUMN mounts; "
+		    "ALTER TABLE attachments DROP COLUMN ns; "
+		    "ALTER TABLE volumes DROP COLUMN ns; "
 		    "PRAGMA user_version = 1");
 	tcat_open(t);
-	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 3);
+	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 4);
 	assert_int_equal(tcat_sql_int(t, "SELECT count(*) FROM servers"), 0);
 
 	/* Not a mount: reaped when listed. */
@@ -1000,9 +1002,12 @@ static void test_ref_unref(void **state)
 	tcat_close(t);
 	tcat_sql(t, "DROP INDEX volumes_creating; "
 		    "ALTER TABLE attachments DROP COLUMN mounts; "
+		    "ALTER TABLE attachments DROP COLUMN ns; "
+		    "ALTER TABLE volumes DROP COLUMN ns; "
+		    "ALTER TABLE servers DROP COLUMN ns; "
 		    "PRAGMA user_version = 2");
 	tcat_open(t);
-	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 3);
+	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 4);
 	assert_int_equal(tcat_refcount(t, "old"), 1);
 }
 
@@ -1033,6 +1038,58 @@ static void test_names(void **state)
 	assert_string_equal(buf, "aa,zz,");
 }
 
+/*
+ * Rows written by processes of other pid and mount namespaces (a managed
+ * Docker plugin and the host sharing one catalog): their pids and mounts
+ * mean nothing here, so they are neither reaped nor offered as servers.
+ * Rows of unknown (0) or our namespaces are judged as ever.
+ */
+static void test_namespaces(void **state)
+{
+	struct tcat *t = *state;
+	struct volfs_server *list = NULL;
+	char sql[1024];
+	int n;
+
+	tcat_open(t);
+	tcat_mkvol(t, "shared");
+	/* Our own rows carry our namespaces. */
+	assert_int_equal(tcat_sql_int(t, "SELECT count(*) FROM volumes "
+					 "WHERE ns = 0"),
+			 0);
+	tcat_close(t);
+	/* Dead owners (pid 0x7ffffff0 runs nowhere) and directories that are
+	 * no mounts, in foreign (12345), unknown (0) and our namespaces (as
+	 * SQLite stores it: the 64-bit pattern as a signed integer). */
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO attachments (volume, consumer, target, since, "
+		 "pid, pid_start, ns) VALUES "
+		 "('shared', 'cli:foreign', NULL, 1, 2147483632, 1, 12345), "
+		 "('shared', 'cli:unknown', NULL, 1, 2147483632, 1, 0), "
+		 "('shared', 'cli:ours', NULL, 1, 2147483632, 1, %lld), "
+		 "('shared', 'mount:/nowhere/here', NULL, 1, %d, %llu, %lld), "
+		 "('shared', 'mount:/nowhere/there', NULL, 1, %d, %llu, 12345)",
+		 (long long)volfs_ns_id(), (int)getpid(),
+		 (unsigned long long)volfs_pid_start(getpid()),
+		 (long long)volfs_ns_id(), (int)getpid(),
+		 (unsigned long long)volfs_pid_start(getpid()));
+	tcat_sql(t, sql);
+	tcat_sql(t, "INSERT INTO servers (mountpoint, pid, pid_start, since, "
+		    "ns) VALUES ('/mnt/volumes', 1, 1, 1, 12345)");
+	tcat_open(t);
+	n = volfs_catalog_reap(t->cat, &t->err);
+	/* cli:unknown and cli:ours (dead) and mount:/nowhere/here (not a
+	 * mount) went; the foreign ones stayed. */
+	assert_int_equal(n, 3);
+	assert_int_equal(tcat_sql_int(t, "SELECT count(*) FROM attachments "
+					 "WHERE ns = 12345"),
+			 2);
+	assert_int_equal(tcat_sql_int(t, "SELECT count(*) FROM servers"), 1);
+	assert_int_equal(volfs_catalog_servers(t->cat, &list, &t->err), 0);
+	volfs_servers_free(list, 0);
+	assert_int_equal(tcat_refcount(t, "shared"), 2);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tcat_setup, tcat_teardown)
 
 int main(void)
@@ -1049,6 +1106,7 @@ int main(void)
 		T(test_unopenable),	  T(test_empty_list),
 		T(test_busy_waits),	  T(test_servers),
 		T(test_ref_unref),	  T(test_names),
+		T(test_namespaces),
 	};
 
 	umask(022);
