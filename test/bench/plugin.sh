@@ -89,8 +89,10 @@ rclone serve docker --socket-addr "$T/rclone.sock" --base-dir "$T/rclone-mnt" \
 	--config "$T/rclone.conf" --cache-dir "$T/rclone-cache" 2>"$T/rclone.log" &
 rclone_pid=$!
 for _ in $(seq 100); do [ -S "$T/rclone.sock" ] && break; sleep 0.1; done
+# One client creates them: rclone 1.60 stops answering any request after
+# concurrent Creates, and its Create rate is not what is compared.
 PLUGIN_LOAD_OPTS="{\"remote\":\"$T/rclone-data\"}" \
-	"$PLUGIN_LOAD" "$T/rclone.sock" create "$PEER_VOLUMES" vol "$CLIENTS"
+	"$PLUGIN_LOAD" "$T/rclone.sock" create "$PEER_VOLUMES" vol 1
 echo "== rclone: 1 client x 100 rounds"
 load "$T/rclone.sock" 1 100 "$PEER_VOLUMES" vol
 echo "== rclone: $CLIENTS clients x $ROUNDS rounds"
