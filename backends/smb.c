@@ -143,7 +143,7 @@ struct smb_file {
 	 * the handle answers without asking (the reply to a create). */
 	_Atomic int64_t created_ms;
 	/* A write came through this handle. */
-	int wrote;
+	_Atomic int wrote;
 	/* Per context; h[i] is touched only by who holds conn[i]. */
 	SMBCFILE *h[SMB_CONNS_MAX];
 	/* Read-ahead: file bytes [ra_off, ra_off + ra_len) in ra_buf, read

@@ -57,8 +57,10 @@ struct cache_ent {
 	int64_t attr_exp;
 	int attr_rc;
 	struct stat st;
-	/* Listing: valid while list_exp > now and list != NULL. */
+	/* Listing: valid while list_exp > now and list != NULL; read again
+	 * for a lookup (cache_known()) at most once a TTL, from relist_at. */
 	int64_t list_exp;
+	int64_t relist_at;
 	struct cache_list *list;
 	char path[];
 };
@@ -616,7 +618,9 @@ static void cache_store_empty(struct cache_vol *c, const char *path)
  * Answers a lookup of path from what is known (c->lock held): its own
  * attributes, or its absence from its parent's listing.  Returns 1 with
  * *rc (and *st) set, else 0, with *relist set when the parent's listing is
- * known but old and worth reading again.
+ * known but old and worth reading again (at most once a TTL: a listing
+ * read while something changed is not kept, and must not be read again
+ * for every lookup).
  */
 static int cache_known(struct cache_vol *c, const char *path, int64_t now,
 		       struct stat *st, int *rc, int *relist)
@@ -640,7 +644,10 @@ static int cache_known(struct cache_vol *c, const char *path, int64_t now,
 	if (!e || !e->list)
 		return 0;
 	if (e->list_exp <= now) {
-		*relist = e->list->n <= CACHE_RELIST_MAX;
+		*relist = e->list->n <= CACHE_RELIST_MAX &&
+			  now - e->relist_at >= c->ttl_ns;
+		if (*relist)
+			e->relist_at = now;
 		return 0;
 	}
 	at = cache_list_find(e->list, cache_base(path));
@@ -652,7 +659,9 @@ static int cache_known(struct cache_vol *c, const char *path, int64_t now,
 	 * others in the listing lack theirs too, one listing brings them
 	 * all. */
 	*relist = !e->list->e[at].has_st && e->list->n <= CACHE_RELIST_MAX &&
-		  e->list->unknown > 1;
+		  e->list->unknown > 1 && now - e->relist_at >= c->ttl_ns;
+	if (*relist)
+		e->relist_at = now;
 	return 0;
 }
 

@@ -43,6 +43,8 @@ struct volfs_catalog {
 	int busy;
 	/* What the current call does, for messages: "cannot list volumes". */
 	char op[320];
+	/* volfs_ns_id() at the start of the current transaction. */
+	uint64_t ns;
 	/* Prepared statements kept for reuse (parsing SQL costs more than
 	 * running these small queries); "busy" while a caller holds one. */
 	struct {
@@ -409,6 +411,7 @@ static int cat_txn_begin(struct volfs_catalog *cat, const char *begin,
 	int64_t deadline = cat_now_ms() + CAT_BUSY_MS;
 	int rc;
 
+	cat->ns = volfs_ns_id();
 	for (int attempt = 0;; attempt++) {
 		cat->busy = 0;
 		rc = cat_run(cat, begin, NULL, NULL, err);
@@ -451,19 +454,22 @@ static int cat_read_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
 
 /* Whether a row written in namespaces ns (volfs_ns_id()) can be judged
  * here: its pids and mounts are ours to look at. */
-static int cat_ns_ours(sqlite3_value *ns)
+static int cat_ns_ours(sqlite3_context *ctx, sqlite3_value *ns)
 {
+	const struct volfs_catalog *cat = sqlite3_user_data(ctx);
 	uint64_t id = (uint64_t)sqlite3_value_int64(ns);
 
-	return id == 0 || id == volfs_ns_id();
+	return id == 0 || id == cat->ns;
 }
 
 /* SQL function volfs_ns(): this process's namespaces, for new rows. */
 static void cat_sql_ns(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
+	const struct volfs_catalog *cat = sqlite3_user_data(ctx);
+
 	(void)argc;
 	(void)argv;
-	sqlite3_result_int64(ctx, (sqlite3_int64)volfs_ns_id());
+	sqlite3_result_int64(ctx, (sqlite3_int64)cat->ns);
 }
 
 /*
@@ -477,7 +483,7 @@ static void cat_sql_gone(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_int64 pid = sqlite3_value_int64(argv[0]);
 	uint64_t start = (uint64_t)sqlite3_value_int64(argv[1]);
 
-	if (pid == 0 || !cat_ns_ours(argv[2])) {
+	if (pid == 0 || !cat_ns_ours(ctx, argv[2])) {
 		sqlite3_result_int(ctx, 0);
 		return;
 	}
@@ -501,7 +507,7 @@ static void cat_sql_unmounted(sqlite3_context *ctx, int argc,
 	const char *target = (const char *)sqlite3_value_text(argv[1]);
 
 	if (!consumer || strncmp(consumer, "mount:", 6) != 0 ||
-	    !cat_ns_ours(argv[2])) {
+	    !cat_ns_ours(ctx, argv[2])) {
 		sqlite3_result_int(ctx, 0);
 		return;
 	}
@@ -656,18 +662,19 @@ static int cat_setup(struct volfs_catalog *cat, struct volfs_err *err)
 
 	sqlite3_extended_result_codes(cat->db, 1);
 	sqlite3_busy_timeout(cat->db, CAT_BUSY_MS);
+	cat->ns = volfs_ns_id();
 	rc = sqlite3_create_function(cat->db, "volfs_gone", 3,
-				     SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
+				     SQLITE_UTF8 | SQLITE_DIRECTONLY, cat,
 				     cat_sql_gone, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function(cat->db, "volfs_unmounted", 3,
 					     SQLITE_UTF8 | SQLITE_DIRECTONLY,
-					     NULL, cat_sql_unmounted, NULL,
+					     cat, cat_sql_unmounted, NULL,
 					     NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function(cat->db, "volfs_ns", 0,
 					     SQLITE_UTF8 | SQLITE_DIRECTONLY,
-					     NULL, cat_sql_ns, NULL, NULL);
+					     cat, cat_sql_ns, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return cat_fail(cat, rc, err);
 
