@@ -611,6 +611,26 @@ bad:
 			     s);
 }
 
+/*
+ * Option key of vi as a number in base up to max: 0 with *v set, 1 when it
+ * is not given, or -EINVAL saying it is not what (e.g. "a user id: use a
+ * number, e.g. 1000").
+ */
+static int smb_opt_uint(const struct volfs_volinfo *vi, const char *key,
+			unsigned base, uint64_t max, const char *what,
+			uint64_t *v, char *err, size_t errlen)
+{
+	const char *s = volfs_be_opt(vi, key);
+
+	if (!s)
+		return 1;
+	if (smb_parse_uint(s, base, max, v))
+		return volfs_be_errf(err, errlen, -EINVAL,
+				     "option '%s': '%s' is not %s", key, s,
+				     what);
+	return 0;
+}
+
 static int smb_params(const struct volfs_volinfo *vi, struct smb_params *p,
 		      char *err, size_t errlen)
 {
@@ -657,46 +677,34 @@ static int smb_params(const struct volfs_volinfo *vi, struct smb_params *p,
 					     "one of required, desired, off",
 					     s);
 	}
-	s = volfs_be_opt(vi, "uid");
-	if (s) {
-		if (smb_parse_uint(s, 10, UINT32_MAX - 1, &v))
-			return volfs_be_errf(err, errlen, -EINVAL,
-					     "option 'uid': '%s' is not a "
-					     "user id: use a number, e.g. "
-					     "1000",
-					     s);
+	/* smb_opt_uint(): 0 with v set, 1 when the option is absent. */
+	rc = smb_opt_uint(vi, "uid", 10, UINT32_MAX - 1,
+			  "a user id: use a number, e.g. 1000", &v, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
 		p->uid = (uid_t)v;
-	}
-	s = volfs_be_opt(vi, "gid");
-	if (s) {
-		if (smb_parse_uint(s, 10, UINT32_MAX - 1, &v))
-			return volfs_be_errf(err, errlen, -EINVAL,
-					     "option 'gid': '%s' is not a "
-					     "group id: use a number, e.g. "
-					     "1000",
-					     s);
+	rc = smb_opt_uint(vi, "gid", 10, UINT32_MAX - 1,
+			  "a group id: use a number, e.g. 1000", &v, err,
+			  errlen);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
 		p->gid = (gid_t)v;
-	}
-	s = volfs_be_opt(vi, "file_mode");
-	if (s) {
-		if (smb_parse_uint(s, 8, 0777, &v))
-			return volfs_be_errf(err, errlen, -EINVAL,
-					     "option 'file_mode': '%s' is "
-					     "not a mode: use octal digits up "
-					     "to 0777, e.g. 0644",
-					     s);
+	rc = smb_opt_uint(vi, "file_mode", 8, 0777,
+			  "a mode: use octal digits up to 0777, e.g. 0644", &v,
+			  err, errlen);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
 		p->file_mode = (mode_t)v;
-	}
-	s = volfs_be_opt(vi, "dir_mode");
-	if (s) {
-		if (smb_parse_uint(s, 8, 0777, &v))
-			return volfs_be_errf(err, errlen, -EINVAL,
-					     "option 'dir_mode': '%s' is not "
-					     "a mode: use octal digits up to "
-					     "0777, e.g. 0755",
-					     s);
+	rc = smb_opt_uint(vi, "dir_mode", 8, 0777,
+			  "a mode: use octal digits up to 0777, e.g. 0755", &v,
+			  err, errlen);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
 		p->dir_mode = (mode_t)v;
-	}
 	s = volfs_be_opt(vi, "timeout");
 	if (s) {
 		if (volfs_be_parse_ms(s, SMB_TIMEOUT_MAX_MS, &ms) || ms < 100)

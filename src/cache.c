@@ -875,47 +875,48 @@ static int cache_utimens(void *vol, const char *path, uint64_t fh,
 	return rc;
 }
 
-static int cache_open_file(void *vol, const char *path, int flags,
-			   uint64_t *fh)
+/*
+ * Opens path through the inner backend (creates it, with create) and hands
+ * out a handle of ours that remembers the path.
+ */
+static int cache_open_as(struct cache_vol *c, const char *path, int flags,
+			 int create, mode_t mode,
+			 const struct volfs_caller *who, uint64_t *fh)
 {
-	struct cache_vol *c = vol;
 	struct cache_fh *h = cache_fh_new(path);
 	int rc;
 
 	if (!h)
 		return -ENOMEM;
-	rc = c->be->open_file(c->vol, path, flags, &h->inner);
+	rc = create ? c->be->create_file(c->vol, path, flags, mode, who,
+					 &h->inner)
+		    : c->be->open_file(c->vol, path, flags, &h->inner);
+	if (create)
+		cache_invalidate(c, path,
+				 rc < 0 ? CACHE_INODE : CACHE_ADDED | S_IFREG);
+	else if (rc >= 0 && (flags & O_TRUNC))
+		/* O_TRUNC changed the size. */
+		cache_invalidate(c, path, CACHE_INODE);
 	if (rc < 0) {
 		free(h);
 		return rc;
 	}
-	/* O_TRUNC changed the size. */
-	if (flags & O_TRUNC)
-		cache_invalidate(c, path, CACHE_INODE);
 	cache_fh_add(c, h);
 	*fh = (uint64_t)(uintptr_t)h;
 	return rc;
+}
+
+static int cache_open_file(void *vol, const char *path, int flags,
+			   uint64_t *fh)
+{
+	return cache_open_as(vol, path, flags, 0, 0, NULL, fh);
 }
 
 static int cache_create_file(void *vol, const char *path, int flags,
 			     mode_t mode, const struct volfs_caller *who,
 			     uint64_t *fh)
 {
-	struct cache_vol *c = vol;
-	struct cache_fh *h = cache_fh_new(path);
-	int rc;
-
-	if (!h)
-		return -ENOMEM;
-	rc = c->be->create_file(c->vol, path, flags, mode, who, &h->inner);
-	cache_invalidate(c, path, rc < 0 ? CACHE_INODE : CACHE_ADDED | S_IFREG);
-	if (rc < 0) {
-		free(h);
-		return rc;
-	}
-	cache_fh_add(c, h);
-	*fh = (uint64_t)(uintptr_t)h;
-	return rc;
+	return cache_open_as(vol, path, flags, 1, mode, who, fh);
 }
 
 static ssize_t cache_read(void *vol, uint64_t fh, void *buf, size_t size,

@@ -24,6 +24,14 @@ expect_fail smb_create bad -o encrypt=maybe
 assert_grep "option 'encrypt'" "$T/err"
 expect_fail smb_create bad -o timeout=0
 assert_grep "option 'timeout'" "$T/err"
+expect_fail smb_create bad -o uid=alice
+assert_grep "option 'uid': 'alice' is not a user id: use a number" "$T/err"
+expect_fail smb_create bad -o gid=-1
+assert_grep "option 'gid': '-1' is not a group id" "$T/err"
+expect_fail smb_create bad -o file_mode=0999
+assert_grep "option 'file_mode': '0999' is not a mode: use octal digits" "$T/err"
+expect_fail smb_create bad -o dir_mode=01777
+assert_grep "option 'dir_mode': '01777' is not a mode" "$T/err"
 for f in "$T/err" "$T/out"; do
 	assert_no_grep "$SMB_PASS" "$f"
 done
