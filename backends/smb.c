@@ -1563,6 +1563,29 @@ static void smb_files_done(struct smb_vol *v, struct smb_file **arr,
 	free(arr);
 }
 
+/* The open files of arr (from smb_files_at()) now live at path, removed
+ * from their names when unlinked. */
+static int smb_files_moved(struct smb_vol *v, struct smb_file **arr,
+			   size_t n, const char *path, int unlinked)
+{
+	for (size_t j = 0; j < n; j++) {
+		char *np;
+
+		if (!arr[j])
+			continue;
+		np = strdup(path);
+		if (!np)
+			return -ENOMEM;
+		pthread_mutex_lock(&v->lock);
+		free(arr[j]->path);
+		arr[j]->path = np;
+		pthread_mutex_unlock(&v->lock);
+		if (unlinked)
+			arr[j]->unlinked = 1;
+	}
+	return 0;
+}
+
 static int smb_rename_url(struct smb_vol *v, const char *from,
 			  const char *to)
 {
@@ -1960,22 +1983,8 @@ static int smb_unlink(void *vol, const char *path)
 		 (int)dlen, path, r[0], r[1], r[2], r[3], r[4], r[5], r[6],
 		 r[7]);
 	rc = smb_rename_url(v, path, hidden);
-	for (size_t j = 0; rc == 0 && j < n; j++) {
-		char *np;
-
-		if (!open[j])
-			continue;
-		np = strdup(hidden);
-		if (!np) {
-			rc = -ENOMEM;
-			break;
-		}
-		pthread_mutex_lock(&v->lock);
-		free(open[j]->path);
-		open[j]->path = np;
-		pthread_mutex_unlock(&v->lock);
-		open[j]->unlinked = 1;
-	}
+	if (rc == 0)
+		rc = smb_files_moved(v, open, n, hidden, 1);
 	smb_files_done(v, open, n);
 	return rc;
 }
@@ -2030,21 +2039,8 @@ static int smb_rename(void *vol, const char *from, const char *to,
 		if (rc == 0)
 			rc = smb_rename_url(v, from, to);
 	}
-	for (size_t j = 0; rc == 0 && j < n; j++) {
-		char *np;
-
-		if (!open[j])
-			continue;
-		np = strdup(to);
-		if (!np) {
-			rc = -ENOMEM;
-			break;
-		}
-		pthread_mutex_lock(&v->lock);
-		free(open[j]->path);
-		open[j]->path = np;
-		pthread_mutex_unlock(&v->lock);
-	}
+	if (rc == 0)
+		rc = smb_files_moved(v, open, n, to, 0);
 	smb_files_done(v, open, n);
 	return rc;
 }

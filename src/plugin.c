@@ -570,14 +570,24 @@ static int plugin_peek(struct volfs_plugin *p, const char *name,
 	return rc;
 }
 
+/* The request's volume name and its catalog row, or an error reply and
+ * NULL. */
+static const char *plugin_named_volume(struct volfs_plugin *p, json_t *req,
+				       struct volfs_volume *v,
+				       struct plugin_reply *r)
+{
+	const char *name = plugin_name(req, r);
+
+	return name && plugin_peek(p, name, v, r) == 0 ? name : NULL;
+}
+
 static void plugin_path(struct volfs_plugin *p, json_t *req,
 			struct plugin_reply *r)
 {
 	struct volfs_volume v;
-	const char *name;
+	const char *name = plugin_named_volume(p, req, &v, r);
 
-	name = plugin_name(req, r);
-	if (!name || plugin_peek(p, name, &v, r) < 0)
+	if (!name)
 		return;
 	volfs_volume_release(&v);
 	plugin_reply_ok(r, json_pack("{s:o}", "Mountpoint",
@@ -620,10 +630,8 @@ static void plugin_get(struct volfs_plugin *p, json_t *req,
 		       struct plugin_reply *r)
 {
 	struct volfs_volume v;
-	const char *name;
 
-	name = plugin_name(req, r);
-	if (!name || plugin_peek(p, name, &v, r) < 0)
+	if (!plugin_named_volume(p, req, &v, r))
 		return;
 	plugin_reply_ok(r, json_pack("{s:{s:s,s:o,s:o,s:o}}", "Volume", "Name",
 				     v.name, "Mountpoint",
