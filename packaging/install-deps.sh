@@ -14,7 +14,7 @@ set -euo pipefail
 BUILD_PKGS=(
 	build-essential autoconf automake libtool pkg-config
 	libfuse3-dev libsqlite3-dev libssl-dev libjansson-dev
-	libmicrohttpd-dev libcurl4-openssl-dev
+	libmicrohttpd-dev libcurl4-openssl-dev liburing-dev
 )
 # Testing: cmocka for the unit tests; fuse3 (fusermount3), sqlite3, jq,
 # attr, util-linux (setpriv, mountpoint), procps, psmisc for the

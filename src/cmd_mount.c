@@ -53,6 +53,11 @@ static void mount_usage(FILE *out)
 		"the data,\n"
 		"                       1 if the host may change it too)\n"
 		"  -o max_threads=N     serve with at most N threads\n"
+		"  -o io_uring=auto|on|off\n"
+		"                       take requests through io_uring, per "
+		"CPU, where the\n"
+		"                       kernel offers it (auto: local and ram "
+		"volumes)\n"
 		"  -o writeback_cache   let the kernel gather writes (faster "
 		"writes, slower\n"
 		"                       stat of files being written; local "
@@ -142,6 +147,19 @@ int cli_mount_opt(const char *opt, const char *val,
 			return cli_usage_error("mount",
 					       "max_threads must be 1 to 1024");
 		cfg->max_threads = (unsigned)n;
+	} else if (!strcmp(opt, "io_uring") && val) {
+		if (!strcmp(val, "auto"))
+			cfg->io_uring = 0;
+		else if (!strcmp(val, "on"))
+			cfg->io_uring = 1;
+		else if (!strcmp(val, "off"))
+			cfg->io_uring = -1;
+		else
+			return cli_usage_error("mount",
+					       "invalid value '%s' for mount "
+					       "option 'io_uring': give auto, "
+					       "on or off",
+					       val);
 	} else if (!strcmp(opt, "entry_timeout") && val) {
 		if (mount_parse_seconds(opt, val, &cfg->entry_timeout))
 			return EXIT_USAGE;
@@ -174,7 +192,8 @@ int cli_parse_mount_opts(char *arg, struct volfs_fs_config *cfg)
 				"unknown mount option '%s%s%s': known are ro, "
 				"rw, noexec, allow_other, uid=N, gid=N, "
 				"entry_timeout=S, attr_timeout=S, "
-				"max_threads=N, writeback_cache, debug",
+				"max_threads=N, io_uring=auto|on|off, "
+				"writeback_cache, debug",
 				opt, val ? "=" : "", val ? val : "");
 	}
 	return 0;

@@ -92,6 +92,10 @@ enum {
 	 * volume's "cache_ttl" option in seconds (the backend declares and
 	 * checks it; absent: 1 s; 0: no cache). */
 	VOLFS_CAP_META_CACHE = 1u << 12,
+	/* Requests are answered from this machine (memory, a local disk),
+	 * never after a network round trip: the core may serve the volume
+	 * from a few threads per CPU (FUSE over io_uring, src/ring.c). */
+	VOLFS_CAP_LOCAL_DATA = 1u << 13,
 };
 
 /* rename() flags, equal in value to Linux's RENAME_* flags. */

@@ -33,6 +33,9 @@ struct volfs_fs_config {
 	int writeback_cache;
 	/* Worker threads at most (0: default). */
 	unsigned max_threads;
+	/* FUSE over io_uring where the kernel offers it: 0 for volumes whose
+	 * backend answers from this machine, 1 for any, -1 never. */
+	int io_uring;
 	/* Print every FUSE request (foreground only). */
 	int debug;
 	/* volfs_fs_mount_all(): seconds a volume may go unused before it is

@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: MIT
+# FUSE over io_uring: where the kernel offers it, local and ram volumes are
+# served by per-CPU ring threads; the POSIX checks pass through them, files
+# deleted in bulk are forgotten (FORGETs still come through /dev/fuse), the
+# daemon stops cleanly on SIGTERM and leaves nothing stale after SIGKILL;
+# io_uring=off and io_uring=on behave as documented, and a bad value is
+# refused with a message.
+. "$VOLFS_SRCDIR/test/integration/lib.sh"
+
+param=/sys/module/fuse/parameters/enable_uring
+[ -w "$param" ] || skip "the kernel has no FUSE over io_uring ($param)"
+posixops=${VOLFS_TEST_HELPERS:-}/posixops
+[ -x "$posixops" ] || fail "posixops helper not built ($posixops)"
+
+saved=$(cat "$param")
+restore_param() { echo "$saved" >"$param" 2>/dev/null || true; }
+trap 'rc_=$?; restore_param; (exit $rc_); _lib_cleanup' EXIT
+
+# The kernel offers the ring to a connection made while the parameter is
+# Y; the connection keeps it after, so the parameter is Y only meanwhile.
+mount_ring() { # VOLUME DIR [OPTIONS]
+	echo Y >"$param"
+	mount_vol "$@"
+	restore_param
+}
+
+ring_threads() { # PID: names of its ring threads, one per line
+	cat /proc/"$1"/task/*/comm 2>/dev/null | grep '^volfs-ring' || true
+}
+
+ring_switches() { # PID: context switches of its ring threads, summed
+	local t sum=0 n
+	for t in /proc/"$1"/task/*; do
+		grep -q '^volfs-ring' "$t/comm" 2>/dev/null || continue
+		n=$(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status")
+		sum=$((sum + n))
+	done
+	echo "$sum"
+}
+
+ncpu=$(awk -F'[-,]' '{print $NF + 1}' /sys/devices/system/cpu/possible)
+
+vol create -b ram -o size=256m ringram >/dev/null
+vol create ringlocal >/dev/null
+for v in ringram ringlocal; do
+	mnt=$T/$v
+	mount_ring "$v" "$mnt"
+	mnt=$(abspath "$mnt")
+	pid=$(mount_pid "$v" "$mnt")
+	threads=$(ring_threads "$pid" | wc -l)
+	if [ "$threads" -eq 0 ]; then
+		# A build without liburing says so with io_uring=on.
+		"$VOLFS" mount --help | grep -q 'io_uring=' ||
+			fail "mount --help does not document io_uring"
+		skip "volfs serves no ring threads here (built without liburing?)"
+	fi
+	[ "$threads" -eq $((ncpu * 2)) ] ||
+		fail "$v: $threads ring threads, expected 2 for each of $ncpu CPUs"
+	before=$(ring_switches "$pid")
+
+	rc=0
+	"$posixops" "$mnt" >"$T/posixops.out" 2>&1 || rc=$?
+	[ $rc -eq 0 ] || {
+		cat "$T/posixops.out"
+		fail "$v: posixops through the ring: exit $rc"
+	}
+	assert_grep '^posixops: [0-9]+ passed, 0 failed$' "$T/posixops.out"
+	after=$(ring_switches "$pid")
+	[ $((after - before)) -gt 100 ] ||
+		fail "$v: the ring threads did not serve posixops ($before -> $after switches)"
+
+	# Large writes and reads go through the ring's buffers whole.
+	head -c 3145728 /dev/urandom >"$T/big"
+	cp "$T/big" "$mnt/big"
+	cmp "$T/big" "$mnt/big" || fail "$v: a 3 MiB file read back differs"
+	rm "$mnt/big"
+
+	# 3,000 files made and deleted: each deletion's FORGET is read from
+	# /dev/fuse by a reader that looks every few ms; the daemon's node
+	# table must shrink back (checked through statfs's file count on
+	# ram, and by the mount staying usable).
+	mkdir "$mnt/many"
+	(cd "$mnt/many" && seq 1 3000 | xargs touch) ||
+		fail "$v: creating 3000 files"
+	assert_eq "$(ls "$mnt/many" | wc -l)" 3000 "$v: files listed"
+	rm -r "$mnt/many"
+	[ -z "$(ls -A "$mnt")" ] || fail "$v: files left: $(ls -A "$mnt")"
+
+	# SIGTERM: unmounted, daemon gone, within a few seconds.
+	kill -TERM "$pid"
+	wait_until 20 not_mounted "$mnt" || fail "$v: still mounted 20 s after SIGTERM"
+	wait_until 20 sh -c "! kill -0 $pid" || fail "$v: daemon $pid alive 20 s after SIGTERM"
+done
+
+# SIGKILL with the ring in use: no stale mount, and it mounts again.
+mnt=$T/killed
+mount_ring ringram "$mnt"
+mnt=$(abspath "$mnt")
+pid=$(mount_pid ringram "$mnt")
+echo data >"$mnt/f"
+kill -9 "$pid"
+wait_until 30 not_mounted "$mnt" || fail "still mounted 30 s after SIGKILL"
+ls "$mnt" >/dev/null || fail "the mountpoint is unusable after SIGKILL"
+mount_ring ringram "$mnt"
+pid=$(mount_pid ringram "$mnt")
+[ "$(ring_threads "$pid" | wc -l)" -gt 0 ] || fail "no ring after the remount"
+echo again >"$mnt/f"
+assert_eq "$(cat "$mnt/f")" again "write after the remount"
+"$VOLFS" umount "$mnt" 2>/dev/null || fusermount3 -u "$mnt"
+wait_until 20 not_mounted "$mnt" || fail "umount left the mount"
+
+# io_uring=off: /dev/fuse only, even where the kernel offers the ring.
+mount_ring ringram "$T/off" io_uring=off
+pid=$(mount_pid ringram "$(abspath "$T/off")")
+[ -z "$(ring_threads "$pid")" ] || fail "io_uring=off still started ring threads"
+echo x >"$T/off/x" && rm "$T/off/x" || fail "the io_uring=off mount does not work"
+
+# io_uring=on where the kernel does not offer it: a warning, and the mount
+# works through /dev/fuse.
+echo N >"$param"
+mkdir -p "$T/on"
+"$VOLFS" mount -f -o io_uring=on ringlocal "$(abspath "$T/on")" 2>"$T/on.log" &
+fpid=$!
+track_pid "$fpid"
+echo "$(abspath "$T/on")" >>"$T/mounts"
+wait_until 20 is_mounted "$(abspath "$T/on")" || fail "io_uring=on without the kernel's offer did not mount"
+echo y >"$T/on/y" && rm "$T/on/y" || fail "the io_uring=on mount does not work"
+[ -z "$(ring_threads "$fpid")" ] || fail "ring threads without the kernel's offer"
+wait_until 10 grep -q 'enable_uring' "$T/on.log" ||
+	{ cat "$T/on.log" >&2; fail "no warning that the kernel does not offer the ring"; }
+kill -TERM "$fpid"
+wait_until 20 not_mounted "$(abspath "$T/on")" || fail "SIGTERM left the foreground mount"
+restore_param
+
+# A bad value: refused, with what to give.
+mkdir -p "$T/bad"
+expect_exit 2 "$VOLFS" mount -o io_uring=maybe ringram "$T/bad"
+assert_grep "invalid value 'maybe' for mount option 'io_uring': give auto, on or off" "$T/err"
+exit 0
