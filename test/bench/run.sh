@@ -36,6 +36,13 @@
 # idle CPUs poll instead of sleeping: the FUSE numbers then show volfs's own
 # cost.  The header of the results says which way a run was made.
 #
+# volfs serves local and ram volumes over io_uring where the kernel offers
+# it (Linux 6.14 and later, fuse.enable_uring=Y): requests are then answered
+# on the caller's CPU.  The parameter is off by default; the benchmark sets
+# it while it mounts the volfs targets (and puts it back at once: a mount
+# keeps what it negotiated) unless --io-uring off.  Each target's line says
+# whether its daemon uses the ring.
+#
 # Needs root (mounts, drop_caches), fio, jq, tar, a C compiler, bindfs for
 # the bindfs target.  The volfs binary is $VOLFS, else the one built next to
 # this script (../../volfs), else `volfs` from PATH; backend modules come
@@ -52,7 +59,7 @@ HERE=$(cd "$(dirname "$0")" && pwd -P)
 usage() {
 	cat <<EOF
 usage: $PROG [--quick] [--reps N] [--targets LIST] [--tests LIST] [--out FILE]
-       [--workdir DIR] [--cpu-latency-0]
+       [--workdir DIR] [--cpu-latency-0] [--io-uring on|off]
 
   --quick         small sizes, short fio runs, 1 repetition (a smoke check)
   --reps N        repetitions (default 3; 1 with --quick)
@@ -64,6 +71,9 @@ usage: $PROG [--quick] [--reps N] [--targets LIST] [--tests LIST] [--out FILE]
                   native target runs there, so it should be on ext4
   --cpu-latency-0 keep idle CPUs polling while measuring (PM QoS through
                   /dev/cpu_dma_latency), for repeatable FUSE numbers
+  --io-uring on|off  let the volfs targets use FUSE over io_uring where the
+                  kernel has it (default on: fuse.enable_uring is set to Y
+                  while they mount)
 EOF
 }
 
@@ -87,6 +97,8 @@ TARGETS_ARG=
 OUT=
 WORKDIR_PARENT=/var/tmp
 CPU_LATENCY_0=0
+IO_URING=on
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -122,6 +134,12 @@ while [ $# -gt 0 ]; do
 		;;
 	--workdir=*) WORKDIR_PARENT=${1#*=} ;;
 	--cpu-latency-0) CPU_LATENCY_0=1 ;;
+	--io-uring)
+		[ $# -ge 2 ] || { usage >&2; exit 2; }
+		IO_URING=$2
+		shift
+		;;
+	--io-uring=*) IO_URING=${1#*=} ;;
 	-h | --help)
 		usage
 		exit 0
@@ -134,6 +152,14 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+
+case $IO_URING in
+on | off) ;;
+*)
+	echo "$PROG: --io-uring takes on or off, not '$IO_URING'" >&2
+	exit 2
+	;;
+esac
 
 if [ -n "$REPS" ]; then
 	case $REPS in
@@ -445,7 +471,7 @@ mount_opts_of() {
 }
 
 setup_volfs() {
-	local t=$1 name=$2 dir pid
+	local t=$1 name=$2 dir pid usaved rc ring
 	shift 2
 	if [ -z "${VOLFS:-}" ] || [ ! -x "$VOLFS" ]; then
 		TNOTE[$t]="skipped: no volfs binary (set VOLFS)"
@@ -458,7 +484,15 @@ setup_volfs() {
 	dir=$W/$t
 	mkdir -p "$dir"
 	MOUNTS+=("$dir"$'\t'volfs)
-	if ! "$VOLFS" mount "$name" "$dir" >"$W/mount.out" 2>&1; then
+	usaved=
+	if [ "$IO_URING" = on ] && [ -w "$URING_PARAM" ]; then
+		usaved=$(cat "$URING_PARAM")
+		echo Y >"$URING_PARAM"
+	fi
+	rc=0
+	"$VOLFS" mount "$name" "$dir" >"$W/mount.out" 2>&1 || rc=$?
+	[ -z "$usaved" ] || echo "$usaved" >"$URING_PARAM"
+	if [ $rc -ne 0 ]; then
 		TNOTE[$t]="skipped: volfs mount $name failed: $(head -n 2 "$W/mount.out" | tr '\n' ' ')"
 		return 1
 	fi
@@ -473,7 +507,13 @@ setup_volfs() {
 	esac
 	TDIR[$t]=$dir
 	TMOUNT[$t]=$dir
-	TNOTE[$t]="volfs create ${*:+$* }$name; volfs mount $name DIR (daemon pid ${pid:-?}); mount options: $(mount_opts_of "$dir")"
+	ring=$(cat /proc/"${pid:-0}"/task/*/comm 2>/dev/null | grep -c '^volfs-ring' || true)
+	if [ "${ring:-0}" -gt 0 ]; then
+		ring="FUSE over io_uring ($ring ring threads)"
+	else
+		ring="FUSE through /dev/fuse (no io_uring)"
+	fi
+	TNOTE[$t]="volfs create ${*:+$* }$name; volfs mount $name DIR (daemon pid ${pid:-?}); $ring; mount options: $(mount_opts_of "$dir")"
 }
 
 setup_target() {
