@@ -7,6 +7,7 @@
 #
 #   test/bench/run.sh [--quick] [--reps N] [--targets LIST] [--tests LIST]
 #                     [--out FILE] [--workdir DIR] [--cpu-latency-0]
+#                     [--io-uring on|off] [--pin-cpu N]
 #
 # Targets (--targets takes a comma-separated subset, in this order):
 #   native       a directory on the file system of --workdir (ext4 here)
@@ -39,9 +40,15 @@
 # volfs serves local and ram volumes over io_uring where the kernel offers
 # it (Linux 6.14 and later, fuse.enable_uring=Y): requests are then answered
 # on the caller's CPU.  The parameter is off by default; the benchmark sets
-# it while it mounts the volfs targets (and puts it back at once: a mount
-# keeps what it negotiated) unless --io-uring off.  Each target's line says
-# whether its daemon uses the ring.
+# it while it mounts the volfs targets (and puts it back once the mount has
+# answered: a mount keeps what it negotiated) unless --io-uring off.  Each
+# target's line says whether its daemon uses the ring.
+#
+# --pin-cpu N runs every workload (fio, the metadata program, tar, rm) on
+# CPU N only, as in a container given one CPU; the daemons stay free.  A
+# FUSE caller that may move is otherwise often woken on the other, idle CPU
+# when its answer comes, which on a virtual machine costs that CPU's
+# wake-up on every request.
 #
 # Needs root (mounts, drop_caches), fio, jq, tar, a C compiler, bindfs for
 # the bindfs target.  The volfs binary is $VOLFS, else the one built next to
@@ -59,7 +66,7 @@ HERE=$(cd "$(dirname "$0")" && pwd -P)
 usage() {
 	cat <<EOF
 usage: $PROG [--quick] [--reps N] [--targets LIST] [--tests LIST] [--out FILE]
-       [--workdir DIR] [--cpu-latency-0] [--io-uring on|off]
+       [--workdir DIR] [--cpu-latency-0] [--io-uring on|off] [--pin-cpu N]
 
   --quick         small sizes, short fio runs, 1 repetition (a smoke check)
   --reps N        repetitions (default 3; 1 with --quick)
@@ -74,6 +81,7 @@ usage: $PROG [--quick] [--reps N] [--targets LIST] [--tests LIST] [--out FILE]
   --io-uring on|off  let the volfs targets use FUSE over io_uring where the
                   kernel has it (default on: fuse.enable_uring is set to Y
                   while they mount)
+  --pin-cpu N     run the workloads on CPU N only (the daemons stay free)
 EOF
 }
 
@@ -98,6 +106,8 @@ OUT=
 WORKDIR_PARENT=/var/tmp
 CPU_LATENCY_0=0
 IO_URING=on
+PIN_CPU=
+PIN=()
 URING_PARAM=/sys/module/fuse/parameters/enable_uring
 
 while [ $# -gt 0 ]; do
@@ -140,6 +150,12 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--io-uring=*) IO_URING=${1#*=} ;;
+	--pin-cpu)
+		[ $# -ge 2 ] || { usage >&2; exit 2; }
+		PIN_CPU=$2
+		shift
+		;;
+	--pin-cpu=*) PIN_CPU=${1#*=} ;;
 	-h | --help)
 		usage
 		exit 0
@@ -160,6 +176,20 @@ on | off) ;;
 	exit 2
 	;;
 esac
+
+if [ -n "$PIN_CPU" ]; then
+	case $PIN_CPU in
+	'' | *[!0-9]*)
+		echo "$PROG: --pin-cpu needs a CPU number" >&2
+		exit 2
+		;;
+	esac
+	if ! taskset -c "$PIN_CPU" true 2>/dev/null; then
+		echo "$PROG: --pin-cpu $PIN_CPU: no such CPU for this process" >&2
+		exit 2
+	fi
+	PIN=(taskset -c "$PIN_CPU")
+fi
 
 if [ -n "$REPS" ]; then
 	case $REPS in
@@ -491,6 +521,9 @@ setup_volfs() {
 	fi
 	rc=0
 	"$VOLFS" mount "$name" "$dir" >"$W/mount.out" 2>&1 || rc=$?
+	# The kernel looks at the parameter again when INIT is answered,
+	# which a first request waits for.
+	[ $rc -ne 0 ] || stat "$dir" >/dev/null 2>&1 || true
 	[ -z "$usaved" ] || echo "$usaved" >"$URING_PARAM"
 	if [ $rc -ne 0 ]; then
 		TNOTE[$t]="skipped: volfs mount $name failed: $(head -n 2 "$W/mount.out" | tr '\n' ' ')"
@@ -631,7 +664,7 @@ FIO_JSON=$W/fio.json
 FIO_COMMON=(--ioengine=psync --fallocate=none --invalidate=0 --group_reporting
 	--output-format=json)
 run_fio() {
-	if ! timeout --foreground "$STEP_TIMEOUT" fio "${FIO_COMMON[@]}" \
+	if ! timeout --foreground "$STEP_TIMEOUT" "${PIN[@]}" fio "${FIO_COMMON[@]}" \
 		--output="$FIO_JSON" "$@" >"$W/fio.err" 2>&1; then
 		cat "$W/fio.err" >&2
 		die "fio failed: fio $*"
@@ -652,7 +685,7 @@ fio_iops() {
 }
 
 run_meta() { # dir count phase [size]
-	timeout --foreground "$STEP_TIMEOUT" "$META" "$@" >"$W/meta.out" 2>"$W/meta.err" || {
+	timeout --foreground "$STEP_TIMEOUT" "${PIN[@]}" "$META" "$@" >"$W/meta.out" 2>"$W/meta.err" || {
 		cat "$W/meta.err" >&2
 		die "meta $* failed"
 	}
@@ -664,7 +697,7 @@ run_meta() { # dir count phase [size]
 time_cmd() {
 	local t0 t1
 	t0=$EPOCHREALTIME
-	timeout --foreground "$STEP_TIMEOUT" "$@" >"$W/cmd.err" 2>&1 || {
+	timeout --foreground "$STEP_TIMEOUT" "${PIN[@]}" "$@" >"$W/cmd.err" 2>&1 || {
 		cat "$W/cmd.err" >&2
 		die "failed: $*"
 	}
@@ -782,6 +815,12 @@ if [ "$CPU_LATENCY_0" = 1 ]; then
 else
 	log "cpu idle:        as configured ($(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo 'no cpuidle driver')); --cpu-latency-0 not given"
 fi
+if [ -n "$PIN_CPU" ]; then
+	log "workload cpu:    every workload on CPU $PIN_CPU only (--pin-cpu); the daemons free"
+else
+	log "workload cpu:    as the scheduler places it (no --pin-cpu)"
+fi
+log "io_uring:        --io-uring $IO_URING; fuse.enable_uring is $(cat "$URING_PARAM" 2>/dev/null || echo 'not in this kernel') outside the volfs mounts"
 
 START=$EPOCHREALTIME
 log ""

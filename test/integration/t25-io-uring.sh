@@ -16,11 +16,15 @@ saved=$(cat "$param")
 restore_param() { echo "$saved" >"$param" 2>/dev/null || true; }
 trap 'rc_=$?; restore_param; (exit $rc_); _lib_cleanup' EXIT
 
-# The kernel offers the ring to a connection made while the parameter is
-# Y; the connection keeps it after, so the parameter is Y only meanwhile.
+# The kernel offers the ring to a connection made and initialised while
+# the parameter is Y; the connection keeps it after, so the parameter is Y
+# only meanwhile.
 mount_ring() { # VOLUME DIR [OPTIONS]
 	echo Y >"$param"
 	mount_vol "$@"
+	# The kernel looks at the parameter again when INIT is answered,
+	# which a first request waits for.
+	stat "$2" >/dev/null
 	restore_param
 }
 
@@ -75,10 +79,9 @@ for v in ringram ringlocal; do
 	cmp "$T/big" "$mnt/big" || fail "$v: a 3 MiB file read back differs"
 	rm "$mnt/big"
 
-	# 3,000 files made and deleted: each deletion's FORGET is read from
-	# /dev/fuse by a reader that looks every few ms; the daemon's node
-	# table must shrink back (checked through statfs's file count on
-	# ram, and by the mount staying usable).
+	# 3,000 files made and deleted: their FORGETs come through /dev/fuse,
+	# read by a reader that looks now and then instead of sleeping in
+	# read(); the mount stays consistent and usable meanwhile.
 	mkdir "$mnt/many"
 	(cd "$mnt/many" && seq 1 3000 | xargs touch) ||
 		fail "$v: creating 3000 files"
