@@ -112,6 +112,23 @@ assert_eq "$(cat "$mnt/f")" again "write after the remount"
 "$VOLFS" umount "$mnt" 2>/dev/null || fusermount3 -u "$mnt"
 wait_until 20 not_mounted "$mnt" || fail "umount left the mount"
 
+# serve -o io_uring=on: every volume through the ring.
+mkdir -p "$T/serve"
+echo Y >"$param"
+"$VOLFS" serve --mountpoint "$T/serve" -o io_uring=on 2>"$T/serve.log" &
+spid=$!
+track_pid "$spid"
+echo "$T/serve" >>"$T/mounts"
+wait_until 20 is_mounted "$T/serve" || { restore_param; fail "serve did not mount"; }
+stat "$T/serve" >/dev/null
+restore_param
+[ "$(ring_threads "$spid" | wc -l)" -gt 0 ] || fail "serve -o io_uring=on has no ring threads"
+echo through-serve >"$T/serve/ringlocal/s" || fail "write through serve's ring"
+assert_eq "$(cat "$T/serve/ringlocal/s")" through-serve "read through serve's ring"
+rm "$T/serve/ringlocal/s"
+kill -TERM "$spid"
+wait_until 20 not_mounted "$T/serve" || fail "SIGTERM left serve's mount"
+
 # io_uring=off: /dev/fuse only, even where the kernel offers the ring.
 mount_ring ringram "$T/off" io_uring=off
 pid=$(mount_pid ringram "$(abspath "$T/off")")
