@@ -166,7 +166,7 @@ struct volfs_fs {
 	 * request buffers' size, and the ring once it serves (src/ring.c). */
 	int ring_want;
 	size_t ring_payload;
-	struct volfs_ring *ring;
+	struct volfs_ring *ring_ready, *ring;
 	/* The child that unmounts if the daemon dies (fs_ring_guard). */
 	pid_t guard_pid;
 	int guard_fd;
@@ -2192,7 +2192,10 @@ static ssize_t fs_io_read(int fd, void *buf, size_t len, void *userdata)
  * once: the node table and the backends lock for themselves), where the
  * kernel offered them.
  */
-static void fs_init_reply(struct volfs_fs *fs, struct fuse_init_out *out)
+static struct volfs_ring *fs_ring_prepare(struct volfs_fs *fs, int fd);
+
+static void fs_init_reply(struct volfs_fs *fs, int fd,
+			  struct fuse_init_out *out)
 {
 	uint32_t add = 0;
 
@@ -2215,18 +2218,28 @@ static void fs_init_reply(struct volfs_fs *fs, struct fuse_init_out *out)
 		out->unused[0] = 1; /* max_stack_depth */
 		fs->passthrough = 1;
 	}
+	/*
+	 * The ring is made ready before the reply asks for it: once asked,
+	 * the kernel holds every request until the ring serves or fails to
+	 * register, so a ring that cannot even be set up (io_uring disabled,
+	 * no memory) must not be asked for.
+	 */
 	if (fs->ring_want && (out->flags & FUSE_INIT_EXT)) {
 		size_t page = (size_t)sysconf(_SC_PAGESIZE);
 		size_t pages = (out->flags & FUSE_MAX_PAGES) ? out->max_pages
 							     : 32;
 
-		out->flags2 |= VOLFS_RING_INIT_FLAG2;
 		/* The kernel's own rule for the payload buffer's size. */
 		fs->ring_payload = 8192;
 		if (out->max_write > fs->ring_payload)
 			fs->ring_payload = out->max_write;
 		if (pages * page > fs->ring_payload)
 			fs->ring_payload = pages * page;
+		fs->ring_ready = fs_ring_prepare(fs, fd);
+		if (fs->ring_ready)
+			out->flags2 |= VOLFS_RING_INIT_FLAG2;
+		else
+			fs->ring_want = 0;
 	} else {
 		fs->ring_want = 0;
 	}
@@ -2330,17 +2343,38 @@ static void fs_ring_guard_release(struct volfs_fs *fs)
 
 /* Once the INIT reply is in: the ring's threads register with the kernel,
  * which then sends requests their way. */
-static void fs_ring_start(struct volfs_fs *fs, int fd)
+static struct volfs_ring *fs_ring_prepare(struct volfs_fs *fs, int fd)
 {
 	char why[200];
-	unsigned queues, threads;
-	struct volfs_ring *r = volfs_ring_start(
+	struct volfs_ring *r = volfs_ring_prepare(
 		fs->se, fd, FS_RING_THREADS, fs->ring_payload, why, sizeof(why));
 
-	if (!r) {
+	if (!r)
 		volfs_log(VOLFS_LOG_WARNING,
 			  "%s: FUSE over io_uring not used: %s; requests go "
 			  "through /dev/fuse", fs->mountpoint, why);
+	return r;
+}
+
+/* The INIT reply is written (ok) or could not be: the prepared ring
+ * registers and serves, or goes. */
+static void fs_ring_start(struct volfs_fs *fs, int fd, int ok)
+{
+	char why[200];
+	unsigned queues, threads;
+	struct volfs_ring *r = fs->ring_ready;
+
+	fs->ring_ready = NULL;
+	if (!r)
+		return;
+	if (!ok || volfs_ring_go(r, why, sizeof(why)) != 0) {
+		if (ok)
+			volfs_log(VOLFS_LOG_WARNING,
+				  "%s: FUSE over io_uring not used: %s; "
+				  "requests go through /dev/fuse",
+				  fs->mountpoint, why);
+		volfs_ring_stop(r);
+		fs->ring_want = 0;
 		return;
 	}
 	volfs_ring_shape(r, &queues, &threads);
@@ -2403,7 +2437,7 @@ static ssize_t fs_io_writev(int fd, struct iovec *iov, int count,
 		if (out->unique == init) {
 			if (out->error == 0 &&
 			    iov[1].iov_len >= sizeof(struct fuse_init_out))
-				fs_init_reply(fs, iov[1].iov_base);
+				fs_init_reply(fs, fd, iov[1].iov_base);
 			__atomic_store_n(&fs->init_unique, UINT64_MAX,
 					 __ATOMIC_RELEASE);
 			is_init = 1;
@@ -2419,8 +2453,8 @@ static ssize_t fs_io_writev(int fd, struct iovec *iov, int count,
 			return n;
 	}
 	n = writev(fd, iov, count);
-	if (is_init && n >= 0 && fs->ring_want)
-		fs_ring_start(fs, fd);
+	if (is_init)
+		fs_ring_start(fs, fd, n >= 0);
 	return n;
 }
 

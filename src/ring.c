@@ -122,10 +122,13 @@ struct volfs_ring {
 	size_t payload;
 	atomic_int stopping;
 	struct ring_thread *threads;
-	/* Start-up: threads report here whether their entry registered. */
+	/* Start-up, in two steps: each thread reports its ring and buffers
+	 * ready (step 0), waits for go, then reports its entry registered
+	 * with the kernel (step 1). */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned reported, failed;
+	int go;
+	unsigned reported[2], failed[2];
 	char why[160];
 };
 
@@ -345,22 +348,50 @@ static void ring_loop(struct ring_thread *t)
 	}
 }
 
-static void ring_report(struct ring_thread *t, int rc)
+static void ring_report(struct ring_thread *t, int step, int rc)
 {
 	struct volfs_ring *r = t->r;
 
 	pthread_mutex_lock(&r->lock);
-	if (rc < 0 && !r->failed++)
+	if (rc < 0 && !r->failed[0] && !r->failed[1])
 		snprintf(r->why, sizeof(r->why),
 			 "queue %u: %s%s", t->qid, strerror(-rc),
 			 rc == -EOPNOTSUPP ? " (fuse.enable_uring is off)"
 					   : "");
-	r->reported++;
+	if (rc < 0)
+		r->failed[step]++;
+	r->reported[step]++;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* The ring, the wakeup and the entry's registration; < 0 on failure. */
+/* Waits for every thread's report of step; the number that failed. */
+static unsigned ring_wait_reports(struct volfs_ring *r, int step)
+{
+	unsigned failed;
+
+	pthread_mutex_lock(&r->lock);
+	while (r->reported[step] < r->nthreads)
+		pthread_cond_wait(&r->cond, &r->lock);
+	failed = r->failed[step];
+	pthread_mutex_unlock(&r->lock);
+	return failed;
+}
+
+/* 1 once volfs_ring_go, 0 if stopped before. */
+static int ring_wait_go(struct volfs_ring *r)
+{
+	int go;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->go && !atomic_load(&r->stopping))
+		pthread_cond_wait(&r->cond, &r->lock);
+	go = r->go && !atomic_load(&r->stopping);
+	pthread_mutex_unlock(&r->lock);
+	return go;
+}
+
+/* The ring, the wakeup and the buffers; < 0 on failure. */
 static int ring_setup(struct ring_thread *t)
 {
 	struct volfs_ring *r = t->r;
@@ -398,6 +429,16 @@ static int ring_setup(struct ring_thread *t)
 	e->iov[0] = (struct iovec){ &e->hdr, sizeof(e->hdr) };
 	e->iov[1] = (struct iovec){ e->mem + RING_FRONT, r->payload };
 	ring_arm_wake(t);
+	return 0;
+}
+
+/* The entry's registration, once the kernel has the INIT reply; < 0 on
+ * failure (the kernel then stops waiting for the ring itself). */
+static int ring_start_entry(struct ring_thread *t)
+{
+	struct ring_ent *e = &t->ent;
+	int rc;
+
 	for (int i = 0; i < RING_REGISTER_TRIES; i++) {
 		struct io_uring_cqe *cqe;
 
@@ -455,9 +496,13 @@ static void *ring_main(void *arg)
 	snprintf(name, sizeof(name), "volfs-ring%u", t->qid);
 	pthread_setname_np(pthread_self(), name);
 	rc = ring_setup(t);
-	ring_report(t, rc);
-	if (rc == 0)
-		ring_loop(t);
+	ring_report(t, 0, rc);
+	if (rc == 0 && ring_wait_go(t->r)) {
+		rc = ring_start_entry(t);
+		ring_report(t, 1, rc);
+		if (rc == 0)
+			ring_loop(t);
+	}
 	ring_teardown(t);
 	return NULL;
 }
@@ -491,7 +536,10 @@ void volfs_ring_stop(struct volfs_ring *r)
 {
 	if (!r)
 		return;
+	pthread_mutex_lock(&r->lock);
 	atomic_store(&r->stopping, 1);
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
 	for (unsigned i = 0; i < r->nthreads; i++)
 		if (r->threads[i].created)
 			ring_wake(&r->threads[i]);
@@ -501,9 +549,9 @@ void volfs_ring_stop(struct volfs_ring *r)
 	ring_free(r);
 }
 
-struct volfs_ring *volfs_ring_start(struct fuse_session *se, int fd,
-				    unsigned threads_per_queue, size_t payload,
-				    char *why, size_t whylen)
+struct volfs_ring *volfs_ring_prepare(struct fuse_session *se, int fd,
+				      unsigned threads_per_queue,
+				      size_t payload, char *why, size_t whylen)
 {
 	struct volfs_ring *r = calloc(1, sizeof(*r));
 
@@ -546,21 +594,31 @@ struct volfs_ring *volfs_ring_start(struct fuse_session *se, int fd,
 		}
 		pthread_attr_destroy(&attr);
 		if (rc != 0) {
-			ring_report(t, -rc);
+			ring_report(t, 0, -rc);
+			ring_report(t, 1, -rc);
 			continue;
 		}
 		t->created = 1;
 	}
-	pthread_mutex_lock(&r->lock);
-	while (r->reported < r->nthreads)
-		pthread_cond_wait(&r->cond, &r->lock);
-	pthread_mutex_unlock(&r->lock);
-	if (r->failed) {
+	if (ring_wait_reports(r, 0)) {
 		snprintf(why, whylen, "%s", r->why);
 		volfs_ring_stop(r);
 		return NULL;
 	}
 	return r;
+}
+
+int volfs_ring_go(struct volfs_ring *r, char *why, size_t whylen)
+{
+	pthread_mutex_lock(&r->lock);
+	r->go = 1;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (ring_wait_reports(r, 1)) {
+		snprintf(why, whylen, "%s", r->why);
+		return -1;
+	}
+	return 0;
 }
 
 /* The entry answering unique, from any thread. */
@@ -635,9 +693,9 @@ int volfs_ring_built(void)
 	return 0;
 }
 
-struct volfs_ring *volfs_ring_start(struct fuse_session *se, int fd,
-				    unsigned threads_per_queue, size_t payload,
-				    char *why, size_t whylen)
+struct volfs_ring *volfs_ring_prepare(struct fuse_session *se, int fd,
+				      unsigned threads_per_queue,
+				      size_t payload, char *why, size_t whylen)
 {
 	(void)se;
 	(void)fd;
@@ -645,6 +703,13 @@ struct volfs_ring *volfs_ring_start(struct fuse_session *se, int fd,
 	(void)payload;
 	snprintf(why, whylen, "volfs was built without liburing");
 	return NULL;
+}
+
+int volfs_ring_go(struct volfs_ring *r, char *why, size_t whylen)
+{
+	(void)r;
+	snprintf(why, whylen, "volfs was built without liburing");
+	return -1;
 }
 
 ssize_t volfs_ring_reply(struct volfs_ring *r, const struct iovec *iov,

@@ -22,16 +22,25 @@ struct volfs_ring;
 int volfs_ring_built(void);
 
 /*
- * Starts serving se through the kernel's per-CPU queues (fd: the session's
- * /dev/fuse descriptor), threads_per_queue threads on each CPU, each pinned
- * to it, with request buffers of payload bytes (the largest request or
- * reply body the INIT reply allowed).  Call once the INIT reply is written.
- * NULL with a message in why when it cannot; requests then keep coming
- * through /dev/fuse.
+ * Makes ready to serve se through the kernel's per-CPU queues (fd: the
+ * session's /dev/fuse descriptor): threads_per_queue threads on each CPU,
+ * each pinned to it, with its io_uring and request buffers of payload
+ * bytes (the largest request or reply body the INIT reply allows).  Call
+ * before the INIT reply asks for the ring: once it has, the kernel holds
+ * every request until the ring serves or its registration fails.  NULL
+ * with a message in why when it cannot.
  */
-struct volfs_ring *volfs_ring_start(struct fuse_session *se, int fd,
-				    unsigned threads_per_queue, size_t payload,
-				    char *why, size_t whylen);
+struct volfs_ring *volfs_ring_prepare(struct fuse_session *se, int fd,
+				      unsigned threads_per_queue,
+				      size_t payload, char *why, size_t whylen);
+
+/*
+ * Once the INIT reply is written: the threads register with the kernel,
+ * which then sends requests their way.  0, or -1 with why when some
+ * registration failed (the kernel then goes on through /dev/fuse; stop
+ * the ring).
+ */
+int volfs_ring_go(struct volfs_ring *r, char *why, size_t whylen);
 
 /*
  * A reply libfuse is about to write (r may be NULL while the ring starts): when it answers a request that came

@@ -14,7 +14,7 @@ posixops=${VOLFS_TEST_HELPERS:-}/posixops
 
 saved=$(cat "$param")
 restore_param() { echo "$saved" >"$param" 2>/dev/null || true; }
-trap 'rc_=$?; restore_param; (exit $rc_); _lib_cleanup' EXIT
+trap 'rc_=$?; restore_param; [ -z "${dsaved:-}" ] || echo "$dsaved" >/proc/sys/kernel/io_uring_disabled; (exit $rc_); _lib_cleanup' EXIT
 
 # The kernel offers the ring to a connection made and initialised while
 # the parameter is Y; the connection keeps it after, so the parameter is Y
@@ -151,6 +151,32 @@ wait_until 10 grep -q 'enable_uring' "$T/on.log" ||
 kill -TERM "$fpid"
 wait_until 20 not_mounted "$(abspath "$T/on")" || fail "SIGTERM left the foreground mount"
 restore_param
+
+# io_uring itself disabled (kernel.io_uring_disabled=2) while the kernel
+# offers the ring: volfs does not ask for a ring it cannot set up (the
+# kernel would hold every request for it), warns, and serves through
+# /dev/fuse.
+sysctl=/proc/sys/kernel/io_uring_disabled
+if [ -w "$sysctl" ]; then
+	dsaved=$(cat "$sysctl")
+	mkdir -p "$T/dis"
+	echo 2 >"$sysctl"
+	echo Y >"$param"
+	"$VOLFS" mount -f ringram "$(abspath "$T/dis")" 2>"$T/dis.log" &
+	dpid=$!
+	track_pid "$dpid"
+	echo "$(abspath "$T/dis")" >>"$T/mounts"
+	ok=1
+	wait_until 20 is_mounted "$(abspath "$T/dis")" || ok=0
+	[ $ok = 0 ] || timeout 10 stat "$T/dis" >/dev/null || ok=2
+	echo "$dsaved" >"$sysctl"
+	restore_param
+	[ $ok = 1 ] || fail "with io_uring disabled the mount did not answer ($ok)"
+	echo d >"$T/dis/d" && rm "$T/dis/d" || fail "the mount with io_uring disabled does not work"
+	assert_grep 'FUSE over io_uring not used' "$T/dis.log"
+	kill -TERM "$dpid"
+	wait_until 20 not_mounted "$(abspath "$T/dis")" || fail "SIGTERM left the mount"
+fi
 
 # A bad value: refused, with what to give.
 mkdir -p "$T/bad"
