@@ -2367,7 +2367,7 @@ static void fs_ring_start(struct volfs_fs *fs, int fd, int ok)
 	fs->ring_ready = NULL;
 	if (!r)
 		return;
-	if (!ok || volfs_ring_go(r, why, sizeof(why)) != 0) {
+	if (!ok || volfs_ring_go(r, why, sizeof(why)) < 0) {
 		if (ok)
 			volfs_log(VOLFS_LOG_WARNING,
 				  "%s: FUSE over io_uring not used: %s; "

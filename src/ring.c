@@ -35,7 +35,7 @@
 
 #include "ring.h"
 
-#if HAVE_LIBURING
+#ifdef HAVE_LIBURING
 
 #include <liburing.h>
 #include <poll.h>
@@ -129,6 +129,7 @@ struct volfs_ring {
 	pthread_cond_t cond;
 	int go;
 	unsigned reported[2], failed[2];
+	int first_rc;
 	char why[160];
 };
 
@@ -353,11 +354,13 @@ static void ring_report(struct ring_thread *t, int step, int rc)
 	struct volfs_ring *r = t->r;
 
 	pthread_mutex_lock(&r->lock);
-	if (rc < 0 && !r->failed[0] && !r->failed[1])
-		snprintf(r->why, sizeof(r->why),
-			 "queue %u: %s%s", t->qid, strerror(-rc),
+	if (rc < 0 && !r->first_rc) {
+		r->first_rc = rc;
+		snprintf(r->why, sizeof(r->why), "queue %u: %s%s", t->qid,
+			 strerror(-rc),
 			 rc == -EOPNOTSUPP ? " (fuse.enable_uring is off)"
 					   : "");
+	}
 	if (rc < 0)
 		r->failed[step]++;
 	r->reported[step]++;
@@ -616,7 +619,7 @@ int volfs_ring_go(struct volfs_ring *r, char *why, size_t whylen)
 	pthread_mutex_unlock(&r->lock);
 	if (ring_wait_reports(r, 1)) {
 		snprintf(why, whylen, "%s", r->why);
-		return -1;
+		return r->first_rc;
 	}
 	return 0;
 }
@@ -709,7 +712,7 @@ int volfs_ring_go(struct volfs_ring *r, char *why, size_t whylen)
 {
 	(void)r;
 	snprintf(why, whylen, "volfs was built without liburing");
-	return -1;
+	return -ENOSYS;
 }
 
 ssize_t volfs_ring_reply(struct volfs_ring *r, const struct iovec *iov,

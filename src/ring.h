@@ -36,7 +36,7 @@ struct volfs_ring *volfs_ring_prepare(struct fuse_session *se, int fd,
 
 /*
  * Once the INIT reply is written: the threads register with the kernel,
- * which then sends requests their way.  0, or -1 with why when some
+ * which then sends requests their way.  0, or -errno with why when some
  * registration failed (the kernel then goes on through /dev/fuse; stop
  * the ring).
  */
