@@ -2672,7 +2672,8 @@ static void *fs_janitor(void *arg)
 		struct fs_names live = { 0 };
 		int listed = fs->src->list(fs->src->ctx, fs_names_add, &live);
 
-		if (listed >= 0 && !live.oom)
+		/* (qsort and bsearch want an array, even of no names.) */
+		if (listed >= 0 && !live.oom && live.n)
 			qsort(live.v, live.n, sizeof(*live.v), fs_names_cmp);
 		pthread_mutex_lock(&fs->vols_lock);
 		for (struct fs_vol *v = fs->vols; v; v = v->next) {
@@ -2680,8 +2681,9 @@ static void *fs_janitor(void *arg)
 						      __ATOMIC_RELAXED);
 
 			if (!v->gone && listed >= 0 && !live.oom &&
-			    !bsearch(&v->name, live.v, live.n, sizeof(*live.v),
-				     fs_names_cmp))
+			    (!live.n ||
+			     !bsearch(&v->name, live.v, live.n,
+				      sizeof(*live.v), fs_names_cmp)))
 				v->gone = 1;
 			if (!v->gone && now - used < (time_t)idle)
 				continue;
