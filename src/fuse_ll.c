@@ -2257,8 +2257,8 @@ static void fs_init_reply(struct volfs_fs *fs, int fd,
  * not yet disconnected (its test is ENOTCONN) and leaves it.  A child that
  * holds nothing but a pipe from the daemon waits for the daemon to go: a
  * byte on the pipe is a clean stop; end of file is a death, after which it
- * unmounts the mount once it fails as a dead one does.  Only system calls after
- * fork: the daemon has threads.
+ * unmounts the mount once it fails as a dead one does.  Only system calls
+ * after fork: the daemon has threads.
  */
 static void fs_ring_guard(struct volfs_fs *fs)
 {

@@ -43,9 +43,10 @@ struct volfs_ring *volfs_ring_prepare(struct fuse_session *se, int fd,
 int volfs_ring_go(struct volfs_ring *r, char *why, size_t whylen);
 
 /*
- * A reply libfuse is about to write (r may be NULL while the ring starts): when it answers a request that came
- * through the ring, it goes back that way and this returns the bytes
- * taken (or a negative errno); 0 when it is not the ring's to send.
+ * A reply libfuse is about to write (r may be NULL while the ring starts):
+ * when it answers a request that came through the ring, it goes back that
+ * way and this returns the bytes taken (or a negative errno); 0 when it is
+ * not the ring's to send.
  */
 ssize_t volfs_ring_reply(struct volfs_ring *r, const struct iovec *iov,
 			 int count);
