@@ -2260,68 +2260,62 @@ static void fs_init_reply(struct volfs_fs *fs, int fd,
  * unmounts the mount once it fails as a dead one does.  Only system calls
  * after fork: the daemon has threads.
  */
+static _Noreturn void fs_guard_child(int fd, const char *mnt)
+{
+	char c;
+	ssize_t n;
+
+	if (dup2(fd, 3) < 0)
+		_exit(1);
+	close_range(4, ~0u, 0);
+	for (int i = 0; i < 3; i++)
+		close(i);
+	if (chdir("/") < 0)
+		_exit(1);
+	do
+		n = read(3, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 0)
+		_exit(0);
+	do
+		n = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	/* Opened: unmounted already, or mounted anew.  The other errors are
+	 * how requests to a dead ring end. */
+	if (n < 0 &&
+	    (errno == ENOTCONN || errno == ECONNABORTED || errno == ECANCELED ||
+	     errno == EIO) &&
+	    umount2(mnt, MNT_DETACH) < 0 && errno == EPERM)
+		execlp("fusermount3", "fusermount3", "-u", "-z", "--", mnt,
+		       (char *)NULL);
+	_exit(0);
+}
+
 static void fs_ring_guard(struct volfs_fs *fs)
 {
-	int p[2];
-	pid_t pid;
+	const char *what = "pipe";
+	int p[2], e;
+	pid_t pid = -1;
 
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		volfs_log(VOLFS_LOG_WARNING,
-			  "%s: no guard for a crash (pipe: %s): a killed daemon "
-			  "may leave its mount for umount", fs->mountpoint,
-			  strerror(errno));
-		return;
-	}
-	pid = fork();
-	if (pid == 0) {
-		const char *mnt = fs->mountpoint;
-		char c;
-		ssize_t n;
-
-		if (dup2(p[0], 3) < 0)
-			_exit(1);
-		close_range(4, ~0u, 0);
-		for (int i = 0; i < 3; i++)
-			close(i);
-		if (chdir("/") < 0)
-			_exit(1);
-		do
-			n = read(3, &c, 1);
-		while (n < 0 && errno == EINTR);
-		if (n != 0)
-			_exit(0);
-		for (int i = 0; i < 200; i++) {
-			int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-			if (fd >= 0) {
-				/* Unmounted already, or mounted anew. */
-				close(fd);
-				_exit(0);
-			}
-			/* How requests of a dead ring end. */
-			if (errno == ENOTCONN || errno == ECONNABORTED ||
-			    errno == ECANCELED || errno == EIO) {
-				if (umount2(mnt, MNT_DETACH) < 0 && errno == EPERM)
-					execlp("fusermount3", "fusermount3", "-u",
-					       "-z", "--", mnt, (char *)NULL);
-				_exit(0);
-			}
-			if (errno != EINTR)
-				_exit(0);
+	if (pipe2(p, O_CLOEXEC) == 0) {
+		what = "fork";
+		pid = fork();
+		if (pid == 0)
+			fs_guard_child(p[0], fs->mountpoint);
+		e = errno;
+		close(p[0]);
+		if (pid > 0) {
+			fs->guard_pid = pid;
+			fs->guard_fd = p[1];
+			return;
 		}
-		_exit(0);
-	}
-	close(p[0]);
-	if (pid < 0) {
-		volfs_log(VOLFS_LOG_WARNING,
-			  "%s: no guard for a crash (fork: %s): a killed daemon "
-			  "may leave its mount for umount", fs->mountpoint,
-			  strerror(errno));
 		close(p[1]);
-		return;
+		errno = e;
 	}
-	fs->guard_pid = pid;
-	fs->guard_fd = p[1];
+	volfs_log(VOLFS_LOG_WARNING,
+		  "%s: no guard for a crash (%s: %s): should this daemon be "
+		  "killed, undo its mount with 'umount -l %s'",
+		  fs->mountpoint, what, strerror(errno), fs->mountpoint);
 }
 
 /* A clean stop, the mount undone: the guard goes without a look. */
@@ -2352,7 +2346,8 @@ static struct volfs_ring *fs_ring_prepare(struct volfs_fs *fs, int fd)
 	if (!r)
 		volfs_log(VOLFS_LOG_WARNING,
 			  "%s: FUSE over io_uring not used: %s; requests go "
-			  "through /dev/fuse", fs->mountpoint, why);
+			  "through /dev/fuse (-o io_uring=off stops trying)",
+			  fs->mountpoint, why);
 	return r;
 }
 
@@ -2371,7 +2366,8 @@ static void fs_ring_start(struct volfs_fs *fs, int fd, int ok)
 		if (ok)
 			volfs_log(VOLFS_LOG_WARNING,
 				  "%s: FUSE over io_uring not used: %s; "
-				  "requests go through /dev/fuse",
+				  "requests go through /dev/fuse (-o "
+				  "io_uring=off stops trying)",
 				  fs->mountpoint, why);
 		volfs_ring_stop(r);
 		fs->ring_want = 0;
@@ -2386,7 +2382,8 @@ static void fs_ring_start(struct volfs_fs *fs, int fd, int ok)
 
 		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 			volfs_log(VOLFS_LOG_WARNING,
-				  "%s: /dev/fuse: cannot stop blocking: %s",
+				  "%s: /dev/fuse: cannot stop blocking: %s (each "
+				  "file deleted then costs a reader's wake-up)",
 				  fs->mountpoint, strerror(errno));
 	}
 	volfs_log(VOLFS_LOG_INFO,
@@ -2485,8 +2482,30 @@ static const struct fuse_custom_io fs_io = {
 };
 
 /*
+ * Answers the kernel's first request, INIT, which it sent while mounting:
+ * once this returns the mount answers, with the ring serving where it was
+ * asked for (the kernel holds every other request until INIT is answered).
+ */
+static int fs_answer_init(struct volfs_fs *fs, const char *what,
+			  struct volfs_err *err)
+{
+	struct fuse_buf buf = { 0 };
+	int n = fuse_session_receive_buf(fs->se, &buf);
+
+	if (n > 0)
+		fuse_session_process_buf(fs->se, &buf);
+	free(buf.mem);
+	if (n <= 0)
+		return volfs_err_set(err, n < 0 ? n : -EIO,
+				     "cannot start serving %s: the kernel's "
+				     "first FUSE request did not come: %s",
+				     what, strerror(n < 0 ? -n : EIO));
+	return 0;
+}
+
+/*
  * Starts the FUSE session of fs (its source shown as fsname in the mount
- * table, "what" in messages) and mounts it at dir.
+ * table, "what" in messages), mounts it at dir and answers INIT.
  */
 static int fs_start(struct volfs_fs *fs, const char *fsname, const char *what,
 		    const char *dir, struct volfs_err *err)
@@ -2495,7 +2514,7 @@ static int fs_start(struct volfs_fs *fs, const char *fsname, const char *what,
 	struct fuse_args args;
 	char opts[512];
 	char *argv[4];
-	int argc = 0;
+	int argc = 0, rc;
 
 	/* The kernel applied the caller's umask to every mode it sends; the
 	 * daemon's own must not mask them again. */
@@ -2544,7 +2563,16 @@ static int fs_start(struct volfs_fs *fs, const char *fsname, const char *what,
 		volfs_log(VOLFS_LOG_WARNING,
 			  "%s: cannot watch FUSE INIT: every write will cost "
 			  "two requests", what);
-	return 0;
+	rc = fs_answer_init(fs, what, err);
+	if (rc < 0) {
+		fs_ring_stop(fs);
+		fuse_session_unmount(fs->se);
+		fuse_session_destroy(fs->se);
+		fs->se = NULL;
+		fs->mounted = 0;
+		fs_ring_guard_release(fs);
+	}
+	return rc;
 }
 
 int volfs_fs_mount(struct volfs_open_volume *ov, const char *dir,

@@ -435,15 +435,21 @@ static int ring_setup(struct ring_thread *t)
 	return 0;
 }
 
-/* The entry's registration, once the kernel has the INIT reply; < 0 on
- * failure (the kernel then stops waiting for the ring itself). */
+/*
+ * The entry's registration, once the kernel has the INIT reply; < 0 on
+ * failure (the kernel then stops waiting for the ring itself).  A refusal
+ * comes back at once; a registered entry completes only when a request
+ * arrives, which ring_loop then serves.  EAGAIN (INIT not yet taken in)
+ * cannot follow a written INIT reply, but would leave the kernel waiting
+ * for the ring: it is retried for a while.
+ */
 static int ring_start_entry(struct ring_thread *t)
 {
 	struct ring_ent *e = &t->ent;
-	int rc;
 
 	for (int i = 0; i < RING_REGISTER_TRIES; i++) {
 		struct io_uring_cqe *cqe;
+		int rc;
 
 		e->live = 1;
 		ring_register(t, e);
@@ -452,26 +458,13 @@ static int ring_start_entry(struct ring_thread *t)
 		rc = io_uring_submit(&t->uring);
 		if (rc < 0)
 			return rc;
-		/* A refusal comes back at once; a registered entry has no
-		 * completion until a request arrives. */
-		rc = io_uring_peek_cqe(&t->uring, &cqe);
-		if (rc == -EAGAIN || (rc == 0 && cqe->user_data == RING_WAKE)) {
-			e->live = 1;
+		if (io_uring_peek_cqe(&t->uring, &cqe) != 0 ||
+		    cqe->user_data == RING_WAKE || cqe->res >= 0)
 			return 0;
-		}
-		if (rc < 0)
-			return rc;
 		rc = cqe->res;
 		io_uring_cqe_seen(&t->uring, cqe);
-		if (rc >= 0) {
-			/* Registered, and a request came already. */
-			e->live = 1;
-			ring_serve(t, e);
-			return 0;
-		}
 		if (rc != -EAGAIN)
 			return rc;
-		/* The kernel has not finished with INIT yet. */
 		usleep(5000);
 	}
 	return -ETIMEDOUT;

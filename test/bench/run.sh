@@ -40,8 +40,8 @@
 # volfs serves local and ram volumes over io_uring where the kernel offers
 # it (Linux 6.14 and later, fuse.enable_uring=Y): requests are then answered
 # on the caller's CPU.  The parameter is off by default; the benchmark sets
-# it while it mounts the volfs targets (and puts it back once the mount has
-# answered: a mount keeps what it negotiated) unless --io-uring off.  Each
+# it while it mounts the volfs targets (and puts it back once volfs mount
+# returns: a mount keeps what it negotiated) unless --io-uring off.  Each
 # target's line says whether its daemon uses the ring.
 #
 # --pin-cpu N runs every workload (fio, the metadata program, tar, rm) on
@@ -520,10 +520,9 @@ setup_volfs() {
 		echo Y >"$URING_PARAM"
 	fi
 	rc=0
+	# volfs mount returns once INIT is answered, the last time the
+	# kernel looks at the parameter for this mount.
 	"$VOLFS" mount "$name" "$dir" >"$W/mount.out" 2>&1 || rc=$?
-	# The kernel looks at the parameter again when INIT is answered,
-	# which a first request waits for.
-	[ $rc -ne 0 ] || stat "$dir" >/dev/null 2>&1 || true
 	[ -z "$usaved" ] || echo "$usaved" >"$URING_PARAM"
 	if [ $rc -ne 0 ]; then
 		TNOTE[$t]="skipped: volfs mount $name failed: $(head -n 2 "$W/mount.out" | tr '\n' ' ')"

@@ -21,10 +21,9 @@ trap 'rc_=$?; restore_param; [ -z "${dsaved:-}" ] || echo "$dsaved" >/proc/sys/k
 # only meanwhile.
 mount_ring() { # VOLUME DIR [OPTIONS]
 	echo Y >"$param"
+	# volfs mount returns once INIT is answered (the kernel looks at the
+	# parameter again then).
 	mount_vol "$@"
-	# The kernel looks at the parameter again when INIT is answered,
-	# which a first request waits for.
-	stat "$2" >/dev/null
 	restore_param
 }
 
@@ -112,22 +111,37 @@ assert_eq "$(cat "$mnt/f")" again "write after the remount"
 "$VOLFS" umount "$mnt" 2>/dev/null || fusermount3 -u "$mnt"
 wait_until 20 not_mounted "$mnt" || fail "umount left the mount"
 
+# start_fg DIR LOG COMMAND...: a daemon in the foreground mounting DIR
+# (made, and absolute in fg_dir), its pid in fg_pid, its stderr in LOG;
+# fails unless the mount comes up and answers.  stop_fg: SIGTERM, and the
+# mount must go.
+start_fg() {
+	mkdir -p "$1"
+	fg_dir=$(abspath "$1")
+	fg_log=$2
+	shift 2
+	"$@" 2>"$fg_log" &
+	fg_pid=$!
+	track_pid "$fg_pid"
+	echo "$fg_dir" >>"$T/mounts"
+	wait_until 20 is_mounted "$fg_dir" && timeout 10 stat "$fg_dir" >/dev/null
+}
+stop_fg() {
+	kill -TERM "$fg_pid"
+	wait_until 20 not_mounted "$fg_dir" || fail "SIGTERM left $fg_dir mounted"
+}
+
 # serve -o io_uring=on: every volume through the ring.
-mkdir -p "$T/serve"
 echo Y >"$param"
-"$VOLFS" serve --mountpoint "$T/serve" -o io_uring=on 2>"$T/serve.log" &
-spid=$!
-track_pid "$spid"
-echo "$T/serve" >>"$T/mounts"
-wait_until 20 is_mounted "$T/serve" || { restore_param; fail "serve did not mount"; }
-stat "$T/serve" >/dev/null
+start_fg "$T/serve" "$T/serve.log" \
+	"$VOLFS" serve --mountpoint "$(abspath "$T")/serve" -o io_uring=on ||
+	{ restore_param; cat "$fg_log" >&2; fail "serve did not mount"; }
 restore_param
-[ "$(ring_threads "$spid" | wc -l)" -gt 0 ] || fail "serve -o io_uring=on has no ring threads"
-echo through-serve >"$T/serve/ringlocal/s" || fail "write through serve's ring"
-assert_eq "$(cat "$T/serve/ringlocal/s")" through-serve "read through serve's ring"
-rm "$T/serve/ringlocal/s"
-kill -TERM "$spid"
-wait_until 20 not_mounted "$T/serve" || fail "SIGTERM left serve's mount"
+[ "$(ring_threads "$fg_pid" | wc -l)" -gt 0 ] || fail "serve -o io_uring=on has no ring threads"
+echo through-serve >"$fg_dir/ringlocal/s" || fail "write through serve's ring"
+assert_eq "$(cat "$fg_dir/ringlocal/s")" through-serve "read through serve's ring"
+rm "$fg_dir/ringlocal/s"
+stop_fg
 
 # io_uring=off: /dev/fuse only, even where the kernel offers the ring.
 mount_ring ringram "$T/off" io_uring=off
@@ -138,18 +152,13 @@ echo x >"$T/off/x" && rm "$T/off/x" || fail "the io_uring=off mount does not wor
 # io_uring=on where the kernel does not offer it: a warning, and the mount
 # works through /dev/fuse.
 echo N >"$param"
-mkdir -p "$T/on"
-"$VOLFS" mount -f -o io_uring=on ringlocal "$(abspath "$T/on")" 2>"$T/on.log" &
-fpid=$!
-track_pid "$fpid"
-echo "$(abspath "$T/on")" >>"$T/mounts"
-wait_until 20 is_mounted "$(abspath "$T/on")" || fail "io_uring=on without the kernel's offer did not mount"
-echo y >"$T/on/y" && rm "$T/on/y" || fail "the io_uring=on mount does not work"
-[ -z "$(ring_threads "$fpid")" ] || fail "ring threads without the kernel's offer"
-wait_until 10 grep -q 'enable_uring' "$T/on.log" ||
-	{ cat "$T/on.log" >&2; fail "no warning that the kernel does not offer the ring"; }
-kill -TERM "$fpid"
-wait_until 20 not_mounted "$(abspath "$T/on")" || fail "SIGTERM left the foreground mount"
+start_fg "$T/on" "$T/on.log" \
+	"$VOLFS" mount -f -o io_uring=on ringlocal "$(abspath "$T")/on" ||
+	{ cat "$fg_log" >&2; fail "io_uring=on without the kernel's offer did not mount"; }
+echo y >"$fg_dir/y" && rm "$fg_dir/y" || fail "the io_uring=on mount does not work"
+[ -z "$(ring_threads "$fg_pid")" ] || fail "ring threads without the kernel's offer"
+assert_grep 'enable_uring' "$fg_log"
+stop_fg
 restore_param
 
 # io_uring itself disabled (kernel.io_uring_disabled=2) while the kernel
@@ -159,23 +168,17 @@ restore_param
 sysctl=/proc/sys/kernel/io_uring_disabled
 if [ -w "$sysctl" ]; then
 	dsaved=$(cat "$sysctl")
-	mkdir -p "$T/dis"
 	echo 2 >"$sysctl"
 	echo Y >"$param"
-	"$VOLFS" mount -f ringram "$(abspath "$T/dis")" 2>"$T/dis.log" &
-	dpid=$!
-	track_pid "$dpid"
-	echo "$(abspath "$T/dis")" >>"$T/mounts"
 	ok=1
-	wait_until 20 is_mounted "$(abspath "$T/dis")" || ok=0
-	[ $ok = 0 ] || timeout 10 stat "$T/dis" >/dev/null || ok=2
+	start_fg "$T/dis" "$T/dis.log" \
+		"$VOLFS" mount -f ringram "$(abspath "$T")/dis" || ok=0
 	echo "$dsaved" >"$sysctl"
 	restore_param
-	[ $ok = 1 ] || fail "with io_uring disabled the mount did not answer ($ok)"
-	echo d >"$T/dis/d" && rm "$T/dis/d" || fail "the mount with io_uring disabled does not work"
-	assert_grep 'FUSE over io_uring not used' "$T/dis.log"
-	kill -TERM "$dpid"
-	wait_until 20 not_mounted "$(abspath "$T/dis")" || fail "SIGTERM left the mount"
+	[ $ok = 1 ] || { cat "$fg_log" >&2; fail "with io_uring disabled the mount did not answer"; }
+	echo d >"$fg_dir/d" && rm "$fg_dir/d" || fail "the mount with io_uring disabled does not work"
+	assert_grep 'FUSE over io_uring not used' "$fg_log"
+	stop_fg
 fi
 
 # A bad value: refused, with what to give.
