@@ -40,6 +40,7 @@
 
 #include "volfs/backend.h"
 #include "volfs/backend_util.h"
+#include "local.h"
 
 #if defined(HAVE_LINUX_OPENAT2_H) && HAVE_DECL_SYS_OPENAT2
 #define LOCAL_HAVE_OPENAT2 1
@@ -49,11 +50,7 @@ _Static_assert(VOLFS_RENAME_NOREPLACE == RENAME_NOREPLACE &&
 		       VOLFS_RENAME_EXCHANGE == RENAME_EXCHANGE,
 	       "rename flags are passed to renameat2() unchanged");
 
-#define LOCAL_CAPS                                                             \
-	(VOLFS_CAP_HARDLINKS | VOLFS_CAP_SYMLINKS | VOLFS_CAP_XATTRS |         \
-	 VOLFS_CAP_ATOMIC_RENAME | VOLFS_CAP_RANDOM_WRITE |                    \
-	 VOLFS_CAP_PERSISTENT | VOLFS_CAP_THREADSAFE | VOLFS_CAP_REAL_FD |     \
-	 VOLFS_CAP_STABLE_INO | VOLFS_CAP_OWNERSHIP | VOLFS_CAP_LOCAL_DATA)
+#define LOCAL_CAPS (VOLFS_LOCAL_TREE_CAPS | VOLFS_CAP_PERSISTENT)
 
 /* The managed data directory inside state_dir. */
 #define LOCAL_DATA "_data"
@@ -71,8 +68,9 @@ _Static_assert(VOLFS_RENAME_NOREPLACE == RENAME_NOREPLACE &&
 struct local_vol {
 	/* O_PATH descriptor of the volume root. */
 	int rootfd;
-	/* Served from a host directory (path=), which others may change. */
-	int external;
+	/* What the volume can do (VOLFS_CAP_EXTERNAL_CHANGES for a host
+	 * directory given with path=, which others may change). */
+	unsigned caps;
 	/* Running as root: new objects are given to their caller. */
 	int chown_new;
 	uid_t euid;
@@ -580,6 +578,13 @@ out:
 	return rc;
 }
 
+static void local_init_ids(struct local_vol *lv)
+{
+	lv->euid = geteuid();
+	lv->egid = getegid();
+	lv->chown_new = lv->euid == 0;
+}
+
 static int local_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		      size_t errlen)
 {
@@ -623,16 +628,27 @@ static int local_open(const struct volfs_volinfo *vi, void **vol, char *err,
 			goto err_free;
 		}
 	}
-	lv->external = host != NULL;
-	lv->euid = geteuid();
-	lv->egid = getegid();
-	lv->chown_new = lv->euid == 0;
+	lv->caps = LOCAL_CAPS | (host ? VOLFS_CAP_EXTERNAL_CHANGES : 0);
+	local_init_ids(lv);
 	*vol = lv;
 	return 0;
 
 err_free:
 	free(lv);
 	return rc;
+}
+
+int volfs_local_open_root(int rootfd, unsigned caps, void **vol)
+{
+	struct local_vol *lv = calloc(1, sizeof(*lv));
+
+	if (!lv)
+		return -ENOMEM;
+	lv->rootfd = rootfd;
+	lv->caps = caps;
+	local_init_ids(lv);
+	*vol = lv;
+	return 0;
 }
 
 static void local_close(void *vol)
@@ -646,10 +662,8 @@ static void local_close(void *vol)
 static unsigned local_volume_caps(void *vol)
 {
 	struct local_vol *lv = vol;
-	unsigned caps = LOCAL_CAPS;
+	unsigned caps = lv->caps;
 
-	if (lv->external)
-		caps |= VOLFS_CAP_EXTERNAL_CHANGES;
 	/* Without root, new objects belong to the daemon's user whatever
 	 * the caller: ownership is not stored. */
 	if (!lv->chown_new)
@@ -1222,8 +1236,6 @@ static const struct volfs_backend local_backend = {
 	.removexattr = local_removexattr,
 	.volume_caps = local_volume_caps,
 };
-
-const struct volfs_backend *volfs_backend_local(void);
 
 const struct volfs_backend *volfs_backend_local(void)
 {

@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The ram backend: a volume whose files live in the memory of the volfs
+ * The ram backend: a volume whose files live in memory as long as the volfs
  * process serving it, like tmpfs or an emptyDir with medium: Memory.  It is
  * not persistent: nothing is written to disk, and the data is gone when that
  * process exits, so a daemon restart (or crash) leaves the volume empty.
- * create() and destroy() have nothing to do; open() makes an empty root
- * directory and close() frees everything.
+ * create() and destroy() have nothing to do.
+ *
+ * A volume has one of two stores (store=).  The tmpfs store (ram_tmpfs.c),
+ * the default where the process may make one, is a tmpfs instance private
+ * to the volume: the kernel keeps the files and the core may hand open
+ * files to it.  The daemon store, this file, keeps them in the process's
+ * own memory and needs no privilege; open_as() makes an empty root
+ * directory and close() frees everything.  The rest of this comment is
+ * about the daemon store.
  *
  * File data is kept in 4 KiB pages, the kernel's page size, so a small file
  * costs one page as it would on tmpfs, and the kernel's page-sized writes
@@ -64,6 +71,7 @@
 
 #include "volfs/backend.h"
 #include "volfs/backend_util.h"
+#include "ram.h"
 
 #define RAM_CAPS                                                               \
 	(VOLFS_CAP_HARDLINKS | VOLFS_CAP_SYMLINKS | VOLFS_CAP_XATTRS |         \
@@ -92,6 +100,11 @@
 #define RAM_XATTR_SIZE_MAX 65536
 /* Option defaults and bounds. */
 #define RAM_MODE_DEFAULT 01777
+/* The tmpfs store allows one inode per this many bytes of size=, about
+ * what the kernel spends on one, so that metadata cannot grow far past
+ * the size either. */
+#define RAM_TMPFS_INODE_BYTES 1024
+#define RAM_TMPFS_INODES_MIN 64
 #define RAM_SIZE_MIN ((uint64_t)16 << 10)
 #define RAM_SIZE_FALLBACK ((uint64_t)1 << 30)
 /* Hand freed memory back to the kernel after this much was freed. */
@@ -186,8 +199,17 @@ struct ram_vol {
 	unsigned long fsid;
 };
 
+/* Where a volume's files are kept (store=). */
+enum ram_store {
+	/* The tmpfs store where the process may make one, else the daemon's. */
+	RAM_STORE_AUTO,
+	RAM_STORE_TMPFS,
+	RAM_STORE_DAEMON,
+};
+
 /* Option values, parsed. */
 struct ram_params {
+	enum ram_store store;
 	uint64_t size;
 	mode_t mode;
 	uid_t uid;
@@ -330,10 +352,24 @@ static int ram_params(const struct volfs_volinfo *vi, struct ram_params *p,
 	uint32_t id;
 	int rc;
 
+	p->store = RAM_STORE_AUTO;
 	p->size = ram_default_size();
 	p->mode = RAM_MODE_DEFAULT;
 	p->uid = 0;
 	p->gid = 0;
+
+	s = volfs_be_opt(vi, "store");
+	if (s) {
+		if (strcmp(s, "tmpfs") == 0)
+			p->store = RAM_STORE_TMPFS;
+		else if (strcmp(s, "daemon") == 0)
+			p->store = RAM_STORE_DAEMON;
+		else if (strcmp(s, "auto") != 0)
+			return volfs_be_errf(err, errlen, -EINVAL,
+					     "option 'store': '%s' is not a "
+					     "store: use auto, tmpfs or daemon",
+					     s);
+	}
 
 	s = volfs_be_opt(vi, "size");
 	if (s) {
@@ -1522,6 +1558,46 @@ err_free:
 	return rc;
 }
 
+static const struct volfs_backend ram_backend;
+
+/* The tmpfs store where asked for or possible, else the daemon store. */
+static int ram_open_as(const struct volfs_volinfo *vi, void **vol,
+		       const struct volfs_backend **table, char *err,
+		       size_t errlen)
+{
+	struct volfs_ram_tmpfs t;
+	struct ram_params p;
+	int rc;
+
+	rc = ram_params(vi, &p, err, errlen);
+	if (rc)
+		return rc;
+	if (p.store != RAM_STORE_DAEMON) {
+		/* Whole pages, never more than size=. */
+		t.size = p.size & ~(uint64_t)(RAM_PAGE - 1);
+		t.inodes = p.size / RAM_TMPFS_INODE_BYTES;
+		if (t.inodes < RAM_TMPFS_INODES_MIN)
+			t.inodes = RAM_TMPFS_INODES_MIN;
+		t.mode = p.mode;
+		t.uid = p.uid;
+		t.gid = p.gid;
+		rc = volfs_ram_tmpfs_open(vi, &t, &ram_backend, vol, table,
+					  err, errlen);
+		if (rc == 0 || p.store == RAM_STORE_TMPFS)
+			return rc;
+		if (vi->log)
+			vi->log(VOLFS_LOG_INFO,
+				"ram volume '%s': in the daemon's memory, no "
+				"tmpfs: %s",
+				vi->name, err);
+		err[0] = '\0';
+	}
+	rc = ram_open(vi, vol, err, errlen);
+	if (rc == 0)
+		*table = &ram_backend;
+	return rc;
+}
+
 /* Frees the whole tree without recursion: any depth is fine. */
 static void ram_close(void *vol)
 {
@@ -2491,9 +2567,15 @@ static int ram_removexattr(void *vol, const char *path, const char *name)
 static const struct volfs_optdesc ram_options[] = {
 	{
 		.key = "size",
-		.help = "the most memory the volume may use, data and "
-			"metadata: bytes or a number with k, m, g or t "
-			"(default: half of the physical memory)",
+		.help = "the most memory the volume may use: bytes or a "
+			"number with k, m, g or t (default: half of the "
+			"physical memory)",
+	},
+	{
+		.key = "store",
+		.help = "auto (default): a private tmpfs where volfs may make "
+			"one (root), else daemon; tmpfs: always; daemon: in "
+			"the memory of the volfs process",
 	},
 	{
 		.key = "mode",
@@ -2518,7 +2600,7 @@ static const struct volfs_backend ram_backend = {
 	.caps = RAM_CAPS,
 	.options = ram_options,
 	.validate = ram_validate,
-	.open = ram_open,
+	.open_as = ram_open_as,
 	.close = ram_close,
 	.statfs = ram_statfs,
 	.getattr = ram_getattr,

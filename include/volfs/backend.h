@@ -49,7 +49,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define VOLFS_BACKEND_ABI 1
+#define VOLFS_BACKEND_ABI 2
 
 #define VOLFS_NO_FH UINT64_MAX
 
@@ -344,6 +344,18 @@ struct volfs_backend {
 	 * options (e.g. a host directory others may change).  NULL: caps.
 	 */
 	unsigned (*volume_caps)(void *vol);
+
+	/*
+	 * Used instead of open() when set: opens the volume as open() does and
+	 * stores in *table the table that serves it from then on, this one or
+	 * another the module provides (a volume kept in a form whose ops
+	 * another table implements).  Every later call on the volume, close()
+	 * included, goes through *table.  On failure it has allocated nothing
+	 * and *table is untouched.
+	 */
+	int (*open_as)(const struct volfs_volinfo *vi, void **vol,
+		       const struct volfs_backend **table, char *err,
+		       size_t errlen);
 };
 
 /* The type of the one symbol a module exports: volfs_backend_NAME. */

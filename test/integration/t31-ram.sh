@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
-# ram volumes through a mount: the whole POSIX check, the size cap (ENOSPC,
-# honest df), root mode and owner, one instance shared by every mount, data
-# gone when the serving process ends, and memory given back after delete.
+# ram volumes through a mount, in both stores: the whole POSIX check, the
+# size cap (ENOSPC, honest df), root mode and owner, one instance shared by
+# every mount, data gone when the serving process ends, and memory given
+# back after delete.
 . "$VOLFS_SRCDIR/test/integration/lib.sh"
 [ -e "$VOLFS_BACKEND_DIR/ram.so" ] || skip "the ram backend module is not built"
 
@@ -19,22 +20,53 @@ assert_eq "$(cat "$T/r2/s")" shared "the second mount of a ram volume"
 pid=$(mount_pid r "$r")
 assert_eq "$(mount_pid r "$(abspath "$T/r2")")" "$pid" "one process serves both"
 
-# Memory comes back after deleting what was written (not under ASan,
-# whose allocator keeps freed memory on purpose).
-if ! ldd "$VOLFS" 2>/dev/null | grep -q libasan; then
-	rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
-	before=$(rss)
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+used() { df -k --output=used "$1" | tail -1 | tr -d ' '; }
+write200() {
 	for i in 1 2 3 4; do
-		dd if=/dev/zero of="$r/big$i" bs=1M count=50 status=none ||
-			fail "writing 200 MiB to the ram volume"
+		dd if=/dev/zero of="$1/big$i" bs=1M count=50 status=none ||
+			fail "writing 200 MiB to the ram volume $1"
 	done
-	full=$(rss)
+}
+
+# The tmpfs store (the default for root): the kernel keeps the files, df
+# counts every page of them, the daemon's own memory stays as it was, and
+# a delete gives the pages back.
+assert_eq "$(df --output=itotal "$r" | tail -1 | tr -d ' ')" 262144 \
+	"inodes of a 256m tmpfs-store volume (one per KiB)"
+before=$(rss "$pid")
+u0=$(used "$r")
+write200 "$r"
+u1=$(used "$r")
+[ $((u1 - u0)) -ge 204800 ] && [ $((u1 - u0)) -le 205824 ] ||
+	fail "df counted $((u1 - u0)) KiB for 200 MiB written"
+[ $(($(rss "$pid") - before)) -lt 32768 ] ||
+	fail "the daemon's RSS grew from $before to $(rss "$pid") KiB: the data should be the kernel's"
+rm -f "$r"/big*
+assert_eq "$(used "$r")" "$u0" "df after deleting 200 MiB"
+
+# The daemon store: the daemon's memory holds the data and gives it back
+# after a delete (not under ASan, whose allocator keeps freed memory on
+# purpose).
+vol create -b ram -o size=256m -o store=daemon rd >/dev/null
+mount_vol rd "$T/rd"
+rd=$(abspath "$T/rd")
+[ "$(df --output=itotal "$rd" | tail -1 | tr -d ' ')" != 262144 ] ||
+	fail "store=daemon made a tmpfs"
+"$VOLFS_TEST_HELPERS/posixops" "$rd" >"$T/posix" 2>&1 ||
+	{ cat "$T/posix" >&2; fail "posixops failed on a store=daemon ram volume"; }
+if ! ldd "$VOLFS" 2>/dev/null | grep -q libasan; then
+	dpid=$(mount_pid rd "$rd")
+	before=$(rss "$dpid")
+	write200 "$rd"
+	full=$(rss "$dpid")
 	[ $((full - before)) -gt 150000 ] ||
 		fail "RSS grew by only $((full - before)) KiB for 200 MiB of data"
-	rm -f "$r"/big*
-	wait_until 5 sh -c "[ \$(awk '/^VmRSS/ { print \$2 }' /proc/$pid/status) -lt $((before + 32768)) ]" ||
-		fail "RSS stayed at $(rss) KiB after deleting (started at $before KiB)"
+	rm -f "$rd"/big*
+	wait_until 5 sh -c "[ \$(awk '/^VmRSS/ { print \$2 }' /proc/$dpid/status) -lt $((before + 32768)) ]" ||
+		fail "RSS stayed at $(rss "$dpid") KiB after deleting (started at $before KiB)"
 fi
+expect_exit 0 vol umount "$rd"
 
 # Sparse files cost nothing.
 used0=$(df -k --output=used "$r" | tail -1)
@@ -51,20 +83,23 @@ mount_vol r "$T/r"
 [ ! -e "$r/s" ] || fail "a ram volume kept its data across a daemon restart"
 expect_exit 0 vol umount "$r"
 
-# The size cap: ENOSPC, nothing beyond it, space back after delete.
-vol create -b ram -o size=8m small >/dev/null
-mount_vol small "$T/s"
-s=$(abspath "$T/s")
-assert_eq "$(df -k --output=size "$s" | tail -1 | tr -d ' ')" 8192 "df size of an 8m volume"
-if dd if=/dev/zero of="$s/fill" bs=1M count=16 status=none 2>"$T/err"; then
-	fail "writing 16 MiB into an 8 MiB volume succeeded"
-fi
-assert_grep "No space left on device" "$T/err"
-[ "$(stat -c %s "$s/fill")" -le 8388608 ] || fail "the file grew past the cap"
-rm "$s/fill"
-dd if=/dev/zero of="$s/again" bs=1M count=4 status=none ||
-	fail "writing after freeing space failed"
-expect_exit 0 vol umount "$s"
+# The size cap, in both stores: ENOSPC, nothing beyond it, space back
+# after delete.
+for store in tmpfs daemon; do
+	vol create -b ram -o size=8m -o store=$store small-$store >/dev/null
+	mount_vol small-$store "$T/s-$store"
+	s=$(abspath "$T/s-$store")
+	assert_eq "$(df -k --output=size "$s" | tail -1 | tr -d ' ')" 8192 "df size of an 8m $store volume"
+	if dd if=/dev/zero of="$s/fill" bs=1M count=16 status=none 2>"$T/err"; then
+		fail "writing 16 MiB into an 8 MiB $store volume succeeded"
+	fi
+	assert_grep "No space left on device" "$T/err"
+	[ "$(stat -c %s "$s/fill")" -le 8388608 ] || fail "the file grew past the cap ($store)"
+	rm "$s/fill"
+	dd if=/dev/zero of="$s/again" bs=1M count=4 status=none ||
+		fail "writing after freeing space failed ($store)"
+	expect_exit 0 vol umount "$s"
+done
 
 # Options: root mode and owner, and bad values.
 vol create -b ram -o mode=0750 -o uid=1000 -o gid=1000 owned >/dev/null
@@ -72,6 +107,8 @@ mount_vol owned "$T/o"
 assert_eq "$(stat -c %a:%u:%g "$T/o")" 750:1000:1000 "root of a ram volume with mode/uid/gid"
 expect_exit 1 vol create -b ram -o size=12x bad
 assert_grep "size" "$T/err"
+expect_exit 1 vol create -b ram -o store=disk bad
+assert_grep "option 'store': 'disk' is not a store: use auto, tmpfs or daemon" "$T/err"
 expect_exit 1 vol create -b ram -o mode=99999 bad
 assert_grep "mode" "$T/err"
 exit 0

@@ -75,7 +75,7 @@ comp volfs inspect a; want alpha
 comp volfs --root "$T/other" rm ''; want gamma
 comp volfs rm -; has --force
 comp volfs create -b ''; want $(cd "$VOLFS_BACKEND_DIR" && ls *.so | sed 's/\.so$//')
-comp volfs create -b ram -o s; want size=
+comp volfs create -b ram -o s; want size= store=
 comp volfs create -o ''; want path=
 comp volfs ls --format ''; want table json
 comp volfs ls --filter d; want dangling=true dangling=false

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -82,6 +83,15 @@ static const struct conf_extra conf_extras[] = {
 	},
 	{
 		.backend = "ram",
+		.label = "ram store=daemon size=32m mode=0750 uid=1000 gid=1000",
+		.opts = { { .key = "store", .value = "daemon" },
+			  { .key = "size", .value = "32m" },
+			  { .key = "mode", .value = "0750" },
+			  { .key = "uid", .value = "1000" },
+			  { .key = "gid", .value = "1000" } },
+	},
+	{
+		.backend = "ram",
 		.label = "ram size=32m mode=0750 uid=1000 gid=1000",
 		.opts = { { .key = "size", .value = "32m" },
 			  { .key = "mode", .value = "0750" },
@@ -102,7 +112,10 @@ static const struct conf_extra conf_extras[] = {
 };
 
 struct conf_config {
+	/* The table serving the volume, and the module's own (they differ
+	 * where open_as() hands the volume to another table). */
 	const struct volfs_backend *be;
+	const struct volfs_backend *module;
 	char label[128];
 	struct volfs_kv opts[CONF_MAX_OPTS];
 	size_t nopts;
@@ -368,6 +381,7 @@ static int conf_add(const struct volfs_backend *be, const char *label)
 	c = &conf_configs[conf_count];
 	memset(c, 0, sizeof(*c));
 	c->be = be;
+	c->module = be;
 	snprintf(c->label, sizeof(c->label), "%s", label);
 	snprintf(name, sizeof(name), "conf%zu", conf_count);
 	snprintf(c->name, sizeof(c->name), "%s", name);
@@ -447,10 +461,14 @@ static void conf_add_extra(const struct conf_extra *x)
 	}
 }
 
-/* validate(), create() and open() for vi; 0 or the failing rc. */
-static int conf_volume_up(const struct volfs_backend *be,
+/*
+ * validate(), create() and open() for vi; 0 or the failing rc.  *table is
+ * the module's table and becomes the one serving the volume (open_as()).
+ */
+static int conf_volume_up(const struct volfs_backend **table,
 			  const struct volfs_volinfo *vi, void **vol)
 {
+	const struct volfs_backend *be = *table;
 	char err[1024] = "";
 	int rc;
 
@@ -470,7 +488,10 @@ static int conf_volume_up(const struct volfs_backend *be,
 			return rc;
 		}
 	}
-	rc = be->open(vi, vol, err, sizeof(err));
+	if (be->open_as)
+		rc = be->open_as(vi, vol, table, err, sizeof(err));
+	else
+		rc = be->open(vi, vol, err, sizeof(err));
 	if (rc < 0) {
 		print_error("open() failed: %s (%s)\n", err, strerror(-rc));
 		if (be->destroy)
@@ -502,7 +523,7 @@ static int conf_group_setup(void **state)
 	c->vi.opts = c->opts;
 	c->vi.nopts = c->nopts;
 	c->vi.log = volfs_log;
-	if (conf_volume_up(c->be, &c->vi, &c->vol) < 0)
+	if (conf_volume_up(&c->be, &c->vi, &c->vol) < 0)
 		return -1;
 	c->caps = c->be->volume_caps ? c->be->volume_caps(c->vol)
 				     : c->be->caps;
@@ -1565,7 +1586,7 @@ static void conf_destroy(void **state)
 	assert_int_equal(mkdir(sdir, 0755), 0);
 	vi.name = "confdestroy";
 	vi.state_dir = sdir;
-	conf_expect(conf_volume_up(be, &vi, &vol), 0);
+	conf_expect(conf_volume_up(&be, &vi, &vol), 0);
 	conf_expect(be->mkdir(vol, "dk", 0755, &me), 0);
 	conf_put(vol, "dk/file", "data");
 	conf_expect(be->mkdir(vol, "dk/sub", 0755, &me), 0);
@@ -1608,7 +1629,7 @@ static void conf_destroy(void **state)
 		}
 		if (!(c->caps & VOLFS_CAP_EXTERNAL_CHANGES)) {
 			/* A new volume of that name starts empty. */
-			conf_expect(conf_volume_up(be, &vi, &vol), 0);
+			conf_expect(conf_volume_up(&be, &vi, &vol), 0);
 			conf_expect(conf_op(getattr, vol, "dk", VOLFS_NO_FH,
 					    &st),
 				    -ENOENT);
@@ -1640,7 +1661,7 @@ static int conf_destroy_mount_child(const char *sdir)
 		return 77;
 	vi.name = "confmount";
 	vi.state_dir = sdir;
-	if (conf_volume_up(be, &vi, &vol) < 0)
+	if (conf_volume_up(&be, &vi, &vol) < 0)
 		return 1;
 	rc = be->mkdir(vol, "mnt", 0755, &me);
 	be->close(vol);
@@ -1722,10 +1743,37 @@ static void conf_need_ram(void)
 	skip();
 }
 
+/* A ram volume in the daemon's memory (store=daemon or its fallback). */
+static int conf_ram_daemon(void)
+{
+	return strcmp(conf_cur->be->name, "ram") == 0 &&
+	       conf_cur->be == conf_cur->module;
+}
+
+/* Checks of the daemon store's own accounting. */
+static void conf_need_ram_daemon(void)
+{
+	conf_need_ram();
+	if (conf_ram_daemon())
+		return;
+	print_message("      skipped: checks the ram daemon store\n");
+	skip();
+}
+
+/* Checks of the tmpfs store. */
+static void conf_need_ram_tmpfs(void)
+{
+	conf_need_ram();
+	if (!conf_ram_daemon())
+		return;
+	print_message("      skipped: checks the ram tmpfs store\n");
+	skip();
+}
+
 /* A private ram volume, for checks that need an empty one of known size. */
 struct conf_ramvol {
 	struct volfs_volinfo vi;
-	struct volfs_kv kv[1];
+	struct volfs_kv kv[2];
 	char sdir[PATH_MAX];
 	void *vol;
 };
@@ -1733,17 +1781,24 @@ struct conf_ramvol {
 static void *conf_ram_up(struct conf_ramvol *r, const char *name,
 			 const char *size)
 {
+	const struct volfs_backend *be;
+
 	memset(r, 0, sizeof(*r));
 	conf_join(r->sdir, sizeof(r->sdir), conf_cur->dir, name);
 	assert_true(mkdir(r->sdir, 0755) == 0 || errno == EEXIST);
 	r->kv[0].key = "size";
 	r->kv[0].value = size;
+	/* In the store of the configuration, served by its table. */
+	r->kv[1].key = "store";
+	r->kv[1].value = conf_ram_daemon() ? "daemon" : "tmpfs";
 	r->vi = conf_cur->vi;
 	r->vi.name = name;
 	r->vi.state_dir = r->sdir;
 	r->vi.opts = r->kv;
-	r->vi.nopts = 1;
-	conf_expect(conf_volume_up(conf_cur->be, &r->vi, &r->vol), 0);
+	r->vi.nopts = 2;
+	be = conf_cur->module;
+	conf_expect(conf_volume_up(&be, &r->vi, &r->vol), 0);
+	assert_ptr_equal(be, conf_cur->be);
 	return r->vol;
 }
 
@@ -1868,8 +1923,9 @@ static void conf_ram_options(void **state)
 	assert_int_equal(mkdir(sdir, 0755), 0);
 	vi.name = "ramopts";
 	vi.state_dir = sdir;
-	conf_expect(conf_volume_up(be, &vi, &vol), 0);
-	conf_stat(vol, ".", &st);
+	conf_expect(conf_volume_up(&be, &vi, &vol), 0);
+	memset(&st, 0, sizeof(st));
+	conf_expect(be->getattr(vol, ".", VOLFS_NO_FH, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0700);
 	assert_int_equal(st.st_uid, 1000);
@@ -1953,7 +2009,7 @@ static void conf_ram_enospc(void **state)
 	ssize_t n = 0;
 	int shortw = 0;
 
-	conf_need_ram();
+	conf_need_ram_daemon();
 	buf = malloc(CONF_RAM_CHUNK);
 	assert_non_null(buf);
 	conf_ram_up(&r, "ramfull", "1m");
@@ -2045,7 +2101,7 @@ static void conf_ram_metadata(void **state)
 	long long rc = 0;
 	int files, xattrs, links;
 
-	conf_need_ram();
+	conf_need_ram_daemon();
 	val = calloc(1, 60000);
 	assert_non_null(val);
 	conf_ram_up(&r, "rammeta", "1m");
@@ -2166,7 +2222,7 @@ static void conf_ram_statfs(void **state)
 	struct stat st;
 	char path[32];
 
-	conf_need_ram();
+	conf_need_ram_daemon();
 	buf = malloc(1 << 20);
 	assert_non_null(buf);
 	conf_ram_up(&r, "ramstatfs", "64m");
@@ -2205,6 +2261,130 @@ static void conf_ram_statfs(void **state)
 	assert_int_equal(conf_ram_used(r.vol), used0);
 	conf_expect(be->statfs(r.vol, &b), 0);
 	assert_int_equal(b.f_ffree, a.f_ffree);
+	conf_ram_down(&r);
+	free(buf);
+}
+
+/*
+ * In a child that is not root (so may not make a file system): which table
+ * ram's open_as() picks for store=auto, and that store=tmpfs fails saying
+ * what to do.  Exit status 0 when both are right.
+ */
+static int conf_ram_unprivileged_child(const struct volfs_volinfo *base)
+{
+	const struct volfs_backend *be = conf_cur->module;
+	struct volfs_kv kv[1] = { { "store", "tmpfs" } };
+	struct volfs_volinfo vi = *base;
+	char err[1024] = "";
+	void *vol;
+	int rc;
+
+	if (setgroups(0, NULL) < 0 || setresgid(1000, 1000, 1000) < 0 ||
+	    setresuid(1000, 1000, 1000) < 0)
+		return 10;
+	vi.opts = NULL;
+	vi.nopts = 0;
+	rc = be->open_as(&vi, &vol, &be, err, sizeof(err));
+	if (rc || be != conf_cur->module)
+		return 11;
+	be->close(vol);
+	vi.opts = kv;
+	vi.nopts = 1;
+	rc = be->open_as(&vi, &vol, &be, err, sizeof(err));
+	printf("      store=tmpfs, not root: %s\n", err);
+	fflush(stdout);
+	if (rc != -EPERM || !strstr(err, "use -o store=daemon"))
+		return 12;
+	return 0;
+}
+
+/*
+ * The tmpfs store: the kernel holds writes to size= (ENOSPC when made, the
+ * space back after a delete), allows one inode per KiB of it, and each
+ * open of the volume starts empty.
+ */
+static void conf_ram_tmpfs(void **state)
+{
+	const struct volfs_backend *be = conf_cur->be;
+	struct volfs_caller me = conf_me();
+	uint64_t cap = 1 << 20, used0, total = 0, fh;
+	struct conf_ramvol r;
+	unsigned char *buf;
+	struct statvfs sv;
+	struct stat st;
+	char path[64];
+	ssize_t n = 0;
+	long long rc = 0;
+	int files;
+
+	conf_need_ram_tmpfs();
+	buf = malloc(CONF_RAM_CHUNK);
+	assert_non_null(buf);
+	conf_ram_up(&r, "ramtmpfs", "1m");
+	conf_expect(be->statfs(r.vol, &sv), 0);
+	assert_int_equal((uint64_t)sv.f_blocks * sv.f_frsize, cap);
+	assert_int_equal(sv.f_files, cap / 1024);
+	used0 = conf_ram_used(r.vol);
+
+	fh = conf_create(r.vol, "fill", O_RDWR, 0644);
+	for (int i = 0; i < 64; i++) {
+		conf_ram_fill(buf, CONF_RAM_CHUNK, 1, total);
+		n = conf_pwrite(r.vol, fh, buf, CONF_RAM_CHUNK, (off_t)total);
+		if (n <= 0)
+			break;
+		total += (uint64_t)n;
+	}
+	print_message("      wrote %llu bytes into a 1 MiB tmpfs volume\n",
+		      (unsigned long long)total);
+	conf_expect(n, -ENOSPC);
+	assert_int_equal(total, cap);
+	assert_true(conf_ram_used(r.vol) <= cap);
+	memset(buf, 0, CONF_RAM_CHUNK);
+	conf_expect(conf_pread(r.vol, fh, buf, CONF_RAM_CHUNK,
+			       (off_t)(cap - CONF_RAM_CHUNK)),
+		    CONF_RAM_CHUNK);
+	assert_int_equal(conf_ram_verify(buf, CONF_RAM_CHUNK, 1,
+					 cap - CONF_RAM_CHUNK),
+			 -1);
+	conf_release(r.vol, fh);
+	conf_expect(conf_op(unlink, r.vol, "fill"), 0);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+
+	/* Inodes: about one per KiB. */
+	conf_expect(be->mkdir(r.vol, "d", 0755, &me), 0);
+	for (files = 0; files < 100000; files++) {
+		snprintf(path, sizeof(path), "d/empty-file-%06d", files);
+		rc = be->create_file(r.vol, path, O_WRONLY, 0644, &me, &fh);
+		if (rc)
+			break;
+		conf_release(r.vol, fh);
+	}
+	print_message("      %d empty files filled it\n", files);
+	conf_expect(rc, -ENOSPC);
+	assert_true(files > 1000 && files <= 1024);
+	conf_expect(be->statfs(r.vol, &sv), 0);
+	assert_int_equal(sv.f_ffree, 0);
+
+	/* Closed and opened again: empty. */
+	be->close(r.vol);
+	be = conf_cur->module;
+	conf_expect(conf_volume_up(&be, &r.vi, &r.vol), 0);
+	assert_ptr_equal(be, conf_cur->be);
+	conf_expect(be->getattr(r.vol, "d", VOLFS_NO_FH, &st), -ENOENT);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+
+	/* Not root: store=auto falls back to the daemon's memory. */
+	if (geteuid() == 0) {
+		pid_t pid = fork();
+		int status;
+
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(conf_ram_unprivileged_child(&r.vi));
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
 	conf_ram_down(&r);
 	free(buf);
 }
@@ -2565,7 +2745,10 @@ static void conf_ram_posix(void **state)
 	conf_expect(be->open_file(vol, "b", O_WRONLY, &fh), -EISDIR);
 	conf_expect(be->open_file(vol, "f", O_RDONLY | O_DIRECTORY, &fh),
 		    -ENOTDIR);
-	conf_expect(be->open_file(vol, "chr", O_RDONLY, &fh), -ENXIO);
+	/* A device node opens nothing: no such device, or none at all on
+	 * the tmpfs store (mounted nodev). */
+	conf_expect(be->open_file(vol, "chr", O_RDONLY, &fh),
+		    conf_ram_daemon() ? -ENXIO : -EACCES);
 	fh = conf_open(vol, "b", O_RDONLY);
 	conf_expect(be->read(vol, fh, buf, sizeof(buf), 0), -EISDIR);
 	conf_release(vol, fh);
@@ -2799,6 +2982,7 @@ static const struct CMUnitTest conf_tests[] = {
 	cmocka_unit_test(conf_ram_enospc),
 	cmocka_unit_test(conf_ram_metadata),
 	cmocka_unit_test(conf_ram_statfs),
+	cmocka_unit_test(conf_ram_tmpfs),
 	cmocka_unit_test(conf_ram_sparse),
 	cmocka_unit_test(conf_ram_punch),
 	cmocka_unit_test(conf_ram_unlinked_open),
