@@ -2671,7 +2671,8 @@ static int fs_names_cmp(const void *a, const void *b)
 
 /*
  * Serve: every few seconds, asks the kernel to forget volumes that were
- * removed or went unused for a while; once it has, fs_vol_forgotten()
+ * removed or (persistent ones) went unused for a while; once it has,
+ * fs_vol_forgotten()
  * closes them.  A volume still in use (open files, a working directory in
  * it) stays: the kernel keeps what is busy.
  */
@@ -2713,7 +2714,11 @@ static void *fs_janitor(void *arg)
 			     !bsearch(&v->name, live.v, live.n,
 				      sizeof(*live.v), fs_names_cmp)))
 				v->gone = 1;
-			if (!v->gone && now - used < (time_t)idle)
+			/* A volume whose data lives only in this process
+			 * (ram) goes only when removed: closing it would
+			 * empty it. */
+			if (!v->gone && (now - used < (time_t)idle ||
+					 !(v->caps & VOLFS_CAP_PERSISTENT)))
 				continue;
 			if (n == cap) {
 				size_t nc = cap ? cap * 2 : 8;

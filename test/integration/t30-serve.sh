@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # volfs serve: every volume under one mount, appearing and disappearing
 # with the catalog; volfs mount shares its instances; it refuses a second
-# start on its mountpoint, closes idle volumes, stops cleanly on SIGTERM and
+# start on its mountpoint, closes idle volumes (never a ram volume, whose data
+# would go), stops cleanly on SIGTERM and
 # starts again cleanly after kill -9.
 . "$VOLFS_SRCDIR/test/integration/lib.sh"
 need_cmd jq
@@ -83,6 +84,19 @@ ls "$srv/after" >/dev/null
 wait_until 15 grep -q "closing volume 'after'" "$T/serve.err" ||
 	{ cat "$T/serve.err" >&2; fail "the idle volume was never closed"; }
 echo again >"$srv/after/g" || fail "a closed volume does not open again"
+
+# A ram volume is never closed for being idle: that would empty it.  It
+# stays while 'after', unused as long, is closed again.
+vol create -b ram -o size=16m scratch >/dev/null
+echo kept >"$srv/scratch/k"
+n=$(grep -c "closing volume 'after'" "$T/serve.err")
+wait_until 15 sh -c "[ \$(grep -c \"closing volume 'after'\" '$T/serve.err') -gt $n ]" ||
+	{ cat "$T/serve.err" >&2; fail "the idle volume was not closed again"; }
+sleep 3
+assert_eq "$(cat "$srv/scratch/k")" kept "a file of an idle ram volume under serve"
+if grep -q "closing volume 'scratch'" "$T/serve.err"; then
+	fail "serve closed an idle ram volume"
+fi
 
 # SIGTERM: the serve mount and the mounts sharing it go.
 mount_vol after "$T/m"
