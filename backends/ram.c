@@ -2595,8 +2595,8 @@ static const struct volfs_optdesc ram_options[] = {
 static const struct volfs_backend ram_backend = {
 	.abi_version = VOLFS_BACKEND_ABI,
 	.name = "ram",
-	.description = "memory of the volfs process, like tmpfs: fast, "
-		       "emptied when the daemon restarts",
+	.description = "memory, like tmpfs: a private tmpfs or the volfs "
+		       "process's own, emptied when the daemon restarts",
 	.caps = RAM_CAPS,
 	.options = ram_options,
 	.validate = ram_validate,

@@ -44,18 +44,21 @@ static pthread_once_t ram_tmpfs_once = PTHREAD_ONCE_INIT;
 
 static void ram_tmpfs_table_init(void)
 {
+	const struct volfs_backend *ram =
+		__atomic_load_n(&ram_tmpfs_ram, __ATOMIC_RELAXED);
+
 	ram_tmpfs_table = *volfs_backend_local();
-	ram_tmpfs_table.name = ram_tmpfs_ram->name;
-	ram_tmpfs_table.description = ram_tmpfs_ram->description;
-	ram_tmpfs_table.options = ram_tmpfs_ram->options;
+	ram_tmpfs_table.name = ram->name;
+	ram_tmpfs_table.description = ram->description;
+	ram_tmpfs_table.options = ram->options;
 	ram_tmpfs_table.caps = RAM_TMPFS_CAPS;
 	/* Ops on volumes not open (or to open) are ram's own, so that this
 	 * table is as good as ram's for whoever holds it. */
-	ram_tmpfs_table.validate = ram_tmpfs_ram->validate;
-	ram_tmpfs_table.create = ram_tmpfs_ram->create;
-	ram_tmpfs_table.destroy = ram_tmpfs_ram->destroy;
-	ram_tmpfs_table.open = ram_tmpfs_ram->open;
-	ram_tmpfs_table.open_as = ram_tmpfs_ram->open_as;
+	ram_tmpfs_table.validate = ram->validate;
+	ram_tmpfs_table.create = ram->create;
+	ram_tmpfs_table.destroy = ram->destroy;
+	ram_tmpfs_table.open = ram->open;
+	ram_tmpfs_table.open_as = ram->open_as;
 }
 
 #ifdef HAVE_FSOPEN
@@ -145,7 +148,9 @@ int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
 				     "cannot open volume '%s': out of memory",
 				     vi->name);
 	}
-	ram_tmpfs_ram = ram;
+	/* Always ram's one table: threads opening volumes at once store
+	 * the same pointer. */
+	__atomic_store_n(&ram_tmpfs_ram, ram, __ATOMIC_RELAXED);
 	pthread_once(&ram_tmpfs_once, ram_tmpfs_table_init);
 	*table = &ram_tmpfs_table;
 	if (vi->log)
