@@ -14,8 +14,11 @@
 #   tmpfs        mount -t tmpfs -o size=3g
 #   bindfs       Debian's bindfs (libfuse 2) over a native directory
 #   volfs-local  a `local` volume, `volfs mount` with the default options
-#   volfs-ram    a `ram` volume (volfs create -b ram -o size=3g); skipped,
-#                with a note, while the ram backend module is missing
+#   volfs-ram    a `ram` volume (volfs create -b ram -o size=3g: its
+#                tmpfs store when run as root); skipped, with a note,
+#                while the ram backend module is missing
+#   volfs-ramd   the same with -o store=daemon (files in the daemon's
+#                memory); only when --targets names it
 #
 # Workloads, all of them (or the groups --tests names: seq, rand, meta,
 # small, tree) on every target, in every repetition:
@@ -71,6 +74,7 @@ usage: $PROG [--quick] [--reps N] [--targets LIST] [--tests LIST] [--out FILE]
   --quick         small sizes, short fio runs, 1 repetition (a smoke check)
   --reps N        repetitions (default 3; 1 with --quick)
   --targets LIST  comma-separated subset of: $ALL_TARGETS_CSV
+                  (default all but volfs-ramd)
   --tests LIST    comma-separated workload groups (default all): $ALL_TESTS_CSV
                   (seq: 1-2, rand: 3-4, meta: 5, small: 6, tree: 7)
   --out FILE      results file (default /var/tmp/volfs-bench-DATE.txt)
@@ -85,7 +89,8 @@ usage: $PROG [--quick] [--reps N] [--targets LIST] [--tests LIST] [--out FILE]
 EOF
 }
 
-ALL_TARGETS=(native tmpfs bindfs volfs-local volfs-ram)
+ALL_TARGETS=(native tmpfs bindfs volfs-local volfs-ram volfs-ramd)
+DEFAULT_TARGETS=(native tmpfs bindfs volfs-local volfs-ram)
 ALL_TARGETS_CSV=$(
 	IFS=,
 	echo "${ALL_TARGETS[*]}"
@@ -222,7 +227,7 @@ if [ -n "$TARGETS_ARG" ]; then
 		done
 	done
 else
-	TARGETS=("${ALL_TARGETS[@]}")
+	TARGETS=("${DEFAULT_TARGETS[@]}")
 fi
 
 # The workload groups to run.
@@ -597,13 +602,18 @@ setup_target() {
 	volfs-local)
 		setup_volfs "$t" bench-local || return 1
 		;;
-	volfs-ram)
+	volfs-ram | volfs-ramd)
 		if [ -n "${VOLFS_BACKEND_DIR:-}" ] &&
 			[ ! -e "$VOLFS_BACKEND_DIR/ram.so" ]; then
 			TNOTE[$t]="skipped: no ram backend module ($VOLFS_BACKEND_DIR/ram.so does not exist yet)"
 			return 1
 		fi
-		setup_volfs "$t" bench-ram -b ram -o "size=$RAM_SIZE" || return 1
+		if [ "$t" = volfs-ram ]; then
+			setup_volfs "$t" bench-ram -b ram -o "size=$RAM_SIZE" || return 1
+		else
+			setup_volfs "$t" bench-ramd -b ram -o "size=$RAM_SIZE" \
+				-o store=daemon || return 1
+		fi
 		;;
 	esac
 }
@@ -916,7 +926,7 @@ END {
 			key = tg[j] SUBSEP m
 			if (!(key in med))
 				continue
-			vt = (tg[j] == "volfs-ram") ? ratio(med[key], med["tmpfs" SUBSEP m]) : ""
+			vt = (tg[j] ~ /^volfs-ram/) ? ratio(med[key], med["tmpfs" SUBSEP m]) : ""
 			printf "  %-12s %10s %10s %10s %5d %10s %10s\n", tg[j],
 				fmt(med[key]), fmt(mn[key]), fmt(mx[key]), cnt[key],
 				ratio(med[key], med["native" SUBSEP m]), vt

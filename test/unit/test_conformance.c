@@ -1998,6 +1998,29 @@ static void conf_ram_root(void **state)
 	}
 }
 
+/*
+ * Makes a directory "d" and empty files d/empty-file-NNNNNN in it until a
+ * create fails; returns how many were made, *rc the failure.
+ */
+static int conf_ram_fill_names(void *vol, long long *rc)
+{
+	const struct volfs_backend *be = conf_cur->be;
+	struct volfs_caller me = conf_me();
+	char path[64];
+	uint64_t fh;
+	int files;
+
+	conf_expect(be->mkdir(vol, "d", 0755, &me), 0);
+	for (files = 0; files < 100000; files++) {
+		snprintf(path, sizeof(path), "d/empty-file-%06d", files);
+		*rc = be->create_file(vol, path, O_WRONLY, 0644, &me, &fh);
+		if (*rc)
+			break;
+		conf_release(vol, fh);
+	}
+	return files;
+}
+
 /* Data: a file fills the volume up to the limit, never past it. */
 static void conf_ram_enospc(void **state)
 {
@@ -2106,14 +2129,7 @@ static void conf_ram_metadata(void **state)
 	assert_non_null(val);
 	conf_ram_up(&r, "rammeta", "1m");
 	used0 = conf_ram_used(r.vol);
-	conf_expect(be->mkdir(r.vol, "d", 0755, &me), 0);
-	for (files = 0; files < 100000; files++) {
-		snprintf(path, sizeof(path), "d/empty-file-%06d", files);
-		rc = be->create_file(r.vol, path, O_WRONLY, 0644, &me, &fh);
-		if (rc)
-			break;
-		conf_release(r.vol, fh);
-	}
+	files = conf_ram_fill_names(r.vol, &rc);
 	print_message("      %d empty files filled a 1 MiB volume\n", files);
 	conf_expect(rc, -ENOSPC);
 	/* Each costs an inode and a name: at most 4096 fit. */
@@ -2306,13 +2322,11 @@ static int conf_ram_unprivileged_child(const struct volfs_volinfo *base)
 static void conf_ram_tmpfs(void **state)
 {
 	const struct volfs_backend *be = conf_cur->be;
-	struct volfs_caller me = conf_me();
 	uint64_t cap = 1 << 20, used0, total = 0, fh;
 	struct conf_ramvol r;
 	unsigned char *buf;
 	struct statvfs sv;
 	struct stat st;
-	char path[64];
 	ssize_t n = 0;
 	long long rc = 0;
 	int files;
@@ -2351,14 +2365,7 @@ static void conf_ram_tmpfs(void **state)
 	assert_int_equal(conf_ram_used(r.vol), used0);
 
 	/* Inodes: about one per KiB. */
-	conf_expect(be->mkdir(r.vol, "d", 0755, &me), 0);
-	for (files = 0; files < 100000; files++) {
-		snprintf(path, sizeof(path), "d/empty-file-%06d", files);
-		rc = be->create_file(r.vol, path, O_WRONLY, 0644, &me, &fh);
-		if (rc)
-			break;
-		conf_release(r.vol, fh);
-	}
+	files = conf_ram_fill_names(r.vol, &rc);
 	print_message("      %d empty files filled it\n", files);
 	conf_expect(rc, -ENOSPC);
 	assert_true(files > 1000 && files <= 1024);
