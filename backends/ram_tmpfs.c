@@ -8,11 +8,12 @@
  * open in that process, as with the daemon store.
  *
  * The kernel then keeps the files: a write past size= fails with ENOSPC
- * when it is made, holes cost nothing, and memory is the page cache's,
- * charged to the cgroup of whoever wrote it, as on any tmpfs.  Each file
- * being a real one, the core may hand open files to the kernel (FUSE
- * passthrough), so reads and writes go to tmpfs without a trip through the
- * daemon.  The tree is served by the local backend's ops over the root.
+ * when it is made, holes cost nothing, and memory is the page cache's.
+ * Each file being a real one, the core may hand open files to the kernel
+ * (FUSE passthrough), so reads and writes go to tmpfs without a trip
+ * through the daemon, and pages are charged to the memory cgroup of the
+ * writer, not the daemon's.  The tree is served by the local backend's ops
+ * over the root.
  */
 #include "config.h"
 
