@@ -1583,12 +1583,19 @@ static int ram_open_as(const struct volfs_volinfo *vi, void **vol,
 		t.gid = p.gid;
 		rc = volfs_ram_tmpfs_open(vi, &t, &ram_backend, vol, table,
 					  err, errlen);
-		if (rc == 0 || p.store == RAM_STORE_TMPFS)
+		if (rc == 0)
+			return 0;
+		if (p.store == RAM_STORE_TMPFS) {
+			size_t len = strlen(err);
+
+			snprintf(err + len, errlen - len,
+				 "; use -o store=daemon or store=auto");
 			return rc;
+		}
 		if (vi->log)
-			vi->log(VOLFS_LOG_INFO,
-				"ram volume '%s': in the daemon's memory, no "
-				"tmpfs: %s",
+			vi->log(VOLFS_LOG_NOTICE,
+				"ram volume '%s' is kept in the daemon's "
+				"memory (store=daemon): %s",
 				vi->name, err);
 		err[0] = '\0';
 	}

@@ -28,7 +28,7 @@ struct volfs_ram_tmpfs {
  * through the descriptor the volume state keeps, and opens the volume on
  * it: *vol is that state and *table the table serving it (the local ops
  * under ram's name and options, taken from ram).  On failure nothing is
- * left, err says why and what to do, and the return is -errno: -EPERM
+ * left, err says why, and the return is -errno: -EPERM
  * when the process may not make a file system (no CAP_SYS_ADMIN), -ENOSYS
  * when the kernel or C library has no fsopen().
  */

@@ -130,17 +130,14 @@ int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
 		return volfs_be_errf(
 			err, errlen, rc,
 			"cannot make a tmpfs instance for volume '%s' "
-			"(%s: %s): %s",
+			"(%s: %s)%s",
 			vi->name, what, volfs_be_strerror(rc),
 			rc == -EPERM || rc == -EACCES
-				? "only a volfs running as root (with "
-				  "CAP_SYS_ADMIN) can; use -o store=daemon "
-				  "or store=auto"
+				? ": only a volfs running as root (with "
+				  "CAP_SYS_ADMIN) can"
 			: rc == -ENOSYS
-				? "this kernel or C library has no "
-				  "fsopen(); use -o store=daemon or "
-				  "store=auto"
-				: "use -o store=daemon or store=auto");
+				? ": this kernel or C library has no fsopen()"
+				: "");
 	}
 	rc = volfs_local_open_root(rootfd, RAM_TMPFS_CAPS, vol);
 	if (rc) {
