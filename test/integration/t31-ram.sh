@@ -68,6 +68,33 @@ if ! ldd "$VOLFS" 2>/dev/null | grep -q libasan; then
 fi
 expect_exit 0 vol umount "$rd"
 
+# Written through the mount, the tmpfs store's pages are the writer's:
+# charged to its memory cgroup, not the daemon's (where this machine lets
+# a memory cgroup be made).
+cg= usage=
+if [ -f /sys/fs/cgroup/memory/memory.usage_in_bytes ] &&
+	mkdir "/sys/fs/cgroup/memory/volfs-t31.$$" 2>/dev/null; then
+	cg=/sys/fs/cgroup/memory/volfs-t31.$$ usage=memory.usage_in_bytes
+elif grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null &&
+	mkdir "/sys/fs/cgroup/volfs-t31.$$" 2>/dev/null; then
+	cg=/sys/fs/cgroup/volfs-t31.$$ usage=memory.current
+fi
+if [ -n "$cg" ]; then
+	before=$(rss "$pid")
+	sh -c 'echo $$ >"$1/cgroup.procs" &&
+		dd if=/dev/zero of="$2/cg" bs=1M count=64 status=none' sh "$cg" "$r" ||
+		{ rmdir "$cg"; fail "writing 64 MiB from a memory cgroup"; }
+	charged=$(cat "$cg/$usage")
+	rmdir "$cg" || true
+	[ "$charged" -ge $((60 << 20)) ] ||
+		fail "64 MiB written from a memory cgroup charged it only $charged bytes"
+	[ $(($(rss "$pid") - before)) -lt 32768 ] ||
+		fail "the daemon's RSS grew by $(($(rss "$pid") - before)) KiB for 64 MiB written"
+	rm -f "$r/cg"
+else
+	echo "no memory cgroup could be made here: not checking whose the pages are"
+fi
+
 # Sparse files cost nothing.
 used0=$(df -k --output=used "$r" | tail -1)
 dd if=/dev/zero of="$r/sparse" bs=1 count=1 seek=10G status=none
