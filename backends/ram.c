@@ -207,6 +207,9 @@ enum ram_store {
 	RAM_STORE_DAEMON,
 };
 
+/* store= words, in the order of enum ram_store. */
+static const char *const ram_stores[] = { "auto", "tmpfs", "daemon", NULL };
+
 /* Option values, parsed. */
 struct ram_params {
 	enum ram_store store;
@@ -352,24 +355,16 @@ static int ram_params(const struct volfs_volinfo *vi, struct ram_params *p,
 	uint32_t id;
 	int rc;
 
-	p->store = RAM_STORE_AUTO;
 	p->size = ram_default_size();
 	p->mode = RAM_MODE_DEFAULT;
 	p->uid = 0;
 	p->gid = 0;
 
-	s = volfs_be_opt(vi, "store");
-	if (s) {
-		if (strcmp(s, "tmpfs") == 0)
-			p->store = RAM_STORE_TMPFS;
-		else if (strcmp(s, "daemon") == 0)
-			p->store = RAM_STORE_DAEMON;
-		else if (strcmp(s, "auto") != 0)
-			return volfs_be_errf(err, errlen, -EINVAL,
-					     "option 'store': '%s' is not a "
-					     "store: use auto, tmpfs or daemon",
-					     s);
-	}
+	rc = volfs_be_opt_word(vi, "store", ram_stores, RAM_STORE_AUTO, err,
+			       errlen);
+	if (rc < 0)
+		return rc;
+	p->store = (enum ram_store)rc;
 
 	s = volfs_be_opt(vi, "size");
 	if (s) {

@@ -98,7 +98,10 @@
 /* A first write of a handle smaller than this is not sent behind. */
 #define SMB_WB_SYNC_MAX ((size_t)256 << 10)
 
-enum { SMB_ENC_OFF, SMB_ENC_DESIRED, SMB_ENC_REQUIRED };
+enum { SMB_ENC_REQUIRED, SMB_ENC_DESIRED, SMB_ENC_OFF };
+
+/* encrypt= words, in the order of the enum above. */
+static const char *const smb_encs[] = { "required", "desired", "off", NULL };
 
 struct smb_params {
 	char host[256];
@@ -663,20 +666,11 @@ static int smb_params(const struct volfs_volinfo *vi, struct smb_params *p,
 	if (!p->password)
 		p->password = "";
 	p->domain = volfs_be_opt(vi, "domain");
-	s = volfs_be_opt(vi, "encrypt");
-	if (s) {
-		if (strcmp(s, "required") == 0)
-			p->encrypt = SMB_ENC_REQUIRED;
-		else if (strcmp(s, "desired") == 0)
-			p->encrypt = SMB_ENC_DESIRED;
-		else if (strcmp(s, "off") == 0)
-			p->encrypt = SMB_ENC_OFF;
-		else
-			return volfs_be_errf(err, errlen, -EINVAL,
-					     "option 'encrypt': '%s' is not "
-					     "one of required, desired, off",
-					     s);
-	}
+	rc = volfs_be_opt_word(vi, "encrypt", smb_encs, p->encrypt, err,
+			       errlen);
+	if (rc < 0)
+		return rc;
+	p->encrypt = rc;
 	/* smb_opt_uint(): 0 with v set, 1 when the option is absent. */
 	rc = smb_opt_uint(vi, "uid", 10, UINT32_MAX - 1,
 			  "a user id: use a number, e.g. 1000", &v, err, errlen);

@@ -53,6 +53,32 @@ static inline const char *volfs_be_opt(const struct volfs_volinfo *vi,
 }
 
 /*
+ * Option key as one of the words in names (NULL-terminated): the index of
+ * its value there, dflt when the option is absent, or -EINVAL with a
+ * message in err naming the option and the words when it is none of them.
+ */
+static inline int volfs_be_opt_word(const struct volfs_volinfo *vi,
+				    const char *key, const char *const *names,
+				    int dflt, char *err, size_t errlen)
+{
+	const char *s = volfs_be_opt(vi, key);
+	char list[256] = "";
+	size_t len = 0;
+
+	if (!s)
+		return dflt;
+	for (int i = 0; names[i]; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	for (int i = 0; names[i] && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+					i ? ", " : "", names[i]);
+	return volfs_be_errf(err, errlen, -EINVAL,
+			     "option '%s': '%s' is not one of %s", key, s,
+			     list);
+}
+
+/*
  * A duration in seconds with up to three decimals ("20", "0.25") into
  * milliseconds, at most max_ms.  -EINVAL if s is not that, -ERANGE past
  * max_ms.

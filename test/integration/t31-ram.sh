@@ -135,7 +135,7 @@ assert_eq "$(stat -c %a:%u:%g "$T/o")" 750:1000:1000 "root of a ram volume with 
 expect_exit 1 vol create -b ram -o size=12x bad
 assert_grep "size" "$T/err"
 expect_exit 1 vol create -b ram -o store=disk bad
-assert_grep "option 'store': 'disk' is not a store: use auto, tmpfs or daemon" "$T/err"
+assert_grep "option 'store': 'disk' is not one of auto, tmpfs, daemon" "$T/err"
 expect_exit 1 vol create -b ram -o mode=99999 bad
 assert_grep "mode" "$T/err"
 exit 0
