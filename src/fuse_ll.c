@@ -1276,8 +1276,11 @@ static __thread int fs_tl_backing;
 /*
  * Passthrough: registers fd as the backing file of f's inode, or takes
  * another reference on the one registered (the kernel wants one backing
- * file for every open of an inode).  On failure the file is served as
- * before, through the daemon.
+ * file for every open of an inode).  Only for volumes whose files are on
+ * this machine and changed by nobody else (local without path=, ram in
+ * tmpfs): the kernel then reads and writes them without the daemon
+ * seeing it, which a cache that uploads on close must not miss.  On
+ * failure the file is served as before, through the daemon.
  */
 static void fs_backing_get(struct volfs_fs *fs, struct fs_file *f)
 {
@@ -1286,6 +1289,7 @@ static void fs_backing_get(struct volfs_fs *fs, struct fs_file *f)
 	int id;
 
 	if (!fs->passthrough || f->fd < 0 ||
+	    !(f->v->caps & VOLFS_CAP_LOCAL_DATA) ||
 	    (f->v->caps & VOLFS_CAP_EXTERNAL_CHANGES))
 		return;
 	pthread_mutex_lock(&fs->files_lock);
@@ -2207,13 +2211,13 @@ static void fs_init_reply(struct volfs_fs *fs, int fd,
 	out->flags |= add;
 	/*
 	 * Passthrough, for a daemon that may register backing files (root)
-	 * and without the writeback cache (which it replaces), on a mount
-	 * of one volume (not yet under serve); one level of stacking: the
-	 * backing files are on ordinary file systems.
+	 * and without the writeback cache (which it replaces); which files
+	 * use it is fs_backing_get()'s choice, per volume.  One level of
+	 * stacking: the backing files are on ordinary file systems.
 	 */
 	if ((fs->init_flags & FUSE_INIT_EXT) && (out->flags & FUSE_INIT_EXT) &&
 	    (fs->init_flags2 & FS_INIT_PASSTHROUGH2) && !fs->writeback &&
-	    fs->single && geteuid() == 0) {
+	    geteuid() == 0) {
 		out->flags2 |= FS_INIT_PASSTHROUGH2;
 		out->unused[0] = 1; /* max_stack_depth */
 		fs->passthrough = 1;

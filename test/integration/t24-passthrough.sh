@@ -2,7 +2,8 @@
 # On kernels with FUSE passthrough, a local volume's files are read and
 # written by the kernel itself (no READ or WRITE request reaches volfs), and
 # files open several times at once, through hard links, mmap, O_APPEND,
-# unlink and rename while open all behave as on the native file system.
+# unlink and rename while open all behave as on the native file system;
+# under volfs serve as well, for local and ram volumes.
 . "$VOLFS_SRCDIR/test/integration/lib.sh"
 need_cmd python3
 
@@ -18,7 +19,7 @@ if ! grep -q 'also asked for.*passthrough' "$T/log"; then
 	skip "this kernel does not offer FUSE passthrough"
 fi
 
-python3 - "$mnt" "$T/native" <<'EOF' || fail "file semantics through passthrough"
+cat >"$T/sem.py" <<'EOF'
 import mmap, os, sys
 
 def run(d):
@@ -75,6 +76,7 @@ if got != want:
     print("native:       ", want, file=sys.stderr)
     sys.exit(1)
 EOF
+python3 "$T/sem.py" "$mnt" "$T/native" || fail "file semantics through passthrough"
 
 # Data moved above: none of it went through volfs.
 dd if=/dev/zero of="$mnt/big" bs=1M count=4 status=none
@@ -83,5 +85,31 @@ assert_eq "$(cmp "$mnt/big" "$(data_dir pt)/big" && echo same)" same "data of a 
 if grep -Eq 'opcode: (READ|WRITE) ' "$T/log"; then
 	grep -E 'opcode: (READ|WRITE) ' "$T/log" | head -3 >&2
 	fail "READ or WRITE requests reached volfs despite passthrough"
+fi
+
+# Under serve too: a local volume and a ram volume (its tmpfs store) are
+# read and written by the kernel.
+vol create -b ram -o size=64m ptram >/dev/null
+srv=$T/srv
+mkdir -p "$srv"
+srv=$(abspath "$srv")
+echo "$srv" >>"$T/mounts"
+"$VOLFS" --log-level debug serve -m "$srv" -o debug \
+	--docker-socket "$T/plugin.sock" >"$T/slog" 2>&1 &
+track_pid $!
+wait_until 10 sh -c "stat -f '$srv' >/dev/null 2>&1 && [ -d '$srv/ptram' ]" ||
+	{ cat "$T/slog" >&2; fail "volfs serve did not come up"; }
+grep -q 'also asked for.*passthrough' "$T/slog" ||
+	fail "volfs serve did not ask for passthrough"
+python3 "$T/sem.py" "$srv/ptram" "$T/native2" ||
+	fail "file semantics through passthrough, a ram volume under serve"
+for v in pt ptram; do
+	dd if=/dev/urandom of="$T/src" bs=1M count=4 status=none
+	cp "$T/src" "$srv/$v/big2"
+	cmp "$T/src" "$srv/$v/big2" || fail "4 MiB through serve to $v"
+done
+if grep -Eq 'opcode: (READ|WRITE) ' "$T/slog"; then
+	grep -E 'opcode: (READ|WRITE) ' "$T/slog" | head -3 >&2
+	fail "READ or WRITE requests reached volfs serve despite passthrough"
 fi
 exit 0
