@@ -100,11 +100,6 @@
 #define RAM_XATTR_SIZE_MAX 65536
 /* Option defaults and bounds. */
 #define RAM_MODE_DEFAULT 01777
-/* The tmpfs store allows one inode per this many bytes of size=, about
- * what the kernel spends on one, so that metadata cannot grow far past
- * the size either. */
-#define RAM_TMPFS_INODE_BYTES 1024
-#define RAM_TMPFS_INODES_MIN 64
 #define RAM_SIZE_MIN ((uint64_t)16 << 10)
 #define RAM_SIZE_FALLBACK ((uint64_t)1 << 30)
 /* Hand freed memory back to the kernel after this much was freed. */
@@ -1553,14 +1548,11 @@ err_free:
 	return rc;
 }
 
-static const struct volfs_backend ram_backend;
-
 /* The tmpfs store where asked for or possible, else the daemon store. */
 static int ram_open_as(const struct volfs_volinfo *vi, void **vol,
 		       const struct volfs_backend **table, char *err,
 		       size_t errlen)
 {
-	struct volfs_ram_tmpfs t;
 	struct ram_params p;
 	int rc;
 
@@ -1568,16 +1560,12 @@ static int ram_open_as(const struct volfs_volinfo *vi, void **vol,
 	if (rc)
 		return rc;
 	if (p.store != RAM_STORE_DAEMON) {
-		/* Whole pages, never more than size=. */
-		t.size = p.size & ~(uint64_t)(RAM_PAGE - 1);
-		t.inodes = p.size / RAM_TMPFS_INODE_BYTES;
-		if (t.inodes < RAM_TMPFS_INODES_MIN)
-			t.inodes = RAM_TMPFS_INODES_MIN;
-		t.mode = p.mode;
-		t.uid = p.uid;
-		t.gid = p.gid;
-		rc = volfs_ram_tmpfs_open(vi, &t, &ram_backend, vol, table,
-					  err, errlen);
+		struct volfs_ram_tmpfs t = {
+			.size = p.size, .mode = p.mode, .uid = p.uid,
+			.gid = p.gid,
+		};
+
+		rc = volfs_ram_tmpfs_open(vi, &t, vol, table, err, errlen);
 		if (rc == 0)
 			return 0;
 		if (p.store == RAM_STORE_TMPFS) {
@@ -1596,7 +1584,7 @@ static int ram_open_as(const struct volfs_volinfo *vi, void **vol,
 	}
 	rc = ram_open(vi, vol, err, errlen);
 	if (rc == 0)
-		*table = &ram_backend;
+		*table = volfs_backend_ram();
 	return rc;
 }
 
@@ -2632,8 +2620,6 @@ static const struct volfs_backend ram_backend = {
 	.listxattr = ram_listxattr,
 	.removexattr = ram_removexattr,
 };
-
-const struct volfs_backend *volfs_backend_ram(void);
 
 const struct volfs_backend *volfs_backend_ram(void)
 {

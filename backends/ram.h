@@ -11,12 +11,13 @@
 
 #include "volfs/backend.h"
 
+/* The module's entry point: ram's own table (the daemon store's ops). */
+const struct volfs_backend *volfs_backend_ram(void);
+
 /* What a ram volume's tmpfs instance is made with. */
 struct volfs_ram_tmpfs {
-	/* Bytes of data. */
+	/* size=, in bytes. */
 	uint64_t size;
-	/* Files, directories and links: at most this many. */
-	uint64_t inodes;
 	/* The root directory's mode and owner. */
 	mode_t mode;
 	uid_t uid;
@@ -27,14 +28,12 @@ struct volfs_ram_tmpfs {
  * Makes a tmpfs instance of its own for the volume vi, reachable only
  * through the descriptor the volume state keeps, and opens the volume on
  * it: *vol is that state and *table the table serving it (the local ops
- * under ram's name and options, taken from ram).  On failure nothing is
- * left, err says why, and the return is -errno: -EPERM
- * when the process may not make a file system (no CAP_SYS_ADMIN), -ENOSYS
- * when the kernel or C library has no fsopen().
+ * under ram's name and options).  On failure nothing is left, err says
+ * why, and the return is -errno: -EPERM without CAP_SYS_ADMIN (not root),
+ * -ENOSYS when the kernel or C library has no fsopen().
  */
 int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
-			 const struct volfs_ram_tmpfs *t,
-			 const struct volfs_backend *ram, void **vol,
+			 const struct volfs_ram_tmpfs *t, void **vol,
 			 const struct volfs_backend **table, char *err,
 			 size_t errlen);
 

@@ -18,10 +18,8 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 #ifdef HAVE_FSOPEN
 #include <sys/mount.h>
@@ -38,15 +36,20 @@
  * Nothing survives the process.
  */
 #define RAM_TMPFS_CAPS (VOLFS_LOCAL_TREE_CAPS | VOLFS_CAP_SIZE_LIMIT)
+/*
+ * One inode per this many bytes of size=, about what the kernel spends on
+ * one, so that metadata cannot grow far past the size either.
+ */
+#define RAM_TMPFS_INODE_BYTES 1024
+#define RAM_TMPFS_INODES_MIN 64
+#define RAM_TMPFS_PAGE ((uint64_t)4096)
 
 static struct volfs_backend ram_tmpfs_table;
-static const struct volfs_backend *ram_tmpfs_ram;
 static pthread_once_t ram_tmpfs_once = PTHREAD_ONCE_INIT;
 
 static void ram_tmpfs_table_init(void)
 {
-	const struct volfs_backend *ram =
-		__atomic_load_n(&ram_tmpfs_ram, __ATOMIC_RELAXED);
+	const struct volfs_backend *ram = volfs_backend_ram();
 
 	ram_tmpfs_table = *volfs_backend_local();
 	ram_tmpfs_table.name = ram->name;
@@ -75,19 +78,25 @@ static int ram_tmpfs_set(int fsfd, const char *key, int octal,
 	return 0;
 }
 
-/* The root descriptor of a new detached tmpfs instance, or -errno. */
+/*
+ * The root descriptor of a new detached tmpfs instance, or -errno.  Its
+ * size is whole pages, never more than size=.
+ */
 static int ram_tmpfs_make(const struct volfs_ram_tmpfs *t, const char **what)
 {
+	uint64_t inodes = t->size / RAM_TMPFS_INODE_BYTES;
 	int fsfd, mfd, rc;
 
+	if (inodes < RAM_TMPFS_INODES_MIN)
+		inodes = RAM_TMPFS_INODES_MIN;
 	*what = "fsopen";
 	fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
 		return -errno;
 	*what = "fsconfig";
-	rc = ram_tmpfs_set(fsfd, "size", 0, t->size);
+	rc = ram_tmpfs_set(fsfd, "size", 0, t->size & ~(RAM_TMPFS_PAGE - 1));
 	if (!rc)
-		rc = ram_tmpfs_set(fsfd, "nr_inodes", 0, t->inodes);
+		rc = ram_tmpfs_set(fsfd, "nr_inodes", 0, inodes);
 	if (!rc)
 		rc = ram_tmpfs_set(fsfd, "mode", 1, t->mode);
 	if (!rc)
@@ -116,8 +125,7 @@ static int ram_tmpfs_make(const struct volfs_ram_tmpfs *t, const char **what)
 #endif
 
 int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
-			 const struct volfs_ram_tmpfs *t,
-			 const struct volfs_backend *ram, void **vol,
+			 const struct volfs_ram_tmpfs *t, void **vol,
 			 const struct volfs_backend **table, char *err,
 			 size_t errlen)
 {
@@ -146,17 +154,13 @@ int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
 				     "cannot open volume '%s': out of memory",
 				     vi->name);
 	}
-	/* Always ram's one table: threads opening volumes at once store
-	 * the same pointer. */
-	__atomic_store_n(&ram_tmpfs_ram, ram, __ATOMIC_RELAXED);
 	pthread_once(&ram_tmpfs_once, ram_tmpfs_table_init);
 	*table = &ram_tmpfs_table;
 	if (vi->log)
 		vi->log(VOLFS_LOG_DEBUG,
-			"ram volume '%s': a tmpfs of %llu bytes and %llu "
-			"inodes, root mode %04o, owner %u:%u",
+			"ram volume '%s': a tmpfs of %llu bytes, root mode "
+			"%04o, owner %u:%u",
 			vi->name, (unsigned long long)t->size,
-			(unsigned long long)t->inodes, (unsigned)t->mode,
-			(unsigned)t->uid, (unsigned)t->gid);
+			(unsigned)t->mode, (unsigned)t->uid, (unsigned)t->gid);
 	return 0;
 }

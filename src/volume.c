@@ -481,21 +481,16 @@ int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 		goto err_dir;
 	vol_volinfo(&ov->vi, ov->row.name, ov->state_dir, ov->opts.v,
 		    ov->opts.n);
-	if (ov->be->open_as) {
+	/* open_as() may hand the volume to another table (ov->be). */
+	if (ov->be->open_as)
 		rc = ov->be->open_as(&ov->vi, &ov->state, &ov->be, msg,
 				     sizeof(msg));
-		if (rc < 0) {
-			volfs_err_set(err, rc, "cannot open volume '%s': %s",
-				      name, vol_be_msg(msg, rc));
-			goto err_dir;
-		}
-	} else if (ov->be->open) {
+	else if (ov->be->open)
 		rc = ov->be->open(&ov->vi, &ov->state, msg, sizeof(msg));
-		if (rc < 0) {
-			volfs_err_set(err, rc, "cannot open volume '%s': %s",
-				      name, vol_be_msg(msg, rc));
-			goto err_dir;
-		}
+	if (rc < 0) {
+		volfs_err_set(err, rc, "cannot open volume '%s': %s", name,
+			      vol_be_msg(msg, rc));
+		goto err_dir;
 	}
 	caps = ov->be->volume_caps ? ov->be->volume_caps(ov->state)
 				   : ov->be->caps;
