@@ -7,7 +7,7 @@
 [ -e "$VOLFS_BACKEND_DIR/ram.so" ] || skip "the ram backend module is not built"
 
 # The POSIX surface.
-vol create -b ram -o size=256m r >/dev/null
+vol create -b ram -o size=1200m r >/dev/null
 mount_vol r "$T/r"
 r=$(abspath "$T/r")
 "$VOLFS_TEST_HELPERS/posixops" "$r" >"$T/posix" 2>&1 ||
@@ -22,49 +22,52 @@ assert_eq "$(mount_pid r "$(abspath "$T/r2")")" "$pid" "one process serves both"
 
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 used() { df -k --output=used "$1" | tail -1 | tr -d ' '; }
-write200() {
+write1g() {
 	for i in 1 2 3 4; do
-		dd if=/dev/zero of="$1/big$i" bs=1M count=50 status=none ||
-			fail "writing 200 MiB to the ram volume $1"
+		dd if=/dev/zero of="$1/big$i" bs=1M count=256 status=none ||
+			fail "writing 1 GiB to the ram volume $1"
 	done
 }
 
 # The tmpfs store (the default for root): the kernel keeps the files, df
 # counts every page of them, the daemon's own memory stays as it was, and
 # a delete gives the pages back.
-assert_eq "$(df --output=itotal "$r" | tail -1 | tr -d ' ')" 262144 \
-	"inodes of a 256m tmpfs-store volume (one per KiB)"
+assert_eq "$(df --output=itotal "$r" | tail -1 | tr -d ' ')" 1228800 \
+	"inodes of a 1200m tmpfs-store volume (one per KiB)"
 before=$(rss "$pid")
 u0=$(used "$r")
-write200 "$r"
+write1g "$r"
 u1=$(used "$r")
-[ $((u1 - u0)) -ge 204800 ] && [ $((u1 - u0)) -le 205824 ] ||
-	fail "df counted $((u1 - u0)) KiB for 200 MiB written"
+[ $((u1 - u0)) -ge 1048576 ] && [ $((u1 - u0)) -le 1049600 ] ||
+	fail "df counted $((u1 - u0)) KiB for 1 GiB written"
 [ $(($(rss "$pid") - before)) -lt 32768 ] ||
 	fail "the daemon's RSS grew from $before to $(rss "$pid") KiB: the data should be the kernel's"
+echo "store=tmpfs: df used $u0 -> $u1 KiB, daemon RSS $before -> $(rss "$pid") KiB after writing 1 GiB"
 rm -f "$r"/big*
-assert_eq "$(used "$r")" "$u0" "df after deleting 200 MiB"
+assert_eq "$(used "$r")" "$u0" "df after deleting 1 GiB"
 
 # The daemon store: the daemon's memory holds the data and gives it back
 # after a delete (not under ASan, whose allocator keeps freed memory on
 # purpose).
-vol create -b ram -o size=256m -o store=daemon rd >/dev/null
+vol create -b ram -o size=1200m -o store=daemon rd >/dev/null
 mount_vol rd "$T/rd"
 rd=$(abspath "$T/rd")
-[ "$(df --output=itotal "$rd" | tail -1 | tr -d ' ')" != 262144 ] ||
+[ "$(df --output=itotal "$rd" | tail -1 | tr -d ' ')" != 1228800 ] ||
 	fail "store=daemon made a tmpfs"
 "$VOLFS_TEST_HELPERS/posixops" "$rd" >"$T/posix" 2>&1 ||
 	{ cat "$T/posix" >&2; fail "posixops failed on a store=daemon ram volume"; }
 if ! ldd "$VOLFS" 2>/dev/null | grep -q libasan; then
 	dpid=$(mount_pid rd "$rd")
 	before=$(rss "$dpid")
-	write200 "$rd"
+	write1g "$rd"
 	full=$(rss "$dpid")
-	[ $((full - before)) -gt 150000 ] ||
-		fail "RSS grew by only $((full - before)) KiB for 200 MiB of data"
+	echo "store=daemon: RSS $before KiB, $full KiB after writing 1 GiB"
+	[ $((full - before)) -gt 1000000 ] && [ $((full - before)) -lt 1150000 ] ||
+		fail "RSS grew by $((full - before)) KiB for 1 GiB of data"
 	rm -f "$rd"/big*
 	wait_until 5 sh -c "[ \$(awk '/^VmRSS/ { print \$2 }' /proc/$dpid/status) -lt $((before + 32768)) ]" ||
 		fail "RSS stayed at $(rss "$dpid") KiB after deleting (started at $before KiB)"
+	echo "store=daemon: RSS $(rss "$dpid") KiB after deleting it"
 fi
 expect_exit 0 vol umount "$rd"
 
