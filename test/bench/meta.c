@@ -9,11 +9,20 @@
  *   meta DIR COUNT readdir     list DIR (opendir/readdir/closedir) again and
  *                              again for at least 0.2 s; each pass must see
  *                              exactly COUNT names besides . and ..
+ *   meta DIR COUNT xattr       getxattr() of a name none of them has, on each
+ *                              of them once: the smallest request a FUSE
+ *                              file system answers (GETXATTR, never cached
+ *                              by the kernel); ENODATA and ENOTSUP count
  *   meta DIR COUNT unlink      unlink() each of them
  *   meta DIR COUNT write SIZE  COUNT files DIR/s000000... of SIZE bytes each:
  *                              open(O_CREAT | O_TRUNC) + one write + close
  *   meta DIR COUNT read SIZE   read each of those back and compare every
  *                              byte with what write put there
+ *   meta DIR COUNT pingpong    COUNT round trips of one byte between this
+ *                              process and a child over two pipes (DIR is
+ *                              not used): what this machine takes to wake
+ *                              another process and be woken by it, which
+ *                              every FUSE request costs at least
  *
  * It prints one line, "phase=P ops=N seconds=S rate=R", R being operations
  * (files; directory entries for readdir) per second, and exits 0; on any
@@ -29,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -141,6 +152,67 @@ static long phase_readdir(const char *dir, long count)
 	return total;
 }
 
+static long phase_xattr(const char *dir, long count)
+{
+	char path[4096];
+
+	for (long i = 0; i < count; i++) {
+		name_of(path, sizeof(path), dir, 'f', i);
+		if (getxattr(path, "user.volfs-bench-absent", NULL, 0) >= 0)
+			continue;
+		if (errno != ENODATA && errno != ENOTSUP)
+			die("getxattr", path);
+	}
+	return count;
+}
+
+/* Reads or writes exactly one byte, retrying on EINTR; 0 or -1. */
+static int one_byte(int fd, int out)
+{
+	unsigned char c = 'x';
+
+	for (;;) {
+		ssize_t n = out ? write(fd, &c, 1) : read(fd, &c, 1);
+
+		if (n == 1)
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		return -1;
+	}
+}
+
+static long phase_pingpong(long count)
+{
+	int there[2], back[2], status;
+	pid_t pid;
+
+	if (pipe(there) != 0 || pipe(back) != 0)
+		die("pipe", "");
+	pid = fork();
+	if (pid < 0)
+		die("fork", "");
+	if (pid == 0) {
+		for (long i = 0; i < count; i++)
+			if (one_byte(there[0], 0) || one_byte(back[1], 1))
+				_exit(1);
+		_exit(0);
+	}
+	for (long i = 0; i < count; i++)
+		if (one_byte(there[1], 1) || one_byte(back[0], 0))
+			die("pipe round trip", "");
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "meta: pingpong: the child failed\n");
+		exit(1);
+	}
+	close(there[0]);
+	close(there[1]);
+	close(back[0]);
+	close(back[1]);
+	return count;
+}
+
 static long phase_unlink(const char *dir, long count)
 {
 	char path[4096];
@@ -227,7 +299,8 @@ static long phase_read(const char *dir, long count, size_t size,
 static _Noreturn void usage(void)
 {
 	fprintf(stderr,
-		"usage: meta DIR COUNT create|stat|readdir|unlink\n"
+		"usage: meta DIR COUNT "
+		"create|stat|xattr|readdir|unlink|pingpong\n"
 		"       meta DIR COUNT write|read SIZE\n");
 	exit(2);
 }
@@ -276,8 +349,12 @@ int main(int argc, char **argv)
 		ops = phase_stat(dir, count);
 	else if (!strcmp(phase, "readdir"))
 		ops = phase_readdir(dir, count);
+	else if (!strcmp(phase, "xattr"))
+		ops = phase_xattr(dir, count);
 	else if (!strcmp(phase, "unlink"))
 		ops = phase_unlink(dir, count);
+	else if (!strcmp(phase, "pingpong"))
+		ops = phase_pingpong(count);
 	else if (!strcmp(phase, "write"))
 		ops = phase_write(dir, count, size, buf);
 	else if (!strcmp(phase, "read"))

@@ -26,9 +26,16 @@
 #   2. sequential read of that file, cold (after drop_caches) and warm
 #   3. random 4 KiB reads, 1 job and 4 jobs, on a file read once beforehand
 #   4. random 4 KiB writes, 1 job
-#   5. empty files: create, stat, readdir, unlink (meta.c)
+#   5. empty files: create, stat, getxattr of an absent name (one request
+#      each through FUSE), readdir, unlink (meta.c); on native, a pipe
+#      round trip between two processes, the floor under any FUSE request
 #   6. small files written, then read back and verified (meta.c)
 #   7. untar of a tree of ~16,000 entries, then rm -rf of it
+#
+# After the timed repetitions, where the kernel has the fuse tracepoints,
+# the FUSE requests of each metadata workload are counted on volfs-local
+# (one untimed run each) and the report prints what one request at a time
+# allows at most: waited requests per operation times the round trip.
 #
 # Each repetition runs every target once (the first target rotates from one
 # repetition to the next, so no target always runs first or last).
@@ -264,6 +271,7 @@ if [ "$QUICK" = 1 ]; then
 	RAND_MIB=32
 	FIO_RUNTIME=1
 	META_COUNT=1000
+	PINGPONG_COUNT=2000
 	SMALL_COUNT=200
 	TREE_ENTRIES=2000
 	: "${REPS:=1}"
@@ -272,6 +280,7 @@ else
 	RAND_MIB=256
 	FIO_RUNTIME=5
 	META_COUNT=10000
+	PINGPONG_COUNT=20000
 	SMALL_COUNT=2000
 	TREE_ENTRIES=16000
 	: "${REPS:=3}"
@@ -324,6 +333,8 @@ W=$(cd "$W" && pwd -P)
 OUT=$(cd "$(dirname "$OUT")" && pwd -P)/$(basename "$OUT")
 RAW=$W/raw.tsv
 : >"$RAW"
+REQ=$W/requests.tsv
+: >"$REQ"
 export VOLFS_ROOT=$W/state
 
 # Mounts made (dir<TAB>kind), undone in reverse order; processes started.
@@ -366,6 +377,11 @@ cleanup() {
 	local rc=$? i pid n left=0
 	set +e
 	trap - EXIT INT TERM HUP
+	if [ -n "${TRACE_BUF_SAVED:-}" ]; then
+		echo 0 >"$FUSE_EV/enable"
+		echo 0 >"$FUSE_EV/filter"
+		echo "$TRACE_BUF_SAVED" >"$TRACING/buffer_size_kb"
+	fi
 	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
 		unmount_one "${MOUNTS[i]%%$'\t'*}" "${MOUNTS[i]#*$'\t'}" || left=1
 	done
@@ -642,7 +658,8 @@ done
 	echo "  2. seq read    fio rw=read bs=1M of that file: cold after 'sync; echo 3 > drop_caches', then warm (MiB/s)"
 	echo "  3. rand read   fio rw=randread bs=4k size=${RAND_MIB}M time_based runtime=${FIO_RUNTIME}s, numjobs=1 and 4 on one file, read once beforehand (IOPS)"
 	echo "  4. rand write  fio rw=randwrite bs=4k size=${RAND_MIB}M time_based runtime=${FIO_RUNTIME}s numjobs=1, no fsync (IOPS)"
-	echo "  5. metadata    $META_COUNT empty files in one directory: create, stat, readdir (entries/s, passes for >= 0.2 s), unlink (ops/s)"
+	echo "  5. metadata    $META_COUNT empty files in one directory: create, stat, getxattr of an absent name, readdir (entries/s, passes for >= 0.2 s), unlink (ops/s);"
+	echo "                 native also: $PINGPONG_COUNT one-byte round trips between two processes over pipes (round trips/s)"
 	echo "  6. small files $SMALL_COUNT files of $SMALL_SIZE bytes: write (create+write+close), read back and verify (files/s)"
 	echo "  7. tree        tar -xf of $TREE_COUNT entries ($TREE_FILES files, $TREE_MIB MiB, from /usr/include and up), then rm -rf (seconds)"
 } | emit
@@ -786,11 +803,15 @@ run_rand() { # rep target dir
 run_metaphases() { # rep target dir
 	local rep=$1 t=$2 d=$3 phase
 	mkdir "$d/meta"
-	for phase in create stat readdir unlink; do
+	for phase in create stat xattr readdir unlink; do
 		run_meta "$d/meta" "$META_COUNT" "$phase"
 		record "$rep" "$t" "$phase" "$VAL"
 	done
 	rmdir "$d/meta"
+	if [ "$t" = native ]; then
+		run_meta "$d" "$PINGPONG_COUNT" pingpong
+		record "$rep" "$t" pingpong "$VAL"
+	fi
 }
 
 # 6: small files.
@@ -843,6 +864,80 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 ELAPSED=$(awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 
+# --- Requests per operation ----------------------------------------------
+
+TRACING=/sys/kernel/tracing
+FUSE_EV=$TRACING/events/fuse/fuse_request_send
+TRACE_BUF_SAVED=
+
+# Runs a command with the tracepoint fuse:fuse_request_send on, for the
+# connection of one mount only, and appends "label<TAB>ops<TAB>OP=N ..." to
+# $REQ (nothing when events were lost).
+count_requests() { # mountdir label ops cmd...
+	local dir=$1 label=$2 ops=$3 dev lost
+	shift 3
+	dev=$(mountpoint -d "$dir") || return 0
+	# The kernel's dev_t: major << 20 | minor.
+	dev=$(((${dev%%:*} << 20) | ${dev#*:}))
+	echo "connection == $dev" >"$FUSE_EV/filter"
+	: >"$TRACING/trace"
+	echo 1 >"$FUSE_EV/enable"
+	timeout --foreground "$STEP_TIMEOUT" "${PIN[@]}" "$@" >"$W/cmd.err" 2>&1 || {
+		echo 0 >"$FUSE_EV/enable"
+		cat "$W/cmd.err" >&2
+		die "failed while counting requests: $*"
+	}
+	echo 0 >"$FUSE_EV/enable"
+	echo 0 >"$FUSE_EV/filter"
+	lost=$(cat "$TRACING"/per_cpu/cpu*/stats 2>/dev/null |
+		awk '/^overrun:/ { n += $2 } END { print n + 0 }')
+	if [ "$lost" -gt 0 ]; then
+		log "requests of '$label': $lost trace events lost, not counted"
+		return 0
+	fi
+	printf '%s\t%s\t%s\n' "$label" "$ops" "$(grep -o '(FUSE_[A-Z0-9_]*)' "$TRACING/trace" |
+		tr -d '()' | sed 's/^FUSE_//' | sort | uniq -c |
+		awk '{ printf "%s%s=%s", (NR > 1 ? " " : ""), $2, $1 }')" >>"$REQ"
+}
+
+count_all_requests() { # target
+	local t=$1 d
+	d=${TDIR[$t]}/count
+	mkdir -p "$d/meta" "$d/small" "$d/tree"
+	if wants meta; then
+		count_requests "${TMOUNT[$t]}" create "$META_COUNT" "$META" "$d/meta" "$META_COUNT" create
+		count_requests "${TMOUNT[$t]}" stat "$META_COUNT" "$META" "$d/meta" "$META_COUNT" stat
+		count_requests "${TMOUNT[$t]}" unlink "$META_COUNT" "$META" "$d/meta" "$META_COUNT" unlink
+	fi
+	if wants small; then
+		count_requests "${TMOUNT[$t]}" small_write "$SMALL_COUNT" "$META" "$d/small" "$SMALL_COUNT" write "$SMALL_SIZE"
+	fi
+	if wants tree; then
+		count_requests "${TMOUNT[$t]}" untar "$TREE_COUNT" tar -xf "$TARBALL" -C "$d/tree"
+		count_requests "${TMOUNT[$t]}" rm_rf "$TREE_COUNT" rm -rf "$d/tree"
+	fi
+	rm -rf "$d"
+}
+
+if [ -n "${TMOUNT[volfs-local]:-}" ] && { wants meta || wants small || wants tree; }; then
+	if [ ! -d "$FUSE_EV" ] && [ -d "$TRACING" ] && ! is_mountpoint "$TRACING" &&
+		mount -t tracefs nodev "$TRACING" 2>/dev/null; then
+		MOUNTS+=("$TRACING"$'\t'tracefs)
+	fi
+	if [ -w "$FUSE_EV/enable" ] && [ "$(cat "$FUSE_EV/enable")" = 0 ] &&
+		[ "$(cat "$TRACING/tracing_on")" = 1 ]; then
+		TRACE_BUF_SAVED=$(cat "$TRACING/buffer_size_kb")
+		echo 16384 >"$TRACING/buffer_size_kb"
+		log ""
+		log "counting volfs-local's FUSE requests per operation (tracepoint fuse:fuse_request_send, untimed)"
+		count_all_requests volfs-local
+		echo "$TRACE_BUF_SAVED" >"$TRACING/buffer_size_kb"
+		TRACE_BUF_SAVED=
+	else
+		log "NOTE: no usable tracepoint fuse:fuse_request_send (tracefs at $TRACING, not in use by another tracer): requests per operation not counted"
+	fi
+fi
+
 # --- Report ------------------------------------------------------------------
 
 # metric|workload|label|unit|better (h: higher, l: lower)
@@ -854,19 +949,21 @@ randread_4j|3. Random 4 KiB reads, ${RAND_MIB} MiB file, 4 jobs|rand read 4j|IOP
 randwrite|4. Random 4 KiB writes, ${RAND_MIB} MiB file, 1 job|rand write|IOPS|h
 create|5. ${META_COUNT} empty files: create|create|ops/s|h
 stat|5. ${META_COUNT} empty files: stat|stat|ops/s|h
+xattr|5. ${META_COUNT} empty files: getxattr of an absent name (through FUSE: one request each)|getxattr|ops/s|h
 readdir|5. ${META_COUNT} empty files: readdir|readdir|entries/s|h
 unlink|5. ${META_COUNT} empty files: unlink|unlink|ops/s|h
 small_write|6. ${SMALL_COUNT} files of 16 KiB: write|small write|files/s|h
 small_read|6. ${SMALL_COUNT} files of 16 KiB: read back and verify|small read|files/s|h
 untar|7. Untar ${TREE_COUNT} entries|untar|s|l
-rm_rf|7. rm -rf of the untarred tree|rm -rf|s|l"
+rm_rf|7. rm -rf of the untarred tree|rm -rf|s|l
+pingpong|5. One-byte round trips between two processes over pipes (measured in native's turn)|pipe rtt|trips/s|h"
 
 ACTIVE_CSV=$(
 	IFS=,
 	echo "${ACTIVE[*]}"
 )
 
-awk -F'\t' -v metrics="$METRICS" -v targets="$ACTIVE_CSV" '
+awk -F'\t' -v metrics="$METRICS" -v targets="$ACTIVE_CSV" -v reqfile="$REQ" '
 function median(arr, n,    i, j, tmp) {
 	for (i = 2; i <= n; i++) {
 		tmp = arr[i]
@@ -1000,6 +1097,58 @@ END {
 			continue
 		printf "  %-48s %-8s %.2fx\n", "volfs-ram " data[g] " >= volfs-local",
 			(a >= b ? "met" : "MISSED"), a / b
+	}
+
+	# What one request at a time allows: the caller waits for each of
+	# these requests, and each costs at least one wake-up of the daemon
+	# and one of the caller, which a pipe round trip measures.
+	rtt = med["native" SUBSEP "pingpong"]
+	xr = med[L SUBSEP "xattr"]
+	nr = 0
+	while ((getline line < reqfile) > 0) {
+		split(line, rf, "\t")
+		nr++
+		rlabel[nr] = rf[1]; rops[nr] = rf[2]; rdetail[nr] = rf[3]
+	}
+	if (nr == 0)
+		exit
+	printf "\nRequests per operation on volfs-local (counted in one untimed run) and the best they allow\n"
+	printf "  one request costs at least a round trip between two processes:"
+	printf " pipe %s us (median of native'"'"'s turns), volfs-local getxattr %s us\n",
+		(rtt > 0 ? sprintf("%.1f", 1e6 / rtt) : "-"), (xr > 0 ? sprintf("%.1f", 1e6 / xr) : "-")
+	printf "  waited: requests the caller waits for (not RELEASE, RELEASEDIR, FORGET); best: the time of the native operation plus\n"
+	printf "  one round trip per waited request, as a ratio to native (rates: at most; times: at least)\n"
+	printf "  %-12s %7s %16s %16s %10s\n", "workload", "waited", "best (pipe)", "best (getxattr)", "measured"
+	for (k = 1; k <= nr; k++) {
+		n = split(rdetail[k], ops, " ")
+		waited = 0; det = ""
+		for (q = 1; q <= n; q++) {
+			split(ops[q], kv, "=")
+			if (kv[1] !~ /^(RELEASE|RELEASEDIR|FORGET|BATCH_FORGET|INTERRUPT)$/)
+				waited += kv[2]
+			det = det sprintf("%s%s %.2f", det == "" ? "" : ", ", kv[1], kv[2] / rops[k])
+		}
+		w = waited / rops[k]
+		m = rlabel[k]
+		nat = med["native" SUBSEP m]; meas = med[L SUBSEP m]
+		lower = (m == "untar" || m == "rm_rf")
+		bp = bx = ms = "-"
+		if (nat > 0) {
+			# The daemon does the native operation too, then the
+			# round trips come on top.
+			if (lower) {
+				if (rtt > 0) bp = sprintf(">= %.2fx", 1 + waited / rtt / nat)
+				if (xr > 0) bx = sprintf(">= %.2fx", 1 + waited / xr / nat)
+			} else if (w >= 0.01) {
+				if (rtt > 0) bp = sprintf("<= %.2fx", 1 / (1 + w * nat / rtt))
+				if (xr > 0) bx = sprintf("<= %.2fx", 1 / (1 + w * nat / xr))
+			} else {
+				bp = bx = "cached"
+			}
+			if (meas != "") ms = sprintf("%.2fx", meas / nat)
+		}
+		printf "  %-12s %7.2f %16s %16s %10s\n", m, w, bp, bx, ms
+		printf "  %-12s %7s %s\n", "", "", det == "" ? "(none)" : det
 	}
 }' "$RAW" | emit
 
