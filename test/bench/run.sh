@@ -1079,8 +1079,10 @@ END {
 		if (a == "" || b == "")
 			continue
 		ahead = (mbetter[i] == "h") ? (a > b) : (a < b)
+		# getxattr measures the cost of one request, not a workload
+		# of the goals: shown, not judged.
 		printf "  %-48s %-8s %s vs %s %s\n", "volfs-local ahead of bindfs: " mlabel[i],
-			(ahead ? "met" : "MISSED"), fmt(a), fmt(b), munit[i]
+			(m == "xattr" ? "(info)" : ahead ? "met" : "MISSED"), fmt(a), fmt(b), munit[i]
 	}
 	nd = split("seqwrite seqread_cold seqread_warm randread_1j randread_4j randwrite", data, " ")
 	for (g = 1; g <= nd; g++) {
