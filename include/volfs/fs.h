@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The file system: one opened volume presented through FUSE at a directory.
- * src/fuse_ll.c implements it and is the only file that includes libfuse's
- * headers.
+ * The FUSE glue (src/fuse_*.c, with src/ring.c) implements it and is the only
+ * code that includes libfuse's headers.
  */
 #ifndef VOLFS_FS_H
 #define VOLFS_FS_H

@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the files of the FUSE glue share, and nothing outside the glue
+ * includes: fuse_ll.c answers requests on names, attributes and extended
+ * attributes and holds the table of handlers; fuse_file.c, open files and
+ * passthrough; fuse_dir.c, directory listings; fuse_session.c, the session:
+ * mounting, INIT, the I/O hooks, the crash guard and the serve janitor.
+ */
+#ifndef VOLFS_FUSE_INT_H
+#define VOLFS_FUSE_INT_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "volfs/backend.h"
+#include "volfs/fs.h"
+#include "volfs/nodes.h"
+#include "volfs/util.h"
+
+#include "ring.h"
+
+/* Kernel cache lifetimes (seconds) when the mount does not say: for data
+ * only volfs changes, and for data others may change too. */
+#define FS_TIMEOUT_OWNED 86400.0
+#define FS_TIMEOUT_SHARED 1.0
+/* The names in a serve root come and go with the catalog. */
+#define FS_TIMEOUT_LIST 1.0
+#define FS_MAX_IO (1024 * 1024)
+#define FS_IDLE_DEFAULT 60
+#define FS_JANITOR_PERIOD 2
+
+/*
+ * FUSE passthrough (Linux 6.9 and later), which libfuse 3.14 and the
+ * installed kernel headers predate: the kernel reads and writes an open
+ * file's backing file itself, registered with FS_IOC_BACKING_OPEN.
+ */
+#define FS_INIT_PASSTHROUGH2 (1u << 5) /* FUSE_PASSTHROUGH in flags2 */
+#define FS_FOPEN_PASSTHROUGH (1u << 7)
+struct fs_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define FS_IOC_BACKING_OPEN _IOW(229, 1, struct fs_backing_map)
+#define FS_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+
+/* One opened volume and how the kernel may cache it. */
+struct fs_vol {
+	struct volfs_open_volume *ov;
+	const struct volfs_backend *be;
+	void *state;
+	unsigned caps;
+	double entry_tmo, attr_tmo, neg_tmo;
+	/* Keep file pages across opens. */
+	int keep_cache;
+	/* Serve: the name it is listed under, when it was last used, and
+	 * whether it was removed from the source. */
+	char *name;
+	time_t used;
+	int gone;
+	/* When the source last said it exists; lookups in progress that
+	 * use it outside vols_lock (it is not freed while pinned). */
+	time_t checked;
+	unsigned pins;
+	struct fs_vol *next;
+	/* The next in its bucket of the name hash. */
+	struct fs_vol *hnext;
+};
+
+/* What a request is about: a volume and a path in it. */
+struct fs_at {
+	struct fs_vol *v;
+	char path[PATH_MAX];
+};
+
+/* An open file: the backend's handle and, for backends with a real fd,
+ * the fd the data path uses directly. */
+struct fs_file {
+	struct fs_vol *v;
+	uint64_t bfh;
+	int fd;
+	fuse_ino_t ino;
+	/* Passthrough: the id of the inode's backing file, 0 if none. */
+	int backing;
+	struct fs_file *prev, *next;
+};
+
+/* A backing file registered for passthrough, one per open inode. */
+struct fs_backing {
+	fuse_ino_t ino;
+	int id;
+	unsigned refs;
+	struct fs_backing *next;
+};
+
+struct fs_dirent {
+	char *name;
+	mode_t type;
+	int has_st;
+	struct stat st;
+};
+
+/* A directory handle: a snapshot of the listing, so offsets stay
+ * meaningful while the directory changes.  Taken at opendir and again when
+ * the reader starts over (rewinddir).  v is NULL for a serve root. */
+struct fs_dir {
+	struct fs_vol *v;
+	struct fs_dirent *ents;
+	size_t n, alloc;
+	int loaded;
+	int served;
+};
+
+struct volfs_fs {
+	struct fuse_session *se;
+	struct volfs_nodes *nodes;
+	struct volfs_fs_config cfg;
+	char *mountpoint;
+	int mounted;
+	time_t started;
+	/* Files still open, released at shutdown if the kernel did not. */
+	pthread_mutex_t files_lock;
+	struct fs_file *files;
+	/* The one volume of a `volfs mount`. */
+	struct fs_vol *single;
+	/* The kernel caches writes (FUSE_CAP_WRITEBACK_CACHE). */
+	int writeback;
+	/* INIT: the request's id and the kernel's flags, read before the
+	 * reply is written (fs_io_read, fs_io_writev). */
+	uint64_t init_unique;
+	uint64_t init_flags, init_flags2;
+	/* Negotiated in the INIT reply beyond what libfuse knows: volfs
+	 * clears set-user-ID and set-group-ID on write, truncate and chown
+	 * (FUSE_HANDLE_KILLPRIV_V2), so the kernel stops asking for
+	 * security.capability before every write. */
+	int killpriv;
+	/* Some regular file was seen with bits a write must clear: until
+	 * then, writes to volumes only volfs changes skip the check. */
+	int priv_seen;
+	/* Negotiated FUSE passthrough, and the backing files registered
+	 * (under files_lock). */
+	int passthrough;
+	struct fs_backing *backings;
+	/* FUSE over io_uring: asked for in the INIT reply (ring_want), the
+	 * request buffers' size, and the ring once it serves (src/ring.c). */
+	int ring_want;
+	size_t ring_payload;
+	struct volfs_ring *ring_ready, *ring;
+	/* The child that unmounts if the daemon dies (fs_ring_guard). */
+	pid_t guard_pid;
+	int guard_fd;
+	/* Serve: the source, the volumes open now, and the janitor. */
+	const struct volfs_fs_source *src;
+	pthread_mutex_t vols_lock;
+	struct fs_vol *vols;
+	/* The open volumes by name: lookups stay O(1) with thousands. */
+	struct fs_vol **vhash;
+	size_t nbuckets, nvols;
+	pthread_t janitor;
+	int janitor_running;
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cond;
+	int stopping;
+};
+
+#define FS_WRITABLE(fs, req)                                                 \
+	do {                                                                 \
+		if ((fs)->cfg.readonly) {                                    \
+			fuse_reply_err((req), EROFS);                        \
+			return;                                              \
+		}                                                            \
+	} while (0)
+
+/* Replies err and returns when the volume's backend lacks op. */
+#define FS_HAVE_OP(req, at, op, err)                                         \
+	do {                                                                 \
+		if (!(at).v->be->op) {                                       \
+			fuse_reply_err((req), (err));                        \
+			return;                                              \
+		}                                                            \
+	} while (0)
+
+/*
+ * An xattr operation the volume's backend lacks.  A mount of one volume
+ * answers ENOSYS, which the kernel remembers for the whole mount (it stops
+ * asking, e.g. for security.capability before each first write of a file,
+ * and answers EOPNOTSUPP itself); under serve, other volumes may have
+ * xattrs, so each request is answered EOPNOTSUPP.
+ */
+#define FS_NO_XATTRS(fs) ((fs)->src ? ENOTSUP : ENOSYS)
+#define FS_HAVE_XATTR_OP(req, fs, at, op)                                   \
+	FS_HAVE_OP(req, at, op, FS_NO_XATTRS(fs))
+
+/* Replies the error and returns when resolving failed. */
+#define FS_CHECK(req, rc)                                                    \
+	do {                                                                 \
+		if ((rc) < 0) {                                              \
+			fs_reply_err((req), (rc));                           \
+			return;                                              \
+		}                                                            \
+	} while (0)
+
+static inline struct volfs_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline void fs_vlock(struct fs_vol *v)
+{
+	volfs_vol_lock(v->ov);
+}
+
+static inline void fs_vunlock(struct fs_vol *v)
+{
+	volfs_vol_unlock(v->ov);
+}
+
+static inline int fs_reply_err(fuse_req_t req, int rc)
+{
+	return fuse_reply_err(req, rc < 0 ? -rc : rc);
+}
+
+static inline struct fs_file *fs_file_of(struct fuse_file_info *fi)
+{
+	return (struct fs_file *)(uintptr_t)fi->fh;
+}
+
+static inline uint64_t fs_fh(struct fuse_file_info *fi)
+{
+	return fi ? fs_file_of(fi)->bfh : VOLFS_NO_FH;
+}
+
+static inline int fs_is_list_root(const struct volfs_fs *fs, fuse_ino_t ino)
+{
+	return fs->src && ino == VOLFS_NODES_ROOT;
+}
+
+static inline void fs_touch(struct fs_vol *v)
+{
+	if (v->name)
+		__atomic_store_n(&v->used, time(NULL), __ATOMIC_RELAXED);
+}
+
+/* fuse_ll.c: the handlers' table, and what the other files use. */
+extern const struct fuse_lowlevel_ops fs_ops;
+
+/* Resolves node ino (with its open handle fh, or VOLFS_NO_FH) into at: 0,
+ * -ENOENT for an unlinked node without a handle, -EPERM for a serve root. */
+int fs_at(struct volfs_fs *fs, fuse_ino_t ino, uint64_t fh, struct fs_at *at);
+/* Resolves name in directory node parent into at: 0 or -errno. */
+int fs_at_child(struct volfs_fs *fs, fuse_ino_t parent, const char *name,
+		struct fs_at *at);
+/* Makes a backend's stat of node ino what the kernel is to see (node ids
+ * as inode numbers where the backend's are not stable, forced owners). */
+void fs_fix_attr(struct volfs_fs *fs, struct fs_vol *v, struct stat *st,
+		 fuse_ino_t ino);
+/* The backend's stat of at (through fh where open): 0 or -errno. */
+int fs_getattr_at(struct fs_at *at, uint64_t fh, struct stat *st);
+/* Clears set-user-ID and set-group-ID when a caller without CAP_FSETID
+ * writes (req NULL: the kernel has decided they go), for requests whose
+ * reply carries no attributes: the kernel is told its cached mode is
+ * stale.  fd is the file's real descriptor or -1.  0 or -errno. */
+int fs_kill_priv_notify(fuse_req_t req, struct volfs_fs *fs, struct fs_vol *v,
+			fuse_ino_t ino, uint64_t fh, int fd);
+/* Drops n lookup references of node ino (closing a serve volume whose
+ * last node went). */
+void fs_forget_one(struct volfs_fs *fs, fuse_ino_t ino, uint64_t n);
+/* Looks name up in parent and fills e, taking one lookup reference:
+ * 0 or -errno. */
+int fs_entry(struct volfs_fs *fs, fuse_ino_t parent, const char *name,
+	     uint64_t fh, struct fuse_entry_param *e);
+/* Who sent req, as the backends see it. */
+struct volfs_caller fs_caller(fuse_req_t req);
+/* Opens at for the backend, or creates it with mode for who when who is
+ * not NULL; *bfh gets the backend's handle.  0 or -errno. */
+int fs_open_at(struct volfs_fs *fs, struct fs_at *at, int flags, mode_t mode,
+	       const struct volfs_caller *who, uint64_t *bfh);
+/* A volume opened for fs, with the kernel caching its backend allows;
+ * NULL when out of memory. */
+struct fs_vol *fs_vol_new(struct volfs_fs *fs, struct volfs_open_volume *ov,
+			  const char *name);
+
+/* fuse_file.c: the handlers of open files, and */
+/* Releases f's backend handle and frees f: 0 or the backend's -errno. */
+int fs_file_free(struct volfs_fs *fs, struct fs_file *f);
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	       struct fuse_file_info *fi);
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
+		  off_t off, struct fuse_file_info *fi);
+void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi);
+void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+		  off_t len, struct fuse_file_info *fi);
+void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+	      struct fuse_file_info *fi);
+/* The backing id that the reply being sent by this thread is to carry
+ * (fs_io_writev in fuse_session.c puts it into the reply). */
+extern __thread int fs_tl_backing;
+
+/* fuse_dir.c: the handlers of directory handles. */
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		 struct fuse_file_info *fi);
+
+#endif
