@@ -9,10 +9,10 @@
  * A volume has one of two stores (store=).  The tmpfs store (ram_tmpfs.c),
  * the default where the process may make one, is a tmpfs instance private
  * to the volume: the kernel keeps the files and the core may hand open
- * files to it.  The daemon store, this file, keeps them in the process's
- * own memory and needs no privilege; open_as() makes an empty root
- * directory and close() frees everything.  The rest of this comment is
- * about the daemon store.
+ * files to it.  The daemon store, this file with ram_data.c, ram_dir.c and
+ * ram_xattr.c (ram_int.h), keeps them in the process's own memory and needs
+ * no privilege; open_as() makes an empty root directory and close() frees
+ * everything.  The rest of this comment is about the daemon store.
  *
  * File data is kept in 4 KiB pages, the kernel's page size, so a small file
  * costs one page as it would on tmpfs, and the kernel's page-sized writes
@@ -65,134 +65,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "volfs/backend.h"
 #include "volfs/backend_util.h"
 #include "ram.h"
-
-#define RAM_CAPS                                                               \
-	(VOLFS_CAP_HARDLINKS | VOLFS_CAP_SYMLINKS | VOLFS_CAP_XATTRS |         \
-	 VOLFS_CAP_ATOMIC_RENAME | VOLFS_CAP_RANDOM_WRITE |                    \
-	 VOLFS_CAP_THREADSAFE | VOLFS_CAP_STABLE_INO | VOLFS_CAP_OWNERSHIP |   \
-	 VOLFS_CAP_SIZE_LIMIT | VOLFS_CAP_LOCAL_DATA)
-
-/* Data pages, and the radix tree's nodes. */
-#define RAM_PAGE_SHIFT 12
-#define RAM_PAGE ((size_t)1 << RAM_PAGE_SHIFT)
-#define RAM_NODE_SHIFT 6
-#define RAM_NODE_SLOTS (1u << RAM_NODE_SHIFT)
-#define RAM_NODE_SIZE (sizeof(struct ram_node))
-/* The largest file offset; its page number needs 51 bits, nine levels. */
-#define RAM_MAX_OFF ((off_t)INT64_MAX)
-/* What an inode is charged, whatever its type. */
-#define RAM_INODE_COST 256
-/* A directory's hash table: its smallest size, and a directory's size as
- * stat shows it (tmpfs' habit: 20 bytes an entry). */
-#define RAM_DIR_MIN 8
-#define RAM_DIRENT_SIZE 20
-/* Limits the kernel applies to other file systems too. */
-#define RAM_LINK_MAX 0x7fffffffu
-#define RAM_SYMLINK_MAX (PATH_MAX - 1)
-#define RAM_XATTR_NAME_MAX 255
-#define RAM_XATTR_SIZE_MAX 65536
-/* Option defaults and bounds. */
-#define RAM_MODE_DEFAULT 01777
-#define RAM_SIZE_MIN ((uint64_t)16 << 10)
-#define RAM_SIZE_FALLBACK ((uint64_t)1 << 30)
-/* Hand freed memory back to the kernel after this much was freed. */
-#define RAM_TRIM_BYTES ((uint64_t)32 << 20)
-/* relatime: a read updates atime at least this often (seconds). */
-#define RAM_RELATIME 86400
-
-/* The low bits of a handle. */
-#define RAM_FH_READ 1u
-#define RAM_FH_WRITE 2u
-#define RAM_FH_APPEND 4u
-#define RAM_FH_TAGS 7u
-
-struct ram_node {
-	void *slot[RAM_NODE_SLOTS];
-};
-
-_Static_assert(_Alignof(max_align_t) > RAM_FH_TAGS,
-	       "handles keep their open mode in the low bits of an address");
-
-struct ram_xattr {
-	struct ram_xattr *next;
-	size_t nlen;
-	size_t vlen;
-	/* The name, its NUL, then the value. */
-	char data[];
-};
-
-struct ram_dirent {
-	struct ram_dirent *next;
-	struct ram_inode *node;
-	uint32_t hash;
-	uint32_t len;
-	/* NUL-terminated. */
-	char name[];
-};
-
-struct ram_dir {
-	/* nbuckets (a power of two, or 0 with tab NULL) chains. */
-	struct ram_dirent **tab;
-	size_t nbuckets;
-	size_t count;
-	/* close()'s position in tab. */
-	size_t scan;
-};
-
-struct ram_file {
-	/* A page (height 0) or a struct ram_node. */
-	void *root;
-	unsigned height;
-	uint64_t npages;
-};
-
-struct ram_inode {
-	pthread_rwlock_t lock;
-	uint64_t ino;
-	/* S_IFMT bits: set at creation, never changed, read without lock. */
-	mode_t type;
-	/* Permission bits (07777). */
-	mode_t mode;
-	uid_t uid;
-	gid_t gid;
-	unsigned nlink;
-	unsigned opens;
-	dev_t rdev;
-	/* Regular file: data size; symlink: target length. */
-	off_t size;
-	struct timespec atime, mtime, ctime;
-	struct ram_xattr *xattrs;
-	/* A directory's parent: changed only under the exclusive namespace
-	 * lock; NULL for the root and for removed directories. */
-	struct ram_inode *parent;
-	union {
-		struct ram_dir dir;
-		struct ram_file file;
-		char *target;
-	} u;
-};
-
-_Static_assert(sizeof(struct ram_inode) <= RAM_INODE_COST,
-	       "RAM_INODE_COST covers an inode");
-
-struct ram_vol {
-	pthread_rwlock_t ns;
-	struct ram_inode *root;
-	uint64_t cap;
-	_Atomic uint64_t used;
-	_Atomic uint64_t inodes;
-	_Atomic uint64_t next_ino;
-	/* Bytes freed since malloc was last asked to trim. */
-	_Atomic uint64_t freed;
-	unsigned long fsid;
-};
+#include "ram_int.h"
 
 /* Where a volume's files are kept (store=). */
 enum ram_store {
@@ -212,27 +91,6 @@ struct ram_params {
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
-};
-
-/*
- * Where allocations are charged: to the volume directly, or (reserved) to
- * what is left of an amount charged to the volume beforehand.
- */
-struct ram_acct {
-	struct ram_vol *v;
-	int reserved;
-	uint64_t left;
-};
-
-/* Where a path leads. */
-struct ram_at {
-	/* The directory holding the last component; NULL for the root. */
-	struct ram_inode *dir;
-	const char *name;
-	size_t len;
-	/* The entry and its inode; NULL when the name is free. */
-	struct ram_dirent *de;
-	struct ram_inode *node;
 };
 
 /* ---- options ---- */
@@ -422,7 +280,7 @@ static int ram_params(const struct volfs_volinfo *vi, struct ram_params *p,
 
 /* ---- accounting ---- */
 
-static int ram_charge(struct ram_vol *v, uint64_t n)
+int ram_charge(struct ram_vol *v, uint64_t n)
 {
 	uint64_t cur = atomic_load_explicit(&v->used, memory_order_relaxed);
 
@@ -435,13 +293,13 @@ static int ram_charge(struct ram_vol *v, uint64_t n)
 	return 0;
 }
 
-static void ram_uncharge(struct ram_vol *v, uint64_t n)
+void ram_uncharge(struct ram_vol *v, uint64_t n)
 {
 	atomic_fetch_sub_explicit(&v->used, n, memory_order_relaxed);
 	atomic_fetch_add_explicit(&v->freed, n, memory_order_relaxed);
 }
 
-static int ram_take(struct ram_acct *a, uint64_t n)
+int ram_take(struct ram_acct *a, uint64_t n)
 {
 	if (!a->reserved)
 		return ram_charge(a->v, n);
@@ -451,7 +309,7 @@ static int ram_take(struct ram_acct *a, uint64_t n)
 	return 0;
 }
 
-static void ram_untake(struct ram_acct *a, uint64_t n)
+void ram_untake(struct ram_acct *a, uint64_t n)
 {
 	if (a->reserved)
 		a->left += n;
@@ -459,8 +317,7 @@ static void ram_untake(struct ram_acct *a, uint64_t n)
 		ram_uncharge(a->v, n);
 }
 
-/* Charges n up front; allocations then draw on it until ram_acct_end(). */
-static int ram_reserve(struct ram_acct *a, uint64_t n)
+int ram_reserve(struct ram_acct *a, uint64_t n)
 {
 	int rc = ram_charge(a->v, n);
 
@@ -471,7 +328,7 @@ static int ram_reserve(struct ram_acct *a, uint64_t n)
 	return 0;
 }
 
-static void ram_acct_end(struct ram_acct *a)
+void ram_acct_end(struct ram_acct *a)
 {
 	if (a->reserved && a->left)
 		atomic_fetch_sub_explicit(&a->v->used, a->left,
@@ -497,7 +354,7 @@ static void ram_trim(struct ram_vol *v)
 
 /* ---- time ---- */
 
-static struct timespec ram_now(void)
+struct timespec ram_now(void)
 {
 	struct timespec ts;
 
@@ -530,450 +387,7 @@ static void ram_accessed(struct ram_inode *n)
 	pthread_rwlock_unlock(&n->lock);
 }
 
-/* ---- file data: a radix tree of pages ---- */
-
-/* Pages covered by a tree of height h. */
-static uint64_t ram_span(unsigned h)
-{
-	return (uint64_t)1 << (RAM_NODE_SHIFT * h);
-}
-
-static unsigned ram_height_for(uint64_t idx)
-{
-	unsigned h = 0;
-
-	while (idx >= ram_span(h))
-		h++;
-	return h;
-}
-
-/* The slot of page idx in a node at height h (whose slots are of h - 1). */
-static unsigned ram_digit(uint64_t idx, unsigned h)
-{
-	return (unsigned)(idx >> (RAM_NODE_SHIFT * (h - 1))) &
-	       (RAM_NODE_SLOTS - 1);
-}
-
-static char *ram_page(const struct ram_inode *n, uint64_t idx)
-{
-	const struct ram_file *f = &n->u.file;
-	void *p = f->root;
-
-	if (idx >= ram_span(f->height))
-		return NULL;
-	for (unsigned h = f->height; h > 0 && p; h--)
-		p = ((struct ram_node *)p)->slot[ram_digit(idx, h)];
-	return p;
-}
-
-static int ram_node_empty(const struct ram_node *nd)
-{
-	for (unsigned i = 0; i < RAM_NODE_SLOTS; i++)
-		if (nd->slot[i])
-			return 0;
-	return 1;
-}
-
-static int ram_node_new(struct ram_acct *a, struct ram_node **out)
-{
-	int rc = ram_take(a, RAM_NODE_SIZE);
-
-	if (rc)
-		return rc;
-	*out = calloc(1, sizeof(**out));
-	if (!*out) {
-		ram_untake(a, RAM_NODE_SIZE);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Frees the node in *slot. */
-static void ram_node_free(struct ram_vol *v, void **slot)
-{
-	free(*slot);
-	*slot = NULL;
-	ram_uncharge(v, RAM_NODE_SIZE);
-}
-
-/* Drops the top levels of f's tree that hold nothing beyond slot 0. */
-static void ram_shrink(struct ram_vol *v, struct ram_file *f)
-{
-	struct ram_node *nd;
-
-	while (f->height > 0 && f->root) {
-		nd = f->root;
-		for (unsigned i = 1; i < RAM_NODE_SLOTS; i++)
-			if (nd->slot[i])
-				return;
-		f->root = nd->slot[0];
-		free(nd);
-		ram_uncharge(v, RAM_NODE_SIZE);
-		f->height--;
-	}
-	if (!f->root)
-		f->height = 0;
-}
-
-/* Frees the empty nodes on the path to page idx below *slot (height h). */
-static void ram_prune(struct ram_vol *v, void **slot, unsigned h, uint64_t idx)
-{
-	struct ram_node *nd = *slot;
-
-	if (!nd || h == 0)
-		return;
-	ram_prune(v, &nd->slot[ram_digit(idx, h)], h - 1, idx);
-	if (ram_node_empty(nd))
-		ram_node_free(v, slot);
-}
-
-/*
- * Frees the pages numbered first..last below *slot, a subtree of height h
- * whose first page is base, and the nodes this leaves empty.
- */
-static void ram_cut(struct ram_vol *v, struct ram_file *f, void **slot,
-		    unsigned h, uint64_t base, uint64_t first, uint64_t last)
-{
-	struct ram_node *nd = *slot;
-	uint64_t span, lo, hi;
-
-	if (!nd || last < base || (first > base && first - base >= ram_span(h)))
-		return;
-	if (h == 0) {
-		free(*slot);
-		*slot = NULL;
-		f->npages--;
-		ram_uncharge(v, RAM_PAGE);
-		return;
-	}
-	span = ram_span(h - 1);
-	lo = first > base ? (first - base) / span : 0;
-	hi = (last - base) / span;
-	if (hi >= RAM_NODE_SLOTS)
-		hi = RAM_NODE_SLOTS - 1;
-	for (uint64_t i = lo; i <= hi; i++)
-		ram_cut(v, f, &nd->slot[i], h - 1, base + i * span, first,
-			last);
-	if (ram_node_empty(nd))
-		ram_node_free(v, slot);
-}
-
-/* Frees n's pages numbered first..last. */
-static void ram_file_cut(struct ram_vol *v, struct ram_inode *n, uint64_t first,
-			 uint64_t last)
-{
-	struct ram_file *f = &n->u.file;
-
-	ram_cut(v, f, &f->root, f->height, 0, first, last);
-	ram_shrink(v, f);
-}
-
-/* How many of the pages first..last below p (height h, from base) exist. */
-static uint64_t ram_count(const void *p, unsigned h, uint64_t base,
-			  uint64_t first, uint64_t last)
-{
-	const struct ram_node *nd = p;
-	uint64_t span, lo, hi, n = 0;
-
-	if (!p)
-		return 0;
-	if (h == 0)
-		return 1;
-	span = ram_span(h - 1);
-	lo = first > base ? (first - base) / span : 0;
-	hi = (last - base) / span;
-	if (hi >= RAM_NODE_SLOTS)
-		hi = RAM_NODE_SLOTS - 1;
-	for (uint64_t i = lo; i <= hi; i++)
-		n += ram_count(nd->slot[i], h - 1, base + i * span, first,
-			       last);
-	return n;
-}
-
-/*
- * The bytes that allocating every missing page of first..last can take:
- * the pages, plus every node a tree of the needed height could lack there.
- */
-static uint64_t ram_cost(const struct ram_inode *n, uint64_t first,
-			 uint64_t last)
-{
-	const struct ram_file *f = &n->u.file;
-	unsigned h = ram_height_for(last);
-	uint64_t have = 0, nodes = 0;
-
-	if (first < ram_span(f->height))
-		have = ram_count(f->root, f->height, 0, first,
-				 last < ram_span(f->height)
-					 ? last
-					 : ram_span(f->height) - 1);
-	if (h < f->height)
-		h = f->height;
-	for (unsigned l = 1; l <= h; l++)
-		nodes += (last >> (RAM_NODE_SHIFT * l)) -
-			 (first >> (RAM_NODE_SHIFT * l)) + 1;
-	/* The new top levels, which may lie outside first..last. */
-	nodes += h - f->height;
-	if (have == last - first + 1)
-		return 0;
-	return (last - first + 1 - have) * RAM_PAGE + nodes * RAM_NODE_SIZE;
-}
-
-/*
- * The page idx of n, allocated when missing (zeroed if zero is set, else
- * left for the caller to fill) and charged to a; *fresh says whether it was
- * allocated now.  On failure the tree is as it was.
- */
-static int ram_page_get(struct ram_acct *a, struct ram_inode *n, uint64_t idx,
-			int zero, char **page, int *fresh)
-{
-	struct ram_file *f = &n->u.file;
-	struct ram_node *nd;
-	void **slot;
-	char *p;
-	int rc;
-
-	*fresh = 0;
-	p = ram_page(n, idx);
-	if (p) {
-		*page = p;
-		return 0;
-	}
-	rc = ram_take(a, RAM_PAGE);
-	if (rc)
-		return rc;
-	p = zero ? calloc(1, RAM_PAGE) : malloc(RAM_PAGE);
-	if (!p) {
-		rc = -ENOMEM;
-		goto err_untake;
-	}
-	/* An empty tree takes any height for free. */
-	if (!f->root && f->height < ram_height_for(idx))
-		f->height = ram_height_for(idx);
-	while (idx >= ram_span(f->height)) {
-		rc = ram_node_new(a, &nd);
-		if (rc)
-			goto err_prune;
-		nd->slot[0] = f->root;
-		f->root = nd;
-		f->height++;
-	}
-	slot = &f->root;
-	for (unsigned h = f->height; h > 0; h--) {
-		if (!*slot) {
-			rc = ram_node_new(a, &nd);
-			if (rc)
-				goto err_prune;
-			*slot = nd;
-		}
-		slot = &((struct ram_node *)*slot)->slot[ram_digit(idx, h)];
-	}
-	*slot = p;
-	f->npages++;
-	*page = p;
-	*fresh = 1;
-	return 0;
-
-err_prune:
-	ram_prune(a->v, &f->root, f->height, idx);
-	ram_shrink(a->v, f);
-	free(p);
-err_untake:
-	ram_untake(a, RAM_PAGE);
-	return rc;
-}
-
-/* The first page at or after idx below p (height h, from base). */
-static uint64_t ram_next_data(const void *p, unsigned h, uint64_t base,
-			      uint64_t idx)
-{
-	const struct ram_node *nd = p;
-	uint64_t span, r;
-
-	if (!p)
-		return UINT64_MAX;
-	if (h == 0)
-		return base >= idx ? base : UINT64_MAX;
-	span = ram_span(h - 1);
-	for (uint64_t i = idx > base ? (idx - base) / span : 0;
-	     i < RAM_NODE_SLOTS; i++) {
-		r = ram_next_data(nd->slot[i], h - 1, base + i * span, idx);
-		if (r != UINT64_MAX)
-			return r;
-	}
-	return UINT64_MAX;
-}
-
-/* The first missing page at or after idx below p, UINT64_MAX if none. */
-static uint64_t ram_next_hole(const void *p, unsigned h, uint64_t base,
-			      uint64_t idx)
-{
-	const struct ram_node *nd = p;
-	uint64_t span, r;
-
-	if (!p)
-		return base > idx ? base : idx;
-	if (h == 0)
-		return UINT64_MAX;
-	span = ram_span(h - 1);
-	for (uint64_t i = idx > base ? (idx - base) / span : 0;
-	     i < RAM_NODE_SLOTS; i++) {
-		r = ram_next_hole(nd->slot[i], h - 1, base + i * span, idx);
-		if (r != UINT64_MAX)
-			return r;
-	}
-	return UINT64_MAX;
-}
-
-static ssize_t ram_file_read(struct ram_inode *n, char *buf, size_t size,
-			     off_t off)
-{
-	size_t done = 0, in, chunk;
-	const char *page;
-
-	if (off >= n->size)
-		return 0;
-	if (size > (uint64_t)(n->size - off))
-		size = (size_t)(n->size - off);
-	while (done < size) {
-		uint64_t pos = (uint64_t)off + done;
-
-		in = pos & (RAM_PAGE - 1);
-		chunk = RAM_PAGE - in;
-		if (chunk > size - done)
-			chunk = size - done;
-		page = ram_page(n, pos >> RAM_PAGE_SHIFT);
-		if (page)
-			memcpy(buf + done, page + in, chunk);
-		else
-			memset(buf + done, 0, chunk);
-		done += chunk;
-	}
-	return (ssize_t)done;
-}
-
-/*
- * Writes what fits of buf at off: the pages it needs are charged together
- * when they fit, else one by one up to the first that does not.
- */
-static ssize_t ram_file_write(struct ram_vol *v, struct ram_inode *n,
-			      const char *buf, size_t size, off_t off)
-{
-	uint64_t first = (uint64_t)off >> RAM_PAGE_SHIFT;
-	uint64_t last = ((uint64_t)off + size - 1) >> RAM_PAGE_SHIFT;
-	struct ram_acct a = {.v = v};
-	size_t done = 0, in, chunk;
-	uint64_t cost;
-	int fresh, rc = 0;
-	char *page;
-
-	cost = ram_cost(n, first, last);
-	if (cost)
-		ram_reserve(&a, cost);
-	while (done < size) {
-		uint64_t pos = (uint64_t)off + done;
-
-		in = pos & (RAM_PAGE - 1);
-		chunk = RAM_PAGE - in;
-		if (chunk > size - done)
-			chunk = size - done;
-		rc = ram_page_get(&a, n, pos >> RAM_PAGE_SHIFT, 0, &page,
-				  &fresh);
-		if (rc)
-			break;
-		if (fresh) {
-			memset(page, 0, in);
-			memset(page + in + chunk, 0, RAM_PAGE - in - chunk);
-		}
-		memcpy(page + in, buf + done, chunk);
-		done += chunk;
-	}
-	ram_acct_end(&a);
-	if (!done)
-		return rc;
-	if (off + (off_t)done > n->size)
-		n->size = off + (off_t)done;
-	n->mtime = n->ctime = ram_now();
-	return (ssize_t)done;
-}
-
-/* Zeroes the bytes of [from, to) that lie in page idx, if it exists. */
-static void ram_zero_in_page(struct ram_inode *n, uint64_t idx, uint64_t from,
-			     uint64_t to)
-{
-	char *page = ram_page(n, idx);
-	uint64_t start = idx << RAM_PAGE_SHIFT, a, b;
-
-	if (!page || to <= start)
-		return;
-	a = from > start ? from - start : 0;
-	b = to - start < RAM_PAGE ? to - start : RAM_PAGE;
-	if (a < b)
-		memset(page + a, 0, b - a);
-}
-
-/*
- * Frees the data in [from, to): whole pages go, the parts of partial pages
- * are zeroed.  Past the end of the file too (pages fallocate kept there).
- */
-static void ram_file_punch(struct ram_vol *v, struct ram_inode *n,
-			   uint64_t from, uint64_t to)
-{
-	uint64_t fp = (from + RAM_PAGE - 1) >> RAM_PAGE_SHIFT;
-	uint64_t lp = to >> RAM_PAGE_SHIFT;
-
-	if (from >= to)
-		return;
-	ram_zero_in_page(n, from >> RAM_PAGE_SHIFT, from, to);
-	ram_zero_in_page(n, (to - 1) >> RAM_PAGE_SHIFT, from, to);
-	/* Pages fp..lp-1 lie wholly inside. */
-	if (fp < lp)
-		ram_file_cut(v, n, fp, lp - 1);
-}
-
-static void ram_file_truncate(struct ram_vol *v, struct ram_inode *n,
-			      off_t size)
-{
-	/* Shrinking (or not growing) drops what lies past the new end,
-	 * including pages fallocate kept there, as tmpfs does. */
-	if (size <= n->size)
-		ram_file_punch(v, n, (uint64_t)size, UINT64_MAX);
-	n->size = size;
-}
-
-static void ram_file_free(struct ram_vol *v, struct ram_inode *n)
-{
-	ram_file_cut(v, n, 0, UINT64_MAX);
-}
-
 /* ---- inodes ---- */
-
-static void ram_xattr_free(struct ram_vol *v, struct ram_xattr *x)
-{
-	ram_uncharge(v, sizeof(*x) + x->nlen + 1 + x->vlen);
-	free(x);
-}
-
-/*
- * A write, truncate or change of owner drops the file capabilities of a
- * regular file (security.capability), as the kernel does for its own file
- * systems.  Called with n's lock held for writing.
- */
-static void ram_kill_caps(struct ram_vol *v, struct ram_inode *n)
-{
-	struct ram_xattr **xp;
-
-	if (!n->xattrs || !S_ISREG(n->type))
-		return;
-	for (xp = &n->xattrs; *xp; xp = &(*xp)->next) {
-		if (strcmp((*xp)->data, "security.capability") == 0) {
-			struct ram_xattr *x = *xp;
-
-			*xp = x->next;
-			ram_xattr_free(v, x);
-			return;
-		}
-	}
-}
 
 /* Frees n, which has no names and no handles left. */
 static void ram_inode_free(struct ram_vol *v, struct ram_inode *n)
@@ -1097,229 +511,6 @@ static void ram_fill_stat(const struct ram_inode *n, struct stat *st)
 	st->st_ctim = n->ctime;
 }
 
-/* ---- directories ---- */
-
-static uint32_t ram_hash(const char *name, size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)name[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-static struct ram_dirent *ram_dir_find(const struct ram_inode *dir,
-				       const char *name, size_t len)
-{
-	const struct ram_dir *d = &dir->u.dir;
-	struct ram_dirent *de;
-	uint32_t h;
-
-	if (!d->nbuckets)
-		return NULL;
-	h = ram_hash(name, len);
-	for (de = d->tab[h & (d->nbuckets - 1)]; de; de = de->next)
-		if (de->hash == h && de->len == len &&
-		    memcmp(de->name, name, len) == 0)
-			return de;
-	return NULL;
-}
-
-/* Rebuilds dir's table with nb buckets (a power of two). */
-static int ram_dir_rehash(struct ram_vol *v, struct ram_inode *dir, size_t nb)
-{
-	struct ram_dir *d = &dir->u.dir;
-	struct ram_dirent **tab, *de, *next;
-	size_t old = d->nbuckets;
-	int rc;
-
-	if (nb > old) {
-		rc = ram_charge(v, (nb - old) * sizeof(*tab));
-		if (rc)
-			return rc;
-	}
-	tab = calloc(nb, sizeof(*tab));
-	if (!tab) {
-		if (nb > old)
-			ram_uncharge(v, (nb - old) * sizeof(*tab));
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < old; i++) {
-		for (de = d->tab[i]; de; de = next) {
-			next = de->next;
-			de->next = tab[de->hash & (nb - 1)];
-			tab[de->hash & (nb - 1)] = de;
-		}
-	}
-	free(d->tab);
-	d->tab = tab;
-	d->nbuckets = nb;
-	if (nb < old)
-		ram_uncharge(v, (old - nb) * sizeof(*tab));
-	return 0;
-}
-
-static uint64_t ram_dirent_cost(size_t len)
-{
-	return sizeof(struct ram_dirent) + len + 1;
-}
-
-/*
- * Adds the entry name -> node to dir, whose lock the caller holds.  paid is
- * what the caller already holds charged for it (the old name of a rename):
- * only the difference is charged or given back.
- */
-static int ram_dir_add(struct ram_vol *v, struct ram_inode *dir,
-		       const char *name, size_t len, struct ram_inode *node,
-		       uint64_t paid)
-{
-	struct ram_dir *d = &dir->u.dir;
-	uint64_t cost = ram_dirent_cost(len);
-	uint64_t more = cost > paid ? cost - paid : 0;
-	struct ram_dirent *de;
-	size_t b;
-	int rc;
-
-	rc = ram_charge(v, more);
-	if (rc)
-		return rc;
-	if (d->count >= d->nbuckets) {
-		rc = ram_dir_rehash(
-			v, dir, d->nbuckets ? 2 * d->nbuckets : RAM_DIR_MIN);
-		/* A full table only makes lookups slower. */
-		if (rc && !d->nbuckets)
-			goto err_uncharge;
-	}
-	de = malloc(cost);
-	if (!de) {
-		rc = -ENOMEM;
-		goto err_uncharge;
-	}
-	de->node = node;
-	de->hash = ram_hash(name, len);
-	de->len = (uint32_t)len;
-	memcpy(de->name, name, len);
-	de->name[len] = '\0';
-	b = de->hash & (d->nbuckets - 1);
-	de->next = d->tab[b];
-	d->tab[b] = de;
-	d->count++;
-	if (paid > cost)
-		ram_uncharge(v, paid - cost);
-	return 0;
-
-err_uncharge:
-	ram_uncharge(v, more);
-	return rc;
-}
-
-/* Removes de from dir, whose lock the caller holds; refund: give back
- * what the entry was charged (not when ram_dir_add() took it over). */
-static void ram_dir_del(struct ram_vol *v, struct ram_inode *dir,
-			struct ram_dirent *de, int refund)
-{
-	struct ram_dir *d = &dir->u.dir;
-	struct ram_dirent **pp = &d->tab[de->hash & (d->nbuckets - 1)];
-
-	while (*pp != de)
-		pp = &(*pp)->next;
-	*pp = de->next;
-	d->count--;
-	if (refund)
-		ram_uncharge(v, ram_dirent_cost(de->len));
-	free(de);
-	if (d->count == 0) {
-		ram_uncharge(v, d->nbuckets * sizeof(*d->tab));
-		free(d->tab);
-		d->tab = NULL;
-		d->nbuckets = 0;
-	} else if (d->nbuckets > RAM_DIR_MIN && d->count < d->nbuckets / 8) {
-		/* Keeping the bigger table is fine too. */
-		ram_dir_rehash(v, dir, d->nbuckets / 4);
-	}
-}
-
-/* Takes any entry out of dir, for close(), which owns everything. */
-static struct ram_dirent *ram_dir_pop(struct ram_inode *dir)
-{
-	struct ram_dir *d = &dir->u.dir;
-	struct ram_dirent *de;
-
-	for (; d->scan < d->nbuckets; d->scan++) {
-		de = d->tab[d->scan];
-		if (de) {
-			d->tab[d->scan] = de->next;
-			d->count--;
-			return de;
-		}
-	}
-	return NULL;
-}
-
-/* Links node into dir as name: the entry (paid as in ram_dir_add()),
- * dir's times and link count. */
-static int ram_link_into(struct ram_vol *v, struct ram_inode *dir,
-			 const char *name, size_t len, struct ram_inode *node,
-			 uint64_t paid, struct timespec now)
-{
-	int rc;
-
-	pthread_rwlock_wrlock(&dir->lock);
-	if (S_ISDIR(node->type) && dir->nlink >= RAM_LINK_MAX) {
-		rc = -EMLINK;
-	} else {
-		rc = ram_dir_add(v, dir, name, len, node, paid);
-	}
-	if (!rc) {
-		if (S_ISDIR(node->type))
-			dir->nlink++;
-		dir->mtime = dir->ctime = now;
-	}
-	pthread_rwlock_unlock(&dir->lock);
-	return rc;
-}
-
-/* Removes entry de of dir; subdir says it named a directory, refund as in
- * ram_dir_del(). */
-static void ram_unlink_from(struct ram_vol *v, struct ram_inode *dir,
-			    struct ram_dirent *de, int subdir, int refund,
-			    struct timespec now)
-{
-	pthread_rwlock_wrlock(&dir->lock);
-	ram_dir_del(v, dir, de, refund);
-	if (subdir)
-		dir->nlink--;
-	dir->mtime = dir->ctime = now;
-	pthread_rwlock_unlock(&dir->lock);
-}
-
-/* Changes dir's times and adds delta to its link count. */
-static void ram_dir_touch(struct ram_inode *dir, int delta, struct timespec now)
-{
-	pthread_rwlock_wrlock(&dir->lock);
-	dir->nlink = (unsigned)((int)dir->nlink + delta);
-	dir->mtime = dir->ctime = now;
-	pthread_rwlock_unlock(&dir->lock);
-}
-
-static void ram_touch_ctime(struct ram_inode *n, struct timespec now)
-{
-	pthread_rwlock_wrlock(&n->lock);
-	n->ctime = now;
-	pthread_rwlock_unlock(&n->lock);
-}
-
-/* Whether directory d is top or lies below it. */
-static int ram_is_within(const struct ram_inode *d, const struct ram_inode *top)
-{
-	for (; d; d = d->parent)
-		if (d == top)
-			return 1;
-	return 0;
-}
-
 /* ---- paths ---- */
 
 /*
@@ -1377,12 +568,8 @@ static struct ram_inode *ram_fh_node(uint64_t fh)
 	return (struct ram_inode *)(uintptr_t)(fh & ~(uint64_t)RAM_FH_TAGS);
 }
 
-/*
- * The inode an op acts on: fh's when there is one, else path's, with the
- * namespace lock then held shared until ram_node_put().
- */
-static int ram_node_get(struct ram_vol *v, const char *path, uint64_t fh,
-			struct ram_inode **out)
+int ram_node_get(struct ram_vol *v, const char *path, uint64_t fh,
+		 struct ram_inode **out)
 {
 	struct ram_at at;
 	int rc;
@@ -1403,7 +590,7 @@ static int ram_node_get(struct ram_vol *v, const char *path, uint64_t fh,
 	return 0;
 }
 
-static void ram_node_put(struct ram_vol *v, uint64_t fh)
+void ram_node_put(struct ram_vol *v, uint64_t fh)
 {
 	if (fh == VOLFS_NO_FH)
 		pthread_rwlock_unlock(&v->ns);
@@ -2347,210 +1534,6 @@ done:
 		ram_accessed(n);
 out:
 	ram_node_put(v, VOLFS_NO_FH);
-	return rc;
-}
-
-/* ---- extended attributes ---- */
-
-/* 0 when name is one ram stores, else the error for it. */
-static int ram_xattr_name(const char *name)
-{
-	static const char *const prefixes[] = {"user.", "trusted.",
-					       "security."};
-	size_t len = name ? strlen(name) : 0;
-
-	if (len == 0 || len > RAM_XATTR_NAME_MAX)
-		return -ERANGE;
-	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0 &&
-		    name[strlen(prefixes[i])])
-			return 0;
-	return -EOPNOTSUPP;
-}
-
-/* As Linux: user.* belongs to regular files and directories only. */
-static int ram_xattr_user_ok(const struct ram_inode *n, const char *name)
-{
-	return strncmp(name, "user.", 5) != 0 || S_ISREG(n->type) ||
-	       S_ISDIR(n->type);
-}
-
-static struct ram_xattr **ram_xattr_find(struct ram_inode *n, const char *name)
-{
-	struct ram_xattr **xp;
-
-	for (xp = &n->xattrs; *xp; xp = &(*xp)->next)
-		if (strcmp((*xp)->data, name) == 0)
-			return xp;
-	return NULL;
-}
-
-static int ram_setxattr(void *vol, const char *path, const char *name,
-			const void *value, size_t size, int flags)
-{
-	struct ram_vol *v = vol;
-	struct ram_xattr **xp, *x, *old;
-	struct ram_inode *n;
-	uint64_t cost, oldcost = 0;
-	size_t nlen;
-	int rc;
-
-	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
-		return -EINVAL;
-	rc = ram_xattr_name(name);
-	if (rc)
-		return rc;
-	if (size > RAM_XATTR_SIZE_MAX)
-		return -E2BIG;
-	if (size && !value)
-		return -EFAULT;
-	nlen = strlen(name);
-	cost = sizeof(*x) + nlen + 1 + size;
-	rc = ram_node_get(v, path, VOLFS_NO_FH, &n);
-	if (rc)
-		return rc;
-	if (!ram_xattr_user_ok(n, name)) {
-		rc = -EPERM;
-		goto out;
-	}
-	pthread_rwlock_wrlock(&n->lock);
-	xp = ram_xattr_find(n, name);
-	if (xp && (flags & XATTR_CREATE)) {
-		rc = -EEXIST;
-		goto out_unlock;
-	}
-	if (!xp && (flags & XATTR_REPLACE)) {
-		rc = -ENODATA;
-		goto out_unlock;
-	}
-	/* A replaced value is only charged what it grows by. */
-	if (xp)
-		oldcost = sizeof(*x) + (*xp)->nlen + 1 + (*xp)->vlen;
-	if (cost > oldcost) {
-		rc = ram_charge(v, cost - oldcost);
-		if (rc)
-			goto out_unlock;
-	}
-	x = malloc(cost);
-	if (!x) {
-		if (cost > oldcost)
-			ram_uncharge(v, cost - oldcost);
-		rc = -ENOMEM;
-		goto out_unlock;
-	}
-	x->nlen = nlen;
-	x->vlen = size;
-	memcpy(x->data, name, nlen + 1);
-	if (size)
-		memcpy(x->data + nlen + 1, value, size);
-	if (xp) {
-		old = *xp;
-		x->next = old->next;
-		*xp = x;
-		free(old);
-		if (oldcost > cost)
-			ram_uncharge(v, oldcost - cost);
-	} else {
-		/* At the end: listxattr in the order they were made. */
-		for (xp = &n->xattrs; *xp; xp = &(*xp)->next)
-			;
-		x->next = NULL;
-		*xp = x;
-	}
-	n->ctime = ram_now();
-out_unlock:
-	pthread_rwlock_unlock(&n->lock);
-out:
-	ram_node_put(v, VOLFS_NO_FH);
-	return rc;
-}
-
-static ssize_t ram_getxattr(void *vol, const char *path, const char *name,
-			    void *value, size_t size)
-{
-	struct ram_xattr **xp;
-	struct ram_inode *n;
-	ssize_t r;
-	int rc;
-
-	rc = ram_xattr_name(name);
-	if (rc)
-		return rc;
-	rc = ram_node_get(vol, path, VOLFS_NO_FH, &n);
-	if (rc)
-		return rc;
-	pthread_rwlock_rdlock(&n->lock);
-	xp = ram_xattr_user_ok(n, name) ? ram_xattr_find(n, name) : NULL;
-	if (!xp) {
-		r = -ENODATA;
-	} else if (size == 0) {
-		r = (ssize_t)(*xp)->vlen;
-	} else if (size < (*xp)->vlen) {
-		r = -ERANGE;
-	} else {
-		memcpy(value, (*xp)->data + (*xp)->nlen + 1, (*xp)->vlen);
-		r = (ssize_t)(*xp)->vlen;
-	}
-	pthread_rwlock_unlock(&n->lock);
-	ram_node_put(vol, VOLFS_NO_FH);
-	return r;
-}
-
-static ssize_t ram_listxattr(void *vol, const char *path, char *list,
-			     size_t size)
-{
-	const struct ram_xattr *x;
-	struct ram_inode *n;
-	size_t total = 0;
-	ssize_t r;
-	int rc;
-
-	rc = ram_node_get(vol, path, VOLFS_NO_FH, &n);
-	if (rc)
-		return rc;
-	pthread_rwlock_rdlock(&n->lock);
-	for (x = n->xattrs; x; x = x->next)
-		total += x->nlen + 1;
-	if (size == 0) {
-		r = (ssize_t)total;
-	} else if (size < total) {
-		r = -ERANGE;
-	} else {
-		r = 0;
-		for (x = n->xattrs; x; x = x->next) {
-			memcpy(list + r, x->data, x->nlen + 1);
-			r += (ssize_t)x->nlen + 1;
-		}
-	}
-	pthread_rwlock_unlock(&n->lock);
-	ram_node_put(vol, VOLFS_NO_FH);
-	return r;
-}
-
-static int ram_removexattr(void *vol, const char *path, const char *name)
-{
-	struct ram_xattr **xp, *x;
-	struct ram_inode *n;
-	int rc;
-
-	rc = ram_xattr_name(name);
-	if (rc)
-		return rc;
-	rc = ram_node_get(vol, path, VOLFS_NO_FH, &n);
-	if (rc)
-		return rc;
-	pthread_rwlock_wrlock(&n->lock);
-	xp = ram_xattr_user_ok(n, name) ? ram_xattr_find(n, name) : NULL;
-	if (!xp) {
-		rc = -ENODATA;
-	} else {
-		x = *xp;
-		*xp = x->next;
-		ram_xattr_free(vol, x);
-		n->ctime = ram_now();
-	}
-	pthread_rwlock_unlock(&n->lock);
-	ram_node_put(vol, VOLFS_NO_FH);
 	return rc;
 }
 
