@@ -98,6 +98,17 @@ if grep -q "closing volume 'scratch'" "$T/serve.err"; then
 	fail "serve closed an idle ram volume"
 fi
 
+# volfs mount of a ram volume that serve holds is serve's instance: one set
+# of files, whichever mount writes.
+mount_vol scratch "$T/rs"
+rs=$(abspath "$T/rs")
+assert_eq "$(mount_pid scratch "$rs")" "$serve_pid" "pid behind a ram volume mounted under serve"
+assert_eq "$(cat "$rs/k")" kept "serve's ram file through volfs mount"
+echo both >"$rs/b"
+assert_eq "$(cat "$srv/scratch/b")" both "a write through volfs mount, read through serve"
+expect_exit 0 vol umount "$rs"
+assert_eq "$(cat "$srv/scratch/b")" both "the ram file after the mount went"
+
 # SIGTERM: the serve mount and the mounts sharing it go.
 mount_vol after "$T/m"
 kill -TERM "$serve_pid"

@@ -2957,6 +2957,81 @@ static void conf_ram_threads(void **state)
 	free(buf);
 }
 
+/* A write long enough to watch: 256 MiB in one call. */
+#define CONF_RAM_LONG_WRITE ((size_t)256 << 20)
+
+struct conf_ram_long {
+	void *vol;
+	uint64_t fh;
+	const void *buf;
+	int started, done;
+	ssize_t n;
+};
+
+static void *conf_ram_long_writer(void *arg)
+{
+	struct conf_ram_long *w = arg;
+
+	__atomic_store_n(&w->started, 1, __ATOMIC_RELEASE);
+	w->n = conf_cur->be->write(w->vol, w->fh, w->buf, CONF_RAM_LONG_WRITE,
+				   0);
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * I/O to different files does not wait on a common lock: reads of one file
+ * go on while a long write to another is under way.  With one lock for all
+ * the files, at most the read that was running when the write began would
+ * finish before it.
+ */
+static void conf_ram_parallel(void **state)
+{
+	const struct volfs_backend *be = conf_cur->be;
+	struct conf_ram_long w;
+	struct conf_ramvol r;
+	unsigned char *buf, page[4096];
+	unsigned long during = 0;
+	pthread_t tid;
+	uint64_t fb;
+
+	conf_need_ram();
+	buf = malloc(CONF_RAM_LONG_WRITE);
+	assert_non_null(buf);
+	memset(buf, 0x5a, CONF_RAM_LONG_WRITE);
+	conf_ram_up(&r, "ramparallel", "1g");
+	fb = conf_create(r.vol, "b", O_RDWR, 0644);
+	memset(page, 'b', sizeof(page));
+	conf_expect(be->write(r.vol, fb, page, sizeof(page), 0),
+		    (ssize_t)sizeof(page));
+	memset(&w, 0, sizeof(w));
+	w.vol = r.vol;
+	w.buf = buf;
+	w.fh = conf_create(r.vol, "a", O_WRONLY, 0644);
+	assert_int_equal(pthread_create(&tid, NULL, conf_ram_long_writer, &w),
+			 0);
+	while (!__atomic_load_n(&w.started, __ATOMIC_ACQUIRE))
+		sched_yield();
+	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
+		conf_expect(be->read(r.vol, fb, page, sizeof(page), 0),
+			    (ssize_t)sizeof(page));
+		if (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
+			during++;
+	}
+	pthread_join(tid, NULL);
+	conf_expect(w.n, (ssize_t)CONF_RAM_LONG_WRITE);
+	print_message("      %lu reads of b while a took 256 MiB\n", during);
+	if (during < 100)
+		fail_msg("only %lu reads of one file finished while another "
+			 "was being written: the two waited on one lock",
+			 during);
+	assert_int_equal(page[0], 'b');
+	conf_release(r.vol, w.fh);
+	conf_release(r.vol, fb);
+	conf_ram_down(&r);
+	free(buf);
+}
+
 static const struct CMUnitTest conf_tests[] = {
 	cmocka_unit_test(conf_write_read),
 	cmocka_unit_test(conf_getattr),
@@ -2995,6 +3070,7 @@ static const struct CMUnitTest conf_tests[] = {
 	cmocka_unit_test(conf_ram_unlinked_open),
 	cmocka_unit_test(conf_ram_posix),
 	cmocka_unit_test(conf_ram_threads),
+	cmocka_unit_test(conf_ram_parallel),
 };
 
 /* The temp base, and the decoy directory escape attempts aim at. */
