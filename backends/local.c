@@ -75,6 +75,8 @@ struct local_vol {
 	int chown_new;
 	uid_t euid;
 	gid_t egid;
+	/* The state of the module that opened it (volfs_local_open_root). */
+	void *owner;
 };
 
 /* Where an op acts: the entry name in the directory dirfd. */
@@ -638,7 +640,7 @@ err_free:
 	return rc;
 }
 
-int volfs_local_open_root(int rootfd, unsigned caps, void **vol)
+int volfs_local_open_root(int rootfd, unsigned caps, void *owner, void **vol)
 {
 	struct local_vol *lv = calloc(1, sizeof(*lv));
 
@@ -646,9 +648,15 @@ int volfs_local_open_root(int rootfd, unsigned caps, void **vol)
 		return -ENOMEM;
 	lv->rootfd = rootfd;
 	lv->caps = caps;
+	lv->owner = owner;
 	local_init_ids(lv);
 	*vol = lv;
 	return 0;
+}
+
+void *volfs_local_owner(void *vol)
+{
+	return ((struct local_vol *)vol)->owner;
 }
 
 static void local_close(void *vol)

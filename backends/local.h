@@ -20,10 +20,15 @@ const struct volfs_backend *volfs_backend_local(void);
 
 /*
  * A volume state for the local ops over the directory rootfd (an O_PATH or
- * directory descriptor), reporting caps from volume_caps().  On success the
- * state owns rootfd and the local table's close() closes it; on failure
- * (-ENOMEM) the caller still owns it.
+ * directory descriptor), reporting caps from volume_caps().  owner is the
+ * opening module's own state for the volume, which volfs_local_owner()
+ * gives back (the local ops never touch it).  On success the state owns
+ * rootfd and the local table's close() closes it; on failure (-ENOMEM) the
+ * caller still owns it.
  */
-int volfs_local_open_root(int rootfd, unsigned caps, void **vol);
+int volfs_local_open_root(int rootfd, unsigned caps, void *owner, void **vol);
+
+/* The owner given to volfs_local_open_root(); NULL for a local volume. */
+void *volfs_local_owner(void *vol);
 
 #endif /* VOLFS_BACKENDS_LOCAL_H */

@@ -9,6 +9,16 @@
  *
  * The kernel then keeps the files: a write past size= fails with ENOSPC
  * when it is made, holes cost nothing, and memory is the page cache's.
+ *
+ * size= counts data and metadata together, as in the daemon store: the
+ * instance's size (its data) and its inode space (nr_inodes KiB, which
+ * tmpfs spends on inodes and their extended attributes) always add up to
+ * size=.  The inode space starts at 64 KiB and doubles whenever a create
+ * or setxattr finds it full, taking from the data's share what data does
+ * not use; once deletes leave three quarters of it free it shrinks back,
+ * so that data can have the room again.  Writes reach tmpfs without the
+ * daemon (FUSE passthrough) and meet the data's share; only the metadata
+ * ops, which come through here, move the line.
  * Each file being a real one, the core may hand open files to the kernel
  * (FUSE passthrough), so reads and writes go to tmpfs without a trip
  * through the daemon, and pages are charged to the memory cgroup of the
@@ -20,6 +30,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #ifdef HAVE_FSOPEN
 #include <sys/mount.h>
@@ -37,32 +50,35 @@
  */
 #define RAM_TMPFS_CAPS (VOLFS_LOCAL_TREE_CAPS | VOLFS_CAP_SIZE_LIMIT)
 /*
- * One inode per this many bytes of size=, about what the kernel spends on
- * one, so that metadata cannot grow far past the size either.
+ * What tmpfs charges an inode against nr_inodes (BOGO_INODE_SIZE), about
+ * what the kernel spends on one; extended attributes are charged to the
+ * same space by their size.
  */
-#define RAM_TMPFS_INODE_BYTES 1024
-#define RAM_TMPFS_INODES_MIN 64
+#define RAM_TMPFS_INODE_BYTES ((uint64_t)1024)
 #define RAM_TMPFS_PAGE ((uint64_t)4096)
+/* The inode space a volume starts with (and never goes below). */
+#define RAM_TMPFS_META_MIN (64 * RAM_TMPFS_INODE_BYTES)
+
+/* A tmpfs-store volume: where the line between data and metadata is. */
+struct ram_tmpfs_vol {
+	/* The instance's root, owned by the local ops' state. */
+	int rootfd;
+	/* size=, whole pages. */
+	uint64_t total;
+	/* The inode space now, and the least it may be: whole pages, leaving
+	 * at least a page of data (a tmpfs size of 0 would be no limit). */
+	pthread_mutex_t lock;
+	uint64_t meta;
+	uint64_t meta_min;
+};
 
 static struct volfs_backend ram_tmpfs_table;
 static pthread_once_t ram_tmpfs_once = PTHREAD_ONCE_INIT;
+static const struct volfs_backend *ram_tmpfs_local;
 
-static void ram_tmpfs_table_init(void)
+static struct ram_tmpfs_vol *ram_tmpfs_of(void *vol)
 {
-	const struct volfs_backend *ram = volfs_backend_ram();
-
-	ram_tmpfs_table = *volfs_backend_local();
-	ram_tmpfs_table.name = ram->name;
-	ram_tmpfs_table.description = ram->description;
-	ram_tmpfs_table.options = ram->options;
-	ram_tmpfs_table.caps = RAM_TMPFS_CAPS;
-	/* Ops on volumes not open (or to open) are ram's own, so that this
-	 * table is as good as ram's for whoever holds it. */
-	ram_tmpfs_table.validate = ram->validate;
-	ram_tmpfs_table.create = ram->create;
-	ram_tmpfs_table.destroy = ram->destroy;
-	ram_tmpfs_table.open = ram->open;
-	ram_tmpfs_table.open_as = ram->open_as;
+	return volfs_local_owner(vol);
 }
 
 #ifdef HAVE_FSOPEN
@@ -78,25 +94,264 @@ static int ram_tmpfs_set(int fsfd, const char *key, int octal,
 	return 0;
 }
 
-/*
- * The root descriptor of a new detached tmpfs instance, or -errno.  Its
- * size is whole pages, never more than size=.
- */
-static int ram_tmpfs_make(const struct volfs_ram_tmpfs *t, const char **what)
+/* Data gets total - meta and inodes meta: size and nr_inodes of fsfd. */
+static int ram_tmpfs_set_split(int fsfd, uint64_t total, uint64_t meta)
 {
-	uint64_t inodes = t->size / RAM_TMPFS_INODE_BYTES;
+	int rc = ram_tmpfs_set(fsfd, "size", 0, total - meta);
+
+	if (!rc)
+		rc = ram_tmpfs_set(fsfd, "nr_inodes", 0,
+				   meta / RAM_TMPFS_INODE_BYTES);
+	return rc;
+}
+
+/* Moves the line to meta (t->lock held): 0, or -ENOSPC when what is in
+ * use does not fit the new shares, or another -errno. */
+static int ram_tmpfs_resplit(struct ram_tmpfs_vol *t, uint64_t meta)
+{
+	int fd, rc;
+
+	fd = fspick(t->rootfd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = ram_tmpfs_set_split(fd, t->total, meta);
+	if (!rc && fsconfig(fd, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+		rc = errno == EINVAL ? -ENOSPC : -errno;
+	close(fd);
+	if (!rc)
+		__atomic_store_n(&t->meta, meta, __ATOMIC_RELAXED);
+	return rc;
+}
+#else
+static int ram_tmpfs_resplit(struct ram_tmpfs_vol *t, uint64_t meta)
+{
+	(void)t;
+	(void)meta;
+	return -ENOSPC;
+}
+#endif
+
+/* The bytes of data and of inode space in use, from tmpfs' statfs. */
+static int ram_tmpfs_usage(const struct ram_tmpfs_vol *t, struct statvfs *sv,
+			   uint64_t *data, uint64_t *meta)
+{
+	if (fstatvfs(t->rootfd, sv) < 0)
+		return -errno;
+	*data = (uint64_t)(sv->f_blocks - sv->f_bfree) * sv->f_frsize;
+	*meta = (uint64_t)(sv->f_files - sv->f_ffree) * RAM_TMPFS_INODE_BYTES;
+	return 0;
+}
+
+/* The inode space now, to hand ram_tmpfs_grow() after an op failed. */
+static uint64_t ram_tmpfs_meta(void *vol)
+{
+	return __atomic_load_n(&ram_tmpfs_of(vol)->meta, __ATOMIC_RELAXED);
+}
+
+/*
+ * After a metadata op failed with ENOSPC when the inode space was seen:
+ * doubles it if the data leaves room.  0 when the op may be tried again
+ * (here or in another thread the space grew), else -ENOSPC.
+ */
+static int ram_tmpfs_grow(void *vol, uint64_t seen)
+{
+	struct ram_tmpfs_vol *t = ram_tmpfs_of(vol);
+	uint64_t data = 0, used = 0, most, meta;
+	struct statvfs sv;
+	int rc;
+
+	pthread_mutex_lock(&t->lock);
+	rc = 0;
+	if (t->meta != seen)
+		goto out;
+	rc = ram_tmpfs_usage(t, &sv, &data, &used);
+	if (rc)
+		goto out;
+	if (data < RAM_TMPFS_PAGE)
+		data = RAM_TMPFS_PAGE;
+	most = (t->total - data) & ~(RAM_TMPFS_PAGE - 1);
+	meta = t->meta * 2 < most ? t->meta * 2 : most;
+	rc = meta > t->meta ? ram_tmpfs_resplit(t, meta) : -ENOSPC;
+out:
+	pthread_mutex_unlock(&t->lock);
+	return rc < 0 && rc != -ENOSPC ? -ENOSPC : rc;
+}
+
+/* After a delete: gives data back the inode space deletes left unused. */
+static void ram_tmpfs_settle(struct ram_tmpfs_vol *t)
+{
+	uint64_t data = 0, used = 0, meta;
+	struct statvfs sv;
+
+	if (__atomic_load_n(&t->meta, __ATOMIC_RELAXED) <= t->meta_min)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (ram_tmpfs_usage(t, &sv, &data, &used) == 0 &&
+	    used * 4 < t->meta) {
+		meta = (used * 2 + RAM_TMPFS_PAGE - 1) & ~(RAM_TMPFS_PAGE - 1);
+		if (meta < t->meta_min)
+			meta = t->meta_min;
+		/* A create in between may have taken what was free. */
+		(void)ram_tmpfs_resplit(t, meta);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* The ops that make inodes or extended attributes: tried again once the
+ * inode space has grown. */
+static int ram_tmpfs_mknod(void *vol, const char *path, mode_t mode,
+			   dev_t rdev, const struct volfs_caller *who)
+{
+	uint64_t seen = ram_tmpfs_meta(vol);
+	int rc = ram_tmpfs_local->mknod(vol, path, mode, rdev, who);
+
+	if (rc == -ENOSPC && ram_tmpfs_grow(vol, seen) == 0)
+		rc = ram_tmpfs_local->mknod(vol, path, mode, rdev, who);
+	return rc;
+}
+
+static int ram_tmpfs_mkdir(void *vol, const char *path, mode_t mode,
+			   const struct volfs_caller *who)
+{
+	uint64_t seen = ram_tmpfs_meta(vol);
+	int rc = ram_tmpfs_local->mkdir(vol, path, mode, who);
+
+	if (rc == -ENOSPC && ram_tmpfs_grow(vol, seen) == 0)
+		rc = ram_tmpfs_local->mkdir(vol, path, mode, who);
+	return rc;
+}
+
+static int ram_tmpfs_symlink(void *vol, const char *target, const char *path,
+			     const struct volfs_caller *who)
+{
+	uint64_t seen = ram_tmpfs_meta(vol);
+	int rc = ram_tmpfs_local->symlink(vol, target, path, who);
+
+	if (rc == -ENOSPC && ram_tmpfs_grow(vol, seen) == 0)
+		rc = ram_tmpfs_local->symlink(vol, target, path, who);
+	return rc;
+}
+
+static int ram_tmpfs_create_file(void *vol, const char *path, int flags,
+				 mode_t mode, const struct volfs_caller *who,
+				 uint64_t *fh)
+{
+	uint64_t seen = ram_tmpfs_meta(vol);
+	int rc = ram_tmpfs_local->create_file(vol, path, flags, mode, who, fh);
+
+	if (rc == -ENOSPC && ram_tmpfs_grow(vol, seen) == 0)
+		rc = ram_tmpfs_local->create_file(vol, path, flags, mode, who,
+						  fh);
+	return rc;
+}
+
+static int ram_tmpfs_setxattr(void *vol, const char *path, const char *name,
+			      const void *value, size_t size, int flags)
+{
+	uint64_t seen = ram_tmpfs_meta(vol);
+	int rc = ram_tmpfs_local->setxattr(vol, path, name, value, size, flags);
+
+	if (rc == -ENOSPC && ram_tmpfs_grow(vol, seen) == 0)
+		rc = ram_tmpfs_local->setxattr(vol, path, name, value, size,
+					       flags);
+	return rc;
+}
+
+static int ram_tmpfs_unlink(void *vol, const char *path)
+{
+	int rc = ram_tmpfs_local->unlink(vol, path);
+
+	if (rc == 0)
+		ram_tmpfs_settle(ram_tmpfs_of(vol));
+	return rc;
+}
+
+static int ram_tmpfs_rmdir(void *vol, const char *path)
+{
+	int rc = ram_tmpfs_local->rmdir(vol, path);
+
+	if (rc == 0)
+		ram_tmpfs_settle(ram_tmpfs_of(vol));
+	return rc;
+}
+
+/* size= as one budget: data and inode space in use against it. */
+static int ram_tmpfs_statfs(void *vol, struct statvfs *sv)
+{
+	struct ram_tmpfs_vol *t = ram_tmpfs_of(vol);
+	uint64_t data = 0, meta = 0, used, free_bytes, room;
+	int rc;
+
+	rc = ram_tmpfs_usage(t, sv, &data, &meta);
+	if (rc)
+		return rc;
+	used = data + meta;
+	free_bytes = used < t->total ? t->total - used : 0;
+	/* An inode needs the space of one, and data keeps a page. */
+	used = meta + (data < RAM_TMPFS_PAGE ? RAM_TMPFS_PAGE : data);
+	room = used < t->total ? t->total - used : 0;
+	sv->f_blocks = t->total / sv->f_frsize;
+	sv->f_bfree = free_bytes / sv->f_frsize;
+	sv->f_bavail = sv->f_bfree;
+	sv->f_files = t->total / RAM_TMPFS_INODE_BYTES;
+	sv->f_ffree = room / RAM_TMPFS_INODE_BYTES;
+	sv->f_favail = sv->f_ffree;
+	return 0;
+}
+
+static void ram_tmpfs_close(void *vol)
+{
+	struct ram_tmpfs_vol *t = ram_tmpfs_of(vol);
+
+	ram_tmpfs_local->close(vol);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+static void ram_tmpfs_table_init(void)
+{
+	const struct volfs_backend *ram = volfs_backend_ram();
+
+	ram_tmpfs_local = volfs_backend_local();
+	ram_tmpfs_table = *ram_tmpfs_local;
+	ram_tmpfs_table.close = ram_tmpfs_close;
+	ram_tmpfs_table.statfs = ram_tmpfs_statfs;
+	ram_tmpfs_table.mknod = ram_tmpfs_mknod;
+	ram_tmpfs_table.mkdir = ram_tmpfs_mkdir;
+	ram_tmpfs_table.symlink = ram_tmpfs_symlink;
+	ram_tmpfs_table.create_file = ram_tmpfs_create_file;
+	ram_tmpfs_table.setxattr = ram_tmpfs_setxattr;
+	ram_tmpfs_table.unlink = ram_tmpfs_unlink;
+	ram_tmpfs_table.rmdir = ram_tmpfs_rmdir;
+	ram_tmpfs_table.name = ram->name;
+	ram_tmpfs_table.description = ram->description;
+	ram_tmpfs_table.options = ram->options;
+	ram_tmpfs_table.caps = RAM_TMPFS_CAPS;
+	/* Ops on volumes not open (or to open) are ram's own, so that this
+	 * table is as good as ram's for whoever holds it. */
+	ram_tmpfs_table.validate = ram->validate;
+	ram_tmpfs_table.create = ram->create;
+	ram_tmpfs_table.destroy = ram->destroy;
+	ram_tmpfs_table.open = ram->open;
+	ram_tmpfs_table.open_as = ram->open_as;
+}
+
+#ifdef HAVE_FSOPEN
+/*
+ * The root descriptor of a new detached tmpfs instance split as v says, or
+ * -errno.
+ */
+static int ram_tmpfs_make(const struct volfs_ram_tmpfs *t,
+			  const struct ram_tmpfs_vol *v, const char **what)
+{
 	int fsfd, mfd, rc;
 
-	if (inodes < RAM_TMPFS_INODES_MIN)
-		inodes = RAM_TMPFS_INODES_MIN;
 	*what = "fsopen";
 	fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
 		return -errno;
 	*what = "fsconfig";
-	rc = ram_tmpfs_set(fsfd, "size", 0, t->size & ~(RAM_TMPFS_PAGE - 1));
-	if (!rc)
-		rc = ram_tmpfs_set(fsfd, "nr_inodes", 0, inodes);
+	rc = ram_tmpfs_set_split(fsfd, v->total, v->meta);
 	if (!rc)
 		rc = ram_tmpfs_set(fsfd, "mode", 1, t->mode);
 	if (!rc)
@@ -116,9 +371,11 @@ out:
 	return rc;
 }
 #else
-static int ram_tmpfs_make(const struct volfs_ram_tmpfs *t, const char **what)
+static int ram_tmpfs_make(const struct volfs_ram_tmpfs *t,
+			  const struct ram_tmpfs_vol *v, const char **what)
 {
 	(void)t;
+	(void)v;
 	*what = "fsopen";
 	return -ENOSYS;
 }
@@ -129,12 +386,28 @@ int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
 			 const struct volfs_backend **table, char *err,
 			 size_t errlen)
 {
+	struct ram_tmpfs_vol *v;
 	const char *what;
 	int rootfd, rc;
 
-	rootfd = ram_tmpfs_make(t, &what);
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return volfs_be_errf(err, errlen, -ENOMEM,
+				     "cannot open volume '%s': out of memory",
+				     vi->name);
+	pthread_mutex_init(&v->lock, NULL);
+	/* size= is at least 16 KiB (ram.c): a page of data, the rest of the
+	 * first 64 KiB inodes. */
+	v->total = t->size & ~(RAM_TMPFS_PAGE - 1);
+	v->meta_min = RAM_TMPFS_META_MIN;
+	if (v->meta_min > v->total - RAM_TMPFS_PAGE)
+		v->meta_min = v->total - RAM_TMPFS_PAGE;
+	v->meta = v->meta_min;
+	rootfd = ram_tmpfs_make(t, v, &what);
 	if (rootfd < 0) {
 		rc = rootfd;
+		pthread_mutex_destroy(&v->lock);
+		free(v);
 		return volfs_be_errf(
 			err, errlen, rc,
 			"cannot make a tmpfs instance for volume '%s' "
@@ -147,9 +420,12 @@ int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
 				? ": this kernel or C library has no fsopen()"
 				: "");
 	}
-	rc = volfs_local_open_root(rootfd, RAM_TMPFS_CAPS, vol);
+	v->rootfd = rootfd;
+	rc = volfs_local_open_root(rootfd, RAM_TMPFS_CAPS, v, vol);
 	if (rc) {
 		close(rootfd);
+		pthread_mutex_destroy(&v->lock);
+		free(v);
 		return volfs_be_errf(err, errlen, rc,
 				     "cannot open volume '%s': out of memory",
 				     vi->name);

@@ -128,6 +128,18 @@ for store in tmpfs daemon; do
 	rm "$s/fill"
 	dd if=/dev/zero of="$s/again" bs=1M count=4 status=none ||
 		fail "writing after freeing space failed ($store)"
+	rm "$s/again"
+	# Inodes count against size= too: beside 2,000 empty files (at
+	# least 256 bytes each in either store) data gets less.
+	(cd "$s" && seq -f 'e%g' 1 2000 | xargs touch) ||
+		fail "making 2,000 files in an 8 MiB $store volume"
+	if dd if=/dev/zero of="$s/fill" bs=1M count=16 status=none 2>"$T/err"; then
+		fail "writing 16 MiB beside 2,000 files into an 8 MiB $store volume succeeded"
+	fi
+	sz=$(stat -c %s "$s/fill")
+	echo "$store: $sz bytes of data beside 2,000 files in 8 MiB"
+	[ $((sz + 2000 * 256)) -le 8388608 ] ||
+		fail "data and inodes passed size= ($store): $sz bytes beside 2,000 files"
 	expect_exit 0 vol umount "$s"
 done
 

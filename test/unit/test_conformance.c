@@ -2322,6 +2322,7 @@ static int conf_ram_unprivileged_child(const struct volfs_volinfo *base)
 static void conf_ram_tmpfs(void **state)
 {
 	const struct volfs_backend *be = conf_cur->be;
+	struct volfs_caller me = conf_me();
 	uint64_t cap = 1 << 20, used0, total = 0, fh;
 	struct conf_ramvol r;
 	unsigned char *buf;
@@ -2351,26 +2352,69 @@ static void conf_ram_tmpfs(void **state)
 	print_message("      wrote %llu bytes into a 1 MiB tmpfs volume\n",
 		      (unsigned long long)total);
 	conf_expect(n, -ENOSPC);
-	assert_int_equal(total, cap);
+	/* Data and inodes share size=: the data's share is what the first
+	 * 64 KiB of inode space leaves. */
+	assert_true(total >= cap - 64 * 1024 && total + 2 * 1024 <= cap);
 	assert_true(conf_ram_used(r.vol) <= cap);
 	memset(buf, 0, CONF_RAM_CHUNK);
 	conf_expect(conf_pread(r.vol, fh, buf, CONF_RAM_CHUNK,
-			       (off_t)(cap - CONF_RAM_CHUNK)),
+			       (off_t)(total - CONF_RAM_CHUNK)),
 		    CONF_RAM_CHUNK);
 	assert_int_equal(conf_ram_verify(buf, CONF_RAM_CHUNK, 1,
-					 cap - CONF_RAM_CHUNK),
+					 total - CONF_RAM_CHUNK),
 			 -1);
 	conf_release(r.vol, fh);
 	conf_expect(conf_op(unlink, r.vol, "fill"), 0);
 	assert_int_equal(conf_ram_used(r.vol), used0);
 
-	/* Inodes: about one per KiB. */
+	/* Inodes: the inode space grows into the data's share until the
+	 * two fill size=, about one inode per KiB. */
 	files = conf_ram_fill_names(r.vol, &rc);
 	print_message("      %d empty files filled it\n", files);
 	conf_expect(rc, -ENOSPC);
 	assert_true(files > 1000 && files <= 1024);
 	conf_expect(be->statfs(r.vol, &sv), 0);
 	assert_int_equal(sv.f_ffree, 0);
+	assert_true(conf_ram_used(r.vol) <= cap);
+
+	/* Full of inodes, it takes no more data than is left of size=. */
+	fh = conf_open(r.vol, "d/empty-file-000000", O_WRONLY);
+	total = 0;
+	for (int i = 0; i < 16; i++) {
+		n = conf_pwrite(r.vol, fh, buf, CONF_RAM_CHUNK, (off_t)total);
+		if (n <= 0)
+			break;
+		total += (uint64_t)n;
+	}
+	print_message("      then %llu bytes of data\n",
+		      (unsigned long long)total);
+	conf_expect(n, -ENOSPC);
+	assert_true(total + (uint64_t)files * 1024 <= cap);
+	assert_true(conf_ram_used(r.vol) <= cap);
+	conf_release(r.vol, fh);
+
+	/* Deleted, the files give their room back to data. */
+	for (int i = 0; i < files; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "d/empty-file-%06d", i);
+		conf_expect(conf_op(unlink, r.vol, path), 0);
+	}
+	conf_expect(conf_op(rmdir, r.vol, "d"), 0);
+	assert_int_equal(conf_ram_used(r.vol), used0);
+	fh = conf_create(r.vol, "again", O_RDWR, 0644);
+	total = 0;
+	for (int i = 0; i < 64; i++) {
+		n = conf_pwrite(r.vol, fh, buf, CONF_RAM_CHUNK, (off_t)total);
+		if (n <= 0)
+			break;
+		total += (uint64_t)n;
+	}
+	conf_expect(n, -ENOSPC);
+	assert_true(total >= cap - 64 * 1024);
+	conf_release(r.vol, fh);
+	conf_expect(conf_op(unlink, r.vol, "again"), 0);
+	conf_expect(be->mkdir(r.vol, "d", 0755, &me), 0);
 
 	/* Closed and opened again: empty. */
 	be->close(r.vol);
