@@ -197,64 +197,54 @@ static void ram_tmpfs_settle(struct ram_tmpfs_vol *t)
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* The ops that make inodes or extended attributes: tried again once the
- * inode space has grown. */
+/*
+ * The ops that make inodes or extended attributes: call, and once more
+ * when it failed with ENOSPC and the inode space could grow.
+ */
+#define RAM_TMPFS_GROWING(vol, call)                                          \
+	({                                                                    \
+		uint64_t seen_ = ram_tmpfs_meta(vol);                         \
+		int rc_ = (call);                                             \
+		if (rc_ == -ENOSPC && ram_tmpfs_grow((vol), seen_) == 0)      \
+			rc_ = (call);                                         \
+		rc_;                                                          \
+	})
+
 static int ram_tmpfs_mknod(void *vol, const char *path, mode_t mode,
 			   dev_t rdev, const struct volfs_caller *who)
 {
-	uint64_t seen = ram_tmpfs_meta(vol);
-	int rc = ram_tmpfs_local->mknod(vol, path, mode, rdev, who);
-
-	if (rc == -ENOSPC && ram_tmpfs_grow(vol, seen) == 0)
-		rc = ram_tmpfs_local->mknod(vol, path, mode, rdev, who);
-	return rc;
+	return RAM_TMPFS_GROWING(vol, ram_tmpfs_local->mknod(vol, path, mode,
+							     rdev, who));
 }
 
 static int ram_tmpfs_mkdir(void *vol, const char *path, mode_t mode,
 			   const struct volfs_caller *who)
 {
-	uint64_t seen = ram_tmpfs_meta(vol);
-	int rc = ram_tmpfs_local->mkdir(vol, path, mode, who);
-
-	if (rc == -ENOSPC && ram_tmpfs_grow(vol, seen) == 0)
-		rc = ram_tmpfs_local->mkdir(vol, path, mode, who);
-	return rc;
+	return RAM_TMPFS_GROWING(vol,
+				 ram_tmpfs_local->mkdir(vol, path, mode, who));
 }
 
 static int ram_tmpfs_symlink(void *vol, const char *target, const char *path,
 			     const struct volfs_caller *who)
 {
-	uint64_t seen = ram_tmpfs_meta(vol);
-	int rc = ram_tmpfs_local->symlink(vol, target, path, who);
-
-	if (rc == -ENOSPC && ram_tmpfs_grow(vol, seen) == 0)
-		rc = ram_tmpfs_local->symlink(vol, target, path, who);
-	return rc;
+	return RAM_TMPFS_GROWING(vol, ram_tmpfs_local->symlink(vol, target,
+							       path, who));
 }
 
 static int ram_tmpfs_create_file(void *vol, const char *path, int flags,
 				 mode_t mode, const struct volfs_caller *who,
 				 uint64_t *fh)
 {
-	uint64_t seen = ram_tmpfs_meta(vol);
-	int rc = ram_tmpfs_local->create_file(vol, path, flags, mode, who, fh);
-
-	if (rc == -ENOSPC && ram_tmpfs_grow(vol, seen) == 0)
-		rc = ram_tmpfs_local->create_file(vol, path, flags, mode, who,
-						  fh);
-	return rc;
+	return RAM_TMPFS_GROWING(vol, ram_tmpfs_local->create_file(
+					      vol, path, flags, mode, who, fh));
 }
 
 static int ram_tmpfs_setxattr(void *vol, const char *path, const char *name,
 			      const void *value, size_t size, int flags)
 {
-	uint64_t seen = ram_tmpfs_meta(vol);
-	int rc = ram_tmpfs_local->setxattr(vol, path, name, value, size, flags);
-
-	if (rc == -ENOSPC && ram_tmpfs_grow(vol, seen) == 0)
-		rc = ram_tmpfs_local->setxattr(vol, path, name, value, size,
-					       flags);
-	return rc;
+	return RAM_TMPFS_GROWING(vol, ram_tmpfs_local->setxattr(
+					      vol, path, name, value, size,
+					      flags));
 }
 
 static int ram_tmpfs_unlink(void *vol, const char *path)

@@ -2319,6 +2319,28 @@ static int conf_ram_unprivileged_child(const struct volfs_volinfo *base)
  * space back after a delete), allows one inode per KiB of it, and each
  * open of the volume starts empty.
  */
+/*
+ * Writes chunks of buf to fh from offset 0 until a write fails or max
+ * chunks went; returns the bytes written and leaves the last result in
+ * *last.
+ */
+static uint64_t conf_ram_fill_file(void *vol, uint64_t fh, unsigned char *buf,
+				   int max, ssize_t *last)
+{
+	uint64_t total = 0;
+	ssize_t n = 0;
+
+	for (int i = 0; i < max; i++) {
+		conf_ram_fill(buf, CONF_RAM_CHUNK, 1, total);
+		n = conf_pwrite(vol, fh, buf, CONF_RAM_CHUNK, (off_t)total);
+		if (n <= 0)
+			break;
+		total += (uint64_t)n;
+	}
+	*last = n;
+	return total;
+}
+
 static void conf_ram_tmpfs(void **state)
 {
 	const struct volfs_backend *be = conf_cur->be;
@@ -2342,13 +2364,7 @@ static void conf_ram_tmpfs(void **state)
 	used0 = conf_ram_used(r.vol);
 
 	fh = conf_create(r.vol, "fill", O_RDWR, 0644);
-	for (int i = 0; i < 64; i++) {
-		conf_ram_fill(buf, CONF_RAM_CHUNK, 1, total);
-		n = conf_pwrite(r.vol, fh, buf, CONF_RAM_CHUNK, (off_t)total);
-		if (n <= 0)
-			break;
-		total += (uint64_t)n;
-	}
+	total = conf_ram_fill_file(r.vol, fh, buf, 64, &n);
 	print_message("      wrote %llu bytes into a 1 MiB tmpfs volume\n",
 		      (unsigned long long)total);
 	conf_expect(n, -ENOSPC);
@@ -2379,13 +2395,7 @@ static void conf_ram_tmpfs(void **state)
 
 	/* Full of inodes, it takes no more data than is left of size=. */
 	fh = conf_open(r.vol, "d/empty-file-000000", O_WRONLY);
-	total = 0;
-	for (int i = 0; i < 16; i++) {
-		n = conf_pwrite(r.vol, fh, buf, CONF_RAM_CHUNK, (off_t)total);
-		if (n <= 0)
-			break;
-		total += (uint64_t)n;
-	}
+	total = conf_ram_fill_file(r.vol, fh, buf, 16, &n);
 	print_message("      then %llu bytes of data\n",
 		      (unsigned long long)total);
 	conf_expect(n, -ENOSPC);
@@ -2403,13 +2413,7 @@ static void conf_ram_tmpfs(void **state)
 	conf_expect(conf_op(rmdir, r.vol, "d"), 0);
 	assert_int_equal(conf_ram_used(r.vol), used0);
 	fh = conf_create(r.vol, "again", O_RDWR, 0644);
-	total = 0;
-	for (int i = 0; i < 64; i++) {
-		n = conf_pwrite(r.vol, fh, buf, CONF_RAM_CHUNK, (off_t)total);
-		if (n <= 0)
-			break;
-		total += (uint64_t)n;
-	}
+	total = conf_ram_fill_file(r.vol, fh, buf, 64, &n);
 	conf_expect(n, -ENOSPC);
 	assert_true(total >= cap - 64 * 1024);
 	conf_release(r.vol, fh);
