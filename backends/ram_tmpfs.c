@@ -55,7 +55,6 @@
  * same space by their size.
  */
 #define RAM_TMPFS_INODE_BYTES ((uint64_t)1024)
-#define RAM_TMPFS_PAGE ((uint64_t)4096)
 /* The inode space a volume starts with (and never goes below). */
 #define RAM_TMPFS_META_MIN (64 * RAM_TMPFS_INODE_BYTES)
 
@@ -63,7 +62,8 @@
 struct ram_tmpfs_vol {
 	/* The instance's root, owned by the local ops' state. */
 	int rootfd;
-	/* size=, whole pages. */
+	/* The page size, and size= in whole pages. */
+	uint64_t page;
 	uint64_t total;
 	/* The inode space now, and the least it may be: whole pages, leaving
 	 * at least a page of data (a tmpfs size of 0 would be no limit). */
@@ -167,9 +167,9 @@ static int ram_tmpfs_grow(void *vol, uint64_t seen)
 	rc = ram_tmpfs_usage(t, &sv, &data, &used);
 	if (rc)
 		goto out;
-	if (data < RAM_TMPFS_PAGE)
-		data = RAM_TMPFS_PAGE;
-	most = (t->total - data) & ~(RAM_TMPFS_PAGE - 1);
+	if (data < t->page)
+		data = t->page;
+	most = (t->total - data) & ~(t->page - 1);
 	meta = t->meta * 2 < most ? t->meta * 2 : most;
 	rc = meta > t->meta ? ram_tmpfs_resplit(t, meta) : -ENOSPC;
 out:
@@ -188,7 +188,7 @@ static void ram_tmpfs_settle(struct ram_tmpfs_vol *t)
 	pthread_mutex_lock(&t->lock);
 	if (ram_tmpfs_usage(t, &sv, &data, &used) == 0 &&
 	    used * 4 < t->meta) {
-		meta = (used * 2 + RAM_TMPFS_PAGE - 1) & ~(RAM_TMPFS_PAGE - 1);
+		meta = (used * 2 + t->page - 1) & ~(t->page - 1);
 		if (meta < t->meta_min)
 			meta = t->meta_min;
 		/* A create in between may have taken what was free. */
@@ -198,15 +198,20 @@ static void ram_tmpfs_settle(struct ram_tmpfs_vol *t)
 }
 
 /*
- * The ops that make inodes or extended attributes: call, and once more
- * when it failed with ENOSPC and the inode space could grow.
+ * The ops that make inodes or extended attributes: call, and again while
+ * it fails with ENOSPC and the inode space grows (here or in another
+ * thread that took the room first), a few times at most.
  */
+#define RAM_TMPFS_TRIES 4
 #define RAM_TMPFS_GROWING(vol, call)                                          \
 	({                                                                    \
-		uint64_t seen_ = ram_tmpfs_meta(vol);                         \
-		int rc_ = (call);                                             \
-		if (rc_ == -ENOSPC && ram_tmpfs_grow((vol), seen_) == 0)      \
+		uint64_t seen_;                                               \
+		int rc_, tries_ = 0;                                          \
+		do {                                                          \
+			seen_ = ram_tmpfs_meta(vol);                          \
 			rc_ = (call);                                         \
+		} while (rc_ == -ENOSPC && ++tries_ < RAM_TMPFS_TRIES &&      \
+			 ram_tmpfs_grow((vol), seen_) == 0);                  \
 		rc_;                                                          \
 	})
 
@@ -278,7 +283,7 @@ static int ram_tmpfs_statfs(void *vol, struct statvfs *sv)
 	used = data + meta;
 	free_bytes = used < t->total ? t->total - used : 0;
 	/* An inode needs the space of one, and data keeps a page. */
-	used = meta + (data < RAM_TMPFS_PAGE ? RAM_TMPFS_PAGE : data);
+	used = meta + (data < t->page ? t->page : data);
 	room = used < t->total ? t->total - used : 0;
 	sv->f_blocks = t->total / sv->f_frsize;
 	sv->f_bfree = free_bytes / sv->f_frsize;
@@ -376,22 +381,31 @@ int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
 			 const struct volfs_backend **table, char *err,
 			 size_t errlen)
 {
+	long pagesize = sysconf(_SC_PAGESIZE);
+	uint64_t page = pagesize > 0 ? (uint64_t)pagesize : 4096;
 	struct ram_tmpfs_vol *v;
 	const char *what;
 	int rootfd, rc;
 
+	/* At least a page of data, the rest of the first 64 KiB inodes. */
+	if ((t->size & ~(page - 1)) < 2 * page)
+		return volfs_be_errf(
+			err, errlen, -EINVAL,
+			"cannot make a tmpfs instance for volume '%s': size= "
+			"%llu is less than two pages of %llu bytes",
+			vi->name, (unsigned long long)t->size,
+			(unsigned long long)page);
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return volfs_be_errf(err, errlen, -ENOMEM,
 				     "cannot open volume '%s': out of memory",
 				     vi->name);
 	pthread_mutex_init(&v->lock, NULL);
-	/* size= is at least 16 KiB (ram.c): a page of data, the rest of the
-	 * first 64 KiB inodes. */
-	v->total = t->size & ~(RAM_TMPFS_PAGE - 1);
+	v->page = page;
+	v->total = t->size & ~(page - 1);
 	v->meta_min = RAM_TMPFS_META_MIN;
-	if (v->meta_min > v->total - RAM_TMPFS_PAGE)
-		v->meta_min = v->total - RAM_TMPFS_PAGE;
+	if (v->meta_min > v->total - v->page)
+		v->meta_min = v->total - v->page;
 	v->meta = v->meta_min;
 	rootfd = ram_tmpfs_make(t, v, &what);
 	if (rootfd < 0) {

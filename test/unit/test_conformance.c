@@ -2420,6 +2420,23 @@ static void conf_ram_tmpfs(void **state)
 	conf_expect(conf_op(unlink, r.vol, "again"), 0);
 	conf_expect(be->mkdir(r.vol, "d", 0755, &me), 0);
 
+	/* The smallest size= (16 KiB): a page of data, the rest inodes. */
+	{
+		struct conf_ramvol tiny;
+		long long trc = 0;
+		int tfiles;
+
+		conf_ram_up(&tiny, "ramtiny", "16k");
+		conf_expect(be->statfs(tiny.vol, &sv), 0);
+		assert_int_equal((uint64_t)sv.f_blocks * sv.f_frsize, 16384);
+		tfiles = conf_ram_fill_names(tiny.vol, &trc);
+		print_message("      %d files in a 16 KiB volume\n", tfiles);
+		conf_expect(trc, -ENOSPC);
+		assert_true(tfiles >= 1 && tfiles <= 12);
+		assert_true(conf_ram_used(tiny.vol) <= 16384);
+		conf_ram_down(&tiny);
+	}
+
 	/* Closed and opened again: empty. */
 	be->close(r.vol);
 	be = conf_cur->module;
