@@ -9,6 +9,11 @@
  *
  * The kernel then keeps the files: a write past size= fails with ENOSPC
  * when it is made, holes cost nothing, and memory is the page cache's.
+ * Each file being a real one, the core may hand open files to the kernel
+ * (FUSE passthrough), so reads and writes go to tmpfs without a trip
+ * through the daemon, and pages are charged to the memory cgroup of the
+ * writer, not the daemon's.  The tree is served by the local backend's ops
+ * over the root.
  *
  * size= counts data and metadata together, as in the daemon store: the
  * instance's size (its data) and its inode space (nr_inodes KiB, which
@@ -17,13 +22,8 @@
  * or setxattr finds it full, taking from the data's share what data does
  * not use; once deletes leave three quarters of it free it shrinks back,
  * so that data can have the room again.  Writes reach tmpfs without the
- * daemon (FUSE passthrough) and meet the data's share; only the metadata
- * ops, which come through here, move the line.
- * Each file being a real one, the core may hand open files to the kernel
- * (FUSE passthrough), so reads and writes go to tmpfs without a trip
- * through the daemon, and pages are charged to the memory cgroup of the
- * writer, not the daemon's.  The tree is served by the local backend's ops
- * over the root.
+ * daemon and meet the data's share; only the metadata ops, which come
+ * through here, move the line.
  */
 #include "config.h"
 
@@ -65,9 +65,10 @@ struct ram_tmpfs_vol {
 	/* The page size, and size= in whole pages. */
 	uint64_t page;
 	uint64_t total;
+	/* Held to move the line. */
+	pthread_mutex_t lock;
 	/* The inode space now, and the least it may be: whole pages, leaving
 	 * at least a page of data (a tmpfs size of 0 would be no limit). */
-	pthread_mutex_t lock;
 	uint64_t meta;
 	uint64_t meta_min;
 };
