@@ -73,25 +73,8 @@
 #include "ram.h"
 #include "ram_int.h"
 
-/* Where a volume's files are kept (store=). */
-enum ram_store {
-	/* The tmpfs store where the process may make one, else the daemon's. */
-	RAM_STORE_AUTO,
-	RAM_STORE_TMPFS,
-	RAM_STORE_DAEMON,
-};
-
 /* store= words, in the order of enum ram_store. */
 static const char *const ram_stores[] = { "auto", "tmpfs", "daemon", NULL };
-
-/* Option values, parsed. */
-struct ram_params {
-	enum ram_store store;
-	uint64_t size;
-	mode_t mode;
-	uid_t uid;
-	gid_t gid;
-};
 
 /* ---- options ---- */
 
@@ -680,17 +663,15 @@ static int ram_validate(const struct volfs_volinfo *vi, char *err,
 	return ram_params(vi, &p, err, errlen);
 }
 
-static int ram_open(const struct volfs_volinfo *vi, void **vol, char *err,
-		    size_t errlen)
+/* The daemon store's state for the volume vi, made from its options p. */
+static int ram_daemon_open(const struct volfs_volinfo *vi,
+			   const struct ram_params *p, void **vol, char *err,
+			   size_t errlen)
 {
 	struct volfs_caller owner = {0};
-	struct ram_params p;
 	struct ram_vol *v;
 	int rc;
 
-	rc = ram_params(vi, &p, err, errlen);
-	if (rc)
-		return rc;
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return volfs_be_errf(err, errlen, -ENOMEM,
@@ -703,15 +684,15 @@ static int ram_open(const struct volfs_volinfo *vi, void **vol, char *err,
 			      vi->name, volfs_be_strerror(rc));
 		goto err_free;
 	}
-	v->cap = p.size;
+	v->cap = p->size;
 	atomic_init(&v->used, 0);
 	atomic_init(&v->inodes, 0);
 	atomic_init(&v->next_ino, 1);
 	atomic_init(&v->freed, 0);
 	v->fsid = ram_hash(vi->name, strlen(vi->name));
-	owner.uid = p.uid;
-	owner.gid = p.gid;
-	rc = ram_inode_new(v, NULL, S_IFDIR, p.mode, &owner, &v->root);
+	owner.uid = p->uid;
+	owner.gid = p->gid;
+	rc = ram_inode_new(v, NULL, S_IFDIR, p->mode, &owner, &v->root);
 	if (rc) {
 		volfs_be_errf(err, errlen, rc,
 			      "cannot open volume '%s': cannot make its root "
@@ -723,8 +704,8 @@ static int ram_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		vi->log(VOLFS_LOG_DEBUG,
 			"ram volume '%s': %llu bytes, root mode %04o, "
 			"owner %u:%u",
-			vi->name, (unsigned long long)p.size, (unsigned)p.mode,
-			(unsigned)p.uid, (unsigned)p.gid);
+			vi->name, (unsigned long long)p->size, (unsigned)p->mode,
+			(unsigned)p->uid, (unsigned)p->gid);
 	*vol = v;
 	return 0;
 
@@ -747,12 +728,7 @@ static int ram_open_as(const struct volfs_volinfo *vi, void **vol,
 	if (rc)
 		return rc;
 	if (p.store != RAM_STORE_DAEMON) {
-		struct volfs_ram_tmpfs t = {
-			.size = p.size, .mode = p.mode, .uid = p.uid,
-			.gid = p.gid,
-		};
-
-		rc = volfs_ram_tmpfs_open(vi, &t, vol, table, err, errlen);
+		rc = volfs_ram_tmpfs_open(vi, &p, vol, table, err, errlen);
 		if (rc == 0)
 			return 0;
 		if (p.store == RAM_STORE_TMPFS) {
@@ -769,7 +745,7 @@ static int ram_open_as(const struct volfs_volinfo *vi, void **vol,
 				vi->name, err);
 		err[0] = '\0';
 	}
-	rc = ram_open(vi, vol, err, errlen);
+	rc = ram_daemon_open(vi, &p, vol, err, errlen);
 	if (rc == 0)
 		*table = volfs_backend_ram();
 	return rc;

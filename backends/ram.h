@@ -14,8 +14,17 @@
 /* The module's entry point: ram's own table (the daemon store's ops). */
 const struct volfs_backend *volfs_backend_ram(void);
 
-/* What a ram volume's tmpfs instance is made with. */
-struct volfs_ram_tmpfs {
+/* Where a volume's files are kept (store=). */
+enum ram_store {
+	/* The tmpfs store where the process may make one, else the daemon's. */
+	RAM_STORE_AUTO,
+	RAM_STORE_TMPFS,
+	RAM_STORE_DAEMON,
+};
+
+/* A ram volume's options, parsed (ram.c); both stores are made from them. */
+struct ram_params {
+	enum ram_store store;
 	/* size=, in bytes. */
 	uint64_t size;
 	/* The root directory's mode and owner. */
@@ -33,7 +42,7 @@ struct volfs_ram_tmpfs {
  * -ENOSYS when the kernel or C library has no fsopen().
  */
 int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
-			 const struct volfs_ram_tmpfs *t, void **vol,
+			 const struct ram_params *t, void **vol,
 			 const struct volfs_backend **table, char *err,
 			 size_t errlen);
 

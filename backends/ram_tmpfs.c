@@ -71,6 +71,10 @@ struct ram_tmpfs_vol {
 	 * at least a page of data (a tmpfs size of 0 would be no limit). */
 	uint64_t meta;
 	uint64_t meta_min;
+	/* For what moving the line cannot say through the op's ENOSPC. */
+	char *name;
+	void (*log)(int level, const char *fmt, ...)
+		__attribute__((format(printf, 2, 3)));
 };
 
 static struct volfs_backend ram_tmpfs_table;
@@ -175,16 +179,30 @@ static int ram_tmpfs_grow(void *vol, uint64_t seen)
 	rc = meta > t->meta ? ram_tmpfs_resplit(t, meta) : -ENOSPC;
 out:
 	pthread_mutex_unlock(&t->lock);
-	return rc < 0 && rc != -ENOSPC ? -ENOSPC : rc;
+	/* The op fails with its ENOSPC either way; anything else is the
+	 * kernel refusing what worked when the volume was made. */
+	if (rc < 0 && rc != -ENOSPC && t->log)
+		t->log(VOLFS_LOG_WARNING,
+		       "ram volume '%s': cannot give its tmpfs more room for "
+		       "inodes (%s); files cannot be added until some are "
+		       "deleted, or use -o store=daemon",
+		       t->name, volfs_be_strerror(rc));
+	return rc < 0 ? -ENOSPC : rc;
 }
 
-/* After a delete: gives data back the inode space deletes left unused. */
+/*
+ * After a delete: gives data back the inode space deletes left unused.
+ * Every unlink and rmdir comes here, so the lock is taken only when there
+ * is something to give back.
+ */
 static void ram_tmpfs_settle(struct ram_tmpfs_vol *t)
 {
 	uint64_t data = 0, used = 0, meta;
 	struct statvfs sv;
 
-	if (__atomic_load_n(&t->meta, __ATOMIC_RELAXED) <= t->meta_min)
+	meta = __atomic_load_n(&t->meta, __ATOMIC_RELAXED);
+	if (meta <= t->meta_min ||
+	    ram_tmpfs_usage(t, &sv, &data, &used) != 0 || used * 4 >= meta)
 		return;
 	pthread_mutex_lock(&t->lock);
 	if (ram_tmpfs_usage(t, &sv, &data, &used) == 0 &&
@@ -275,17 +293,16 @@ static int ram_tmpfs_rmdir(void *vol, const char *path)
 static int ram_tmpfs_statfs(void *vol, struct statvfs *sv)
 {
 	struct ram_tmpfs_vol *t = ram_tmpfs_of(vol);
-	uint64_t data = 0, meta = 0, used, free_bytes, room;
+	uint64_t data = 0, meta = 0, kept, free_bytes, room;
 	int rc;
 
 	rc = ram_tmpfs_usage(t, sv, &data, &meta);
 	if (rc)
 		return rc;
-	used = data + meta;
-	free_bytes = used < t->total ? t->total - used : 0;
-	/* An inode needs the space of one, and data keeps a page. */
-	used = meta + (data < t->page ? t->page : data);
-	room = used < t->total ? t->total - used : 0;
+	free_bytes = data + meta < t->total ? t->total - data - meta : 0;
+	/* Room for inodes: data always keeps a page. */
+	kept = meta + (data < t->page ? t->page : data);
+	room = kept < t->total ? t->total - kept : 0;
 	sv->f_blocks = t->total / sv->f_frsize;
 	sv->f_bfree = free_bytes / sv->f_frsize;
 	sv->f_bavail = sv->f_bfree;
@@ -295,13 +312,19 @@ static int ram_tmpfs_statfs(void *vol, struct statvfs *sv)
 	return 0;
 }
 
+static void ram_tmpfs_vol_free(struct ram_tmpfs_vol *t)
+{
+	pthread_mutex_destroy(&t->lock);
+	free(t->name);
+	free(t);
+}
+
 static void ram_tmpfs_close(void *vol)
 {
 	struct ram_tmpfs_vol *t = ram_tmpfs_of(vol);
 
 	ram_tmpfs_local->close(vol);
-	pthread_mutex_destroy(&t->lock);
-	free(t);
+	ram_tmpfs_vol_free(t);
 }
 
 static void ram_tmpfs_table_init(void)
@@ -337,7 +360,7 @@ static void ram_tmpfs_table_init(void)
  * The root descriptor of a new detached tmpfs instance split as v says, or
  * -errno.
  */
-static int ram_tmpfs_make(const struct volfs_ram_tmpfs *t,
+static int ram_tmpfs_make(const struct ram_params *t,
 			  const struct ram_tmpfs_vol *v, const char **what)
 {
 	int fsfd, mfd, rc;
@@ -367,7 +390,7 @@ out:
 	return rc;
 }
 #else
-static int ram_tmpfs_make(const struct volfs_ram_tmpfs *t,
+static int ram_tmpfs_make(const struct ram_params *t,
 			  const struct ram_tmpfs_vol *v, const char **what)
 {
 	(void)t;
@@ -378,7 +401,7 @@ static int ram_tmpfs_make(const struct volfs_ram_tmpfs *t,
 #endif
 
 int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
-			 const struct volfs_ram_tmpfs *t, void **vol,
+			 const struct ram_params *t, void **vol,
 			 const struct volfs_backend **table, char *err,
 			 size_t errlen)
 {
@@ -397,11 +420,14 @@ int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
 			vi->name, (unsigned long long)t->size,
 			(unsigned long long)page);
 	v = calloc(1, sizeof(*v));
-	if (!v)
+	if (!v || !(v->name = strdup(vi->name))) {
+		free(v);
 		return volfs_be_errf(err, errlen, -ENOMEM,
 				     "cannot open volume '%s': out of memory",
 				     vi->name);
+	}
 	pthread_mutex_init(&v->lock, NULL);
+	v->log = vi->log;
 	v->page = page;
 	v->total = t->size & ~(page - 1);
 	v->meta_min = RAM_TMPFS_META_MIN;
@@ -411,8 +437,7 @@ int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
 	rootfd = ram_tmpfs_make(t, v, &what);
 	if (rootfd < 0) {
 		rc = rootfd;
-		pthread_mutex_destroy(&v->lock);
-		free(v);
+		ram_tmpfs_vol_free(v);
 		return volfs_be_errf(
 			err, errlen, rc,
 			"cannot make a tmpfs instance for volume '%s' "
@@ -429,8 +454,7 @@ int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
 	rc = volfs_local_open_root(rootfd, RAM_TMPFS_CAPS, v, vol);
 	if (rc) {
 		close(rootfd);
-		pthread_mutex_destroy(&v->lock);
-		free(v);
+		ram_tmpfs_vol_free(v);
 		return volfs_be_errf(err, errlen, rc,
 				     "cannot open volume '%s': out of memory",
 				     vi->name);

@@ -2315,6 +2315,53 @@ static int conf_ram_unprivileged_child(const struct volfs_volinfo *base)
 }
 
 /*
+ * A tmpfs-store volume opened as root, served after dropping root: the
+ * kernel then refuses to give its inode space more room.  The create
+ * fails with ENOSPC and a warning says why and what to do.
+ */
+static int conf_ram_grow_refused_child(const struct volfs_volinfo *base,
+				       const char *logpath)
+{
+	const struct volfs_backend *be = conf_cur->module;
+	struct volfs_kv kv[2] = { { "size", "1m" }, { "store", "tmpfs" } };
+	struct volfs_volinfo vi = *base;
+	char err[1024] = "", line[512];
+	long long rc = 0;
+	int files, fd, warned = 0;
+	FILE *log;
+	void *vol;
+
+	vi.opts = kv;
+	vi.nopts = 2;
+	if (be->open_as(&vi, &vol, &be, err, sizeof(err)) != 0)
+		return 20;
+	/* Read back through fd: the file is root's. */
+	fd = open(logpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+		return 21;
+	if (setgroups(0, NULL) < 0 || setresgid(1000, 1000, 1000) < 0 ||
+	    setresuid(1000, 1000, 1000) < 0)
+		return 22;
+	files = conf_ram_fill_names(vol, &rc);
+	be->close(vol);
+	fflush(stderr);
+	printf("      not root: %d files, then %s\n", files,
+	       strerror((int)-rc));
+	fflush(stdout);
+	/* The first 64 KiB of inodes, less the root and d. */
+	if (rc != -ENOSPC || files < 1 || files > 64)
+		return 23;
+	if (lseek(fd, 0, SEEK_SET) != 0 || !(log = fdopen(fd, "r")))
+		return 24;
+	while (fgets(line, sizeof(line), log))
+		if (strstr(line, "cannot give its tmpfs more room") &&
+		    strstr(line, "-o store=daemon"))
+			warned = 1;
+	fclose(log);
+	return warned ? 0 : 25;
+}
+
+/*
  * The tmpfs store: the kernel holds writes to size= (ENOSPC when made, the
  * space back after a delete), allows one inode per KiB of it, and each
  * open of the volume starts empty.
@@ -2453,6 +2500,17 @@ static void conf_ram_tmpfs(void **state)
 		assert_true(pid >= 0);
 		if (pid == 0)
 			_exit(conf_ram_unprivileged_child(&r.vi));
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+
+		char logpath[PATH_MAX];
+
+		conf_join(logpath, sizeof(logpath), r.sdir, "grow.log");
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(conf_ram_grow_refused_child(&r.vi, logpath));
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
