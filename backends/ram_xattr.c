@@ -150,12 +150,17 @@ out:
 	return rc;
 }
 
-ssize_t ram_getxattr(void *vol, const char *path, const char *name, void *value,
-		     size_t size)
+/*
+ * The inode at path, its lock taken (alone when write is set), and in *xpp
+ * where attribute name is in its list, NULL when it has none by that name
+ * or may not have it.  0, or -errno with nothing held; end with
+ * ram_xattr_done().
+ */
+static int ram_xattr_at(void *vol, const char *path, const char *name,
+			int write, struct ram_inode **np,
+			struct ram_xattr ***xpp)
 {
-	struct ram_xattr **xp;
 	struct ram_inode *n;
-	ssize_t r;
 	int rc;
 
 	rc = ram_xattr_name(name);
@@ -164,8 +169,32 @@ ssize_t ram_getxattr(void *vol, const char *path, const char *name, void *value,
 	rc = ram_node_get(vol, path, VOLFS_NO_FH, &n);
 	if (rc)
 		return rc;
-	pthread_rwlock_rdlock(&n->lock);
-	xp = ram_xattr_user_ok(n, name) ? ram_xattr_find(n, name) : NULL;
+	if (write)
+		pthread_rwlock_wrlock(&n->lock);
+	else
+		pthread_rwlock_rdlock(&n->lock);
+	*xpp = ram_xattr_user_ok(n, name) ? ram_xattr_find(n, name) : NULL;
+	*np = n;
+	return 0;
+}
+
+static void ram_xattr_done(void *vol, struct ram_inode *n)
+{
+	pthread_rwlock_unlock(&n->lock);
+	ram_node_put(vol, VOLFS_NO_FH);
+}
+
+ssize_t ram_getxattr(void *vol, const char *path, const char *name, void *value,
+		     size_t size)
+{
+	struct ram_xattr **xp;
+	struct ram_inode *n;
+	ssize_t r;
+	int rc;
+
+	rc = ram_xattr_at(vol, path, name, 0, &n, &xp);
+	if (rc)
+		return rc;
 	if (!xp) {
 		r = -ENODATA;
 	} else if (size == 0) {
@@ -176,8 +205,7 @@ ssize_t ram_getxattr(void *vol, const char *path, const char *name, void *value,
 		memcpy(value, (*xp)->data + (*xp)->nlen + 1, (*xp)->vlen);
 		r = (ssize_t)(*xp)->vlen;
 	}
-	pthread_rwlock_unlock(&n->lock);
-	ram_node_put(vol, VOLFS_NO_FH);
+	ram_xattr_done(vol, n);
 	return r;
 }
 
@@ -217,14 +245,9 @@ int ram_removexattr(void *vol, const char *path, const char *name)
 	struct ram_inode *n;
 	int rc;
 
-	rc = ram_xattr_name(name);
+	rc = ram_xattr_at(vol, path, name, 1, &n, &xp);
 	if (rc)
 		return rc;
-	rc = ram_node_get(vol, path, VOLFS_NO_FH, &n);
-	if (rc)
-		return rc;
-	pthread_rwlock_wrlock(&n->lock);
-	xp = ram_xattr_user_ok(n, name) ? ram_xattr_find(n, name) : NULL;
 	if (!xp) {
 		rc = -ENODATA;
 	} else {
@@ -233,7 +256,6 @@ int ram_removexattr(void *vol, const char *path, const char *name)
 		ram_xattr_free(vol, x);
 		n->ctime = ram_now();
 	}
-	pthread_rwlock_unlock(&n->lock);
-	ram_node_put(vol, VOLFS_NO_FH);
+	ram_xattr_done(vol, n);
 	return rc;
 }

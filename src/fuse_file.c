@@ -32,7 +32,7 @@ __thread int fs_tl_backing;
 static void fs_backing_get(struct volfs_fs *fs, struct fs_file *f)
 {
 	struct fs_backing_map map = { .fd = f->fd };
-	struct fs_backing *b;
+	struct fs_backing *b, **head;
 	int id;
 
 	if (!fs->passthrough || f->fd < 0 ||
@@ -40,7 +40,8 @@ static void fs_backing_get(struct volfs_fs *fs, struct fs_file *f)
 	    (f->v->caps & VOLFS_CAP_EXTERNAL_CHANGES))
 		return;
 	pthread_mutex_lock(&fs->files_lock);
-	for (b = fs->backings; b; b = b->next)
+	head = &fs->backings[f->ino % FS_BACKING_BUCKETS];
+	for (b = *head; b; b = b->next)
 		if (b->ino == f->ino)
 			break;
 	if (b) {
@@ -59,8 +60,8 @@ static void fs_backing_get(struct volfs_fs *fs, struct fs_file *f)
 	b->ino = f->ino;
 	b->id = id;
 	b->refs = 1;
-	b->next = fs->backings;
-	fs->backings = b;
+	b->next = *head;
+	*head = b;
 	f->backing = id;
 out:
 	pthread_mutex_unlock(&fs->files_lock);
@@ -74,7 +75,8 @@ static void fs_backing_put(struct volfs_fs *fs, struct fs_file *f)
 	if (!f->backing)
 		return;
 	pthread_mutex_lock(&fs->files_lock);
-	for (pp = &fs->backings; *pp; pp = &(*pp)->next) {
+	for (pp = &fs->backings[f->ino % FS_BACKING_BUCKETS]; *pp;
+	     pp = &(*pp)->next) {
 		if ((*pp)->ino == f->ino) {
 			if (--(*pp)->refs == 0) {
 				b = *pp;
@@ -90,6 +92,28 @@ static void fs_backing_put(struct volfs_fs *fs, struct fs_file *f)
 	if (fs->se)
 		ioctl(fuse_session_fd(fs->se), FS_IOC_BACKING_CLOSE, &id);
 	free(b);
+}
+
+/*
+ * Answers OPEN (e NULL) or CREATE with the open file f: its handle, how the
+ * kernel may cache it, and for passthrough its backing file's id, which
+ * fs_io_writev() puts into the reply.  fuse_reply_*()'s result.
+ */
+static int fs_reply_opened(fuse_req_t req, struct volfs_fs *fs,
+			   struct fs_file *f, const struct fuse_entry_param *e,
+			   struct fuse_file_info *fi)
+{
+	int rc;
+
+	fi->fh = (uintptr_t)f;
+	fi->keep_cache = f->v->keep_cache;
+	/* close() need not wait for a backend with nothing to do then. */
+	fi->noflush = !f->v->be->flush;
+	fs_backing_get(fs, f);
+	fs_tl_backing = f->backing;
+	rc = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+	fs_tl_backing = 0;
+	return rc;
 }
 
 static struct fs_file *fs_file_new(struct volfs_fs *fs, struct fs_vol *v,
@@ -185,15 +209,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_reply_err(req, rc);
 		return;
 	}
-	fi->fh = (uintptr_t)f;
-	fi->keep_cache = at.v->keep_cache;
-	/* close() need not wait for a backend with nothing to do then. */
-	fi->noflush = !at.v->be->flush;
-	fs_backing_get(fs, f);
-	fs_tl_backing = f->backing;
-	rc = fuse_reply_open(req, fi);
-	fs_tl_backing = 0;
-	if (rc != 0)
+	if (fs_reply_opened(req, fs, f, NULL, fi) != 0)
 		fs_file_free(fs, f);
 }
 
@@ -229,14 +245,7 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fs_reply_err(req, rc);
 		return;
 	}
-	fi->fh = (uintptr_t)f;
-	fi->keep_cache = at.v->keep_cache;
-	fi->noflush = !at.v->be->flush;
-	fs_backing_get(fs, f);
-	fs_tl_backing = f->backing;
-	rc = fuse_reply_create(req, &e, fi);
-	fs_tl_backing = 0;
-	if (rc != 0) {
+	if (fs_reply_opened(req, fs, f, &e, fi) != 0) {
 		fs_file_free(fs, f);
 		fs_forget_one(fs, e.ino, 1);
 	}

@@ -92,7 +92,10 @@ struct fs_file {
 	struct fs_file *prev, *next;
 };
 
-/* A backing file registered for passthrough, one per open inode. */
+/* A backing file registered for passthrough, one per open inode, found by
+ * node id in one of FS_BACKING_BUCKETS chains: every open and release
+ * looks, and serve may hold thousands open. */
+#define FS_BACKING_BUCKETS 256
 struct fs_backing {
 	fuse_ino_t ino;
 	int id;
@@ -147,7 +150,7 @@ struct volfs_fs {
 	/* Negotiated FUSE passthrough, and the backing files registered
 	 * (under files_lock). */
 	int passthrough;
-	struct fs_backing *backings;
+	struct fs_backing *backings[FS_BACKING_BUCKETS];
 	/* FUSE over io_uring: asked for in the INIT reply (ring_want), the
 	 * request buffers' size, and the ring once it serves (src/ring.c). */
 	int ring_want;
@@ -287,8 +290,9 @@ int fs_open_at(struct volfs_fs *fs, struct fs_at *at, int flags, mode_t mode,
 struct fs_vol *fs_vol_new(struct volfs_fs *fs, struct volfs_open_volume *ov,
 			  const char *name);
 
-/* fuse_file.c: the handlers of open files, and */
-/* Releases f's backend handle and frees f: 0 or the backend's -errno. */
+/* fuse_file.c: the handlers of open files; and, for fuse_session.c's
+ * shutdown, releases f's backend handle and frees f: 0 or the backend's
+ * -errno. */
 int fs_file_free(struct volfs_fs *fs, struct fs_file *f);
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

@@ -78,6 +78,31 @@ if got != want:
 EOF
 python3 "$T/sem.py" "$mnt" "$T/native" || fail "file semantics through passthrough"
 
+# Many files open at once (more than the table of backing files has
+# chains), each twice, written through one descriptor and read through the
+# other, then closed in another order.
+cat >"$T/many.py" <<'EOF'
+import os, sys
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+fds = []
+for i in range(400):
+    p = os.path.join(d, "m%03d" % i)
+    w = os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    r = os.open(p, os.O_RDONLY)
+    os.write(w, b"file %d" % i)
+    fds.append((i, w, r))
+for i, w, r in reversed(fds):
+    if os.pread(r, 64, 0) != b"file %d" % i:
+        sys.exit("m%03d reads back wrong" % i)
+    os.close(w)
+for i, w, r in fds:
+    os.close(r)
+for i in range(400):
+    os.unlink(os.path.join(d, "m%03d" % i))
+EOF
+python3 "$T/many.py" "$mnt/many" || fail "400 files open twice at once"
+
 # Data moved above: none of it went through volfs.
 dd if=/dev/zero of="$mnt/big" bs=1M count=4 status=none
 cat "$mnt/big" >/dev/null
