@@ -580,64 +580,51 @@ out:
 	return rc;
 }
 
-static void local_init_ids(struct local_vol *lv)
-{
-	lv->euid = geteuid();
-	lv->egid = getegid();
-	lv->chown_new = lv->euid == 0;
-}
-
 static int local_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		      size_t errlen)
 {
 	const char *host = volfs_be_opt(vi, "path");
-	struct local_vol *lv;
-	int sfd, rc;
+	int rootfd, sfd, rc;
 
-	lv = calloc(1, sizeof(*lv));
-	if (!lv)
-		return volfs_be_errf(err, errlen, -ENOMEM, "out of memory");
 	if (host) {
-		lv->rootfd = open(host, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (lv->rootfd < 0) {
+		rootfd = open(host, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0) {
 			rc = -errno;
-			volfs_be_errf(err, errlen, rc,
-				      "option 'path': %s: %s: check that the "
-				      "host directory still exists",
-				      host, volfs_be_strerror(rc));
-			goto err_free;
+			return volfs_be_errf(err, errlen, rc,
+					     "option 'path': %s: %s: check that "
+					     "the host directory still exists",
+					     host, volfs_be_strerror(rc));
 		}
 	} else {
 		sfd = open(vi->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (sfd < 0) {
 			rc = -errno;
-			volfs_be_errf(err, errlen, rc,
-				      "cannot open its state directory %s: %s",
-				      vi->state_dir, volfs_be_strerror(rc));
-			goto err_free;
+			return volfs_be_errf(err, errlen, rc,
+					     "cannot open its state directory "
+					     "%s: %s",
+					     vi->state_dir,
+					     volfs_be_strerror(rc));
 		}
-		lv->rootfd = local_open_beneath(sfd, LOCAL_DATA,
-						O_PATH | O_DIRECTORY, 0);
+		rootfd = local_open_beneath(sfd, LOCAL_DATA,
+					    O_PATH | O_DIRECTORY, 0);
 		close(sfd);
-		if (lv->rootfd < 0) {
-			rc = lv->rootfd;
-			volfs_be_errf(err, errlen, rc,
-				      "cannot open its data directory %s/%s: "
-				      "%s: remove the volume and create it "
-				      "again if its data is gone",
-				      vi->state_dir, LOCAL_DATA,
-				      volfs_be_strerror(rc));
-			goto err_free;
-		}
+		if (rootfd < 0)
+			return volfs_be_errf(
+				err, errlen, rootfd,
+				"cannot open its data directory %s/%s: %s: "
+				"remove the volume and create it again if its "
+				"data is gone",
+				vi->state_dir, LOCAL_DATA,
+				volfs_be_strerror(rootfd));
 	}
-	lv->caps = LOCAL_CAPS | (host ? VOLFS_CAP_EXTERNAL_CHANGES : 0);
-	local_init_ids(lv);
-	*vol = lv;
+	rc = volfs_local_open_root(
+		rootfd, LOCAL_CAPS | (host ? VOLFS_CAP_EXTERNAL_CHANGES : 0),
+		NULL, vol);
+	if (rc) {
+		close(rootfd);
+		return volfs_be_errf(err, errlen, rc, "out of memory");
+	}
 	return 0;
-
-err_free:
-	free(lv);
-	return rc;
 }
 
 int volfs_local_open_root(int rootfd, unsigned caps, void *owner, void **vol)
@@ -649,7 +636,9 @@ int volfs_local_open_root(int rootfd, unsigned caps, void *owner, void **vol)
 	lv->rootfd = rootfd;
 	lv->caps = caps;
 	lv->owner = owner;
-	local_init_ids(lv);
+	lv->euid = geteuid();
+	lv->egid = getegid();
+	lv->chown_new = lv->euid == 0;
 	*vol = lv;
 	return 0;
 }

@@ -42,4 +42,17 @@ mkdir "$T/other"
 vol create -o path="$T/other" pv3 >/dev/null
 mount_vol pv3 "$T/mnt3"
 [ ! -e "$T/mnt3/a" ] || fail "pv3 shows another volume's files"
+
+# A host directory gone since create: the mount says so, and what to check;
+# a managed volume whose data directory went: what to do.
+mkdir "$T/gone"
+vol create -o path="$T/gone" pv4 >/dev/null
+rmdir "$T/gone"
+mkdir -p "$T/mnt4"
+expect_exit 1 vol mount pv4 "$T/mnt4"
+assert_grep "check that the host directory still exists" "$T/err"
+vol create lost >/dev/null
+rm -rf "$(data_dir lost)"
+expect_exit 1 vol mount lost "$T/mnt4"
+assert_grep "remove the volume and create it again" "$T/err"
 exit 0
