@@ -1448,7 +1448,7 @@ static off_t ram_lseek(void *vol, uint64_t fh, off_t off, int whence)
 	idx = (uint64_t)off >> RAM_PAGE_SHIFT;
 	if (whence == SEEK_DATA) {
 		idx = idx < ram_span(f->height)
-			      ? ram_next_data(f->root, f->height, 0, idx)
+			      ? ram_next(f->root, f->height, 0, idx, 0)
 			      : UINT64_MAX;
 		if (idx > endpage) {
 			r = -ENXIO;
@@ -1456,7 +1456,7 @@ static off_t ram_lseek(void *vol, uint64_t fh, off_t off, int whence)
 		}
 	} else {
 		if (idx < ram_span(f->height)) {
-			idx = ram_next_hole(f->root, f->height, 0, idx);
+			idx = ram_next(f->root, f->height, 0, idx, 1);
 			if (idx == UINT64_MAX)
 				idx = ram_span(f->height);
 		}

@@ -250,38 +250,21 @@ err_untake:
 	return rc;
 }
 
-uint64_t ram_next_data(const void *p, unsigned h, uint64_t base, uint64_t idx)
+uint64_t ram_next(const void *p, unsigned h, uint64_t base, uint64_t idx,
+		  int hole)
 {
 	const struct ram_node *nd = p;
 	uint64_t span, r;
 
+	/* Nothing below p: all holes.  A page: all data. */
 	if (!p)
-		return UINT64_MAX;
+		return !hole ? UINT64_MAX : base > idx ? base : idx;
 	if (h == 0)
-		return base >= idx ? base : UINT64_MAX;
+		return hole ? UINT64_MAX : base >= idx ? base : UINT64_MAX;
 	span = ram_span(h - 1);
 	for (uint64_t i = idx > base ? (idx - base) / span : 0;
 	     i < RAM_NODE_SLOTS; i++) {
-		r = ram_next_data(nd->slot[i], h - 1, base + i * span, idx);
-		if (r != UINT64_MAX)
-			return r;
-	}
-	return UINT64_MAX;
-}
-
-uint64_t ram_next_hole(const void *p, unsigned h, uint64_t base, uint64_t idx)
-{
-	const struct ram_node *nd = p;
-	uint64_t span, r;
-
-	if (!p)
-		return base > idx ? base : idx;
-	if (h == 0)
-		return UINT64_MAX;
-	span = ram_span(h - 1);
-	for (uint64_t i = idx > base ? (idx - base) / span : 0;
-	     i < RAM_NODE_SLOTS; i++) {
-		r = ram_next_hole(nd->slot[i], h - 1, base + i * span, idx);
+		r = ram_next(nd->slot[i], h - 1, base + i * span, idx, hole);
 		if (r != UINT64_MAX)
 			return r;
 	}

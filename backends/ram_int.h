@@ -202,10 +202,10 @@ uint64_t ram_cost(const struct ram_inode *n, uint64_t first, uint64_t last);
  */
 int ram_page_get(struct ram_acct *a, struct ram_inode *n, uint64_t idx,
 		 int zero, char **page, int *fresh);
-/* The first page at or after idx below p (height h, from base). */
-uint64_t ram_next_data(const void *p, unsigned h, uint64_t base, uint64_t idx);
-/* The first missing page at or after idx below p, UINT64_MAX if none. */
-uint64_t ram_next_hole(const void *p, unsigned h, uint64_t base, uint64_t idx);
+/* The first page at or after idx below p (height h, from base) that holds
+ * data, or with hole set that is missing; UINT64_MAX if none. */
+uint64_t ram_next(const void *p, unsigned h, uint64_t base, uint64_t idx,
+		  int hole);
 /* Copies what n holds of [off, off + size) to buf (holes read as zeros):
  * the count, 0 at or past the end. */
 ssize_t ram_file_read(struct ram_inode *n, char *buf, size_t size, off_t off);
