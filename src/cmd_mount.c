@@ -73,17 +73,19 @@ static void mount_usage(FILE *out)
 }
 
 static int mount_parse_uint(const char *opt, const char *val,
-			    unsigned long max, unsigned long *out)
+			    unsigned long min, unsigned long max,
+			    unsigned long *out)
 {
 	char *end;
 
 	errno = 0;
 	*out = strtoul(val, &end, 10);
-	if (!*val || *end || errno || *out > max || val[0] == '-')
+	if (!*val || *end || errno || *out < min || *out > max ||
+	    val[0] == '-')
 		return cli_usage_error("mount",
 				       "invalid value '%s' for mount option "
-				       "'%s': give a number from 0 to %lu",
-				       val, opt, max);
+				       "'%s': give a number from %lu to %lu",
+				       val, opt, min, max);
 	return 0;
 }
 
@@ -94,7 +96,8 @@ static int mount_parse_seconds(const char *opt, const char *val,
 
 	errno = 0;
 	*out = strtod(val, &end);
-	if (!*val || *end || errno || *out < 0 || *out > 86400 * 365)
+	/* Written so that NaN, which compares false, is refused too. */
+	if (!*val || *end || errno || !(*out >= 0 && *out <= 86400 * 365))
 		return cli_usage_error("mount",
 				       "invalid value '%s' for mount option "
 				       "'%s': give seconds, e.g. 1 or 0.5",
@@ -133,19 +136,18 @@ int cli_mount_opt(const char *opt, const char *val,
 	} else if (!strcmp(opt, "defaults") && !val) {
 		return 0;
 	} else if (!strcmp(opt, "uid") && val) {
-		if (mount_parse_uint(opt, val, UINT32_MAX - 1, &n))
+		if (mount_parse_uint(opt, val, 0, UINT32_MAX - 1, &n))
 			return EXIT_USAGE;
 		cfg->force_uid = 1;
 		cfg->uid = (uid_t)n;
 	} else if (!strcmp(opt, "gid") && val) {
-		if (mount_parse_uint(opt, val, UINT32_MAX - 1, &n))
+		if (mount_parse_uint(opt, val, 0, UINT32_MAX - 1, &n))
 			return EXIT_USAGE;
 		cfg->force_gid = 1;
 		cfg->gid = (gid_t)n;
 	} else if (!strcmp(opt, "max_threads") && val) {
-		if (mount_parse_uint(opt, val, 1024, &n) || n == 0)
-			return cli_usage_error("mount",
-					       "max_threads must be 1 to 1024");
+		if (mount_parse_uint(opt, val, 1, 1024, &n))
+			return EXIT_USAGE;
 		cfg->max_threads = (unsigned)n;
 	} else if (!strcmp(opt, "io_uring") && val) {
 		if (!strcmp(val, "auto"))
@@ -640,7 +642,7 @@ int cli_mount_volume(struct volfs_cli *cli, const char *name,
 
 	if (volfs_name_check(name, &err) < 0) {
 		cli_error("%s", err.msg);
-		return EXIT_FAIL;
+		return EXIT_USAGE;
 	}
 	if (cfg->debug && !foreground)
 		return cli_usage_error("mount", "-o debug needs -f");

@@ -282,7 +282,7 @@ int cmd_serve(struct volfs_cli *cli, int argc, char **argv)
 	struct serve_src src = { 0 };
 	char dir[PATH_MAX];
 	unsigned long idle;
-	int c, rc, detach = 0;
+	int c, rc, detach = 0, socket_given = 0, no_docker = 0;
 	char *end;
 
 	cli_mount_defaults(cfg);
@@ -320,9 +320,10 @@ int cmd_serve(struct volfs_cli *cli, int argc, char **argv)
 					"an absolute path",
 					optarg);
 			o.docker_socket = optarg;
+			socket_given = 1;
 			break;
 		case 'N':
-			o.docker_socket = NULL;
+			no_docker = 1;
 			break;
 		case 'H':
 			o.docker_host = optarg;
@@ -336,6 +337,15 @@ int cmd_serve(struct volfs_cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error("serve", "'serve' takes no arguments");
+	/* Docker's API is asked only on behalf of the plugin. */
+	if (no_docker && (socket_given || o.docker_host))
+		return cli_usage_error("serve",
+				       "--no-docker turns the plugin off: "
+				       "give it without %s",
+				       socket_given ? "--docker-socket"
+						    : "--docker-host");
+	if (no_docker)
+		o.docker_socket = NULL;
 	rc = volfs_mkdir_p(mountpoint, 0755);
 	if (rc < 0) {
 		cli_error("cannot make mountpoint %s: %s", mountpoint,

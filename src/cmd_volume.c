@@ -489,6 +489,7 @@ int cmd_create(struct volfs_cli *cli, int argc, char **argv)
 		name = argv[optind];
 		if (volfs_name_check(name, &err) < 0) {
 			cli_error("%s", err.msg);
+			rc = EXIT_USAGE;
 			goto out;
 		}
 	}
@@ -847,7 +848,7 @@ int cmd_inspect(struct volfs_cli *cli, int argc, char **argv)
 				       "name");
 	nvalid = cv_check_names(argc - optind, argv + optind);
 	if (nvalid < argc - optind)
-		rc = EXIT_FAIL;
+		rc = EXIT_USAGE;
 	if (nvalid > 0) {
 		cat = cli_catalog(cli);
 		if (!cat)
@@ -929,7 +930,7 @@ int cmd_rm(struct volfs_cli *cli, int argc, char **argv)
 				       "'rm' needs at least one volume name");
 	nvalid = cv_check_names(argc - optind, argv + optind);
 	if (nvalid < argc - optind)
-		rc = EXIT_FAIL;
+		rc = EXIT_USAGE;
 	if (nvalid == 0)
 		return rc;
 	cat = cli_catalog(cli);

@@ -78,8 +78,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	if (strcmp(cli_progname, "volfs") != 0)
 		fprintf(stderr, "\nSee 'man 8 %s'.\n", cli_progname);
+	else if (cmd && *cmd)
+		fprintf(stderr, "\nSee 'volfs %s --help'.\n", cmd);
 	else
-		fprintf(stderr, "\nSee 'volfs %s --help'.\n", cmd ? cmd : "");
+		fprintf(stderr, "\nSee 'volfs --help'.\n");
 	return EXIT_USAGE;
 }
 

@@ -26,13 +26,13 @@ esc=$(printf 'a\033b')
 
 for name in '../x' 'a/b' '/abs' '' '.' '..' '.hidden' "$long256" "$tab" \
 	"$nl" "$ctl" "$esc" 'a b' 'x:y' 'ä' '_x' 'a*'; do
-	expect_exit 1 vol create -- "$name"
+	expect_exit 2 vol create -- "$name"
 	[ -s "$T/err" ] || fail "invalid name '$name' refused without a message"
 	assert_nothing "invalid name '$name'"
 done
 # A leading '-' without '--' is an unknown flag: a usage error.
 expect_exit 2 vol create -zzz
-expect_exit 1 vol create -- -dash
+expect_exit 2 vol create -- -dash
 assert_nothing "name -dash"
 [ ! -e "$T/x" ] && [ ! -e "$VOLFS_ROOT/x" ] || fail "'../x' created something"
 

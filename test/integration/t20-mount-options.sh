@@ -18,10 +18,21 @@ assert_grep "uid" "$T/err"
 expect_exit 2 vol mount -o entry_timeout=-1 v "$m"
 assert_grep "entry_timeout" "$T/err"
 expect_exit 2 vol mount -o max_threads=0 v "$m"
+# One message with the one range that is valid.
+expect_exit 2 vol mount -o max_threads=100000000 v "$m"
+assert_eq "$(grep -c 'max_threads' "$T/err")" 1 "lines naming max_threads"
+assert_grep "from 1 to 1024" "$T/err"
+# NaN compares false with every bound: each spelling is refused.
+for bad in nan -nan NAN inf; do
+	expect_exit 2 vol mount -o entry_timeout=$bad v "$m"
+	assert_grep "entry_timeout" "$T/err"
+	expect_exit 2 vol mount -o attr_timeout=$bad v "$m"
+	assert_grep "attr_timeout" "$T/err"
+done
 expect_exit 2 vol mount v
 expect_exit 2 vol mount -o debug v "$m"
 assert_grep "needs -f" "$T/err"
-expect_exit 1 vol mount "../v" "$m"
+expect_exit 2 vol mount "../v" "$m"
 assert_grep "invalid volume name" "$T/err"
 echo x >"$T/file"
 expect_exit 1 vol mount v "$T/file"
