@@ -21,6 +21,9 @@
 
 #include "cli.h"
 #include "volfs/fs.h"
+#include "volfs/loader.h"
+#include "volfs/options.h"
+#include "volfs/secret.h"
 #include "volfs/util.h"
 #include "volfs/volume.h"
 
@@ -504,6 +507,33 @@ static int mount_is_server(struct volfs_catalog *cat, pid_t pid)
 }
 
 /*
+ * Why the process serving volume name may fail to open it, as far as this
+ * process can tell without reaching the volume's storage: its row, its
+ * backend module, its sealed secrets (the key file is the same for both).
+ * Returns 0 when none of them is at fault, else -errno with the reason,
+ * which names the file at fault and what to do, in err.
+ */
+static int mount_explain(struct volfs_catalog *cat, const char *name,
+			 struct volfs_err *err)
+{
+	struct volfs_kvlist plain = { 0 };
+	const struct volfs_backend *be;
+	struct volfs_volume row;
+	int rc;
+
+	rc = volfs_catalog_get(cat, name, &row, err);
+	if (rc < 0)
+		return rc;
+	rc = volfs_backend_load(row.backend, &be, err);
+	if (rc == 0)
+		rc = volfs_opts_unseal(volfs_catalog_root(cat), be, name,
+				       row.opts, row.nopts, &plain, err);
+	volfs_kvlist_release(&plain);
+	volfs_volume_release(&row);
+	return rc;
+}
+
+/*
  * Mounts the live instance at live->target on dir too (a bind mount), so
  * that every mount of a volume is one file system: one ram volume's data,
  * one set of caches.  The attachment belongs to the serving daemon.
@@ -520,11 +550,23 @@ static int mount_share(struct volfs_catalog *cat, const char *name,
 	struct volfs_attachment a;
 
 	if (mount(live->target, dir, NULL, MS_BIND, NULL) < 0) {
-		if (errno == EPERM)
+		int e = errno;
+
+		if (e == EPERM)
 			return 0;
-		cli_error("cannot mount volume '%s' on %s: bind of its mount "
-			  "at %s: %s",
-			  name, dir, live->target, strerror(errno));
+		/* The serving process knows why, but a bind gets only its
+		 * errno: find the reason here where it can be found. */
+		if (mount_explain(cat, name, &err) < 0)
+			cli_error("cannot mount volume '%s' on %s: the volfs "
+				  "process serving it (pid %d) cannot open "
+				  "it: %s",
+				  name, dir, (int)live->pid, err.msg);
+		else
+			cli_error("cannot mount volume '%s' on %s: bind of "
+				  "its mount at %s: %s; the log of the volfs "
+				  "process serving it (pid %d) says why",
+				  name, dir, live->target, strerror(e),
+				  (int)live->pid);
 		return -1;
 	}
 	if ((cfg->readonly || cfg->noexec) &&

@@ -97,6 +97,32 @@ wait "$spid" || true
 wait_until 10 not_mounted "$srv" || fail "volfs serve left $srv mounted"
 assert_no_secret "$T/serve.err"
 
+# With serve running, volfs mount binds serve's instance; when serve cannot
+# open the volume, the mount says why, not only the errno of the bind.
+"$VOLFS" serve -m "$srv" --no-docker 2>"$T/serve2.err" &
+spid=$!
+track_pid "$spid"
+wait_until 10 is_mounted "$srv" || { cat "$T/serve2.err" >&2; fail "volfs serve did not mount $srv"; }
+cp "$KEY" "$T/key.good"
+head -c 32 /dev/urandom >"$KEY"
+expect_exit 1 vol mount s1 "$T/m3"
+assert_grep "process serving it \(pid $spid\) cannot open it" "$T/err"
+assert_grep "cannot decrypt option 'password' of volume 's1'" "$T/err"
+assert_no_secret "$T/err"
+head -c 10 /dev/urandom >"$KEY"
+expect_exit 1 vol mount s1 "$T/m3"
+assert_grep "$KEY" "$T/err"
+assert_no_grep "Invalid argument$" "$T/err"
+! is_mounted "$(abspath "$T/m3")" || fail "a failed mount left $T/m3 mounted"
+cat "$T/key.good" >"$KEY"
+expect_exit 0 vol mount s1 "$T/m3"
+echo "$(abspath "$T/m3")" >>"$T/mounts"
+assert_eq "$(head -1 "$T/m3/whoami")" "username=alice" "whoami of s1 bound from serve"
+vol umount "$T/m3"
+kill -TERM "$spid"
+wait "$spid" || true
+wait_until 10 not_mounted "$srv" || fail "volfs serve left $srv mounted"
+
 # A row written by a volfs that stored secrets in plaintext still opens,
 # with a warning, and inspect still hides it.  (Its own plaintext: SQLite
 # may keep deleted rows' bytes in free pages.)
