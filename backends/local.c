@@ -1185,6 +1185,7 @@ static int local_removexattr(void *vol, const char *path, const char *name)
 static const struct volfs_optdesc local_options[] = {
 	{
 		.key = "path",
+		.flags = VOLFS_OPT_HOST_DIR,
 		.help = "serve this existing host directory instead of "
 			"storage volfs manages (volfs rm leaves it alone)",
 	},

@@ -108,6 +108,13 @@ enum {
 	VOLFS_OPT_SECRET = 1u << 0,
 	/* The option must be given at create time. */
 	VOLFS_OPT_REQUIRED = 1u << 1,
+	/*
+	 * The value is a host directory the volume serves.  After validate()
+	 * the core resolves it (realpath()) and stores the real path, and
+	 * refuses "/", the state root, a directory inside it or containing
+	 * it, and a directory inside or containing another volume's.
+	 */
+	VOLFS_OPT_HOST_DIR = 1u << 2,
 };
 
 /* One option a backend accepts ("-o key=value" at create time). */
