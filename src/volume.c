@@ -612,10 +612,28 @@ static const char *vol_state_busy(enum volfs_volstate state)
 	return state == VOLFS_VOL_CREATING ? "being created" : "being removed";
 }
 
+/*
+ * Wipes the plaintext of ov's secret options (those of be, the volume's
+ * backend before open_as() handed it on) once the backend has opened
+ * the volume (backend.h: it keeps what it needs later), so that the
+ * daemon holds no copy of its own for as long as it serves.
+ */
+static void vol_wipe_secrets(struct volfs_open_volume *ov,
+			     const struct volfs_backend *be)
+{
+	for (size_t i = 0; i < ov->opts.n; i++) {
+		char *value = (char *)ov->opts.v[i].value;
+
+		if (volfs_opt_is_secret(be, ov->opts.v[i].key))
+			explicit_bzero(value, strlen(value));
+	}
+}
+
 int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 		      struct volfs_open_volume **out,
 		      struct volfs_err *err)
 {
+	const struct volfs_backend *loaded;
 	struct volfs_open_volume *ov;
 	char msg[VOLFS_ERR_MAX] = "";
 	unsigned caps;
@@ -664,6 +682,7 @@ int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 	vol_volinfo(&ov->vi, ov->row.name, ov->state_dir, ov->opts.v,
 		    ov->opts.n);
 	/* open_as() may hand the volume to another table (ov->be). */
+	loaded = ov->be;
 	if (ov->be->open_as)
 		rc = ov->be->open_as(&ov->vi, &ov->state, &ov->be, msg,
 				     sizeof(msg));
@@ -674,6 +693,7 @@ int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 			      vol_be_msg(msg, rc));
 		goto err_dir;
 	}
+	vol_wipe_secrets(ov, loaded);
 	caps = ov->be->volume_caps ? ov->be->volume_caps(ov->state)
 				   : ov->be->caps;
 	ov->serialize = !(caps & VOLFS_CAP_THREADSAFE);

@@ -153,7 +153,10 @@ struct volfs_volinfo {
 	 * are called; the core removes it after destroy(). */
 	const char *state_dir;
 	/* The options the volume was created with, secrets decrypted.  Keys
-	 * are unique and all appear in the backend's options table. */
+	 * are unique and all appear in the backend's options table.  Once
+	 * open() has returned, the values of VOLFS_OPT_SECRET options are
+	 * wiped (empty strings): a backend that needs one later keeps it
+	 * itself, in as few copies as it can. */
 	const struct volfs_kv *opts;
 	size_t nopts;
 	/* Logging through the core: syslog level, printf format.  Never log
