@@ -106,4 +106,19 @@ chmod 0640 "$mnt/rootonly" || fail "root cannot chmod through the mount"
 assert_eq "$(stat -c %a "$h/rootonly")" 640 "mode after root's chmod"
 chown 0:1000 "$mnt/rootonly" || fail "root cannot chgrp through the mount"
 assert_eq "$(stat -c %g "$h/rootonly")" 1000 "group after root's chgrp"
+
+# The same rule on a ram volume, whose owners volfs itself keeps.
+vol create -b ram -o size=8m -o store=daemon r >/dev/null
+mount_vol r "$T/rmnt" uid=1000,gid=1000,allow_other
+rm_=$(abspath "$T/rmnt")
+echo secret >"$rm_/rootonly"
+chmod 0600 "$rm_/rootonly"
+mkdir "$rm_/pub"
+chmod 1777 "$rm_/pub"
+expect_fail as_user chmod 4755 "$rm_/rootonly"
+expect_fail as_user chown 1000 "$rm_/rootonly"
+assert_eq "$(stat -c %a "$rm_/rootonly")" 600 "mode of root's file on ram"
+as_user sh -c "echo mine >'$rm_/pub/own'" || fail "uid 1000 cannot create on ram"
+as_user chmod 0640 "$rm_/pub/own" || fail "uid 1000 cannot chmod its file on ram"
+assert_eq "$(stat -c %a "$rm_/pub/own")" 640 "mode of uid 1000's file on ram"
 exit 0
