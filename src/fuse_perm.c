@@ -111,7 +111,14 @@ int fs_perm_setattr(fuse_req_t req, struct volfs_fs *fs, struct fs_at *at,
 		return rc;
 	owner = ctx->uid == st.st_uid;
 	if (to_set & FUSE_SET_ATTR_MODE) {
-		if (!owner && !fs_perm_priv(req, CAP_FOWNER))
+		mode_t now = st.st_mode & 07777, want = attr->st_mode & 07777;
+		mode_t setid = S_ISUID | S_ISGID;
+
+		/* Only dropping set-ID bits, as the kernel does before a
+		 * write where volfs does not clear them itself: that gives
+		 * no one anything. */
+		if (!owner && ((want & ~now) || ((now ^ want) & ~setid)) &&
+		    !fs_perm_priv(req, CAP_FOWNER))
 			return -EPERM;
 		/* The kernel drops set-group-ID, not the chmod, for a
 		 * caller outside the file's group. */

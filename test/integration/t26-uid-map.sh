@@ -74,6 +74,10 @@ expect_fail as_user ln "$mnt/suid" "$mnt/pub/suid-link"
 [ ! -e "$h/pub/suid-link" ] || fail "uid 1000 linked root's set-user-ID program"
 assert_eq "$(stat -c %a "$h/suid")" 4755 "mode of root's suid program"
 as_user ln "$mnt/id" "$mnt/pub/id-link" || fail "uid 1000 cannot link a plain file"
+# Writing root's set-user-ID file (the mapping lets it) clears the bit,
+# as any write by a non-owner does.
+as_user sh -c "echo >>'$mnt/suid'" || fail "uid 1000 cannot write root's set-user-ID file"
+assert_eq "$(stat -c %a "$h/suid")" 755 "mode of root's suid file after uid 1000 wrote it"
 
 # What uid 1000 really owns it still manages as its owner.
 as_user sh -c "echo mine >'$mnt/pub/own'" || fail "uid 1000 cannot create a file"
