@@ -48,6 +48,16 @@ assert_eq "$(vol inspect viaLink | jq -r '.[0].options.path')" \
 ln -sfn "$T/h3" "$T/link"
 mount_vol viaLink "$T/mnt"
 assert_eq "$(cat "$T/mnt/which")" first "file served after the link moved"
+vol umount "$T/mnt"
+# A directory on the way replaced by a symlink since create: not followed.
+mkdir -p "$T/up/d"
+vol create -o path="$T/up/d" swapped >/dev/null
+mv "$T/up" "$T/up.old"
+ln -s "$T/h3" "$T/up"
+mkdir -p "$T/mnt5"
+expect_exit 1 vol mount swapped "$T/mnt5"
+assert_grep "leads through a symlink" "$T/err"
+assert_no_grep . "$T/out"
 
 # The plugin goes through the same create.
 SOCK=$T/plugin.sock
