@@ -104,13 +104,19 @@ static void smb_md4(const unsigned char *m, size_t len, unsigned char out[16])
 static long smb_utf8_next(const unsigned char **p)
 {
 	const unsigned char *s = *p;
-	int more = s[0] < 0x80 ? 0 : s[0] >= 0xf0 && s[0] < 0xf5 ? 3
-				 : s[0] >= 0xe0		      ? 2
-				 : s[0] >= 0xc2 && s[0] < 0xe0 ? 1
-							       : -1;
+	int more;
 	long cp;
 
-	if (more < 0)
+	/* How many continuation bytes the first byte announces. */
+	if (s[0] < 0x80)
+		more = 0;
+	else if (s[0] >= 0xc2 && s[0] < 0xe0)
+		more = 1;
+	else if (s[0] >= 0xe0 && s[0] < 0xf0)
+		more = 2;
+	else if (s[0] >= 0xf0 && s[0] < 0xf5)
+		more = 3;
+	else
 		return -1;
 	cp = more ? s[0] & (0x3f >> more) : s[0];
 	for (int i = 1; i <= more; i++) {
