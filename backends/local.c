@@ -580,6 +580,61 @@ out:
 	return rc;
 }
 
+/*
+ * Opens the host directory of a path= volume, stored as its real path at
+ * create, without following a symlink on the way: one that appeared since
+ * (put there by whoever may write a directory above) would have the
+ * volume serve another tree.
+ */
+static int local_open_host(const char *host, char *err, size_t errlen)
+{
+	char rel[PATH_MAX], *real;
+	const char *p = host;
+	size_t n = 0;
+	int top, fd;
+
+	if (strlen(host) >= sizeof(rel))
+		return volfs_be_errf(err, errlen, -ENAMETOOLONG,
+				     "option 'path': %s: %s", host,
+				     volfs_be_strerror(-ENAMETOOLONG));
+	/* Relative to "/", with no empty components. */
+	while (*p) {
+		while (*p == '/')
+			p++;
+		while (*p && *p != '/')
+			rel[n++] = *p++;
+		if (*p && p[strspn(p, "/")])
+			rel[n++] = '/';
+	}
+	rel[n] = '\0';
+	top = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (top < 0)
+		fd = -errno;
+	else
+		fd = n ? local_open_beneath(top, rel, O_PATH | O_DIRECTORY, 0)
+		       : -EINVAL;
+	if (top >= 0)
+		close(top);
+	if (fd >= 0)
+		return fd;
+	real = realpath(host, NULL);
+	if (fd == -ELOOP || (real && strcmp(real, host) != 0)) {
+		volfs_be_errf(err, errlen, -ELOOP,
+			      "option 'path': %s leads through a symlink, "
+			      "which volfs does not follow: put the "
+			      "directory back, or create the volume again "
+			      "with the directory's real path%s%s",
+			      host, real ? " " : "", real ? real : "");
+		free(real);
+		return -ELOOP;
+	}
+	free(real);
+	return volfs_be_errf(err, errlen, fd,
+			     "option 'path': %s: %s: check that the host "
+			     "directory still exists",
+			     host, volfs_be_strerror(fd));
+}
+
 static int local_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		      size_t errlen)
 {
@@ -587,14 +642,9 @@ static int local_open(const struct volfs_volinfo *vi, void **vol, char *err,
 	int rootfd, sfd, rc;
 
 	if (host) {
-		rootfd = open(host, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (rootfd < 0) {
-			rc = -errno;
-			return volfs_be_errf(err, errlen, rc,
-					     "option 'path': %s: %s: check that "
-					     "the host directory still exists",
-					     host, volfs_be_strerror(rc));
-		}
+		rootfd = local_open_host(host, err, errlen);
+		if (rootfd < 0)
+			return rootfd;
 	} else {
 		sfd = open(vi->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (sfd < 0) {
@@ -1185,6 +1235,7 @@ static int local_removexattr(void *vol, const char *path, const char *name)
 static const struct volfs_optdesc local_options[] = {
 	{
 		.key = "path",
+		.flags = VOLFS_OPT_HOST_DIR,
 		.help = "serve this existing host directory instead of "
 			"storage volfs manages (volfs rm leaves it alone)",
 	},

@@ -374,7 +374,7 @@ static void smb_auth_cb(SMBCCTX *ctx, const char *srv, const char *shr,
 			return;
 		}
 	}
-	snprintf(pw, (size_t)pwlen, "%s", v->p.password);
+	smb_secret_copy(&v->pw, pw, pwlen > 0 ? (size_t)pwlen : 0);
 }
 
 static SMBCCTX *smb_ctx_new(struct smb_vol *v, struct smb_conn *c)
@@ -394,6 +394,8 @@ static SMBCCTX *smb_ctx_new(struct smb_vol *v, struct smb_conn *c)
 	smbc_setOptionUserData(ctx, c);
 	smbc_setFunctionAuthDataWithContext(ctx, smb_auth_cb);
 	smbc_setOptionNoAutoAnonymousLogin(ctx, 1);
+	/* The callback gives the password's NT hash (smb_secret.c). */
+	smbc_setOptionUseNTHash(ctx, 1);
 	smbc_setOptionUseKerberos(ctx, 0);
 	smbc_setOptionFallbackAfterKerberos(ctx, 1);
 	smbc_setOptionCaseSensitive(ctx, 1);
@@ -633,6 +635,7 @@ static void smb_close(void *vol)
 	pthread_mutex_destroy(&v->q_lock);
 	pthread_cond_destroy(&v->cond);
 	pthread_mutex_destroy(&v->lock);
+	smb_secret_drop(&v->pw);
 	free(v->base);
 	free(v);
 }
@@ -652,6 +655,21 @@ static int smb_vol_new(const struct volfs_volinfo *vi, struct smb_vol **out,
 	rc = smb_params(vi, &v->p, err, errlen);
 	if (rc)
 		goto err_free;
+	/* The core wipes its copy once open() returns. */
+	rc = smb_secret_keep(&v->pw, v->p.password);
+	v->p.password = NULL;
+	if (rc == -EILSEQ) {
+		rc = volfs_be_errf(err, errlen, -EINVAL,
+				   "option 'password' is not valid UTF-8: "
+				   "give it in UTF-8");
+		goto err_free;
+	}
+	if (rc) {
+		rc = volfs_be_errf(err, errlen, rc,
+				   "cannot keep the password: %s",
+				   strerror(-rc));
+		goto err_free;
+	}
 	v->base = smb_make_base(&v->p);
 	if (!v->base) {
 		rc = volfs_be_errf(err, errlen, -ENAMETOOLONG,
@@ -684,6 +702,7 @@ static int smb_vol_new(const struct volfs_volinfo *vi, struct smb_vol **out,
 	return 0;
 
 err_free:
+	smb_secret_drop(&v->pw);
 	free(v->base);
 	free(v);
 	return rc;

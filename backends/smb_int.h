@@ -70,6 +70,15 @@ struct smb_params {
 	unsigned ttl_ms;
 };
 
+/*
+ * The credential the connections made after open() log in with: the
+ * password's NT hash, masked (smb_secret.c says why).
+ */
+struct smb_secret {
+	unsigned char *page;
+	size_t len, size;
+};
+
 struct smb_vol;
 
 struct smb_conn {
@@ -154,7 +163,9 @@ struct smb_job {
 };
 
 struct smb_vol {
+	/* p.password is NULL once the volume is made: pw holds it. */
 	struct smb_params p;
+	struct smb_secret pw;
 	/* "smb://HOST/SHARE[/SUBDIR]", URL-encoded. */
 	char *base;
 	pthread_mutex_t lock;
@@ -218,6 +229,15 @@ int smb_stat_url(struct smb_vol *v, unsigned i, const char *url,
 		 struct stat *st);
 /* Whether path names a removed file still open (SMB_HIDDEN). */
 int smb_is_hidden(const char *path);
+
+/* smb_secret.c: the credential.  Keeps password's NT hash in s: 0,
+ * -EILSEQ when password is not UTF-8, -ENOMEM. */
+int smb_secret_keep(struct smb_secret *s, const char *password);
+/* Copies the NT hash in hex into buf (size bytes, NUL-terminated), for
+ * libsmbclient's credentials callback. */
+void smb_secret_copy(const struct smb_secret *s, char *buf, size_t size);
+/* Wipes and frees what s holds (an empty s is fine). */
+void smb_secret_drop(struct smb_secret *s);
 
 /* smb_opts.c: options and URLs. */
 /* The options of vi into p: 0, or -errno with err saying which is wrong. */

@@ -290,6 +290,22 @@ int fs_open_at(struct volfs_fs *fs, struct fs_at *at, int flags, mode_t mode,
 struct fs_vol *fs_vol_new(struct volfs_fs *fs, struct volfs_open_volume *ov,
 			  const char *name);
 
+/* fuse_perm.c: checks past the kernel's.  Whether the caller of req holds
+ * capability cap (a caller that is gone: whether it ran as root). */
+int fs_caller_cap(fuse_req_t req, int cap);
+/* On a mount with uid= or gid=, whether the caller of req may make the
+ * owner's changes of a setattr of at (fh: its handle or VOLFS_NO_FH),
+ * decided against the file's real owner: 0 or -EPERM (or the -errno of
+ * getting its attributes).  May clear S_ISGID in attr's mode, as the
+ * kernel does for a caller outside the file's group. */
+int fs_perm_setattr(fuse_req_t req, struct volfs_fs *fs, struct fs_at *at,
+		    uint64_t fh, struct stat *attr, int to_set);
+/* The same for setting or removing extended attribute name of at. */
+int fs_perm_xattr(fuse_req_t req, struct volfs_fs *fs, struct fs_at *at,
+		  const char *name);
+/* The same for a new hard link to at. */
+int fs_perm_link(fuse_req_t req, struct volfs_fs *fs, struct fs_at *at);
+
 /* fuse_file.c: the handlers of open files; and, for fuse_session.c's
  * shutdown, releases f's backend handle and frees f: 0 or the backend's
  * -errno. */

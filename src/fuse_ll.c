@@ -131,32 +131,6 @@ int fs_getattr_at(struct fs_at *at, uint64_t fh, struct stat *st)
 }
 
 /*
- * Whether the caller of req holds CAP_FSETID, which lets it keep the
- * set-ID bits of a file it writes or truncates.  Read from its
- * /proc/PID/status; a caller that is gone counts as privileged if it ran
- * as root.  Only asked when a file has such bits.
- */
-static int fs_caller_fsetid(fuse_req_t req)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	unsigned long long caps = 0;
-	char path[64], line[256];
-	int found = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)ctx->pid);
-	f = ctx->pid > 0 ? fopen(path, "re") : NULL;
-	if (!f)
-		return ctx->uid == 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "CapEff: %llx", &caps) == 1;
-	fclose(f);
-	if (!found)
-		return ctx->uid == 0;
-	return !!(caps & (1ULL << CAP_FSETID));
-}
-
-/*
  * With FUSE_HANDLE_KILLPRIV_V2 the kernel leaves it to volfs to clear
  * set-user-ID and set-group-ID when a file is written or truncated by a
  * caller without CAP_FSETID (req; NULL when the kernel has already decided
@@ -190,7 +164,7 @@ static int fs_kill_priv(fuse_req_t req, struct volfs_fs *fs, struct fs_vol *v,
 			return rc;
 	}
 	kill = fs_priv_bits(st.st_mode);
-	if (!kill || (req && fs_caller_fsetid(req)))
+	if (!kill || (req && fs_caller_cap(req, CAP_FSETID)))
 		return 0;
 	if (fd >= 0) {
 		rc = fs_at(fs, ino, fh, &at);
@@ -769,6 +743,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	FS_WRITABLE(fs, req);
 	rc = fs_at(fs, ino, fh, &at);
+	if (rc == 0)
+		rc = fs_perm_setattr(req, fs, &at, fh, attr, to_set);
 	FS_CHECK(req, rc);
 	if ((to_set & FUSE_SET_ATTR_MODE) &&
 	    fs_priv_bits(S_IFREG | attr->st_mode))
@@ -883,6 +859,8 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		rc = fs_at_child(fs, newparent, newname, &to);
 	if (rc == 0 && from.v != to.v)
 		rc = -EXDEV;
+	if (rc == 0 && from.v->be->link)
+		rc = fs_perm_link(req, fs, &from);
 	FS_CHECK(req, rc);
 	FS_HAVE_OP(req, from, link, EPERM);
 	fs_vlock(from.v);
@@ -1066,6 +1044,8 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	FS_WRITABLE(fs, req);
 	rc = fs_xattr_at(fs, ino, &at);
+	if (rc == 0 && at.v->be->setxattr)
+		rc = fs_perm_xattr(req, fs, &at, name);
 	FS_CHECK(req, rc);
 	FS_HAVE_XATTR_OP(req, fs, at, setxattr);
 	fs_vlock(at.v);
@@ -1145,6 +1125,8 @@ static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 	FS_WRITABLE(fs, req);
 	rc = fs_xattr_at(fs, ino, &at);
+	if (rc == 0 && at.v->be->removexattr)
+		rc = fs_perm_xattr(req, fs, &at, name);
 	FS_CHECK(req, rc);
 	FS_HAVE_XATTR_OP(req, fs, at, removexattr);
 	fs_vlock(at.v);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,25 @@
 #define SEC_TAG_LEN 16
 /* Bound on a plaintext value: options are short strings. */
 #define SEC_VALUE_MAX (64 * 1024)
+
+/*
+ * A process that holds a secret's plaintext leaves no core dump, and its
+ * /proc/PID files (mem, environ, maps) belong to root, so that neither
+ * hands the secret to whoever reads them.  Asked of every process that
+ * seals or opens one; it stays so for the process's life.
+ */
+static void sec_no_dump(void)
+{
+	static int done;
+
+	if (__atomic_exchange_n(&done, 1, __ATOMIC_RELAXED))
+		return;
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		volfs_log(VOLFS_LOG_WARNING,
+			  "cannot keep secrets out of core dumps "
+			  "(PR_SET_DUMPABLE): %s",
+			  strerror(errno));
+}
 
 static int sec_random(unsigned char *buf, size_t len)
 {
@@ -524,6 +544,7 @@ int volfs_opts_seal(const char *root, const struct volfs_backend *be,
 					      volume, strerror(-rc));
 			continue;
 		}
+		sec_no_dump();
 		if (!k) {
 			rc = volfs_secret_key_load(root, 1, &k, err);
 			if (rc < 0)
@@ -557,6 +578,8 @@ int volfs_opts_unseal(const char *root, const struct volfs_backend *be,
 	for (size_t i = 0; i < n && rc >= 0; i++) {
 		const char *key = opts[i].key, *value = opts[i].value;
 
+		if (volfs_opt_is_secret(be, key))
+			sec_no_dump();
 		if (!volfs_opt_is_secret(be, key) ||
 		    !volfs_secret_is_sealed(value)) {
 			if (volfs_opt_is_secret(be, key))

@@ -148,6 +148,180 @@ static int vol_opts_plain(const struct volfs_backend *be,
 	return rc < 0 ? rc : volfs_opts_check(be, plain->v, plain->n, err);
 }
 
+/* Whether the resolved directory a is b or inside it. */
+static int vol_path_under(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	if (n == 1)
+		return 1;
+	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+/* What the check of one host directory needs, gathered once. */
+struct vol_hostdir {
+	struct volfs_catalog *cat;
+	const char *name;
+	/* The state root, resolved. */
+	char *root;
+	/* The other volumes, read when first needed (n < 0: not yet). */
+	struct volfs_volume *vols;
+	int n;
+};
+
+/* Checks dir against volume v's host directories (key: the option). */
+static int vol_host_dir_other(const char *key, const char *dir,
+			      const struct volfs_volume *v,
+			      struct volfs_err *err)
+{
+	const struct volfs_backend *be;
+	struct volfs_err tmp = { "" };
+	int rc = 0;
+
+	if (volfs_backend_load(v->backend, &be, &tmp) < 0)
+		return 0;
+	for (const struct volfs_optdesc *o = be->options; o && o->key; o++) {
+		const char *val = volfs_kv_get(v->opts, v->nopts, o->key);
+		char *other;
+
+		if (!(o->flags & VOLFS_OPT_HOST_DIR) || !val)
+			continue;
+		/* Stored resolved, but older catalogs may hold a link. */
+		other = realpath(val, NULL);
+		if (!other)
+			other = strdup(val);
+		if (!other)
+			return volfs_err_set(err, -ENOMEM, "%s",
+					     strerror(ENOMEM));
+		if (strcmp(dir, other) == 0)
+			rc = volfs_err_set(err, -EEXIST,
+					   "option '%s': %s is already served "
+					   "by volume '%s': use that volume, "
+					   "or remove it first",
+					   key, dir, v->name);
+		else if (vol_path_under(dir, other))
+			rc = volfs_err_set(err, -EINVAL,
+					   "option '%s': %s is inside %s, "
+					   "which volume '%s' serves: give a "
+					   "directory that no other volume "
+					   "serves, or use volume '%s'",
+					   key, dir, other, v->name, v->name);
+		else if (vol_path_under(other, dir))
+			rc = volfs_err_set(err, -EINVAL,
+					   "option '%s': %s contains %s, "
+					   "which volume '%s' serves: give a "
+					   "directory that holds no other "
+					   "volume's",
+					   key, dir, other, v->name);
+		free(other);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Checks one resolved host directory (the value of option key). */
+static int vol_host_dir_check(struct vol_hostdir *h, const char *key,
+			      const char *dir, struct volfs_err *err)
+{
+	const char *what = "the catalog, the secret key and the data of "
+			   "managed volumes";
+	int n;
+
+	if (strcmp(dir, "/") == 0)
+		return volfs_err_set(err, -EINVAL,
+				     "option '%s': / is the whole host: give "
+				     "the directory to share, such as /srv/%s",
+				     key, h->name);
+	if (vol_path_under(dir, h->root))
+		return volfs_err_set(err, -EINVAL,
+				     "option '%s': %s is %sthe volfs state "
+				     "directory %s, which holds %s: give a "
+				     "directory outside it, or leave out %s= "
+				     "to let volfs manage the data",
+				     key, dir,
+				     strcmp(dir, h->root) ? "inside " : "",
+				     h->root, what, key);
+	if (vol_path_under(h->root, dir))
+		return volfs_err_set(err, -EINVAL,
+				     "option '%s': %s contains the volfs "
+				     "state directory %s, which holds %s: give "
+				     "a directory that does not contain it",
+				     key, dir, h->root, what);
+	if (h->n < 0) {
+		n = volfs_catalog_list(h->cat, &h->vols, err);
+		if (n < 0)
+			return n;
+		h->n = n;
+	}
+	for (int i = 0; i < h->n; i++) {
+		int rc;
+
+		if (strcmp(h->vols[i].name, h->name) == 0)
+			continue;
+		rc = vol_host_dir_other(key, dir, &h->vols[i], err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * The host directories the volume is to serve (VOLFS_OPT_HOST_DIR options,
+ * which validate() has found to be directories): each is replaced in plain
+ * by its real path, so that what is served does not change when a symlink
+ * on the way does later, and refused where it would expose more than the
+ * volume's own data: the whole host, volfs's state (the catalog, the
+ * secret key, managed volumes' data), or another volume's directory.
+ */
+static int vol_host_dirs(struct volfs_catalog *cat,
+			 const struct volfs_backend *be, const char *name,
+			 struct volfs_kvlist *plain, struct volfs_err *err)
+{
+	struct vol_hostdir h = { .cat = cat, .name = name, .n = -1 };
+	const char *root = volfs_catalog_root(cat);
+	int rc = 0;
+
+	for (const struct volfs_optdesc *o = be->options; o && o->key; o++) {
+		const char *val = volfs_kvlist_get(plain, o->key);
+		char *dir;
+
+		if (!(o->flags & VOLFS_OPT_HOST_DIR) || !val)
+			continue;
+		if (!h.root) {
+			h.root = realpath(root, NULL);
+			if (!h.root)
+				h.root = strdup(root);
+			if (!h.root) {
+				rc = volfs_err_set(err, -ENOMEM, "%s",
+						   strerror(ENOMEM));
+				break;
+			}
+		}
+		dir = realpath(val, NULL);
+		if (!dir) {
+			rc = -errno;
+			volfs_err_set(err, rc,
+				      "option '%s': cannot resolve %s: %s: "
+				      "give an existing directory",
+				      o->key, val, strerror(-rc));
+			break;
+		}
+		rc = vol_host_dir_check(&h, o->key, dir, err);
+		if (rc == 0 && strcmp(dir, val) != 0)
+			rc = volfs_kvlist_set(plain, o->key, dir);
+		if (rc == -ENOMEM)
+			volfs_err_set(err, rc, "%s", strerror(ENOMEM));
+		free(dir);
+		if (rc < 0)
+			break;
+	}
+	if (h.n > 0)
+		volfs_volumes_free(h.vols, (size_t)h.n);
+	free(h.root);
+	return rc;
+}
+
 int volfs_volume_check_opts(const struct volfs_backend *be,
 			    const struct volfs_kv *opts, size_t nopts,
 			    struct volfs_err *err)
@@ -167,6 +341,7 @@ int volfs_volume_create(struct volfs_catalog *cat, const char *name,
 {
 	struct volfs_kvlist plain = { 0 }, sealed = { 0 };
 	const struct volfs_backend *be;
+	struct volfs_err tmp = { "" };
 	struct volfs_volinfo vi;
 	struct volfs_volume v;
 	char random_name[65], msg[VOLFS_ERR_MAX] = "";
@@ -217,6 +392,13 @@ int volfs_volume_create(struct volfs_catalog *cat, const char *name,
 			goto err_free;
 		}
 	}
+	rc = vol_host_dirs(cat, be, name, &plain, &tmp);
+	if (rc < 0) {
+		volfs_err_set(err, rc, "cannot create volume '%s': %s", name,
+			      tmp.msg);
+		goto err_free;
+	}
+	vol_volinfo(&vi, name, state_dir, plain.v, plain.n);
 	rc = volfs_opts_seal(volfs_catalog_root(cat), be, name, plain.v,
 			     plain.n, &sealed, err);
 	if (rc < 0)
@@ -430,10 +612,28 @@ static const char *vol_state_busy(enum volfs_volstate state)
 	return state == VOLFS_VOL_CREATING ? "being created" : "being removed";
 }
 
+/*
+ * Wipes the plaintext of ov's secret options (those of be, the volume's
+ * backend before open_as() handed it on) once the backend has opened
+ * the volume (backend.h: it keeps what it needs later), so that the
+ * daemon holds no copy of its own for as long as it serves.
+ */
+static void vol_wipe_secrets(struct volfs_open_volume *ov,
+			     const struct volfs_backend *be)
+{
+	for (size_t i = 0; i < ov->opts.n; i++) {
+		char *value = (char *)ov->opts.v[i].value;
+
+		if (volfs_opt_is_secret(be, ov->opts.v[i].key))
+			explicit_bzero(value, strlen(value));
+	}
+}
+
 int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 		      struct volfs_open_volume **out,
 		      struct volfs_err *err)
 {
+	const struct volfs_backend *loaded;
 	struct volfs_open_volume *ov;
 	char msg[VOLFS_ERR_MAX] = "";
 	unsigned caps;
@@ -482,6 +682,7 @@ int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 	vol_volinfo(&ov->vi, ov->row.name, ov->state_dir, ov->opts.v,
 		    ov->opts.n);
 	/* open_as() may hand the volume to another table (ov->be). */
+	loaded = ov->be;
 	if (ov->be->open_as)
 		rc = ov->be->open_as(&ov->vi, &ov->state, &ov->be, msg,
 				     sizeof(msg));
@@ -492,6 +693,7 @@ int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 			      vol_be_msg(msg, rc));
 		goto err_dir;
 	}
+	vol_wipe_secrets(ov, loaded);
 	caps = ov->be->volume_caps ? ov->be->volume_caps(ov->state)
 				   : ov->be->caps;
 	ov->serialize = !(caps & VOLFS_CAP_THREADSAFE);

@@ -108,6 +108,13 @@ enum {
 	VOLFS_OPT_SECRET = 1u << 0,
 	/* The option must be given at create time. */
 	VOLFS_OPT_REQUIRED = 1u << 1,
+	/*
+	 * The value is a host directory the volume serves.  After validate()
+	 * the core resolves it (realpath()) and stores the real path, and
+	 * refuses "/", the state root, a directory inside it or containing
+	 * it, and a directory inside or containing another volume's.
+	 */
+	VOLFS_OPT_HOST_DIR = 1u << 2,
 };
 
 /* One option a backend accepts ("-o key=value" at create time). */
@@ -146,7 +153,10 @@ struct volfs_volinfo {
 	 * are called; the core removes it after destroy(). */
 	const char *state_dir;
 	/* The options the volume was created with, secrets decrypted.  Keys
-	 * are unique and all appear in the backend's options table. */
+	 * are unique and all appear in the backend's options table.  Once
+	 * open() has returned, the values of VOLFS_OPT_SECRET options are
+	 * wiped (empty strings): a backend that needs one later keeps it
+	 * itself, in as few copies as it can. */
 	const struct volfs_kv *opts;
 	size_t nopts;
 	/* Logging through the core: syslog level, printf format.  Never log
