@@ -108,6 +108,10 @@ enum {
 	VOLFS_OPT_SECRET = 1u << 0,
 	/* The option must be given at create time. */
 	VOLFS_OPT_REQUIRED = 1u << 1,
+	/* The value names a file on the host that volfs reads (as root, in
+	 * a daemon): a caller acting for someone less trusted, such as the
+	 * Docker plugin, refuses the option. */
+	VOLFS_OPT_HOST_FILE = 1u << 2,
 };
 
 /* One option a backend accepts ("-o key=value" at create time). */
