@@ -48,6 +48,17 @@ int volfs_volume_create(struct volfs_catalog *cat, const char *name,
 			struct volfs_err *err);
 
 /*
+ * As volfs_volume_create(), for an anonymous volume whose name the caller
+ * chose (Docker names the volumes of `docker run -v /path` itself): the
+ * volume is marked anonymous, so `volfs prune` removes it when unused.
+ * name must not be NULL.
+ */
+int volfs_volume_create_anonymous(struct volfs_catalog *cat,
+				  const char *name, const char *backend,
+				  const struct volfs_kv *opts, size_t nopts,
+				  struct volfs_err *err);
+
+/*
  * Removes a volume: refused with -EBUSY (naming its users) while attached,
  * unless force; then the backend's destroy() deletes its data, the state
  * directory is removed and the catalog row deleted.  If destroy() fails the
