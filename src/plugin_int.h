@@ -1,15 +1,77 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The Docker plugin's socket, shared by plugin.c (the protocol) and
- * plugin_sock.c (binding the socket, and keeping every connection to a
- * deadline so that slow or silent clients cannot starve Docker).
+ * The Docker plugin's insides, shared by plugin.c (the protocol),
+ * plugin_http.c (libmicrohttpd: requests in, answers out) and plugin_sock.c
+ * (binding the socket, and keeping every connection to a deadline so that
+ * slow or silent clients cannot starve Docker).
  */
 #ifndef VOLFS_PLUGIN_INT_H
 #define VOLFS_PLUGIN_INT_H
 
+#include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 
+#include "volfs/catalog.h"
 #include "volfs/err.h"
+
+/* Docker's requests are a few hundred bytes; anything far larger is not
+ * Docker talking. */
+#define PLUGIN_MAX_BODY (64 * 1024)
+/* Catalog handles kept open between requests. */
+#define PLUGIN_POOL_KEEP 64
+
+struct plugin_refreq;
+
+struct volfs_plugin {
+	struct MHD_Daemon *mhd;
+	struct plugin_guard *guard;
+	char *socket_path;
+	char *mountpoint;
+	char *root;
+	char *docker_host;
+	/* Idle catalog handles, one taken per request. */
+	pthread_mutex_t lock;
+	/* Catalog writes of this process queue here, in order, instead of
+	 * polling SQLite's write lock with sleeps.  Only the group commit
+	 * takes it: nothing that may wait for a backend or a disk does. */
+	pthread_mutex_t wlock;
+	/* Reference changes waiting for the next group commit, oldest
+	 * first; the thread that finds no commit running commits everything
+	 * queued. */
+	pthread_mutex_t qlock;
+	struct plugin_refreq *queue, **queue_tail;
+	int committing;
+	struct volfs_catalog *pool[PLUGIN_POOL_KEEP];
+	size_t npool;
+};
+
+/* One request's body as it arrives. */
+struct plugin_req {
+	char *body;
+	size_t len;
+	int too_large;
+	/* A Mount's reference, given back if its answer is not delivered:
+	 * the client gave up and will not Unmount (Docker may retry the
+	 * Mount with the same ID). */
+	char *undo_volume, *undo_consumer;
+};
+
+/* An answer: HTTP status and a JSON object (owned). */
+struct plugin_reply {
+	unsigned status;
+	json_t *json;
+	/* Set (owned) by a Mount that took a reference. */
+	char *ref_volume, *ref_consumer;
+};
+
+/* Answers one complete request (plugin.c) into r. */
+void plugin_dispatch(struct volfs_plugin *p, const char *url,
+		     const char *method, struct plugin_req *req,
+		     struct plugin_reply *r);
+
+/* Drops the reference of req's Mount, whose answer was not delivered. */
+void plugin_mount_undo(struct volfs_plugin *p, struct plugin_req *req);
 
 /*
  * The whole of a request (from the connection's accept, or from the
