@@ -442,7 +442,9 @@ static int psock_clear(const struct sockaddr_un *sa, struct volfs_err *err)
 				     "not a socket; remove it yourself or "
 				     "choose another --docker-socket",
 				     path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: a live plugin with a full backlog answers EAGAIN
+	 * instead of keeping this serve waiting. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return volfs_err_set(err, -errno, "cannot make a socket: %s",
 				     strerror(errno));
