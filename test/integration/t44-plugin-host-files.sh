@@ -7,7 +7,7 @@
 # Mounts of other volumes; a name that is not ASCII is a 400 with a JSON
 # error saying which names are allowed.
 . "$VOLFS_SRCDIR/test/integration/lib.sh"
-need_cmd jq curl
+need_cmd jq curl python3
 
 SBE=$VOLFS_TEST_HELPERS/.libs/secretbe.so
 [ -e "$SBE" ] || skip "the secretbe test backend is not built ($SBE)"
@@ -108,6 +108,13 @@ for name in 'café' 'naïve-vol' 'x\u00ff' '\u65e5\u672c'; do
 	assert_eq "$code" 400 "status of a Get of '$name'"
 	jq -e .Err "$T/out" >/dev/null || fail "Get of '$name' is not JSON"
 done
+# A message cut at its size limit in the middle of a character (an
+# unknown option whose key is 700 'é') is still valid JSON.
+key=$(python3 -c 'print("\u00e9" * 700)')
+req VolumeDriver.Create "{\"Name\":\"k1\",\"Opts\":{\"$key\":\"v\"}}"
+assert_eq "$code" 200 "status of a Create with a long unknown key"
+jq -e '.Err | startswith("unknown option")' "$T/out" >/dev/null ||
+	{ head -c 300 "$T/out" >&2; fail "the error for a long unknown key"; }
 # Bytes that are not UTF-8 at all are not JSON: refused as such.
 printf '{"Name":"caf\351"}' >"$T/latin1"
 code=$(curl -sS --max-time 10 --unix-socket "$SOCK" -X POST -o "$T/out" \
