@@ -9,7 +9,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -97,6 +96,8 @@ static int64_t psock_timeout_ms(void)
 /* Shuts a connection's socket (its thread then closes it); lock held. */
 static void psock_cut(struct plugin_guard *g, struct plugin_conn *c)
 {
+	if (c->cut)
+		return;
 	shutdown(c->fd, SHUT_RDWR);
 	c->armed = 0;
 	c->cut = 1;
@@ -373,8 +374,11 @@ void plugin_guard_idle(struct plugin_guard *g, struct MHD_Connection *conn)
 	if (!c)
 		return;
 	pthread_mutex_lock(&g->lock);
-	c->since = psock_now_ms();
-	c->armed = 1;
+	/* A connection cut as its request completed stays cut. */
+	if (!c->cut) {
+		c->since = psock_now_ms();
+		c->armed = 1;
+	}
 	pthread_mutex_unlock(&g->lock);
 }
 
