@@ -2,10 +2,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "volfs/options.h"
 
@@ -202,6 +204,16 @@ int volfs_opt_is_secret(const struct volfs_backend *be, const char *key)
 	return d && (d->flags & VOLFS_OPT_SECRET);
 }
 
+int volfs_opt_names_host_file(const struct volfs_backend *be, const char *key)
+{
+	const struct volfs_optdesc *d;
+
+	if (strcmp(key, VOLFS_OPT_CREDENTIALS) == 0)
+		return 1;
+	d = be ? opt_desc(be, key) : NULL;
+	return d && (d->flags & VOLFS_OPT_HOST_FILE);
+}
+
 int volfs_opts_have_secret(const struct volfs_backend *be)
 {
 	const struct volfs_optdesc *d;
@@ -280,12 +292,13 @@ static int opt_cred_line(const struct volfs_backend *be, const char *path,
 				     path, lineno);
 	opt = opt_cred_key(be, key);
 	if (!opt) {
+		/* The key is not shown: a mistyped line may hold a secret. */
 		opt_accepted(be, keys, sizeof(keys));
 		return volfs_err_set(err, -EINVAL,
-				     "credentials file %s, line %u: unknown "
-				     "key '%s' for backend '%s': it accepts "
-				     "%s",
-				     path, lineno, key, be->name, keys);
+				     "credentials file %s, line %u: the key is "
+				     "not an option of backend '%s' (not "
+				     "shown, it may be a secret); keys are %s",
+				     path, lineno, be->name, keys);
 	}
 	i = opt_find(l->v, l->n, opt);
 	if (i >= 0 && (size_t)i < nopts)
@@ -307,6 +320,20 @@ static int opt_cred_line(const struct volfs_backend *be, const char *path,
 	return 0;
 }
 
+/* What a file that is not a regular file is, for messages. */
+static const char *opt_file_type(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	return "a special file";
+}
+
 int volfs_opts_read_credentials(const struct volfs_backend *be,
 				const char *path, struct volfs_kvlist *l,
 				struct volfs_err *err)
@@ -317,28 +344,39 @@ int volfs_opts_read_credentials(const struct volfs_backend *be,
 	struct stat st;
 	ssize_t len;
 	FILE *f;
-	int rc = 0;
+	int fd, rc = 0;
 
-	f = fopen(path, "re");
-	if (!f)
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 		return volfs_err_set(err, -errno,
 				     "cannot read the credentials file %s: %s",
 				     path, strerror(errno));
-	/* Our own buffer, so that no copy of the file outlives the read. */
-	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
-	if (fstat(fileno(f), &st) < 0) {
+	if (fstat(fd, &st) < 0) {
 		rc = volfs_err_set(err, -errno,
 				   "cannot read the credentials file %s: %s",
 				   path, strerror(errno));
-		goto out;
+		close(fd);
+		return rc;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = volfs_err_set(err, -EINVAL,
-				   "cannot read the credentials file %s: it is "
-				   "not a regular file",
-				   path);
-		goto out;
+		close(fd);
+		return volfs_err_set(err, -EINVAL,
+				     "cannot read the credentials file %s: it "
+				     "is %s, not a regular file; give a file "
+				     "of KEY=VALUE lines",
+				     path, opt_file_type(st.st_mode));
 	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		rc = volfs_err_set(err, -errno,
+				   "cannot read the credentials file %s: %s",
+				   path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	/* Our own buffer, so that no copy of the file outlives the read. */
+	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
 	if (st.st_mode & (S_IROTH | S_IWOTH)) {
 		rc = volfs_err_set(err, -EPERM,
 				   "refusing the credentials file %s: every "

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Docker's volume-driver protocol on a unix socket, served by libmicrohttpd
- * with one thread per connection (a slow client or a slow Mount holds only
- * its own thread) and parsed with jansson.
+ * Docker's volume-driver protocol: each request's JSON (parsed with
+ * jansson) answered from the catalog.  plugin_http.c serves it with
+ * libmicrohttpd, one thread per connection (a slow client or a slow Mount
+ * holds only its own thread, and plugin_sock.c keeps every connection to a
+ * deadline).
  */
 #include "config.h"
 
@@ -22,45 +24,15 @@
 #include <unistd.h>
 
 #include "plugin.h"
+#include "plugin_int.h"
 #include "volfs/catalog.h"
 #include "volfs/loader.h"
 #include "volfs/options.h"
 #include "volfs/util.h"
 #include "volfs/volume.h"
 
-/* Docker's requests are a few hundred bytes; anything far larger is not
- * Docker talking. */
-#define PLUGIN_MAX_BODY (64 * 1024)
-#define PLUGIN_MAX_CONNECTIONS 256
-/* Seconds a connection may sit idle or dribble a request. */
-#define PLUGIN_CONN_TIMEOUT 120
-/* Catalog handles kept open between requests. */
-#define PLUGIN_POOL_KEEP 64
 /* A Mount ID is 64 hex digits; allow some room, not a novel. */
 #define PLUGIN_MAX_ID 256
-
-#define PLUGIN_CONTENT_TYPE "application/vnd.docker.plugins.v1.2+json"
-
-struct volfs_plugin {
-	struct MHD_Daemon *mhd;
-	char *socket_path;
-	char *mountpoint;
-	char *root;
-	char *docker_host;
-	/* Idle catalog handles, one taken per request. */
-	pthread_mutex_t lock;
-	/* Catalog writes of this process queue here, in order, instead of
-	 * polling SQLite's write lock with sleeps. */
-	pthread_mutex_t wlock;
-	/* Reference changes waiting for the next group commit, oldest
-	 * first; the thread that finds no commit running commits everything
-	 * queued. */
-	pthread_mutex_t qlock;
-	struct plugin_refreq *queue, **queue_tail;
-	int committing;
-	struct volfs_catalog *pool[PLUGIN_POOL_KEEP];
-	size_t npool;
-};
 
 /* A reference change waiting for its group commit.  Its thread sleeps on
  * its own condition: woken when its change is committed, or when it is
@@ -74,19 +46,6 @@ struct plugin_refreq {
 
 /* Most reference changes committed together. */
 #define PLUGIN_BATCH 256
-
-/* One request's body as it arrives. */
-struct plugin_req {
-	char *body;
-	size_t len;
-	int too_large;
-};
-
-/* An answer: HTTP status and a JSON object (owned). */
-struct plugin_reply {
-	unsigned status;
-	json_t *json;
-};
 
 static struct volfs_catalog *plugin_cat_get(struct volfs_plugin *p,
 					    struct volfs_err *err)
@@ -120,6 +79,49 @@ static void plugin_reply_err(struct plugin_reply *r, unsigned status,
 			     const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * Replaces every byte of s that is not part of valid UTF-8 by '?': JSON
+ * strings must be UTF-8, and a message may quote what a client sent or be
+ * cut in the middle of a character.
+ */
+static void plugin_utf8_fix(char *s)
+{
+	/* Lead byte mask, payload mask and smallest code point by length. */
+	static const struct {
+		unsigned char mask, lead, bits;
+		uint32_t min;
+	} seq[] = {
+		{ 0xe0, 0xc0, 0x1f, 0x80 },
+		{ 0xf0, 0xe0, 0x0f, 0x800 },
+		{ 0xf8, 0xf0, 0x07, 0x10000 },
+	};
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		size_t n = 0, i = 1;
+		uint32_t cp = 0;
+
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		for (size_t k = 0; k < 3 && !n; k++)
+			if ((*p & seq[k].mask) == seq[k].lead) {
+				n = k + 2;
+				cp = *p & seq[k].bits;
+			}
+		for (; n && i < n && (p[i] & 0xc0) == 0x80; i++)
+			cp = cp << 6 | (p[i] & 0x3fu);
+		/* Truncated, overlong, a surrogate or past U+10FFFF. */
+		if (!n || i < n || cp < seq[n - 2].min || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp < 0xe000)) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+}
+
 static void plugin_reply_err(struct plugin_reply *r, unsigned status,
 			     const char *fmt, ...)
 {
@@ -129,6 +131,7 @@ static void plugin_reply_err(struct plugin_reply *r, unsigned status,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	plugin_utf8_fix(msg);
 	json_decref(r->json);
 	r->status = status;
 	r->json = json_pack("{s:s}", "Err", msg);
@@ -176,8 +179,9 @@ static const char *plugin_name(json_t *req, struct plugin_reply *r)
 
 	if (!name)
 		return NULL;
+	/* A name that can never be a volume is a bad request. */
 	if (volfs_name_check(name, &err) < 0) {
-		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
+		plugin_reply_err(r, MHD_HTTP_BAD_REQUEST, "%s", err.msg);
 		return NULL;
 	}
 	return name;
@@ -209,6 +213,52 @@ static void plugin_capabilities(struct volfs_plugin *p, json_t *req,
 				     "local"));
 }
 
+/*
+ * Whether a Create is Docker's for an anonymous volume (`docker run -v
+ * /path`): Docker names those with 64 lowercase hex digits and sends no
+ * options.
+ */
+static int plugin_is_anonymous(const char *name, json_t *opts)
+{
+	size_t i;
+
+	if (opts && json_object_size(opts) > 0)
+		return 0;
+	for (i = 0; name[i]; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		      (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return i == 64;
+}
+
+/*
+ * Refuses an option that would make the daemon (root) read a host file
+ * of the caller's choosing: whoever may talk to the socket could read any
+ * file, or send the secrets in it to a server of theirs.
+ */
+static int plugin_host_file_opt(const char *name, const char *backend,
+				const struct volfs_kvlist *opts,
+				struct plugin_reply *r)
+{
+	const struct volfs_backend *be = NULL;
+
+	/* An unknown backend is create's to refuse, with its message. */
+	volfs_backend_load(backend, &be, NULL);
+	for (size_t i = 0; i < opts->n; i++) {
+		if (!volfs_opt_names_host_file(be, opts->v[i].key))
+			continue;
+		plugin_reply_err(r, MHD_HTTP_OK,
+				 "cannot create volume '%s': option '%s' names "
+				 "a file on the host, which the Docker plugin "
+				 "never reads for its callers; create the "
+				 "volume on the host ('volfs create -o %s=FILE "
+				 "%s'), then use it by name",
+				 name, opts->v[i].key, opts->v[i].key, name);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* Create: Opts are the CLI's -o options; "backend" picks the backend. */
 static void plugin_create(struct volfs_plugin *p, json_t *req,
 			  struct plugin_reply *r)
@@ -219,7 +269,7 @@ static void plugin_create(struct volfs_plugin *p, json_t *req,
 	struct volfs_catalog *cat;
 	const char *name, *key;
 	json_t *o, *v;
-	int rc;
+	int anonymous, rc;
 
 	name = plugin_name(req, r);
 	if (!name)
@@ -231,6 +281,7 @@ static void plugin_create(struct volfs_plugin *p, json_t *req,
 				 "object of strings");
 		return;
 	}
+	anonymous = plugin_is_anonymous(name, o);
 	json_object_foreach(o, key, v)
 	{
 		if (!json_is_string(v)) {
@@ -252,22 +303,29 @@ static void plugin_create(struct volfs_plugin *p, json_t *req,
 			goto out;
 		}
 	}
+	if (plugin_host_file_opt(name, backend, &opts, r) < 0)
+		goto out;
 	cat = plugin_cat_get(p, &err);
 	if (!cat) {
 		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
 		goto out;
 	}
-	pthread_mutex_lock(&p->wlock);
-	rc = volfs_volume_create(cat, name, backend, opts.v, opts.n, NULL, 0,
-				 NULL, &err);
-	pthread_mutex_unlock(&p->wlock);
+	/* Not under wlock: the backend may take its time (a server to
+	 * reach, storage to make) and Mounts must not wait for it; SQLite
+	 * orders the few catalog writes. */
+	if (anonymous)
+		rc = volfs_volume_create_anonymous(cat, name, backend, NULL,
+						   0, &err);
+	else
+		rc = volfs_volume_create(cat, name, backend, opts.v, opts.n,
+					 NULL, 0, NULL, &err);
 	plugin_cat_put(p, cat);
 	if (rc < 0) {
 		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
 		goto out;
 	}
-	volfs_log(VOLFS_LOG_INFO, "docker created volume '%s' (%s)", name,
-		  backend);
+	volfs_log(VOLFS_LOG_INFO, "docker created %svolume '%s' (%s)",
+		  anonymous ? "anonymous " : "", name, backend);
 	plugin_reply_ok(r, NULL);
 out:
 	volfs_kvlist_release(&opts);
@@ -367,7 +425,8 @@ static void plugin_remove(struct volfs_plugin *p, json_t *req,
 		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
 		return;
 	}
-	pthread_mutex_lock(&p->wlock);
+	/* Not under wlock: destroy() deletes data and reconciling asks
+	 * Docker, neither of which Mounts may wait for. */
 	rc = volfs_volume_remove(cat, name, 0, &err);
 	/* Docker removes only volumes no container of its own uses: Docker
 	 * references still held are stale (a restart of dockerd loses its
@@ -378,7 +437,6 @@ static void plugin_remove(struct volfs_plugin *p, json_t *req,
 		else if (rerr.msg[0])
 			volfs_log(VOLFS_LOG_WARNING, "%s", rerr.msg);
 	}
-	pthread_mutex_unlock(&p->wlock);
 	plugin_cat_put(p, cat);
 	if (rc < 0) {
 		plugin_reply_err(r, MHD_HTTP_OK, "%s", err.msg);
@@ -508,6 +566,49 @@ static void plugin_mount(struct volfs_plugin *p, json_t *req,
 	volfs_log(VOLFS_LOG_INFO, "docker mounted volume '%s' for %.12s (%d)",
 		  name, consumer + VOLFS_DOCKER_CONSUMER_LEN, rc);
 	plugin_reply_ok(r, json_pack("{s:s}", "Mountpoint", path));
+	r->ref_volume = strdup(name);
+	r->ref_consumer = strdup(consumer);
+	if (!r->ref_volume || !r->ref_consumer) {
+		free(r->ref_volume);
+		free(r->ref_consumer);
+		r->ref_volume = NULL;
+		r->ref_consumer = NULL;
+	}
+}
+
+/*
+ * Gives back the reference of a Mount whose answer never reached its
+ * client: Docker gave up on it (its timeout, or the client died), so no
+ * Unmount will come for it, and a retry with the same ID must count once.
+ */
+void plugin_mount_undo(struct volfs_plugin *p, struct plugin_req *req)
+{
+	struct volfs_err err = { "" };
+	struct plugin_refreq unref = {
+		.op = { .a = { .volume = req->undo_volume,
+			       .consumer = req->undo_consumer },
+			.unref = 1 }
+	};
+	struct volfs_catalog *cat = plugin_cat_get(p, &err);
+
+	if (cat) {
+		if (plugin_refop(p, cat, &unref, &err) >= 0)
+			err.msg[0] = '\0';
+		plugin_cat_put(p, cat);
+	}
+	if (err.msg[0])
+		volfs_log(VOLFS_LOG_WARNING,
+			  "cannot drop the reference of volume '%s' for %.12s, "
+			  "whose Mount answer was not delivered: %s",
+			  req->undo_volume,
+			  req->undo_consumer + VOLFS_DOCKER_CONSUMER_LEN,
+			  err.msg);
+	else
+		volfs_log(VOLFS_LOG_NOTICE,
+			  "docker gave up on the Mount of volume '%s' for "
+			  "%.12s before its answer: reference dropped",
+			  req->undo_volume,
+			  req->undo_consumer + VOLFS_DOCKER_CONSUMER_LEN);
 }
 
 static void plugin_unmount(struct volfs_plugin *p, json_t *req,
@@ -697,7 +798,7 @@ static const struct plugin_route plugin_routes[] = {
 };
 
 /* Answers one complete request into r. */
-static void plugin_dispatch(struct volfs_plugin *p, const char *url,
+void plugin_dispatch(struct volfs_plugin *p, const char *url,
 			    const char *method, struct plugin_req *req,
 			    struct plugin_reply *r)
 {
@@ -750,253 +851,3 @@ static void plugin_dispatch(struct volfs_plugin *p, const char *url,
 	json_decref(body);
 }
 
-static enum MHD_Result plugin_respond(struct MHD_Connection *conn,
-				      struct plugin_reply *r)
-{
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-	char *text = NULL;
-
-	if (r->json)
-		text = json_dumps(r->json, JSON_COMPACT);
-	if (!text) {
-		static const char oom[] = "{\"Err\":\"out of memory\"}";
-
-		resp = MHD_create_response_from_buffer(
-			sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
-		r->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-	} else {
-		resp = MHD_create_response_from_buffer(strlen(text), text,
-						       MHD_RESPMEM_MUST_FREE);
-	}
-	if (!resp) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				PLUGIN_CONTENT_TYPE);
-	ret = MHD_queue_response(conn, r->status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static enum MHD_Result plugin_handler(void *cls, struct MHD_Connection *conn,
-				      const char *url, const char *method,
-				      const char *version,
-				      const char *upload_data,
-				      size_t *upload_data_size, void **con_cls)
-{
-	struct volfs_plugin *p = cls;
-	struct plugin_req *req = *con_cls;
-	struct plugin_reply r = { 0 };
-	enum MHD_Result ret;
-
-	(void)version;
-	if (!req) {
-		req = calloc(1, sizeof(*req));
-		if (!req)
-			return MHD_NO;
-		*con_cls = req;
-		return MHD_YES;
-	}
-	if (*upload_data_size > 0) {
-		size_t n = *upload_data_size;
-
-		*upload_data_size = 0;
-		if (req->too_large || req->len + n > PLUGIN_MAX_BODY) {
-			/* Read on and discard: the answer says why. */
-			req->too_large = 1;
-			return MHD_YES;
-		}
-		char *grown = realloc(req->body, req->len + n + 1);
-
-		if (!grown)
-			return MHD_NO;
-		memcpy(grown + req->len, upload_data, n);
-		req->body = grown;
-		req->len += n;
-		req->body[req->len] = '\0';
-		return MHD_YES;
-	}
-	plugin_dispatch(p, url, method, req, &r);
-	ret = plugin_respond(conn, &r);
-	json_decref(r.json);
-	return ret;
-}
-
-static void plugin_completed(void *cls, struct MHD_Connection *conn,
-			     void **con_cls,
-			     enum MHD_RequestTerminationCode toe)
-{
-	struct plugin_req *req = *con_cls;
-
-	(void)cls;
-	(void)conn;
-	(void)toe;
-	if (req) {
-		free(req->body);
-		free(req);
-		*con_cls = NULL;
-	}
-}
-
-static void plugin_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char buf[512];
-	size_t len;
-
-	(void)cls;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	len = strlen(buf);
-	while (len > 0 && buf[len - 1] == '\n')
-		buf[--len] = '\0';
-	volfs_log(VOLFS_LOG_INFO, "docker plugin socket: %s", buf);
-}
-
-/*
- * Binds and listens on path.  A socket file nobody answers on is left over
- * from a crash and replaced; one that answers belongs to a live plugin.
- */
-static int plugin_listen(const char *path, struct volfs_err *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char *dir, *slash;
-	int fd, rc;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return volfs_err_set(err, -ENAMETOOLONG,
-				     "cannot listen on %s: a socket path is "
-				     "at most %zu bytes; choose a shorter "
-				     "--docker-socket",
-				     path, sizeof(sa.sun_path) - 1);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	dir = strdup(path);
-	if (!dir)
-		return volfs_err_set(err, -ENOMEM, "out of memory");
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		rc = volfs_mkdir_p(dir, 0755);
-		if (rc < 0) {
-			volfs_err_set(err, rc,
-				      "cannot listen on %s: cannot make "
-				      "directory %s: %s",
-				      path, dir, strerror(-rc));
-			free(dir);
-			return rc;
-		}
-	}
-	free(dir);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return volfs_err_set(err, -errno, "cannot make a socket: %s",
-				     strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(fd);
-		return volfs_err_set(err, -EADDRINUSE,
-				     "cannot listen on %s: another process "
-				     "answers there (is another volfs serve "
-				     "running?); stop it or choose another "
-				     "--docker-socket",
-				     path);
-	}
-	if (errno == ECONNREFUSED)
-		unlink(path);
-	close(fd);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return volfs_err_set(err, -errno, "cannot make a socket: %s",
-				     strerror(errno));
-	/* Group rw only: the socket is for root and docker's group. */
-	mode_t old = umask(0117);
-
-	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc < 0) {
-		rc = -errno;
-		close(fd);
-		return volfs_err_set(err, rc, "cannot listen on %s: %s", path,
-				     strerror(-rc));
-	}
-	if (chmod(path, 0660) < 0 || listen(fd, 128) < 0) {
-		rc = -errno;
-		close(fd);
-		unlink(path);
-		return volfs_err_set(err, rc, "cannot listen on %s: %s", path,
-				     strerror(-rc));
-	}
-	return fd;
-}
-
-int volfs_plugin_start(const struct volfs_plugin_config *cfg,
-		       struct volfs_plugin **out, struct volfs_err *err)
-{
-	struct volfs_plugin *p;
-	int fd;
-
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return volfs_err_set(err, -ENOMEM, "out of memory");
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_mutex_init(&p->wlock, NULL);
-	pthread_mutex_init(&p->qlock, NULL);
-	p->queue_tail = &p->queue;
-	p->socket_path = strdup(cfg->socket_path);
-	p->mountpoint = strdup(cfg->mountpoint);
-	p->root = strdup(cfg->root);
-	p->docker_host = cfg->docker_host ? strdup(cfg->docker_host) : NULL;
-	if (!p->socket_path || !p->mountpoint || !p->root ||
-	    (cfg->docker_host && !p->docker_host)) {
-		volfs_plugin_stop(p);
-		return volfs_err_set(err, -ENOMEM, "out of memory");
-	}
-	fd = plugin_listen(p->socket_path, err);
-	if (fd < 0) {
-		free(p->socket_path);
-		p->socket_path = NULL;
-		volfs_plugin_stop(p);
-		return fd;
-	}
-	p->mhd = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO_INTERNAL_THREAD |
-			MHD_USE_ERROR_LOG,
-		0, NULL, NULL, plugin_handler, p, MHD_OPTION_EXTERNAL_LOGGER,
-		plugin_mhd_log, p, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)PLUGIN_MAX_CONNECTIONS,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)PLUGIN_CONN_TIMEOUT,
-		MHD_OPTION_NOTIFY_COMPLETED, plugin_completed, p,
-		MHD_OPTION_END);
-	if (!p->mhd) {
-		close(fd);
-		volfs_plugin_stop(p);
-		return volfs_err_set(err, -EIO,
-				     "cannot serve the docker plugin on %s: "
-				     "libmicrohttpd failed to start",
-				     cfg->socket_path);
-	}
-	volfs_log(VOLFS_LOG_NOTICE, "docker volume plugin listening on %s",
-		  p->socket_path);
-	*out = p;
-	return 0;
-}
-
-void volfs_plugin_stop(struct volfs_plugin *p)
-{
-	if (!p)
-		return;
-	/* Closes the listening socket and every connection. */
-	if (p->mhd)
-		MHD_stop_daemon(p->mhd);
-	if (p->socket_path && p->mhd)
-		unlink(p->socket_path);
-	for (size_t i = 0; i < p->npool; i++)
-		volfs_catalog_close(p->pool[i]);
-	pthread_mutex_destroy(&p->lock);
-	pthread_mutex_destroy(&p->wlock);
-	pthread_mutex_destroy(&p->qlock);
-	free(p->socket_path);
-	free(p->mountpoint);
-	free(p->root);
-	free(p->docker_host);
-	free(p);
-}

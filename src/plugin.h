@@ -41,8 +41,9 @@ static inline int volfs_is_docker_ref(const char *consumer)
 
 /*
  * Binds the socket (mode 0660; a stale socket nobody answers on is
- * replaced, a live one is -EADDRINUSE) and starts answering.  Requests are
- * served on threads of their own until volfs_plugin_stop().
+ * replaced, a live one is -EADDRINUSE, anything else at the path is -EEXIST
+ * and left alone) and starts answering.  Requests are served on threads of
+ * their own, each to a deadline (plugin_int.h), until volfs_plugin_stop().
  */
 int volfs_plugin_start(const struct volfs_plugin_config *cfg,
 		       struct volfs_plugin **out, struct volfs_err *err);

@@ -46,6 +46,15 @@ int volfs_name_check(const char *name, struct volfs_err *err)
 
 		if (name_char_ok(c, i == 0))
 			continue;
+		/* The name is not quoted: it need not be valid UTF-8. */
+		if (c >= 0x80)
+			return volfs_err_set(
+				err, -EINVAL,
+				"invalid volume name: non-ASCII byte 0x%02x "
+				"at byte %zu; names are made of ASCII "
+				"letters, digits, '_', '.' and '-' "
+				"([A-Za-z0-9][A-Za-z0-9_.-]*)",
+				c, i);
 		if (c < 0x20 || c == 0x7f)
 			return volfs_err_set(
 				err, -EINVAL,

@@ -333,11 +333,11 @@ int volfs_volume_check_opts(const struct volfs_backend *be,
 	return rc;
 }
 
-int volfs_volume_create(struct volfs_catalog *cat, const char *name,
-			const char *backend, const struct volfs_kv *opts,
-			size_t nopts, const struct volfs_kv *labels,
-			size_t nlabels, char **name_out,
-			struct volfs_err *err)
+static int vol_create(struct volfs_catalog *cat, const char *name,
+		      int anonymous, const char *backend,
+		      const struct volfs_kv *opts, size_t nopts,
+		      const struct volfs_kv *labels, size_t nlabels,
+		      char **name_out, struct volfs_err *err)
 {
 	struct volfs_kvlist plain = { 0 }, sealed = { 0 };
 	const struct volfs_backend *be;
@@ -346,7 +346,7 @@ int volfs_volume_create(struct volfs_catalog *cat, const char *name,
 	struct volfs_volume v;
 	char random_name[65], msg[VOLFS_ERR_MAX] = "";
 	char *state_dir, *copy = NULL;
-	int anonymous = 0, rc;
+	int rc;
 
 	if (!name) {
 		rc = volfs_name_random(random_name);
@@ -462,6 +462,25 @@ err_free:
 err_opts:
 	volfs_kvlist_release(&plain);
 	return rc;
+}
+
+int volfs_volume_create(struct volfs_catalog *cat, const char *name,
+			const char *backend, const struct volfs_kv *opts,
+			size_t nopts, const struct volfs_kv *labels,
+			size_t nlabels, char **name_out,
+			struct volfs_err *err)
+{
+	return vol_create(cat, name, !name, backend, opts, nopts, labels,
+			  nlabels, name_out, err);
+}
+
+int volfs_volume_create_anonymous(struct volfs_catalog *cat,
+				  const char *name, const char *backend,
+				  const struct volfs_kv *opts, size_t nopts,
+				  struct volfs_err *err)
+{
+	return vol_create(cat, name, 1, backend, opts, nopts, NULL, 0, NULL,
+			  err);
 }
 
 /*

@@ -115,6 +115,10 @@ enum {
 	 * it, and a directory inside or containing another volume's.
 	 */
 	VOLFS_OPT_HOST_DIR = 1u << 2,
+	/* The value names a file on the host that volfs reads (as root, in
+	 * a daemon): a caller acting for someone less trusted, such as the
+	 * Docker plugin, refuses the option. */
+	VOLFS_OPT_HOST_FILE = 1u << 3,
 };
 
 /* One option a backend accepts ("-o key=value" at create time). */

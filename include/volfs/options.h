@@ -61,6 +61,13 @@ int volfs_opts_check(const struct volfs_backend *be, const struct volfs_kv *v,
 /* Whether key is a VOLFS_OPT_SECRET option of be. */
 int volfs_opt_is_secret(const struct volfs_backend *be, const char *key);
 
+/*
+ * Whether option key makes volfs read a file of the host: the core's
+ * credentials= or a VOLFS_OPT_HOST_FILE option of be (be may be NULL when
+ * the backend is unknown: then only the core's options are known).
+ */
+int volfs_opt_names_host_file(const struct volfs_backend *be, const char *key);
+
 /* Whether be has at least one VOLFS_OPT_SECRET option. */
 int volfs_opts_have_secret(const struct volfs_backend *be);
 
@@ -77,9 +84,11 @@ int volfs_opt_scrub(const struct volfs_backend *be, char *arg);
  * domain=, and the short user=, pass=, dom=); blank lines and lines starting
  * with '#' are skipped; the value is the rest of the line after '=', spaces
  * included.  Every key must be an option of be.  Errors name the file and
- * the line, never a value: a key also in l or given twice, an unknown key, a
- * line without '=' (-EINVAL); a file that every user may read or change
- * (-EPERM) or that is not a regular file.
+ * the line, never a value nor an unknown key (it may be a secret mistyped):
+ * a key also in l or given twice, an unknown key, a line without '='
+ * (-EINVAL); a file that every user may read or change (-EPERM) or that is
+ * not a regular file (-EINVAL: a FIFO or a device is never opened in a way
+ * that could block).
  */
 int volfs_opts_read_credentials(const struct volfs_backend *be,
 				const char *path, struct volfs_kvlist *l,

@@ -36,16 +36,28 @@ int volfs_volume_check_opts(const struct volfs_backend *be,
  * reserves the name in the catalog, has the backend provision storage, and
  * marks it ready.  The backend sees every value in plaintext; the catalog
  * never does.  credentials=FILE reads a file of this process's choosing: a
- * caller acting for someone less trusted (a plugin API) must refuse that
- * option before calling.  Any failure leaves nothing behind:
- * no catalog row, no state directory.  On success *name_out (if not NULL) is
- * the new volume's name, to be freed by the caller.
+ * caller acting for someone less trusted (a plugin API) must refuse it, and
+ * every option volfs_opt_names_host_file() names, before calling.  Any
+ * failure leaves nothing behind: no catalog row, no state directory.  On
+ * success *name_out (if not NULL) is the new volume's name, to be freed by
+ * the caller.
  */
 int volfs_volume_create(struct volfs_catalog *cat, const char *name,
 			const char *backend, const struct volfs_kv *opts,
 			size_t nopts, const struct volfs_kv *labels,
 			size_t nlabels, char **name_out,
 			struct volfs_err *err);
+
+/*
+ * As volfs_volume_create(), for an anonymous volume whose name the caller
+ * chose (Docker names the volumes of `docker run -v /path` itself): the
+ * volume is marked anonymous, so `volfs prune` removes it when unused.
+ * name must not be NULL.
+ */
+int volfs_volume_create_anonymous(struct volfs_catalog *cat,
+				  const char *name, const char *backend,
+				  const struct volfs_kv *opts, size_t nopts,
+				  struct volfs_err *err);
 
 /*
  * Removes a volume: refused with -EBUSY (naming its users) while attached,

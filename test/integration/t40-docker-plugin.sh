@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # The Docker volume plugin against a real dockerd started here: volume
 # create/ls/inspect/rm, two containers sharing a volume, :ro, --user 1000,
-# docker cp into a running container, an anonymous --rm volume, rm refused
+# docker cp into a running container, anonymous volumes (--rm, and kept
+# until volfs prune), rm refused
 # while in use, volfs restarted under a running container, dockerd
 # restarted, stale references reconciled.
 . "$VOLFS_SRCDIR/test/servers/dockerd.sh"
@@ -138,6 +139,15 @@ run --volume-driver volfs -v /anon "$IMG" sh -c 'echo x >/anon/f && cat /anon/f'
 assert_eq "$(cat "$T/out")" x "data in the anonymous volume"
 wait_until 10 sh -c "[ \$(\"$VOLFS\" ls -q | wc -l) -eq $n0 ]" ||
 	fail "the anonymous volume was not removed with its container"
+# Kept after its container (no --rm): Docker's 64-hex name and no options
+# make it anonymous in volfs, so volfs prune removes it once unused.
+docker run --network none --volume-driver volfs -v /anon --name anonkeep "$IMG" true ||
+	fail "docker run with a kept anonymous volfs volume failed"
+anon=$(docker inspect -f '{{range .Mounts}}{{.Name}}{{end}}' anonkeep)
+assert_eq "$("$VOLFS" inspect "$anon" | jq -r '.[0].anonymous')" true "anonymous of Docker's anonymous volume"
+docker rm anonkeep >/dev/null || fail "docker rm anonkeep failed"
+"$VOLFS" prune -f >/dev/null || fail "volfs prune failed"
+expect_exit 1 "$VOLFS" inspect "$anon"
 
 # --- volfs restarted while a container runs: the volume stays listed and
 # the reference is kept; the container's old mount fails cleanly (no hang)

@@ -78,7 +78,7 @@ expect_err VolumeDriver.Remove '{"Name":"v2"}' 200 "no such volume"
 
 # The CLI's validation and its messages.
 expect_err VolumeDriver.Create '{"Name":"bad","Opts":{"colour":"red"}}' 200 "unknown option 'colour'"
-expect_err VolumeDriver.Create '{"Name":"../x"}' 200 "invalid volume name"
+expect_err VolumeDriver.Create '{"Name":"../x"}' 400 "invalid volume name"
 expect_err VolumeDriver.Create '{"Name":"v1"}' 200 "already exists"
 expect_err VolumeDriver.Create '{"Name":"b","Opts":{"backend":"ram","size":"lots"}}' 200 "size"
 expect_fail "$VOLFS" inspect b

@@ -49,6 +49,11 @@ static void test_invalid_names(void **state)
 	assert_non_null(strstr(err.msg, "256"));
 	assert_int_equal(volfs_name_check("a\x01", &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "control character"));
+	/* Not ASCII: the byte is named, never quoted (it would not be
+	 * valid UTF-8 on its own). */
+	assert_int_equal(volfs_name_check("caf\xc3\xa9", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "non-ASCII byte 0xc3 at byte 3"));
+	assert_null(strchr(err.msg, '\xc3'));
 }
 
 static void test_random_names(void **state)
