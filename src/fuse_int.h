@@ -35,6 +35,12 @@
 #define FS_MAX_IO (1024 * 1024)
 #define FS_IDLE_DEFAULT 60
 #define FS_JANITOR_PERIOD 2
+/*
+ * Serve's ceiling of worker threads unless max_threads= says: requests
+ * stuck on one volume whose server stopped answering each hold a thread,
+ * and the other volumes must still find one free.
+ */
+#define FS_SERVE_THREADS 256
 
 /*
  * FUSE passthrough (Linux 6.9 and later), which libfuse 3.14 and the
@@ -60,14 +66,22 @@ struct fs_vol {
 	double entry_tmo, attr_tmo, neg_tmo;
 	/* Keep file pages across opens. */
 	int keep_cache;
-	/* Serve: the name it is listed under, when it was last used, and
-	 * whether it was removed from the source. */
+	/* Serve: the name it is listed under, its identity in the source,
+	 * when it was last used, and whether it was removed from the source
+	 * (or its name given to a new volume). */
 	char *name;
+	char *id;
 	time_t used;
 	int gone;
-	/* When the source last said it exists; lookups in progress that
-	 * use it outside vols_lock (it is not freed while pinned). */
-	time_t checked;
+	/* Open files and directories: a volume used only through them is
+	 * busy, even when its I/O never reaches the daemon (passthrough). */
+	unsigned nopen;
+	/* Being opened by the first lookup: later ones wait on vols_cond
+	 * (ov is NULL until then, and stays NULL if the open failed, with
+	 * the error in open_rc). */
+	int opening, open_rc;
+	/* Lookups in progress that use it outside vols_lock (it is not
+	 * freed while pinned). */
 	unsigned pins;
 	struct fs_vol *next;
 	/* The next in its bucket of the name hash. */
@@ -119,6 +133,8 @@ struct fs_dir {
 	size_t n, alloc;
 	int loaded;
 	int served;
+	/* The volume this handle keeps busy (fs_vol_opened()), or NULL. */
+	struct fs_vol *busy;
 };
 
 struct volfs_fs {
@@ -162,15 +178,15 @@ struct volfs_fs {
 	/* Serve: the source, the volumes open now, and the janitor. */
 	const struct volfs_fs_source *src;
 	pthread_mutex_t vols_lock;
+	pthread_cond_t vols_cond;
 	struct fs_vol *vols;
 	/* The open volumes by name: lookups stay O(1) with thousands. */
 	struct fs_vol **vhash;
 	size_t nbuckets, nvols;
 	pthread_t janitor;
 	int janitor_running;
-	pthread_mutex_t stop_lock;
-	pthread_cond_t stop_cond;
-	int stopping;
+	/* Written to stop the janitor (an eventfd). */
+	int stop_fd;
 };
 
 #define FS_WRITABLE(fs, req)                                                 \
@@ -251,6 +267,13 @@ static inline void fs_touch(struct fs_vol *v)
 		__atomic_store_n(&v->used, time(NULL), __ATOMIC_RELAXED);
 }
 
+/* A file or directory of v was opened (1) or released (-1). */
+static inline void fs_vol_opened(struct fs_vol *v, int d)
+{
+	__atomic_add_fetch(&v->nopen, (unsigned)d, __ATOMIC_RELAXED);
+	fs_touch(v);
+}
+
 /* fuse_ll.c: the handlers' table, and what the other files use. */
 extern const struct fuse_lowlevel_ops fs_ops;
 
@@ -312,6 +335,11 @@ void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 /* The backing id that the reply being sent by this thread is to carry
  * (fs_io_writev in fuse_session.c puts it into the reply). */
 extern __thread int fs_tl_backing;
+
+/* fuse_janitor.c: serve's janitor thread, started by volfs_fs_run() and
+ * stopped (joined) before the fs goes: 0 or -errno. */
+int fs_janitor_start(struct volfs_fs *fs);
+void fs_janitor_stop(struct volfs_fs *fs);
 
 /* fuse_dir.c: the handlers of directory handles. */
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -230,17 +230,27 @@ static size_t fs_vhash_of(const char *name, size_t nbuckets)
 	return (size_t)(h % nbuckets);
 }
 
-/* The open, not removed volume called name; vols_lock held. */
-static struct fs_vol *fs_vol_find(struct volfs_fs *fs, const char *name)
+/*
+ * The open (or opening), not removed volume called name whose identity is
+ * id; any other volume of that name is marked removed on the way: the name
+ * stands for a new volume now.  vols_lock held.
+ */
+static struct fs_vol *fs_vol_find(struct volfs_fs *fs, const char *name,
+				  const char *id)
 {
-	struct fs_vol *v;
+	struct fs_vol *v, *found = NULL;
 
 	if (!fs->nbuckets)
 		return NULL;
-	for (v = fs->vhash[fs_vhash_of(name, fs->nbuckets)]; v; v = v->hnext)
-		if (!v->gone && strcmp(v->name, name) == 0)
-			return v;
-	return NULL;
+	for (v = fs->vhash[fs_vhash_of(name, fs->nbuckets)]; v; v = v->hnext) {
+		if (v->gone || strcmp(v->name, name) != 0)
+			continue;
+		if (id && strcmp(v->id, id) == 0)
+			found = v;
+		else
+			v->gone = 1;
+	}
+	return found;
 }
 
 /* Adds v to the list and the hash, growing it; vols_lock held. */
@@ -295,9 +305,11 @@ static void fs_vol_unlink(struct volfs_fs *fs, struct fs_vol *v)
 
 static void fs_vol_close(struct fs_vol *v)
 {
-	volfs_log(VOLFS_LOG_INFO, "closing volume '%s'", v->name);
+	if (v->ov)
+		volfs_log(VOLFS_LOG_INFO, "closing volume '%s'", v->name);
 	volfs_volume_close(v->ov);
 	free(v->name);
+	free(v->id);
 	free(v);
 }
 
@@ -506,22 +518,12 @@ int fs_open_at(struct volfs_fs *fs, struct fs_at *at, int flags, mode_t mode,
  * when others may change it behind volfs (a host directory, a share), it
  * must ask again soon.
  */
-struct fs_vol *fs_vol_new(struct volfs_fs *fs, struct volfs_open_volume *ov,
-			  const char *name)
+static void fs_vol_setup(struct volfs_fs *fs, struct fs_vol *v,
+			 struct volfs_open_volume *ov)
 {
-	struct fs_vol *v = calloc(1, sizeof(*v));
 	double dflt;
 	int ours;
 
-	if (!v)
-		return NULL;
-	if (name) {
-		v->name = strdup(name);
-		if (!v->name) {
-			free(v);
-			return NULL;
-		}
-	}
 	v->ov = ov;
 	v->be = ov->be;
 	v->state = ov->state;
@@ -536,6 +538,23 @@ struct fs_vol *fs_vol_new(struct volfs_fs *fs, struct volfs_open_volume *ov,
 	v->neg_tmo = ours ? v->entry_tmo : 0;
 	v->keep_cache = ours;
 	v->used = time(NULL);
+}
+
+struct fs_vol *fs_vol_new(struct volfs_fs *fs, struct volfs_open_volume *ov,
+			  const char *name)
+{
+	struct fs_vol *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	if (name) {
+		v->name = strdup(name);
+		if (!v->name) {
+			free(v);
+			return NULL;
+		}
+	}
+	fs_vol_setup(fs, v, ov);
 	return v;
 }
 
@@ -554,64 +573,145 @@ static void fs_list_root_attr(struct volfs_fs *fs, struct stat *st)
 }
 
 /*
+ * Lets go of a volume pinned by fs_vol_get(): closes it when nothing refers
+ * to it any more (its lookup failed, its open failed, and the kernel forgot
+ * the rest), as fs_vol_forgotten() would have.
+ */
+static void fs_vol_unpin(struct volfs_fs *fs, struct fs_vol *v)
+{
+	int drop;
+
+	pthread_mutex_lock(&fs->vols_lock);
+	v->pins--;
+	drop = !v->pins && !v->opening &&
+	       !volfs_nodes_has_volume(fs->nodes, v->name, v);
+	if (drop)
+		fs_vol_unlink(fs, v);
+	pthread_mutex_unlock(&fs->vols_lock);
+	if (drop)
+		fs_vol_close(v);
+}
+
+/* Opens the placeholder v, pinned by this thread, and wakes the lookups
+ * waiting for it: 0, or the open's -errno. */
+static int fs_vol_open(struct volfs_fs *fs, struct fs_vol *v)
+{
+	struct volfs_open_volume *ov = NULL;
+	struct volfs_err err = { "" };
+	char *id = NULL;
+	int rc;
+
+	rc = fs->src->open(fs->src->ctx, v->name, &ov, &err);
+	if (rc < 0 && rc != -ENOENT)
+		volfs_log(VOLFS_LOG_ERR, "%s", err.msg);
+	/* Created again since the lookup read its identity: this is the
+	 * newer volume, and known as such. */
+	if (rc == 0 && ov->row.uuid && strcmp(ov->row.uuid, v->id) != 0) {
+		id = strdup(ov->row.uuid);
+		if (!id) {
+			volfs_volume_close(ov);
+			rc = -ENOMEM;
+		}
+	}
+	pthread_mutex_lock(&fs->vols_lock);
+	if (rc == 0) {
+		fs_vol_setup(fs, v, ov);
+		if (id) {
+			free(v->id);
+			v->id = id;
+		}
+		volfs_log(VOLFS_LOG_INFO, "opened volume '%s'", v->name);
+	} else {
+		/* Not to be found again; freed by whoever unpins it last. */
+		v->gone = 1;
+		v->open_rc = rc;
+	}
+	v->opening = 0;
+	pthread_cond_broadcast(&fs->vols_cond);
+	pthread_mutex_unlock(&fs->vols_lock);
+	return rc;
+}
+
+/*
+ * The open volume called name whose identity is id, pinned.  The first
+ * lookup of a volume opens it, outside vols_lock (opening may wait on a
+ * server for long); lookups of the same volume meanwhile wait for that one
+ * opening, and those of other volumes do not wait at all.
+ */
+static int fs_vol_get(struct volfs_fs *fs, const char *name, const char *id,
+		      struct fs_vol **out)
+{
+	struct fs_vol *v;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->vols_lock);
+	v = fs_vol_find(fs, name, id);
+	if (v) {
+		v->pins++;
+		while (v->opening)
+			pthread_cond_wait(&fs->vols_cond, &fs->vols_lock);
+		rc = v->ov ? 0 : v->open_rc;
+		pthread_mutex_unlock(&fs->vols_lock);
+		if (rc < 0) {
+			fs_vol_unpin(fs, v);
+			return rc;
+		}
+		*out = v;
+		return 0;
+	}
+	v = calloc(1, sizeof(*v));
+	if (v) {
+		v->name = strdup(name);
+		v->id = strdup(id);
+	}
+	if (!v || !v->name || !v->id) {
+		pthread_mutex_unlock(&fs->vols_lock);
+		if (v)
+			fs_vol_close(v);
+		return -ENOMEM;
+	}
+	v->opening = 1;
+	v->pins = 1;
+	fs_vol_link(fs, v);
+	pthread_mutex_unlock(&fs->vols_lock);
+	rc = fs_vol_open(fs, v);
+	if (rc < 0) {
+		fs_vol_unpin(fs, v);
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
  * Serve: looks up volume name in the root, opening it if it is not open,
- * and fills e, taking one lookup reference on its root node.
+ * and fills e, taking one lookup reference on its root node.  The name is
+ * resolved to the identity of the volume it stands for now, so a volume
+ * removed and created again is a new volume from its first lookup on.
  */
 static int fs_lookup_volume(struct volfs_fs *fs, const char *name,
 			    struct fuse_entry_param *e)
 {
-	struct volfs_open_volume *ov = NULL;
-	struct volfs_err err = { "" };
-	time_t now = time(NULL);
+	char id[VOLFS_FS_ID_MAX];
 	struct fs_vol *v;
 	struct fs_at at;
 	uint64_t ino;
-	int rc, drop;
+	int rc;
 
 	memset(e, 0, sizeof(*e));
 	if (volfs_name_check(name, NULL) < 0)
 		return -ENOENT;
-	pthread_mutex_lock(&fs->vols_lock);
-	v = fs_vol_find(fs, name);
-	/* Removed from the catalog?  Asked at most once a second. */
-	if (v && v->checked != now) {
-		if (!fs->src->exists(fs->src->ctx, name)) {
-			v->gone = 1;
-			pthread_mutex_unlock(&fs->vols_lock);
-			return -ENOENT;
-		}
-		v->checked = now;
-	}
-	if (!v) {
-		/* Opening may wait on a server: not under the lock, which
-		 * every other volume's lookup takes. */
-		pthread_mutex_unlock(&fs->vols_lock);
-		rc = fs->src->open(fs->src->ctx, name, &ov, &err);
-		if (rc < 0) {
-			if (rc != -ENOENT)
-				volfs_log(VOLFS_LOG_ERR, "%s", err.msg);
-			return rc;
-		}
+	rc = fs->src->ident(fs->src->ctx, name, id, sizeof(id));
+	if (rc == -ENOENT) {
 		pthread_mutex_lock(&fs->vols_lock);
-		/* Another lookup may have opened it meanwhile. */
-		v = fs_vol_find(fs, name);
-		if (!v) {
-			v = fs_vol_new(fs, ov, name);
-			if (!v) {
-				pthread_mutex_unlock(&fs->vols_lock);
-				volfs_volume_close(ov);
-				return -ENOMEM;
-			}
-			ov = NULL;
-			v->checked = now;
-			fs_vol_link(fs, v);
-			volfs_log(VOLFS_LOG_INFO, "opened volume '%s'", name);
-		}
+		fs_vol_find(fs, name, NULL);
+		pthread_mutex_unlock(&fs->vols_lock);
 	}
-	v->pins++;
-	pthread_mutex_unlock(&fs->vols_lock);
-	if (ov)
-		volfs_volume_close(ov);
+	if (rc < 0)
+		return rc;
+	rc = fs_vol_get(fs, name, id, &v);
+	if (rc < 0)
+		return rc;
 
 	at.v = v;
 	memcpy(at.path, ".", 2);
@@ -627,17 +727,7 @@ static int fs_lookup_volume(struct volfs_fs *fs, const char *name,
 		e->attr_timeout = v->attr_tmo;
 		fs_fix_attr(fs, v, &e->attr, ino);
 	}
-
-	pthread_mutex_lock(&fs->vols_lock);
-	v->pins--;
-	/* Nothing refers to it any more (this lookup failed, and the kernel
-	 * forgot the rest): close it, as fs_vol_forgotten() would have. */
-	drop = !v->pins && !volfs_nodes_has_volume(fs->nodes, v->name, v);
-	if (drop)
-		fs_vol_unlink(fs, v);
-	pthread_mutex_unlock(&fs->vols_lock);
-	if (drop)
-		fs_vol_close(v);
+	fs_vol_unpin(fs, v);
 	return rc;
 }
 
