@@ -22,7 +22,7 @@ thaw() {
 		kill -KILL "$p" 2>/dev/null || true
 	done
 }
-trap 'rc=$?; thaw; (exit $rc); _lib_cleanup' EXIT
+trap 'rc=$?; set +e; thaw; (exit $rc); _lib_cleanup' EXIT
 
 smb_start
 # Long enough that the stuck requests stay stuck while the test measures.

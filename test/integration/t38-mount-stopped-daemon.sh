@@ -6,7 +6,7 @@
 need_cmd jq
 
 stopped=
-trap 'rc=$?; [ -z "$stopped" ] || kill -CONT $stopped 2>/dev/null; (exit $rc); _lib_cleanup' EXIT
+trap 'rc=$?; set +e; [ -z "$stopped" ] || kill -CONT $stopped 2>/dev/null; (exit $rc); _lib_cleanup' EXIT
 
 # mount_within NAME DIR: volfs mount must finish within 15 s (it waits 3 s
 # for the stopped daemon), successfully.
