@@ -1472,6 +1472,43 @@ int volfs_catalog_names(struct volfs_catalog *cat,
 	return rc;
 }
 
+struct cat_uuid_arg {
+	const char *name;
+	char *buf;
+	size_t size;
+};
+
+static int cat_uuid_locked(struct volfs_catalog *cat, void *arg,
+			   struct volfs_err *err)
+{
+	struct cat_uuid_arg *a = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_prepare(cat,
+			 "SELECT uuid FROM volumes WHERE name = ?1 AND "
+			 "state = 1",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, a->name);
+	rc = cat_step(cat, st, err);
+	if (rc == 1)
+		snprintf(a->buf, a->size, "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+	cat_finish(cat, st);
+	return rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
+}
+
+int volfs_catalog_uuid(struct volfs_catalog *cat, const char *name, char *buf,
+		       size_t size, struct volfs_err *err)
+{
+	struct cat_uuid_arg a = { .name = name, .buf = buf, .size = size };
+
+	cat_op(cat, "cannot read volume '%s'", name);
+	return cat_read_txn(cat, cat_uuid_locked, &a, NULL, err);
+}
+
 int volfs_catalog_ids(struct volfs_catalog *cat,
 		      void (*fn)(void *arg, const char *name, const char *id),
 		      void *arg, struct volfs_err *err)

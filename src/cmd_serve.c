@@ -85,15 +85,16 @@ static int serve_peek(struct serve_src *s, const char *name,
 
 static int serve_ident(void *ctx, const char *name, char *id, size_t size)
 {
-	struct volfs_volume v;
+	struct serve_src *s = ctx;
+	struct volfs_err err = { "" };
 	int rc;
 
-	rc = serve_peek(ctx, name, &v, NULL);
-	if (rc < 0)
-		return rc;
-	snprintf(id, size, "%s", v.uuid ? v.uuid : "");
-	volfs_volume_release(&v);
-	return 0;
+	pthread_mutex_lock(&s->lock);
+	rc = volfs_catalog_uuid(s->cat, name, id, size, &err);
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0 && rc != -ENOENT)
+		volfs_log(VOLFS_LOG_ERR, "%s", err.msg);
+	return rc;
 }
 
 static int serve_open(void *ctx, const char *name,

@@ -83,6 +83,8 @@ struct fs_vol {
 	/* Lookups in progress that use it outside vols_lock (it is not
 	 * freed while pinned). */
 	unsigned pins;
+	/* src_gen when the source last confirmed its identity. */
+	unsigned long gen;
 	struct fs_vol *next;
 	/* The next in its bucket of the name hash. */
 	struct fs_vol *hnext;
@@ -179,6 +181,9 @@ struct volfs_fs {
 	const struct volfs_fs_source *src;
 	pthread_mutex_t vols_lock;
 	pthread_cond_t vols_cond;
+	/* Raised by the janitor before it reads what the source's watch
+	 * descriptor says changed (fs_src_unchanged()). */
+	unsigned long src_gen;
 	struct fs_vol *vols;
 	/* The open volumes by name: lookups stay O(1) with thousands. */
 	struct fs_vol **vhash;

@@ -172,11 +172,16 @@ static int64_t fs_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Drains what the source's watch descriptor has to say. */
-static void fs_janitor_drain(int fd)
+/*
+ * Drains what the source's watch descriptor has to say.  The generation
+ * goes up first: a lookup that finds nothing to read then finds the
+ * generation changed (fs_src_unchanged()).
+ */
+static void fs_janitor_drain(struct volfs_fs *fs, int fd)
 {
 	char buf[4096];
 
+	__atomic_add_fetch(&fs->src_gen, 1, __ATOMIC_SEQ_CST);
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 }
@@ -205,11 +210,11 @@ static void *fs_janitor(void *arg)
 		if (periodic)
 			next = fs_now_ms() + FS_JANITOR_PERIOD * 1000;
 		if (p[1].revents) {
-			fs_janitor_drain(watch);
+			fs_janitor_drain(fs, watch);
 			/* Let the writer finish its burst; its rows are
 			 * read once. */
 			poll(p, 1, FS_JANITOR_GAP_MS);
-			fs_janitor_drain(watch);
+			fs_janitor_drain(fs, watch);
 		}
 		fs_janitor_pass(fs, periodic, idle);
 	}

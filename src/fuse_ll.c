@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/fuse.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -573,6 +574,42 @@ static void fs_list_root_attr(struct volfs_fs *fs, struct stat *st)
 }
 
 /*
+ * Whether the source may not have changed since generation gen: its watch
+ * descriptor has nothing to read and the janitor read nothing since.
+ * Without a watch descriptor, anything may have changed.
+ */
+static int fs_src_unchanged(struct volfs_fs *fs, unsigned long gen)
+{
+	int fd = fs->src->watch ? fs->src->watch(fs->src->ctx) : -1;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return fd >= 0 && poll(&p, 1, 0) == 0 &&
+	       __atomic_load_n(&fs->src_gen, __ATOMIC_SEQ_CST) == gen;
+}
+
+/*
+ * The open volume called name whose identity the source confirmed at
+ * generation gen (any generation if any), pinned; NULL if there is none.
+ */
+static struct fs_vol *fs_vol_known(struct volfs_fs *fs, const char *name,
+				   unsigned long gen, int any)
+{
+	struct fs_vol *v = NULL;
+
+	pthread_mutex_lock(&fs->vols_lock);
+	if (fs->nbuckets)
+		v = fs->vhash[fs_vhash_of(name, fs->nbuckets)];
+	for (; v; v = v->hnext)
+		if (!v->gone && v->ov && (any || v->gen == gen) &&
+		    strcmp(v->name, name) == 0)
+			break;
+	if (v)
+		v->pins++;
+	pthread_mutex_unlock(&fs->vols_lock);
+	return v;
+}
+
+/*
  * Lets go of a volume pinned by fs_vol_get(): closes it when nothing refers
  * to it any more (its lookup failed, its open failed, and the kernel forgot
  * the rest), as fs_vol_forgotten() would have.
@@ -639,7 +676,7 @@ static int fs_vol_open(struct volfs_fs *fs, struct fs_vol *v)
  * opening, and those of other volumes do not wait at all.
  */
 static int fs_vol_get(struct volfs_fs *fs, const char *name, const char *id,
-		      struct fs_vol **out)
+		      unsigned long gen, struct fs_vol **out)
 {
 	struct fs_vol *v;
 	int rc = 0;
@@ -648,6 +685,7 @@ static int fs_vol_get(struct volfs_fs *fs, const char *name, const char *id,
 	v = fs_vol_find(fs, name, id);
 	if (v) {
 		v->pins++;
+		v->gen = gen;
 		while (v->opening)
 			pthread_cond_wait(&fs->vols_cond, &fs->vols_lock);
 		rc = v->ov ? 0 : v->open_rc;
@@ -672,6 +710,7 @@ static int fs_vol_get(struct volfs_fs *fs, const char *name, const char *id,
 	}
 	v->opening = 1;
 	v->pins = 1;
+	v->gen = gen;
 	fs_vol_link(fs, v);
 	pthread_mutex_unlock(&fs->vols_lock);
 	rc = fs_vol_open(fs, v);
@@ -684,15 +723,50 @@ static int fs_vol_get(struct volfs_fs *fs, const char *name, const char *id,
 }
 
 /*
+ * The volume name stands for now, pinned: known without asking when the
+ * source has not changed since its identity was confirmed, else by its
+ * identity in the source (opened if need be).
+ */
+static int fs_vol_resolve(struct volfs_fs *fs, const char *name,
+			  struct fs_vol **out)
+{
+	unsigned long gen = __atomic_load_n(&fs->src_gen, __ATOMIC_SEQ_CST);
+	char id[VOLFS_FS_ID_MAX];
+	int rc;
+
+	if (fs_src_unchanged(fs, gen)) {
+		*out = fs_vol_known(fs, name, gen, 0);
+		if (*out)
+			return 0;
+	}
+	rc = fs->src->ident(fs->src->ctx, name, id, sizeof(id));
+	if (rc == -ENOENT) {
+		pthread_mutex_lock(&fs->vols_lock);
+		fs_vol_find(fs, name, NULL);
+		pthread_mutex_unlock(&fs->vols_lock);
+	} else if (rc < 0) {
+		/* A catalog that cannot be read now is no reason to pull a
+		 * volume from under its users. */
+		*out = fs_vol_known(fs, name, 0, 1);
+		if (*out)
+			return 0;
+	}
+	if (rc < 0)
+		return rc;
+	return fs_vol_get(fs, name, id, gen, out);
+}
+
+/*
  * Serve: looks up volume name in the root, opening it if it is not open,
  * and fills e, taking one lookup reference on its root node.  The name is
  * resolved to the identity of the volume it stands for now, so a volume
- * removed and created again is a new volume from its first lookup on.
+ * removed and created again is a new volume from its first lookup on; and
+ * the kernel keeps no entry of it, so that every path through it asks
+ * (cheaply, fs_vol_resolve()).
  */
 static int fs_lookup_volume(struct volfs_fs *fs, const char *name,
 			    struct fuse_entry_param *e)
 {
-	char id[VOLFS_FS_ID_MAX];
 	struct fs_vol *v;
 	struct fs_at at;
 	uint64_t ino;
@@ -701,15 +775,7 @@ static int fs_lookup_volume(struct volfs_fs *fs, const char *name,
 	memset(e, 0, sizeof(*e));
 	if (volfs_name_check(name, NULL) < 0)
 		return -ENOENT;
-	rc = fs->src->ident(fs->src->ctx, name, id, sizeof(id));
-	if (rc == -ENOENT) {
-		pthread_mutex_lock(&fs->vols_lock);
-		fs_vol_find(fs, name, NULL);
-		pthread_mutex_unlock(&fs->vols_lock);
-	}
-	if (rc < 0)
-		return rc;
-	rc = fs_vol_get(fs, name, id, &v);
+	rc = fs_vol_resolve(fs, name, &v);
 	if (rc < 0)
 		return rc;
 
@@ -723,7 +789,7 @@ static int fs_lookup_volume(struct volfs_fs *fs, const char *name,
 	if (rc == 0) {
 		fs_touch(v);
 		e->ino = ino;
-		e->entry_timeout = FS_TIMEOUT_LIST;
+		e->entry_timeout = 0;
 		e->attr_timeout = v->attr_tmo;
 		fs_fix_attr(fs, v, &e->attr, ino);
 	}

@@ -151,6 +151,13 @@ int volfs_catalog_names(struct volfs_catalog *cat,
 			void (*fn)(void *arg, const char *name), void *arg,
 			struct volfs_err *err);
 
+/*
+ * Copies the identity (uuid) of READY volume name into buf, reading nothing
+ * else: -ENOENT (without a message) when there is no such READY volume.
+ */
+int volfs_catalog_uuid(struct volfs_catalog *cat, const char *name, char *buf,
+		       size_t size, struct volfs_err *err);
+
 /* As volfs_catalog_names(), with each volume's identity (uuid). */
 int volfs_catalog_ids(struct volfs_catalog *cat,
 		      void (*fn)(void *arg, const char *name, const char *id),

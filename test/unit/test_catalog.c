@@ -1088,6 +1088,17 @@ static void test_uuid(void **state)
 			 2);
 	snprintf(want, sizeof(want), "a=%s,b=%s,", a2, b);
 	assert_string_equal(buf, want);
+	assert_int_equal(volfs_catalog_uuid(t->cat, "a", buf, sizeof(buf),
+					    &t->err),
+			 0);
+	assert_string_equal(buf, a2);
+	tcat_reserve(t, "c", 0);
+	assert_int_equal(volfs_catalog_uuid(t->cat, "c", buf, sizeof(buf),
+					    &t->err),
+			 -ENOENT);
+	assert_int_equal(volfs_catalog_uuid(t->cat, "none", buf, sizeof(buf),
+					    &t->err),
+			 -ENOENT);
 
 	/* Schema 4 had none: the migration gives each volume its own. */
 	tcat_close(t);
@@ -1101,7 +1112,7 @@ static void test_uuid(void **state)
 	assert_string_not_equal(a1, b);
 	assert_int_equal(tcat_sql_int(t, "SELECT count(DISTINCT uuid) FROM "
 					 "volumes WHERE length(uuid) = 32"),
-			 2);
+			 3);
 }
 
 /*
