@@ -3,8 +3,9 @@
  * What the files of the FUSE glue share, and nothing outside the glue
  * includes: fuse_ll.c answers requests on names, attributes and extended
  * attributes and holds the table of handlers; fuse_file.c, open files and
- * passthrough; fuse_dir.c, directory listings; fuse_session.c, the session:
- * mounting, INIT, the I/O hooks, the crash guard and the serve janitor.
+ * passthrough; fuse_dir.c, directory listings; fuse_vols.c, the volumes and
+ * serve's table of them; fuse_session.c, the session: mounting, INIT, the
+ * I/O hooks and the crash guard; fuse_janitor.c, serve's janitor.
  */
 #ifndef VOLFS_FUSE_INT_H
 #define VOLFS_FUSE_INT_H
@@ -313,10 +314,6 @@ struct volfs_caller fs_caller(fuse_req_t req);
  * not NULL; *bfh gets the backend's handle.  0 or -errno. */
 int fs_open_at(struct volfs_fs *fs, struct fs_at *at, int flags, mode_t mode,
 	       const struct volfs_caller *who, uint64_t *bfh);
-/* A volume opened for fs, with the kernel caching its backend allows;
- * NULL when out of memory. */
-struct fs_vol *fs_vol_new(struct volfs_fs *fs, struct volfs_open_volume *ov,
-			  const char *name);
 
 /* fuse_file.c: the handlers of open files; and, for fuse_session.c's
  * shutdown, releases f's backend handle and frees f: 0 or the backend's
@@ -340,6 +337,18 @@ void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 /* The backing id that the reply being sent by this thread is to carry
  * (fs_io_writev in fuse_session.c puts it into the reply). */
 extern __thread int fs_tl_backing;
+
+/* fuse_vols.c: a volume opened for fs, with the kernel caching its backend
+ * allows; NULL when out of memory. */
+struct fs_vol *fs_vol_new(struct volfs_fs *fs, struct volfs_open_volume *ov,
+			  const char *name);
+/* Closes gone, whose last node the kernel forgot, unless it is in use
+ * again. */
+void fs_vol_forgotten(struct volfs_fs *fs, struct fs_vol *gone);
+/* Serve: looks volume name up in the root, opening it if need be, and
+ * fills e, taking one lookup reference on its root node: 0 or -errno. */
+int fs_lookup_volume(struct volfs_fs *fs, const char *name,
+		     struct fuse_entry_param *e);
 
 /* fuse_janitor.c: serve's janitor thread, started by volfs_fs_run() and
  * stopped (joined) before the fs goes: 0 or -errno. */
