@@ -118,8 +118,11 @@ static int serve_watch(void *ctx)
 	return s->watch_fd;
 }
 
-/* Watches the state root, where every catalog write lands (its WAL), so
- * a volume removed by another process is let go of at once. */
+/*
+ * Watches the state root, where every catalog write lands (its WAL): a
+ * volume removed by another process is let go of at once, and a lookup
+ * that finds nothing changed need not read the catalog.
+ */
 static void serve_watch_start(struct serve_src *s)
 {
 	const char *root = volfs_catalog_root(s->cat);
@@ -130,8 +133,9 @@ static void serve_watch_start(struct serve_src *s)
 			      IN_MODIFY | IN_CREATE | IN_MOVED_TO) >= 0)
 		return;
 	volfs_log(VOLFS_LOG_WARNING,
-		  "cannot watch %s for changes: %s: a removed volume is let "
-		  "go of within seconds, not at once",
+		  "cannot watch %s for changes: %s: every lookup of a "
+		  "volume reads the catalog, and a removed volume is let go "
+		  "of within seconds",
 		  root, strerror(errno));
 	if (s->watch_fd >= 0)
 		close(s->watch_fd);
