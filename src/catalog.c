@@ -65,6 +65,9 @@ _Static_assert(VOLFS_VOL_CREATING == 0 && VOLFS_VOL_READY == 1 &&
 		       VOLFS_VOL_REMOVING == 2,
 	       "volume states are stored by value in the catalog");
 
+/* 128 random bits from SQLite's generator (seeded by the system's). */
+#define CAT_NEW_UUID "lower(hex(randomblob(16)))"
+
 static const char *const cat_migrations[] = {
 	"CREATE TABLE volumes ("
 	" name TEXT PRIMARY KEY NOT NULL,"
@@ -119,6 +122,12 @@ static const char *const cat_migrations[] = {
 	"ALTER TABLE volumes ADD COLUMN ns INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE attachments ADD COLUMN ns INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE servers ADD COLUMN ns INTEGER NOT NULL DEFAULT 0;",
+	/* 5: an identity per volume, never given to another: a volume
+	 * removed and created again under its name is a new volume to every
+	 * process that still holds the old one open (volfs serve). */
+	"ALTER TABLE volumes ADD COLUMN uuid TEXT NOT NULL DEFAULT '';"
+	"UPDATE volumes SET uuid = " CAT_NEW_UUID ";"
+	"CREATE UNIQUE INDEX volumes_uuid ON volumes (uuid);",
 };
 
 #define CAT_SCHEMA_VERSION ((int)CAT_ARRAY_SIZE(cat_migrations))
@@ -784,6 +793,7 @@ void volfs_volume_release(struct volfs_volume *v)
 		return;
 	free(v->name);
 	free(v->backend);
+	free(v->uuid);
 	cat_kvs_free(v->opts, v->nopts);
 	cat_kvs_free(v->labels, v->nlabels);
 	memset(v, 0, sizeof(*v));
@@ -898,8 +908,9 @@ static int cat_reserve_locked(struct volfs_catalog *cat, void *arg,
 
 	rc = cat_prepare(cat,
 			 "INSERT INTO volumes (name, backend, anonymous, "
-			 "state, created, creator_pid, creator_start, ns) "
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, volfs_ns())",
+			 "state, created, creator_pid, creator_start, ns, "
+			 "uuid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+			 "volfs_ns(), " CAT_NEW_UUID ")",
 			 &st, err);
 	if (rc < 0)
 		return rc;
@@ -1193,6 +1204,27 @@ err_oom:
 	" WHERE a.volume = v.name) "                                  \
 	"FROM volumes v "
 
+/* Fills v->uuid, the identity of the volume called v->name. */
+static int cat_volume_uuid(struct volfs_catalog *cat, struct volfs_volume *v,
+			   struct volfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_prepare(cat, "SELECT uuid FROM volumes WHERE name = ?1", &st,
+			 err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, v->name);
+	rc = cat_step(cat, st, err);
+	if (rc == 1 && cat_col_dup(st, 0, &v->uuid) < 0)
+		rc = cat_oom(err);
+	else if (rc == 0)
+		rc = cat_no_volume(v->name, err);
+	cat_finish(cat, st);
+	return rc < 0 ? rc : 0;
+}
+
 /* Fills *v from a row of CAT_VOLUME_COLUMNS, with its options and labels. */
 static int cat_volume_row(struct volfs_catalog *cat, sqlite3_stmt *st,
 			  struct volfs_volume *v, struct volfs_err *err)
@@ -1209,6 +1241,9 @@ static int cat_volume_row(struct volfs_catalog *cat, sqlite3_stmt *st,
 	v->state = (enum volfs_volstate)sqlite3_column_int(st, 3);
 	v->created = sqlite3_column_int64(st, 4);
 	v->refcount = (unsigned)sqlite3_column_int(st, 5);
+	rc = cat_volume_uuid(cat, v, err);
+	if (rc < 0)
+		goto err_release;
 	rc = cat_kvs_load(cat,
 			  "SELECT key, value FROM volume_options "
 			  "WHERE volume = ?1 ORDER BY pos",
@@ -1363,6 +1398,26 @@ static void cat_names_undo(void *arg)
 	a->n = 0;
 }
 
+/* A row's name and identity as one string each: "NAME\0UUID". */
+static int cat_name_id(sqlite3_stmt *st, char **out)
+{
+	const char *name = (const char *)sqlite3_column_text(st, 0);
+	const char *id = (const char *)sqlite3_column_text(st, 1);
+	size_t ln, li;
+
+	*out = NULL;
+	if (!name)
+		return 0;
+	ln = strlen(name);
+	li = id ? strlen(id) : 0;
+	*out = malloc(ln + li + 2);
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, name, ln + 1);
+	memcpy(*out + ln + 1, id ? id : "", li + 1);
+	return 0;
+}
+
 static int cat_names_locked(struct volfs_catalog *cat, void *arg,
 			    struct volfs_err *err)
 {
@@ -1372,7 +1427,7 @@ static int cat_names_locked(struct volfs_catalog *cat, void *arg,
 	int rc;
 
 	rc = cat_prepare(cat,
-			 "SELECT name FROM volumes WHERE state = 1 "
+			 "SELECT name, uuid FROM volumes WHERE state = 1 "
 			 "ORDER BY name",
 			 &st, err);
 	if (rc < 0)
@@ -1385,7 +1440,8 @@ static int cat_names_locked(struct volfs_catalog *cat, void *arg,
 			break;
 		}
 		a->v = grown;
-		if (cat_col_dup(st, 0, &a->v[a->n]) < 0) {
+		rc = cat_name_id(st, &a->v[a->n]);
+		if (rc < 0) {
 			rc = cat_oom(err);
 			break;
 		}
@@ -1412,6 +1468,60 @@ int volfs_catalog_names(struct volfs_catalog *cat,
 	/* Only once the read succeeded: a retry gives no name twice. */
 	for (size_t i = 0; i < a.n; i++)
 		fn(arg, a.v[i]);
+	cat_names_undo(&a);
+	return rc;
+}
+
+struct cat_uuid_arg {
+	const char *name;
+	char *buf;
+	size_t size;
+};
+
+static int cat_uuid_locked(struct volfs_catalog *cat, void *arg,
+			   struct volfs_err *err)
+{
+	struct cat_uuid_arg *a = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = cat_prepare(cat,
+			 "SELECT uuid FROM volumes WHERE name = ?1 AND "
+			 "state = 1",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	cat_bind_str(st, 1, a->name);
+	rc = cat_step(cat, st, err);
+	if (rc == 1)
+		snprintf(a->buf, a->size, "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+	cat_finish(cat, st);
+	return rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
+}
+
+int volfs_catalog_uuid(struct volfs_catalog *cat, const char *name, char *buf,
+		       size_t size, struct volfs_err *err)
+{
+	struct cat_uuid_arg a = { .name = name, .buf = buf, .size = size };
+
+	cat_op(cat, "cannot read volume '%s'", name);
+	return cat_read_txn(cat, cat_uuid_locked, &a, NULL, err);
+}
+
+int volfs_catalog_ids(struct volfs_catalog *cat,
+		      void (*fn)(void *arg, const char *name, const char *id),
+		      void *arg, struct volfs_err *err)
+{
+	struct cat_names_arg a = { 0 };
+	int rc;
+
+	cat_op(cat, "cannot list volumes");
+	rc = cat_read_txn(cat, cat_names_locked, &a, cat_names_undo, err);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < a.n; i++)
+		fn(arg, a.v[i], a.v[i] + strlen(a.v[i]) + 1);
 	cat_names_undo(&a);
 	return rc;
 }

@@ -443,22 +443,42 @@ static int mount_background(struct volfs_cli *cli, const char *name,
 }
 
 /*
+ * Whether the daemon pid (what) behind the mount at dir answers: 1, or 0
+ * after saying what to do when it does not answer in time (stopped, not
+ * dead: it would hang this process forever).
+ */
+static int mount_answers(const char *dir, const char *what, pid_t pid)
+{
+	int rc = volfs_stat_bounded(dir, NULL, VOLFS_PROBE_MS);
+
+	if (rc != -ETIMEDOUT)
+		return rc == 0;
+	volfs_log(VOLFS_LOG_WARNING,
+		  "%s (pid %d) does not answer at %s within %d s (is it "
+		  "stopped?): mounting without it; resume it with 'kill -CONT "
+		  "%d', or stop it",
+		  what, (int)pid, dir, VOLFS_PROBE_MS / 1000, (int)pid);
+	return 0;
+}
+
+/*
  * Finds a live instance of volume name: a volfs mount of it whose daemon
- * still runs.  Fills *live (freed by the caller) and returns 1, or 0.
+ * still runs and answers.  Fills *live (freed by the caller) and returns
+ * 1, or 0.
  */
 static int mount_find_live(struct volfs_catalog *cat, const char *name,
 			   struct volfs_attachment *live)
 {
 	struct volfs_attachment *a = NULL;
 	int n, found = 0;
-	struct statfs sfs;
 
 	n = volfs_catalog_attachments(cat, name, &a, NULL);
 	for (int i = 0; i < n && !found; i++) {
 		if (strncmp(a[i].consumer, "mount:", 6) != 0 ||
 		    volfs_pid_start(a[i].pid) != a[i].pid_start ||
 		    volfs_is_volfs_mount(a[i].target) != 1 ||
-		    statfs(a[i].target, &sfs) < 0)
+		    !mount_answers(a[i].target, "the volfs mount daemon",
+				   a[i].pid))
 			continue;
 		*live = a[i];
 		memset(&a[i], 0, sizeof(a[i]));
@@ -485,6 +505,13 @@ static int mount_find_server(struct volfs_catalog *cat, const char *name,
 		live->pid = srv[0].pid;
 		live->pid_start = srv[0].pid_start;
 		found = 1;
+	}
+	/* The bind would look the volume up in it: make sure it answers. */
+	if (found &&
+	    !mount_answers(srv[0].mountpoint, "volfs serve", srv[0].pid)) {
+		free(live->target);
+		live->target = NULL;
+		found = 0;
 	}
 	if (n > 0)
 		volfs_servers_free(srv, (size_t)n);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,14 +35,21 @@ struct serve_opts {
 	struct volfs_fs_config cfg;
 };
 
-/* The catalog as the file system's volume source.  FUSE threads share one
- * catalog handle, which wants one thread at a time. */
+/*
+ * The catalog as the file system's volume source.  FUSE threads share one
+ * catalog handle, which wants one thread at a time: lock is held for a
+ * catalog read and nothing more, never while a backend opens a volume (a
+ * server that does not answer would stop every other volume's lookups).
+ */
 struct serve_src {
 	struct volfs_catalog *cat;
 	pthread_mutex_t lock;
+	/* inotify on the state root: the catalog's files were written. */
+	int watch_fd;
 };
 
-static int serve_list(void *ctx, void (*fn)(void *arg, const char *name),
+static int serve_list(void *ctx,
+		      void (*fn)(void *arg, const char *name, const char *id),
 		      void *arg)
 {
 	struct serve_src *s = ctx;
@@ -49,43 +57,89 @@ static int serve_list(void *ctx, void (*fn)(void *arg, const char *name),
 	int n;
 
 	pthread_mutex_lock(&s->lock);
-	n = volfs_catalog_names(s->cat, fn, arg, &err);
+	n = volfs_catalog_ids(s->cat, fn, arg, &err);
 	pthread_mutex_unlock(&s->lock);
 	if (n < 0)
 		volfs_log(VOLFS_LOG_ERR, "%s", err.msg);
 	return n;
 }
 
+/* The row of volume name, read under the lock; -ENOENT unless READY. */
+static int serve_peek(struct serve_src *s, const char *name,
+		      struct volfs_volume *v, struct volfs_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = volfs_catalog_peek(s->cat, name, v, err);
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0 && v->state != VOLFS_VOL_READY) {
+		rc = volfs_err_set(err, -ENOENT, "volume '%s' is %s", name,
+				   v->state == VOLFS_VOL_CREATING
+					   ? "being created"
+					   : "being removed");
+		volfs_volume_release(v);
+	}
+	return rc;
+}
+
+static int serve_ident(void *ctx, const char *name, char *id, size_t size)
+{
+	struct serve_src *s = ctx;
+	struct volfs_err err = { "" };
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = volfs_catalog_uuid(s->cat, name, id, size, &err);
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0 && rc != -ENOENT)
+		volfs_log(VOLFS_LOG_ERR, "%s", err.msg);
+	return rc;
+}
+
 static int serve_open(void *ctx, const char *name,
 		      struct volfs_open_volume **ov, struct volfs_err *err)
 {
 	struct serve_src *s = ctx;
+	struct volfs_volume v;
 	int rc;
 
-	pthread_mutex_lock(&s->lock);
-	rc = volfs_volume_open(s->cat, name, ov, err);
-	pthread_mutex_unlock(&s->lock);
-	return rc;
+	rc = serve_peek(s, name, &v, err);
+	if (rc < 0)
+		return rc;
+	/* The catalog is not needed past this point: outside the lock. */
+	return volfs_volume_open_row(volfs_catalog_root(s->cat), &v, ov, err);
 }
 
-static int serve_exists(void *ctx, const char *name)
+static int serve_watch(void *ctx)
 {
 	struct serve_src *s = ctx;
-	struct volfs_volume v;
-	int rc, ready;
 
-	pthread_mutex_lock(&s->lock);
-	rc = volfs_catalog_peek(s->cat, name, &v, NULL);
-	pthread_mutex_unlock(&s->lock);
-	/* Only a definite "gone" counts: a busy catalog is no reason to pull
-	 * a volume from under its users. */
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return 1;
-	ready = v.state == VOLFS_VOL_READY;
-	volfs_volume_release(&v);
-	return ready;
+	return s->watch_fd;
+}
+
+/*
+ * Watches the state root, where every catalog write lands (its WAL): a
+ * volume removed by another process is let go of at once, and a lookup
+ * that finds nothing changed need not read the catalog.
+ */
+static void serve_watch_start(struct serve_src *s)
+{
+	const char *root = volfs_catalog_root(s->cat);
+
+	s->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->watch_fd >= 0 &&
+	    inotify_add_watch(s->watch_fd, root,
+			      IN_MODIFY | IN_CREATE | IN_MOVED_TO) >= 0)
+		return;
+	volfs_log(VOLFS_LOG_WARNING,
+		  "cannot watch %s for changes: %s: every lookup of a "
+		  "volume reads the catalog, and a removed volume is let go "
+		  "of within seconds",
+		  root, strerror(errno));
+	if (s->watch_fd >= 0)
+		close(s->watch_fd);
+	s->watch_fd = -1;
 }
 
 static void serve_usage(FILE *out)
@@ -178,8 +232,9 @@ static int serve_run(struct serve_src *src, struct serve_opts *o,
 	const struct volfs_fs_source source = {
 		.ctx = src,
 		.list = serve_list,
+		.ident = serve_ident,
 		.open = serve_open,
-		.exists = serve_exists,
+		.watch = serve_watch,
 	};
 	struct volfs_server srv = {
 		.mountpoint = (char *)dir,
@@ -259,7 +314,10 @@ static int serve_daemon(void *arg, int notify_fd)
 		return cli_detach_fail(notify_fd, err.msg);
 	s->o->root = volfs_catalog_root(s->src->cat);
 	pthread_mutex_init(&s->src->lock, NULL);
+	serve_watch_start(s->src);
 	rc = serve_run(s->src, s->o, notify_fd);
+	if (s->src->watch_fd >= 0)
+		close(s->src->watch_fd);
 	pthread_mutex_destroy(&s->src->lock);
 	volfs_catalog_close(s->src->cat);
 	return rc;

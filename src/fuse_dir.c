@@ -42,8 +42,9 @@ static int fs_dir_add(void *ctx, const char *name, mode_t type,
 	return 0;
 }
 
-static void fs_list_add(void *ctx, const char *name)
+static void fs_list_add(void *ctx, const char *name, const char *id)
 {
+	(void)id;
 	fs_dir_add(ctx, name, S_IFDIR, NULL);
 }
 
@@ -57,6 +58,8 @@ static void fs_dir_clear(struct fs_dir *d)
 
 static void fs_dir_free(struct fs_dir *d)
 {
+	if (d->busy)
+		fs_vol_opened(d->busy, -1);
 	fs_dir_clear(d);
 	free(d->ents);
 	free(d);
@@ -124,6 +127,10 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
 		return;
+	}
+	if (!fs_is_list_root(fs, ino)) {
+		d->busy = at.v;
+		fs_vol_opened(at.v, 1);
 	}
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = cache;

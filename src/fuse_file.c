@@ -127,6 +127,7 @@ static struct fs_file *fs_file_new(struct volfs_fs *fs, struct fs_vol *v,
 	f->ino = ino;
 	f->bfh = bfh;
 	f->fd = -1;
+	fs_vol_opened(v, 1);
 	if ((v->caps & VOLFS_CAP_REAL_FD) && v->be->fd)
 		f->fd = v->be->fd(v->state, bfh);
 	pthread_mutex_lock(&fs->files_lock);
@@ -167,6 +168,7 @@ int fs_file_free(struct volfs_fs *fs, struct fs_file *f)
 		rc = f->v->be->release(f->v->state, f->bfh);
 		fs_vunlock(f->v);
 	}
+	fs_vol_opened(f->v, -1);
 	free(f);
 	return rc;
 }
@@ -259,6 +261,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 	char *buf;
 
+	fs_touch(v);
 	if (f->fd >= 0) {
 		/* Zero-copy: libfuse splices from the fd into the kernel. */
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
@@ -300,6 +303,7 @@ void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	ssize_t n;
 
 	FS_WRITABLE(fs, req);
+	fs_touch(v);
 	n = fs_kill_priv_notify(req, fs, v, f->ino, f->bfh, f->fd);
 	if (n < 0)
 		goto reply;

@@ -3,8 +3,9 @@
  * What the files of the FUSE glue share, and nothing outside the glue
  * includes: fuse_ll.c answers requests on names, attributes and extended
  * attributes and holds the table of handlers; fuse_file.c, open files and
- * passthrough; fuse_dir.c, directory listings; fuse_session.c, the session:
- * mounting, INIT, the I/O hooks, the crash guard and the serve janitor.
+ * passthrough; fuse_dir.c, directory listings; fuse_vols.c, the volumes and
+ * serve's table of them; fuse_session.c, the session: mounting, INIT, the
+ * I/O hooks and the crash guard; fuse_janitor.c, serve's janitor.
  */
 #ifndef VOLFS_FUSE_INT_H
 #define VOLFS_FUSE_INT_H
@@ -35,6 +36,12 @@
 #define FS_MAX_IO (1024 * 1024)
 #define FS_IDLE_DEFAULT 60
 #define FS_JANITOR_PERIOD 2
+/*
+ * Serve's ceiling of worker threads unless max_threads= says: requests
+ * stuck on one volume whose server stopped answering each hold a thread,
+ * and the other volumes must still find one free.
+ */
+#define FS_SERVE_THREADS 256
 
 /*
  * FUSE passthrough (Linux 6.9 and later), which libfuse 3.14 and the
@@ -60,15 +67,25 @@ struct fs_vol {
 	double entry_tmo, attr_tmo, neg_tmo;
 	/* Keep file pages across opens. */
 	int keep_cache;
-	/* Serve: the name it is listed under, when it was last used, and
-	 * whether it was removed from the source. */
+	/* Serve: the name it is listed under, its identity in the source,
+	 * when it was last used, and whether it was removed from the source
+	 * (or its name given to a new volume). */
 	char *name;
+	char *id;
 	time_t used;
 	int gone;
-	/* When the source last said it exists; lookups in progress that
-	 * use it outside vols_lock (it is not freed while pinned). */
-	time_t checked;
+	/* Open files and directories: a volume used only through them is
+	 * busy, even when its I/O never reaches the daemon (passthrough). */
+	unsigned nopen;
+	/* Being opened by the first lookup: later ones wait on vols_cond
+	 * (ov is NULL until then, and stays NULL if the open failed, with
+	 * the error in open_rc). */
+	int opening, open_rc;
+	/* Lookups in progress that use it outside vols_lock (it is not
+	 * freed while pinned). */
 	unsigned pins;
+	/* src_gen when the source last confirmed its identity. */
+	unsigned long gen;
 	struct fs_vol *next;
 	/* The next in its bucket of the name hash. */
 	struct fs_vol *hnext;
@@ -119,6 +136,8 @@ struct fs_dir {
 	size_t n, alloc;
 	int loaded;
 	int served;
+	/* The volume this handle keeps busy (fs_vol_opened()), or NULL. */
+	struct fs_vol *busy;
 };
 
 struct volfs_fs {
@@ -162,15 +181,18 @@ struct volfs_fs {
 	/* Serve: the source, the volumes open now, and the janitor. */
 	const struct volfs_fs_source *src;
 	pthread_mutex_t vols_lock;
+	pthread_cond_t vols_cond;
+	/* Raised by the janitor before it reads what the source's watch
+	 * descriptor says changed (fs_src_unchanged()). */
+	unsigned long src_gen;
 	struct fs_vol *vols;
 	/* The open volumes by name: lookups stay O(1) with thousands. */
 	struct fs_vol **vhash;
 	size_t nbuckets, nvols;
 	pthread_t janitor;
 	int janitor_running;
-	pthread_mutex_t stop_lock;
-	pthread_cond_t stop_cond;
-	int stopping;
+	/* Written to stop the janitor (an eventfd). */
+	int stop_fd;
 };
 
 #define FS_WRITABLE(fs, req)                                                 \
@@ -251,6 +273,13 @@ static inline void fs_touch(struct fs_vol *v)
 		__atomic_store_n(&v->used, time(NULL), __ATOMIC_RELAXED);
 }
 
+/* A file or directory of v was opened (1) or released (-1). */
+static inline void fs_vol_opened(struct fs_vol *v, int d)
+{
+	__atomic_add_fetch(&v->nopen, (unsigned)d, __ATOMIC_RELAXED);
+	fs_touch(v);
+}
+
 /* fuse_ll.c: the handlers' table, and what the other files use. */
 extern const struct fuse_lowlevel_ops fs_ops;
 
@@ -285,10 +314,6 @@ struct volfs_caller fs_caller(fuse_req_t req);
  * not NULL; *bfh gets the backend's handle.  0 or -errno. */
 int fs_open_at(struct volfs_fs *fs, struct fs_at *at, int flags, mode_t mode,
 	       const struct volfs_caller *who, uint64_t *bfh);
-/* A volume opened for fs, with the kernel caching its backend allows;
- * NULL when out of memory. */
-struct fs_vol *fs_vol_new(struct volfs_fs *fs, struct volfs_open_volume *ov,
-			  const char *name);
 
 /* fuse_perm.c: checks past the kernel's.  Whether the caller of req holds
  * capability cap (a caller that is gone: whether it ran as root). */
@@ -328,6 +353,23 @@ void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 /* The backing id that the reply being sent by this thread is to carry
  * (fs_io_writev in fuse_session.c puts it into the reply). */
 extern __thread int fs_tl_backing;
+
+/* fuse_vols.c: a volume opened for fs, with the kernel caching its backend
+ * allows; NULL when out of memory. */
+struct fs_vol *fs_vol_new(struct volfs_fs *fs, struct volfs_open_volume *ov,
+			  const char *name);
+/* Closes gone, whose last node the kernel forgot, unless it is in use
+ * again. */
+void fs_vol_forgotten(struct volfs_fs *fs, struct fs_vol *gone);
+/* Serve: looks volume name up in the root, opening it if need be, and
+ * fills e, taking one lookup reference on its root node: 0 or -errno. */
+int fs_lookup_volume(struct volfs_fs *fs, const char *name,
+		     struct fuse_entry_param *e);
+
+/* fuse_janitor.c: serve's janitor thread, started by volfs_fs_run() and
+ * stopped (joined) before the fs goes: 0 or -errno. */
+int fs_janitor_start(struct volfs_fs *fs);
+void fs_janitor_stop(struct volfs_fs *fs);
 
 /* fuse_dir.c: the handlers of directory handles. */
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -3,7 +3,7 @@
  * The FUSE glue's session: the mount, the INIT exchange (including what
  * libfuse does not know: passthrough, FUSE over io_uring), the I/O hooks
  * between libfuse and the kernel, the guard that unmounts after a crash,
- * and under serve the janitor that closes unused and removed volumes.
+ * and starting and stopping serve's janitor (src/fuse_janitor.c).
  */
 #include "config.h"
 
@@ -50,8 +50,7 @@ static void fs_free(struct volfs_fs *fs)
 	volfs_nodes_free(fs->nodes);
 	pthread_mutex_destroy(&fs->files_lock);
 	pthread_mutex_destroy(&fs->vols_lock);
-	pthread_mutex_destroy(&fs->stop_lock);
-	pthread_cond_destroy(&fs->stop_cond);
+	pthread_cond_destroy(&fs->vols_cond);
 	free(fs->mountpoint);
 	free(fs);
 }
@@ -66,10 +65,10 @@ static struct volfs_fs *fs_new(const char *dir,
 	fs->cfg = *cfg;
 	fs->started = time(NULL);
 	fs->guard_fd = -1;
+	fs->stop_fd = -1;
 	pthread_mutex_init(&fs->files_lock, NULL);
 	pthread_mutex_init(&fs->vols_lock, NULL);
-	pthread_mutex_init(&fs->stop_lock, NULL);
-	pthread_cond_init(&fs->stop_cond, NULL);
+	pthread_cond_init(&fs->vols_cond, NULL);
 	fs->mountpoint = strdup(dir);
 	if (!fs->mountpoint) {
 		fs_free(fs);
@@ -601,126 +600,6 @@ int volfs_fs_mount_all(const struct volfs_fs_source *src, const char *dir,
 	return 0;
 }
 
-/* A list of names, filled through volfs_fs_source.list(). */
-struct fs_names {
-	char **v;
-	size_t n, alloc;
-	int oom;
-};
-
-static void fs_names_add(void *arg, const char *name)
-{
-	struct fs_names *l = arg;
-
-	if (l->oom)
-		return;
-	if (l->n == l->alloc) {
-		size_t na = l->alloc ? 2 * l->alloc : 64;
-		char **nv = realloc(l->v, na * sizeof(*nv));
-
-		if (!nv) {
-			l->oom = 1;
-			return;
-		}
-		l->v = nv;
-		l->alloc = na;
-	}
-	l->v[l->n] = strdup(name);
-	if (l->v[l->n])
-		l->n++;
-	else
-		l->oom = 1;
-}
-
-static int fs_names_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * Serve: every few seconds, asks the kernel to forget volumes that were
- * removed or (persistent ones) went unused for a while; once it has,
- * fs_vol_forgotten()
- * closes them.  A volume still in use (open files, a working directory in
- * it) stays: the kernel keeps what is busy.
- */
-static void *fs_janitor(void *arg)
-{
-	struct volfs_fs *fs = arg;
-	unsigned idle = fs->cfg.idle_timeout ? fs->cfg.idle_timeout
-					      : FS_IDLE_DEFAULT;
-
-	pthread_mutex_lock(&fs->stop_lock);
-	while (!fs->stopping) {
-		struct timespec until;
-		char **names = NULL;
-		size_t n = 0, cap = 0;
-		time_t now = time(NULL);
-
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += FS_JANITOR_PERIOD;
-		pthread_cond_timedwait(&fs->stop_cond, &fs->stop_lock, &until);
-		if (fs->stopping)
-			break;
-		pthread_mutex_unlock(&fs->stop_lock);
-
-		/* What the catalog holds, in one read, not one per open
-		 * volume. */
-		struct fs_names live = { 0 };
-		int listed = fs->src->list(fs->src->ctx, fs_names_add, &live);
-
-		/* (qsort and bsearch want an array, even of no names.) */
-		if (listed >= 0 && !live.oom && live.n)
-			qsort(live.v, live.n, sizeof(*live.v), fs_names_cmp);
-		pthread_mutex_lock(&fs->vols_lock);
-		for (struct fs_vol *v = fs->vols; v; v = v->next) {
-			time_t used = __atomic_load_n(&v->used,
-						      __ATOMIC_RELAXED);
-
-			if (!v->gone && listed >= 0 && !live.oom &&
-			    (!live.n ||
-			     !bsearch(&v->name, live.v, live.n,
-				      sizeof(*live.v), fs_names_cmp)))
-				v->gone = 1;
-			/* A volume whose data lives only in this process
-			 * (ram) goes only when removed: closing it would
-			 * empty it. */
-			if (!v->gone && (now - used < (time_t)idle ||
-					 !(v->caps & VOLFS_CAP_PERSISTENT)))
-				continue;
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 8;
-				char **nn = realloc(names, nc * sizeof(*nn));
-
-				if (!nn)
-					break;
-				names = nn;
-				cap = nc;
-			}
-			names[n] = strdup(v->name);
-			if (names[n])
-				n++;
-		}
-		pthread_mutex_unlock(&fs->vols_lock);
-		for (size_t i = 0; i < live.n; i++)
-			free(live.v[i]);
-		free(live.v);
-		/* Outside the lock: the kernel answers with forgets, which
-		 * take it. */
-		for (size_t i = 0; i < n; i++) {
-			fuse_lowlevel_notify_inval_entry(fs->se,
-							 VOLFS_NODES_ROOT,
-							 names[i],
-							 strlen(names[i]));
-			free(names[i]);
-		}
-		free(names);
-		pthread_mutex_lock(&fs->stop_lock);
-	}
-	pthread_mutex_unlock(&fs->stop_lock);
-	return NULL;
-}
-
 int volfs_fs_run(struct volfs_fs *fs)
 {
 	struct fuse_loop_config *lc;
@@ -735,18 +614,16 @@ int volfs_fs_run(struct volfs_fs *fs)
 	}
 	if (fs->cfg.max_threads)
 		fuse_loop_cfg_set_max_threads(lc, fs->cfg.max_threads);
-	if (fs->src && pthread_create(&fs->janitor, NULL, fs_janitor, fs) == 0)
-		fs->janitor_running = 1;
+	else if (fs->src)
+		fuse_loop_cfg_set_max_threads(lc, FS_SERVE_THREADS);
+	if (fs->src && (rc = fs_janitor_start(fs)) < 0)
+		volfs_log(VOLFS_LOG_WARNING,
+			  "%s: cannot start the janitor: %s: unused and "
+			  "removed volumes stay open",
+			  fs->mountpoint, strerror(-rc));
 	rc = fuse_session_loop_mt(fs->se, lc);
 	fs_ring_stop(fs);
-	if (fs->janitor_running) {
-		pthread_mutex_lock(&fs->stop_lock);
-		fs->stopping = 1;
-		pthread_cond_signal(&fs->stop_cond);
-		pthread_mutex_unlock(&fs->stop_lock);
-		pthread_join(fs->janitor, NULL);
-		fs->janitor_running = 0;
-	}
+	fs_janitor_stop(fs);
 	fuse_loop_cfg_destroy(lc);
 	fuse_remove_signal_handlers(fs->se);
 	return rc < 0 ? rc : 0;
@@ -772,6 +649,7 @@ void volfs_fs_destroy(struct volfs_fs *fs)
 		fs->vols = v->next;
 		volfs_volume_close(v->ov);
 		free(v->name);
+		free(v->id);
 		free(v);
 	}
 	free(fs->vhash);

@@ -321,8 +321,8 @@ static int nodes_build(struct nodes_node *n, const char *leaf, char *buf,
 		pos -= len;
 		memcpy(buf + pos, n->name, len);
 	}
-	if (n->volroot && !n->in[BY_NAME] && n->parent)
-		stale = 1;
+	/* A volume's root whose name went to another volume stays the root
+	 * of its own: whoever is still inside it keeps using it. */
 	if (pos == size - 1) {
 		if (size < 2)
 			return -ENAMETOOLONG;
@@ -449,7 +449,7 @@ int volfs_nodes_lookup_volume(struct volfs_nodes *t, const char *name,
 	pthread_mutex_lock(&t->lock);
 	n = nodes_find_name(t, t->root, name);
 	if (n && n->vol != vol) {
-		/* The name now stands for another opening of the volume. */
+		/* The name now stands for another volume. */
 		nodes_unname(t, n);
 		n = NULL;
 	}

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <sys/un.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -318,4 +320,80 @@ int volfs_sd_notify(const char *state)
 		   (struct sockaddr *)&sa, len);
 	close(fd);
 	return n < 0 ? -errno : 0;
+}
+
+/* What the probing process of volfs_stat_bounded() reports. */
+struct util_probe {
+	int rc;
+	struct stat st;
+};
+
+/* In the grandchild: only async-signal-safe calls (the caller may have
+ * threads). */
+static void util_probe_child(const char *path, int want_st, int fd)
+{
+	struct util_probe r = { 0 };
+	struct statfs sfs;
+	int null;
+
+	if (fork() != 0)
+		_exit(0);
+	/* Left waiting, it must not hold the caller's output open (a shell
+	 * reading it would wait as long). */
+	null = open("/dev/null", O_RDWR);
+	for (int i = 0; i < 3 && null >= 0; i++)
+		dup2(null, i);
+	if (want_st)
+		r.rc = stat(path, &r.st) < 0 ? -errno : 0;
+	else
+		r.rc = statfs(path, &sfs) < 0 ? -errno : 0;
+	if (write(fd, &r, sizeof(r)) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+int volfs_stat_bounded(const char *path, struct stat *st,
+		       unsigned timeout_ms)
+{
+	struct util_probe r;
+	struct pollfd p;
+	int fds[2], rc;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	/* Two forks: the one that waits on the daemon is init's to reap, so
+	 * a daemon that never answers leaves no zombie here. */
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		util_probe_child(path, st != NULL, fds[1]);
+	}
+	rc = pid < 0 ? -errno : 0;
+	close(fds[1]);
+	if (pid > 0)
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	if (rc < 0)
+		goto out;
+	p = (struct pollfd){ .fd = fds[0], .events = POLLIN };
+	do
+		rc = poll(&p, 1, (int)timeout_ms);
+	while (rc < 0 && errno == EINTR);
+	if (rc <= 0) {
+		rc = rc < 0 ? -errno : -ETIMEDOUT;
+		goto out;
+	}
+	n = read(fds[0], &r, sizeof(r));
+	if (n != (ssize_t)sizeof(r)) {
+		rc = -EIO;
+		goto out;
+	}
+	rc = r.rc;
+	if (rc == 0 && st)
+		*st = r.st;
+out:
+	close(fds[0]);
+	return rc;
 }

@@ -21,13 +21,18 @@
 /* The consumer id of a `volfs mount NAME DIR` attachment: "mount:DIR". */
 #define VOL_MOUNT_PREFIX "mount:"
 
-char *volfs_volume_state_dir(struct volfs_catalog *cat, const char *name)
+static char *vol_state_dir_at(const char *root, const char *name)
 {
 	char *dir;
 
-	if (asprintf(&dir, "%s/volumes/%s", volfs_catalog_root(cat), name) < 0)
+	if (asprintf(&dir, "%s/volumes/%s", root, name) < 0)
 		return NULL;
 	return dir;
+}
+
+char *volfs_volume_state_dir(struct volfs_catalog *cat, const char *name)
+{
+	return vol_state_dir_at(volfs_catalog_root(cat), name);
 }
 
 static void vol_volinfo(struct volfs_volinfo *vi, const char *name,
@@ -652,23 +657,39 @@ int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 		      struct volfs_open_volume **out,
 		      struct volfs_err *err)
 {
-	const struct volfs_backend *loaded;
-	struct volfs_open_volume *ov;
-	char msg[VOLFS_ERR_MAX] = "";
-	unsigned caps;
+	struct volfs_volume row;
 	int rc;
 
 	rc = volfs_name_check(name, err);
 	if (rc < 0)
 		return rc;
-	ov = calloc(1, sizeof(*ov));
-	if (!ov)
-		return volfs_err_set(err, -ENOMEM,
-				     "cannot open volume '%s': %s", name,
-				     strerror(ENOMEM));
-	rc = volfs_catalog_peek(cat, name, &ov->row, err);
+	rc = volfs_catalog_peek(cat, name, &row, err);
 	if (rc < 0)
-		goto err_free;
+		return rc;
+	return volfs_volume_open_row(volfs_catalog_root(cat), &row, out, err);
+}
+
+int volfs_volume_open_row(const char *root, struct volfs_volume *row,
+			  struct volfs_open_volume **out,
+			  struct volfs_err *err)
+{
+	const struct volfs_backend *loaded;
+	struct volfs_open_volume *ov;
+	char msg[VOLFS_ERR_MAX] = "";
+	const char *name = row->name;
+	unsigned caps;
+	int rc;
+
+	ov = calloc(1, sizeof(*ov));
+	if (!ov) {
+		rc = volfs_err_set(err, -ENOMEM, "cannot open volume '%s': %s",
+				   name, strerror(ENOMEM));
+		volfs_volume_release(row);
+		return rc;
+	}
+	ov->row = *row;
+	memset(row, 0, sizeof(*row));
+	name = ov->row.name;
 	if (ov->row.state != VOLFS_VOL_READY) {
 		rc = volfs_err_set(err, -EBUSY,
 				   "cannot open volume '%s': it is %s; try "
@@ -679,7 +700,7 @@ int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 	rc = volfs_backend_load(ov->row.backend, &ov->be, err);
 	if (rc < 0)
 		goto err_row;
-	ov->state_dir = volfs_volume_state_dir(cat, name);
+	ov->state_dir = vol_state_dir_at(root, name);
 	if (!ov->state_dir) {
 		rc = volfs_err_set(err, -ENOMEM,
 				   "cannot open volume '%s': %s",
@@ -694,8 +715,8 @@ int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 			      name, ov->state_dir, strerror(-rc));
 		goto err_dir;
 	}
-	rc = volfs_opts_unseal(volfs_catalog_root(cat), ov->be, name,
-			       ov->row.opts, ov->row.nopts, &ov->opts, err);
+	rc = volfs_opts_unseal(root, ov->be, name, ov->row.opts,
+			       ov->row.nopts, &ov->opts, err);
 	if (rc < 0)
 		goto err_dir;
 	vol_volinfo(&ov->vi, ov->row.name, ov->state_dir, ov->opts.v,
@@ -736,7 +757,6 @@ err_dir:
 	free(ov->state_dir);
 err_row:
 	volfs_volume_release(&ov->row);
-err_free:
 	free(ov);
 	return rc;
 }

@@ -58,6 +58,9 @@ struct volfs_volume {
 	enum volfs_volstate state;
 	/* Seconds since the epoch. */
 	int64_t created;
+	/* The volume's identity, given at create and never to another
+	 * volume, even one of the same name (filled by get/peek/list). */
+	char *uuid;
 	/* Number of live attachments (filled by get/list after reaping). */
 	unsigned refcount;
 };
@@ -147,6 +150,18 @@ int volfs_catalog_list(struct volfs_catalog *cat, struct volfs_volume **out,
 int volfs_catalog_names(struct volfs_catalog *cat,
 			void (*fn)(void *arg, const char *name), void *arg,
 			struct volfs_err *err);
+
+/*
+ * Copies the identity (uuid) of READY volume name into buf, reading nothing
+ * else: -ENOENT (without a message) when there is no such READY volume.
+ */
+int volfs_catalog_uuid(struct volfs_catalog *cat, const char *name, char *buf,
+		       size_t size, struct volfs_err *err);
+
+/* As volfs_catalog_names(), with each volume's identity (uuid). */
+int volfs_catalog_ids(struct volfs_catalog *cat,
+		      void (*fn)(void *arg, const char *name, const char *id),
+		      void *arg, struct volfs_err *err);
 
 /*
  * Records an attachment; the volume must exist and be READY (-ENOENT,

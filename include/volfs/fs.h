@@ -31,7 +31,8 @@ struct volfs_fs_config {
 	 * changes and without a size limit of their own): faster writes,
 	 * slower stat() of files being written. */
 	int writeback_cache;
-	/* Worker threads at most (0: default). */
+	/* Worker threads at most (0: libfuse's default, 10, for one
+	 * volume; FS_SERVE_THREADS for volfs_fs_mount_all()). */
 	unsigned max_threads;
 	/* FUSE over io_uring where the kernel offers it: 0 for volumes whose
 	 * backend answers from this machine, 1 for any, -1 never. */
@@ -43,21 +44,34 @@ struct volfs_fs_config {
 	unsigned idle_timeout;
 };
 
+/* Room for a volume's identity (struct volfs_volume.uuid) and its NUL. */
+#define VOLFS_FS_ID_MAX 64
+
 /*
  * Where volfs_fs_mount_all() finds its volumes (the catalog, for `volfs
  * serve`).  Called from many threads: the implementation serialises what
- * needs it.
+ * needs it.  A volume is known by its name and its identity: a volume
+ * removed and created again under the same name is another volume.
  */
 struct volfs_fs_source {
 	void *ctx;
-	/* Calls fn(arg, name) for every volume that can be served. */
-	int (*list)(void *ctx, void (*fn)(void *arg, const char *name),
+	/* Calls fn(arg, name, id) for every volume that can be served, id
+	 * being its identity. */
+	int (*list)(void *ctx,
+		    void (*fn)(void *arg, const char *name, const char *id),
 		    void *arg);
-	/* Opens volume name for serving: -ENOENT when there is none. */
+	/* Copies the identity of the servable volume name into id (size
+	 * bytes): 0, or -ENOENT when there is none.  Never waits on a
+	 * backend. */
+	int (*ident)(void *ctx, const char *name, char *id, size_t size);
+	/* Opens volume name for serving: -ENOENT when there is none.  May
+	 * wait on a server for long: called with no lock of the fs held. */
 	int (*open)(void *ctx, const char *name,
 		    struct volfs_open_volume **ov, struct volfs_err *err);
-	/* 1 while volume name may be served, 0 once it is removed. */
-	int (*exists)(void *ctx, const char *name);
+	/* Optional: a descriptor that turns readable when the volumes may
+	 * have changed (the janitor then looks at once, and drains it), or
+	 * -1. */
+	int (*watch)(void *ctx);
 };
 
 struct volfs_fs;

@@ -65,7 +65,8 @@ int volfs_nodes_lookup(struct volfs_nodes *t, uint64_t parent,
 /*
  * Records that the kernel learned of name in the root as the root of
  * volume vol, and returns its node id with the lookup count raised.  A node
- * of that name for another vol is replaced.
+ * of that name for another vol is replaced: it keeps its nodes and paths
+ * (the root of its own volume) until the kernel forgets them.
  */
 int volfs_nodes_lookup_volume(struct volfs_nodes *t, const char *name,
 			      void *vol, int by_ino, uint64_t *ino);

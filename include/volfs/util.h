@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "volfs/err.h"
@@ -56,6 +57,21 @@ uint64_t volfs_pid_start(pid_t pid);
 /* 1 if dir is currently the mountpoint of a volfs FUSE mount (per
  * /proc/self/mountinfo), 0 if not, -errno if that cannot be read. */
 int volfs_is_volfs_mount(const char *dir);
+
+/* How long volfs waits for another volfs process's mount to answer. */
+#define VOLFS_PROBE_MS 3000
+
+/*
+ * stat() of path into *st, or statfs() when st is NULL (which always asks
+ * a FUSE daemon, where stat() may answer from the kernel's cache), done by
+ * a process of its own and waited for at most timeout_ms: a FUSE daemon
+ * that is stopped (SIGSTOP), not dead, hangs whoever asks it, forever.
+ * Returns 0, the call's -errno, or -ETIMEDOUT when it did not answer in
+ * time; the process left waiting is then no child of the caller's (it is
+ * reaped by init once the daemon answers or dies).
+ */
+int volfs_stat_bounded(const char *path, struct stat *st,
+		       unsigned timeout_ms);
 
 /*
  * Unmounts the FUSE mount at dir: umount2() when privileged, else

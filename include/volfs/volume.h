@@ -100,6 +100,16 @@ struct volfs_open_volume {
 int volfs_volume_open(struct volfs_catalog *cat, const char *name,
 		      struct volfs_open_volume **out, struct volfs_err *err);
 
+/*
+ * volfs_volume_open() of a row read from the catalog under state root
+ * root: it touches no catalog, so a caller that shares one catalog handle
+ * among threads reads the row under its lock and opens (which may wait on
+ * a server) outside it.  Takes *row in any case (released on failure).
+ */
+int volfs_volume_open_row(const char *root, struct volfs_volume *row,
+			  struct volfs_open_volume **out,
+			  struct volfs_err *err);
+
 /* Calls the backend's close() and frees ov. */
 void volfs_volume_close(struct volfs_open_volume *ov);
 

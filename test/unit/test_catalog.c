@@ -234,7 +234,7 @@ static void test_open_creates(void **state)
 	sqlite3_finalize(stmt);
 	sqlite3_close(db);
 	assert_string_equal(mode, "wal");
-	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 4);
+	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 5);
 
 	/* Opening twice at once, and again later, is fine. */
 	{
@@ -888,12 +888,14 @@ static void test_servers(void **state)
 	tcat_close(t);
 	tcat_sql(t, "DROP TABLE servers; "
 		    "DROP INDEX volumes_creating; "
+		    "DROP INDEX volumes_uuid; "
+		    "ALTER TABLE volumes DROP COLUMN uuid; "
 		    "ALTER TABLE attachments DROP COLUMN mounts; "
 		    "ALTER TABLE attachments DROP COLUMN ns; "
 		    "ALTER TABLE volumes DROP COLUMN ns; "
 		    "PRAGMA user_version = 1");
 	tcat_open(t);
-	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 4);
+	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 5);
 	assert_int_equal(tcat_sql_int(t, "SELECT count(*) FROM servers"), 0);
 
 	/* Not a mount: reaped when listed. */
@@ -1001,13 +1003,15 @@ static void test_ref_unref(void **state)
 	assert_int_equal(tcat_attach(t, "old", "cli:y", getpid(), 0), 0);
 	tcat_close(t);
 	tcat_sql(t, "DROP INDEX volumes_creating; "
+		    "DROP INDEX volumes_uuid; "
+		    "ALTER TABLE volumes DROP COLUMN uuid; "
 		    "ALTER TABLE attachments DROP COLUMN mounts; "
 		    "ALTER TABLE attachments DROP COLUMN ns; "
 		    "ALTER TABLE volumes DROP COLUMN ns; "
 		    "ALTER TABLE servers DROP COLUMN ns; "
 		    "PRAGMA user_version = 2");
 	tcat_open(t);
-	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 4);
+	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 5);
 	assert_int_equal(tcat_refcount(t, "old"), 1);
 }
 
@@ -1036,6 +1040,79 @@ static void test_names(void **state)
 					     &t->err),
 			 2);
 	assert_string_equal(buf, "aa,zz,");
+}
+
+/* The uuid of volume name, copied into buf. */
+static void tcat_uuid(struct tcat *t, const char *name, char *buf, size_t n)
+{
+	struct volfs_volume v;
+
+	assert_int_equal(volfs_catalog_get(t->cat, name, &v, &t->err), 0);
+	assert_non_null(v.uuid);
+	assert_int_equal(strlen(v.uuid), 32);
+	snprintf(buf, n, "%s", v.uuid);
+	volfs_volume_release(&v);
+}
+
+static void tcat_collect_id(void *arg, const char *name, const char *id)
+{
+	char *buf = arg;
+
+	strncat(buf, name, 255 - strlen(buf));
+	strncat(buf, "=", 255 - strlen(buf));
+	strncat(buf, id, 255 - strlen(buf));
+	strncat(buf, ",", 255 - strlen(buf));
+}
+
+/*
+ * Every volume has an identity of its own: one created again under the
+ * name of a removed one gets another, and so does every volume of a
+ * catalog written before identities (schema 4).
+ */
+static void test_uuid(void **state)
+{
+	struct tcat *t = *state;
+	char a1[64], a2[64], b[64], want[256], buf[256] = "";
+
+	tcat_open(t);
+	tcat_mkvol(t, "a");
+	tcat_uuid(t, "a", a1, sizeof(a1));
+	assert_int_equal(volfs_catalog_delete(t->cat, "a", &t->err), 0);
+	tcat_mkvol(t, "a");
+	tcat_uuid(t, "a", a2, sizeof(a2));
+	assert_string_not_equal(a1, a2);
+	tcat_mkvol(t, "b");
+	tcat_uuid(t, "b", b, sizeof(b));
+	assert_int_equal(volfs_catalog_ids(t->cat, tcat_collect_id, buf,
+					   &t->err),
+			 2);
+	snprintf(want, sizeof(want), "a=%s,b=%s,", a2, b);
+	assert_string_equal(buf, want);
+	assert_int_equal(volfs_catalog_uuid(t->cat, "a", buf, sizeof(buf),
+					    &t->err),
+			 0);
+	assert_string_equal(buf, a2);
+	tcat_reserve(t, "c", 0);
+	assert_int_equal(volfs_catalog_uuid(t->cat, "c", buf, sizeof(buf),
+					    &t->err),
+			 -ENOENT);
+	assert_int_equal(volfs_catalog_uuid(t->cat, "none", buf, sizeof(buf),
+					    &t->err),
+			 -ENOENT);
+
+	/* Schema 4 had none: the migration gives each volume its own. */
+	tcat_close(t);
+	tcat_sql(t, "DROP INDEX volumes_uuid; "
+		    "ALTER TABLE volumes DROP COLUMN uuid; "
+		    "PRAGMA user_version = 4");
+	tcat_open(t);
+	assert_int_equal(tcat_sql_int(t, "PRAGMA user_version"), 5);
+	tcat_uuid(t, "a", a1, sizeof(a1));
+	tcat_uuid(t, "b", b, sizeof(b));
+	assert_string_not_equal(a1, b);
+	assert_int_equal(tcat_sql_int(t, "SELECT count(DISTINCT uuid) FROM "
+					 "volumes WHERE length(uuid) = 32"),
+			 3);
 }
 
 /*
@@ -1107,6 +1184,7 @@ int main(void)
 		T(test_busy_waits),	  T(test_servers),
 		T(test_ref_unref),	  T(test_names),
 		T(test_namespaces),
+		T(test_uuid),
 	};
 
 	umask(022);

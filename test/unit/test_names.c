@@ -131,6 +131,22 @@ static void test_opts_check(void **state)
 	assert_false(volfs_opt_is_secret(&fake_backend, "nonesuch"));
 }
 
+/* A stat through volfs_stat_bounded() is the stat itself, or its error. */
+static void test_stat_bounded(void **state)
+{
+	struct stat st, want;
+
+	assert_int_equal(stat("/", &want), 0);
+	assert_int_equal(volfs_stat_bounded("/", &st, 5000), 0);
+	assert_int_equal(st.st_ino, want.st_ino);
+	assert_int_equal(st.st_dev, want.st_dev);
+	assert_int_equal(volfs_stat_bounded("/", NULL, 5000), 0);
+	assert_int_equal(volfs_stat_bounded("/nonexistent/volfs", &st, 5000),
+			 -ENOENT);
+	assert_int_equal(volfs_stat_bounded("/nonexistent/volfs", NULL, 5000),
+			 -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_random_names),
 		cmocka_unit_test(test_kvlist),
 		cmocka_unit_test(test_opts_check),
+		cmocka_unit_test(test_stat_bounded),
 	};
 
 	return cmocka_run_group_tests_name("names and options", tests, NULL,

@@ -288,8 +288,15 @@ static void test_volume_roots(void **state)
 	assert_int_equal(fa, ra);
 	assert_int_equal(volfs_nodes_lookup_volume(t, "a", &vol_b, 1, &fa), 0);
 	assert_int_not_equal(fa, ra);
-	/* The old root still yields its paths, marked stale. */
-	assert_int_equal(volfs_nodes_path(t, ra, buf, sizeof(buf), NULL), 1);
+	/* The old root stays the root of its volume, for whoever is still
+	 * inside it. */
+	assert_int_equal(volfs_nodes_path(t, ra, buf, sizeof(buf), &vol), 0);
+	assert_ptr_equal(vol, &vol_a);
+	assert_int_equal(volfs_nodes_child_path(t, ra, "g", buf, sizeof(buf),
+						&vol),
+			 0);
+	assert_string_equal(buf, "g");
+	assert_ptr_equal(vol, &vol_a);
 	volfs_nodes_free(t);
 }
 
