@@ -443,16 +443,29 @@ static int mount_background(struct volfs_cli *cli, const char *name,
 }
 
 /*
- * Whether the daemon pid (what) behind the mount at dir answers: 1, or 0
+ * Whether the daemon pid (what) behind the mount at dir answers: 1; 0
  * after saying what to do when it does not answer in time (stopped, not
- * dead: it would hang this process forever).
+ * dead: it would hang this process forever), and this process may serve
+ * the volume itself; -1 after saying why not, when the volume's data lives
+ * only in that daemon (sole): another instance would be another volume.
  */
-static int mount_answers(const char *dir, const char *what, pid_t pid)
+static int mount_answers(const char *name, const char *dir, const char *what,
+			 pid_t pid, int sole)
 {
 	int rc = volfs_stat_bounded(dir, NULL, VOLFS_PROBE_MS);
 
 	if (rc != -ETIMEDOUT)
 		return rc == 0;
+	if (sole) {
+		cli_error("cannot mount volume '%s': its files live in %s "
+			  "(pid %d), which does not answer at %s within %d s "
+			  "(is it stopped?), and a second instance would be "
+			  "another, empty volume; resume it with 'kill -CONT "
+			  "%d', or stop it, and try again",
+			  name, what, (int)pid, dir, VOLFS_PROBE_MS / 1000,
+			  (int)pid);
+		return -1;
+	}
 	volfs_log(VOLFS_LOG_WARNING,
 		  "%s (pid %d) does not answer at %s within %d s (is it "
 		  "stopped?): mounting without it; resume it with 'kill -CONT "
@@ -464,10 +477,11 @@ static int mount_answers(const char *dir, const char *what, pid_t pid)
 /*
  * Finds a live instance of volume name: a volfs mount of it whose daemon
  * still runs and answers.  Fills *live (freed by the caller) and returns
- * 1, or 0.
+ * 1, or 0, or -1 after saying why the volume cannot be mounted (sole: see
+ * mount_answers()).
  */
 static int mount_find_live(struct volfs_catalog *cat, const char *name,
-			   struct volfs_attachment *live)
+			   int sole, struct volfs_attachment *live)
 {
 	struct volfs_attachment *a = NULL;
 	int n, found = 0;
@@ -476,13 +490,15 @@ static int mount_find_live(struct volfs_catalog *cat, const char *name,
 	for (int i = 0; i < n && !found; i++) {
 		if (strncmp(a[i].consumer, "mount:", 6) != 0 ||
 		    volfs_pid_start(a[i].pid) != a[i].pid_start ||
-		    volfs_is_volfs_mount(a[i].target) != 1 ||
-		    !mount_answers(a[i].target, "the volfs mount daemon",
-				   a[i].pid))
+		    volfs_is_volfs_mount(a[i].target) != 1)
 			continue;
-		*live = a[i];
-		memset(&a[i], 0, sizeof(a[i]));
-		found = 1;
+		found = mount_answers(name, a[i].target,
+				      "the volfs mount daemon", a[i].pid,
+				      sole);
+		if (found > 0) {
+			*live = a[i];
+			memset(&a[i], 0, sizeof(a[i]));
+		}
 	}
 	if (n > 0)
 		volfs_attachments_free(a, (size_t)n);
@@ -491,31 +507,44 @@ static int mount_find_live(struct volfs_catalog *cat, const char *name,
 
 /*
  * Finds a running `volfs serve`: its directory for volume name goes into
- * *live as if it were a mount of the volume.  Returns 1 if there is one.
+ * *live as if it were a mount of the volume.  Returns 1 if there is one
+ * that answers, else as mount_find_live().
  */
 static int mount_find_server(struct volfs_catalog *cat, const char *name,
-			     struct volfs_attachment *live)
+			     int sole, struct volfs_attachment *live)
 {
 	struct volfs_server *srv = NULL;
-	int n, found = 0;
+	int n, found;
 
 	n = volfs_catalog_servers(cat, &srv, NULL);
-	if (n > 0 && asprintf(&live->target, "%s/%s", srv[0].mountpoint,
-			      name) >= 0) {
-		live->pid = srv[0].pid;
-		live->pid_start = srv[0].pid_start;
-		found = 1;
-	}
+	if (n <= 0)
+		return 0;
 	/* The bind would look the volume up in it: make sure it answers. */
-	if (found &&
-	    !mount_answers(srv[0].mountpoint, "volfs serve", srv[0].pid)) {
-		free(live->target);
-		live->target = NULL;
-		found = 0;
+	found = mount_answers(name, srv[0].mountpoint, "volfs serve",
+			      srv[0].pid, sole);
+	if (found > 0) {
+		if (asprintf(&live->target, "%s/%s", srv[0].mountpoint,
+			     name) >= 0) {
+			live->pid = srv[0].pid;
+			live->pid_start = srv[0].pid_start;
+		} else {
+			found = 0;
+		}
 	}
-	if (n > 0)
-		volfs_servers_free(srv, (size_t)n);
+	volfs_servers_free(srv, (size_t)n);
 	return found;
+}
+
+/*
+ * Whether volume row's files live only in the process serving it (ram):
+ * one that does not answer cannot be replaced by another instance.
+ */
+static int mount_sole_instance(const struct volfs_volume *row)
+{
+	const struct volfs_backend *be;
+
+	return volfs_backend_load(row->backend, &be, NULL) == 0 &&
+	       !(be->caps & VOLFS_CAP_PERSISTENT);
 }
 
 /* Whether pid is a running `volfs serve`. */
@@ -721,7 +750,7 @@ int cli_mount_volume(struct volfs_cli *cli, const char *name,
 		struct volfs_catalog *cat = cli_catalog(cli);
 		struct volfs_attachment live = { 0 };
 		struct volfs_volume row;
-		int shared = 0;
+		int shared = 0, found, sole;
 
 		if (!cat)
 			return EXIT_FAIL;
@@ -729,9 +758,14 @@ int cli_mount_volume(struct volfs_cli *cli, const char *name,
 			cli_error("%s", err.msg);
 			return EXIT_FAIL;
 		}
+		sole = mount_sole_instance(&row);
 		volfs_volume_release(&row);
-		if (mount_find_server(cat, name, &live) ||
-		    mount_find_live(cat, name, &live)) {
+		found = mount_find_server(cat, name, sole, &live);
+		if (!found)
+			found = mount_find_live(cat, name, sole, &live);
+		if (found < 0)
+			return EXIT_FAIL;
+		if (found) {
 			shared = mount_share(cat, name, dir, cfg, &live);
 			volfs_attachment_release(&live);
 		}

@@ -43,6 +43,29 @@ assert_eq "$(cat "$T/b/f")" data "the volume through the second mount"
 kill -CONT "$pid"
 stopped=
 
+# A ram volume's files live only in its daemon: a second instance would be
+# another, empty volume, so the mount is refused, within the same bound,
+# with what to do.
+vol create -b ram r >/dev/null
+mount_vol r "$T/r1"
+echo mem >"$(abspath "$T/r1")/f"
+rpid=$(mount_pid r "$(abspath "$T/r1")")
+case $rpid in '' | *[!0-9]*) fail "no pid for the mount of r" ;; esac
+kill -STOP "$rpid"
+stopped=$rpid
+mkdir -p "$T/r2"
+start=$(date +%s)
+expect_exit 1 timeout -s KILL 30 "$VOLFS" mount r "$T/r2"
+took=$(($(date +%s) - start))
+[ $took -le 15 ] || fail "the refused mount of r took $took s"
+assert_grep "pid $rpid\), which does not answer" "$T/err"
+assert_grep "another, empty volume" "$T/err"
+assert_grep "kill -CONT $rpid" "$T/err"
+! is_mounted "$(abspath "$T/r2")" || fail "a refused mount of r left $T/r2 mounted"
+kill -CONT "$rpid"
+stopped=
+assert_eq "$(cat "$(abspath "$T/r1")/f")" mem "r after its daemon resumed"
+
 # The same for a stopped volfs serve.
 mkdir -p "$T/srv"
 srv=$(abspath "$T/srv")
