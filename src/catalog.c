@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,6 +81,65 @@ void cat_op(struct volfs_catalog *cat, const char *fmt, ...)
 }
 
 /*
+ * Why the file system refused the catalog, as an errno, when SQLite's own
+ * answer hides it: a read-only state root shows as "unable to open" with
+ * ENOENT (the -shm file cannot be made), a full one as "disk I/O error".
+ * 0 when nothing is wrong with the file system.
+ */
+static int cat_fs_cause(struct volfs_catalog *cat, int sys)
+{
+	struct statvfs sv;
+
+	if (sys == EROFS || sys == ENOSPC || sys == EDQUOT || sys == EACCES ||
+	    sys == EPERM)
+		return sys;
+	if (!cat->root)
+		return 0;
+	if (statvfs(cat->root, &sv) == 0) {
+		if (sv.f_flag & ST_RDONLY)
+			return EROFS;
+		if ((geteuid() == 0 ? sv.f_bfree : sv.f_bavail) == 0)
+			return ENOSPC;
+	}
+	if (access(cat->root, W_OK | X_OK) < 0 &&
+	    (errno == EACCES || errno == EROFS))
+		return errno;
+	if (access(cat->path, R_OK | W_OK) < 0 &&
+	    (errno == EACCES || errno == EROFS))
+		return errno;
+	return 0;
+}
+
+/* The message for a catalog the file system refused with errno sys. */
+static int cat_fail_fs(struct volfs_catalog *cat, int sys,
+		       struct volfs_err *err)
+{
+	const char *what = cat->op, *path = cat->path;
+
+	switch (sys) {
+	case EROFS:
+		return volfs_err_set(err, -EROFS,
+				     "%s: catalog '%s' is on a read-only file "
+				     "system: remount it read-write, or use "
+				     "another --root",
+				     what, path);
+	case ENOSPC:
+	case EDQUOT:
+		return volfs_err_set(err, -ENOSPC,
+				     "%s: catalog '%s': no space left on its "
+				     "file system (%s): free some space there, "
+				     "then try again",
+				     what, path, strerror(sys));
+	default:
+		return volfs_err_set(err, -EACCES,
+				     "%s: catalog '%s': permission denied: run "
+				     "volfs as the user that owns the state "
+				     "root, or use another --root",
+				     what, path);
+	}
+}
+
+/*
  * The one place where an SQLite result code becomes -errno and a message,
  * which starts with cat->op.
  */
@@ -89,6 +149,7 @@ int cat_fail(struct volfs_catalog *cat, int rc, struct volfs_err *err)
 		cat->db ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc);
 	int sys = cat->db ? sqlite3_system_errno(cat->db) : 0;
 	const char *path = cat->path, *what = cat->op;
+	int cause;
 
 	if (cat_is_busy(rc)) {
 		cat->busy = 1;
@@ -97,6 +158,17 @@ int cat_fail(struct volfs_catalog *cat, int rc, struct volfs_err *err)
 				     "process is using it) and waiting did "
 				     "not help: try again",
 				     what, path);
+	}
+	switch (rc & 0xff) {
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_PERM:
+		cause = cat_fs_cause(cat, sys);
+		if (cause)
+			return cat_fail_fs(cat, cause, err);
+		break;
 	}
 	switch (rc & 0xff) {
 	case SQLITE_CORRUPT:
@@ -119,10 +191,7 @@ int cat_fail(struct volfs_catalog *cat, int rc, struct volfs_err *err)
 				     "permissions",
 				     what, path, msg);
 	case SQLITE_FULL:
-		return volfs_err_set(err, -ENOSPC,
-				     "%s: catalog '%s': %s: free some space "
-				     "on its file system",
-				     what, path, msg);
+		return cat_fail_fs(cat, ENOSPC, err);
 	case SQLITE_READONLY:
 		return volfs_err_set(err, -EROFS,
 				     "%s: catalog '%s' cannot be written (%s): "

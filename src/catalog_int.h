@@ -16,9 +16,8 @@
 #include "volfs/catalog.h"
 
 #define CAT_FILE "catalog.db"
-/* The state root and every catalog file are the owner's alone: the
- * catalog holds share URLs, user names, host paths and attachments. */
-#define CAT_ROOT_MODE 0700
+/* Every file of the catalog is the owner's alone, as is the state root:
+ * they hold share URLs, user names, host paths and attachments. */
 #define CAT_FILE_MODE 0600
 /* How long a busy database is waited for before it is reported. */
 #define CAT_BUSY_MS 30000

@@ -3,8 +3,8 @@
  * Opening the catalog: the state root and the catalog's files, their
  * modes, and the schema and its migrations.
  *
- * The files are the owner's alone (CAT_ROOT_MODE, CAT_FILE_MODE), whatever
- * the umask: a catalog is created 0600 before SQLite opens it, and SQLite
+ * The root and the files are the owner's alone (0700, CAT_FILE_MODE),
+ * whatever the umask: a catalog is created 0600 before SQLite opens it, and SQLite
  * gives its -wal and -shm files the mode of the database.  Files of an
  * older volfs, made 0644 under a 0755 root, are tightened at open when this
  * process owns them.
@@ -241,7 +241,8 @@ static int cat_tighten(const char *path, struct volfs_err *err)
 			  path, (unsigned)(st.st_mode & 07777));
 		return 0;
 	}
-	if (chmod(path, st.st_mode & 07700) < 0 && errno != EROFS)
+	if (chmod(path, st.st_mode & ~(mode_t)077 & 07777) < 0 &&
+	    errno != EROFS)
 		return volfs_err_set(err, -errno,
 				     "cannot make '%s' private to its owner: "
 				     "%s: check that it is yours, or use "
@@ -270,10 +271,27 @@ static int cat_tighten_all(struct volfs_catalog *cat, int root,
 	return rc;
 }
 
+/* What to do when the state root or the catalog cannot be made: e. */
+static const char *cat_make_hint(int e)
+{
+	switch (e) {
+	case EROFS:
+		return "remount its file system read-write, or use another "
+		       "--root";
+	case ENOSPC:
+	case EDQUOT:
+		return "free some space on its file system, or use another "
+		       "--root";
+	default:
+		return "check the permissions of its parent, or use another "
+		       "--root";
+	}
+}
+
 /*
  * The state root for a command that creates volumes, made when missing (the
- * root itself CAT_ROOT_MODE once cat_tighten_all() ran, missing parents
- * 0711 so that others may still pass through them).
+ * root itself private once cat_tighten_all() ran, missing parents 0711 so
+ * that others may still pass through them).
  */
 static int cat_make_root(const char *root, struct volfs_err *err)
 {
@@ -282,16 +300,7 @@ static int cat_make_root(const char *root, struct volfs_err *err)
 	if (rc < 0)
 		return volfs_err_set(err, rc,
 				     "cannot create state root '%s': %s: %s",
-				     root, strerror(-rc),
-				     rc == -EROFS ? "its file system is "
-						    "read-only: use another "
-						    "--root" :
-				     rc == -ENOSPC ? "free some space on its "
-						     "file system, or use "
-						     "another --root" :
-						     "check its parent's "
-						     "permissions, or use "
-						     "another --root");
+				     root, strerror(-rc), cat_make_hint(-rc));
 	return 0;
 }
 
@@ -311,14 +320,7 @@ static int cat_make_file(struct volfs_catalog *cat, struct volfs_err *err)
 		return volfs_err_set(err, -errno,
 				     "cannot create catalog '%s': %s: %s",
 				     cat->path, strerror(errno),
-				     errno == EROFS ? "its file system is "
-						      "read-only: use another "
-						      "--root" :
-				     errno == ENOSPC ? "free some space on its "
-						       "file system" :
-						       "check the permissions "
-						       "of the state root, or "
-						       "use another --root");
+				     cat_make_hint(errno));
 	fchmod(fd, CAT_FILE_MODE);
 	close(fd);
 	return 0;
