@@ -409,8 +409,11 @@ static int cat_txn_begin(struct volfs_catalog *cat, const char *begin,
 }
 
 int cat_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
-		   void (*undo)(void *arg), struct volfs_err *err)
+	    void (*undo)(void *arg), struct volfs_err *err)
 {
+	/* Most write transactions reap: what reaping reads, read it before
+	 * taking the lock that every other writer waits for. */
+	cat_reap_prepare(cat);
 	return cat_txn_begin(cat, "BEGIN IMMEDIATE", fn, arg, undo, err);
 }
 
@@ -1354,9 +1357,11 @@ static int cat_light_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
 {
 	int rc;
 
+	/* cat_txn_begin(), not cat_txn(): these do not reap. */
 	if (cat_run(cat, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) < 0)
-		return cat_txn(cat, fn, arg, NULL, err);
-	rc = cat_txn(cat, fn, arg, NULL, err);
+		return cat_txn_begin(cat, "BEGIN IMMEDIATE", fn, arg, NULL,
+				     err);
+	rc = cat_txn_begin(cat, "BEGIN IMMEDIATE", fn, arg, NULL, err);
 	cat_run(cat, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
 	return rc;
 }

@@ -129,6 +129,10 @@ int cat_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
 /* Registers the SQL functions volfs_gone(), volfs_unmounted() and
  * volfs_ns(); an SQLite result code. */
 int cat_reap_init(struct volfs_catalog *cat);
+/* Reads, outside any transaction, what the next reap will need (the mount
+ * table, when it changed), so that the reap itself holds the write lock
+ * for less time. */
+void cat_reap_prepare(struct volfs_catalog *cat);
 /* Frees what reaping keeps between calls. */
 void cat_reap_release(struct volfs_catalog *cat);
 /* The reaping itself; runs inside the caller's write transaction. */

@@ -278,6 +278,11 @@ int cat_reap_init(struct volfs_catalog *cat)
 	return rc;
 }
 
+void cat_reap_prepare(struct volfs_catalog *cat)
+{
+	cat_mounts_update(&cat->mounts);
+}
+
 void cat_reap_release(struct volfs_catalog *cat)
 {
 	cat_mounts_clear(&cat->mounts);
