@@ -2,7 +2,9 @@
 # A volume's reference count is one number everywhere: the plugin's Get
 # (which does not reap), volfs inspect and volfs ls agree, with a consumer
 # that holds the volume twice and an attachment whose owner died and was
-# not reaped yet.
+# not reaped yet.  A "mount:" attachment stops counting as soon as its
+# mount is gone, also for serve's long-lived catalog handles (which keep
+# the mount table until it changes).
 . "$VOLFS_SRCDIR/test/integration/lib.sh"
 need_cmd jq curl sqlite3
 
@@ -41,4 +43,22 @@ assert_eq "$get" 2 "refcount from the plugin's Get"
 assert_eq "$inspect" 2 "refcount from volfs inspect"
 assert_eq "$ls" 2 "REFS from volfs ls"
 assert_eq "$lsjson" 2 "refcount from volfs ls --format json"
+
+# get_refs NAME: the refcount of NAME from the plugin's Get.
+get_refs() {
+	curl -sS --max-time 10 --unix-socket "$SOCK" -X POST \
+		--data-binary "{\"Name\":\"$1\"}" http://plugin/VolumeDriver.Get |
+		jq -r .Volume.Status.refcount
+}
+vol create m >/dev/null
+mount_vol m "$T/b"
+for _ in 1 2 3 4 5; do
+	assert_eq "$(get_refs m)" 1 "refcount from Get while mounted"
+done
+# Gone behind volfs's back: the attachment stays, the mount does not.
+umount "$(abspath "$T/b")" || fail "cannot unmount $T/b"
+for _ in 1 2 3 4 5; do
+	assert_eq "$(get_refs m)" 0 "refcount from Get once unmounted"
+done
+assert_eq "$(ls_refs m)" 0 "REFS from volfs ls once unmounted"
 exit 0
