@@ -12,7 +12,7 @@ fi
 . "$VOLFS_SRCDIR/test/integration/lib.sh"
 need_cmd strace jq
 # The tmpfs below is no volfs mount: lib.sh would leave it.
-trap '_t09_rc=$?; umount -l "$T/other" 2>/dev/null || true; (exit $_t09_rc); _lib_cleanup' EXIT
+trap '_t09_rc=$?; umount -l "$T/other" 2>/dev/null || true; set +e; (exit $_t09_rc); _lib_cleanup' EXIT
 
 ATTACHED=50
 OTHER=500
