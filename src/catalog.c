@@ -28,7 +28,6 @@
 #include "catalog_int.h"
 #include "volfs/util.h"
 
-
 static const char *const cat_state_names[] = {
 	[VOLFS_VOL_CREATING] = "being created",
 	[VOLFS_VOL_READY] = "ready",
@@ -126,10 +125,12 @@ static int cat_fail_fs(struct volfs_catalog *cat, int sys,
 	case ENOSPC:
 	case EDQUOT:
 		return volfs_err_set(err, -ENOSPC,
-				     "%s: catalog '%s': no space left on its "
-				     "file system (%s): free some space there, "
-				     "then try again",
-				     what, path, strerror(sys));
+				     "%s: catalog '%s': %s on its file "
+				     "system: free some space there, then try "
+				     "again",
+				     what, path,
+				     sys == EDQUOT ? "disk quota exceeded" :
+						     "no space left");
 	default:
 		return volfs_err_set(err, -EACCES,
 				     "%s: catalog '%s': permission denied: run "
@@ -235,8 +236,8 @@ static void *cat_grow(void *arr, size_t *alloc, size_t n, size_t elem)
  * Prepares sql into *st, reusing a statement prepared before when one is
  * free; give it back with cat_finish().
  */
-int cat_prepare(struct volfs_catalog *cat, const char *sql,
-		       sqlite3_stmt **st, struct volfs_err *err)
+int cat_prepare(struct volfs_catalog *cat, const char *sql, sqlite3_stmt **st,
+		struct volfs_err *err)
 {
 	char *copy;
 	size_t i;
@@ -296,8 +297,7 @@ static int cat_step(struct volfs_catalog *cat, sqlite3_stmt *st,
 
 /* Runs sql, which may hold several statements (a migration), parsed anew
  * each time: the often repeated single statements go through cat_run(). */
-int cat_exec(struct volfs_catalog *cat, const char *sql,
-		    struct volfs_err *err)
+int cat_exec(struct volfs_catalog *cat, const char *sql, struct volfs_err *err)
 {
 	int rc = sqlite3_exec(cat->db, sql, NULL, NULL, NULL);
 
@@ -328,7 +328,7 @@ static void cat_bind_str(sqlite3_stmt *st, int idx, const char *s)
  * s2 (those it has); returns how many rows it changed.
  */
 int cat_run(struct volfs_catalog *cat, const char *sql, const char *s1,
-		   const char *s2, struct volfs_err *err)
+	    const char *s2, struct volfs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -349,7 +349,7 @@ int cat_run(struct volfs_catalog *cat, const char *sql, const char *s1,
  * column of its first row, or -ENOENT (without a message) if it has none.
  */
 int cat_int(struct volfs_catalog *cat, const char *sql, const char *s1,
-		   struct volfs_err *err)
+	    struct volfs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -856,8 +856,8 @@ err_oom:
 	return cat_oom(err);
 }
 
-#define CAT_VOLUME_COLUMNS                                              \
-	"SELECT name, backend, anonymous, state, created, " CAT_REFCOUNT \
+#define CAT_VOLUME_COLUMNS                                                     \
+	"SELECT name, backend, anonymous, state, created, " CAT_REFCOUNT       \
 	" FROM volumes v "
 
 /* Fills *v from a row of CAT_VOLUME_COLUMNS, with its options and labels. */

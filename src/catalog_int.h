@@ -92,16 +92,16 @@ typedef int (*cat_txn_fn)(struct volfs_catalog *cat, void *arg,
  * that both reaping (which deletes the others) and every reference count
  * (which ignores them until they are reaped) use.
  */
-#define CAT_ATT_DEAD                                                    \
-	"(volfs_gone(pid, pid_start, ns) OR "                           \
+#define CAT_ATT_DEAD                                                           \
+	"(volfs_gone(pid, pid_start, ns) OR "                                  \
 	"volfs_unmounted(consumer, target, ns))"
 
 /*
  * A volume's reference count: how often live consumers hold it, the sum of
  * "mounts" over its live attachments.  v is the volumes row.
  */
-#define CAT_REFCOUNT                                                    \
-	"(SELECT coalesce(sum(mounts), 0) FROM attachments a "           \
+#define CAT_REFCOUNT                                                           \
+	"(SELECT coalesce(sum(mounts), 0) FROM attachments a "                 \
 	" WHERE a.volume = v.name AND NOT " CAT_ATT_DEAD ")"
 
 /* In catalog.c: the SQL helpers. */
@@ -115,8 +115,7 @@ int cat_oom(struct volfs_err *err);
 int cat_prepare(struct volfs_catalog *cat, const char *sql, sqlite3_stmt **st,
 		struct volfs_err *err);
 void cat_finish(struct volfs_catalog *cat, sqlite3_stmt *st);
-int cat_exec(struct volfs_catalog *cat, const char *sql,
-	     struct volfs_err *err);
+int cat_exec(struct volfs_catalog *cat, const char *sql, struct volfs_err *err);
 int cat_run(struct volfs_catalog *cat, const char *sql, const char *s1,
 	    const char *s2, struct volfs_err *err);
 int cat_int(struct volfs_catalog *cat, const char *sql, const char *s1,

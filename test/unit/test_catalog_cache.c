@@ -28,10 +28,10 @@ static void test_past_cache(void **state)
 	struct volfs_catalog *cat = NULL;
 	struct volfs_err err = { "" };
 	struct volfs_attachment *att;
-	struct volfs_volume v = {
+	struct volfs_volume *list, v = {
 		.name = (char *)"data",
 		.backend = (char *)"local",
-	}, *list;
+	};
 	struct volfs_attachment a = {
 		.volume = (char *)"data",
 		.consumer = (char *)"docker:aa",
