@@ -63,12 +63,16 @@ static void cat_sql_gone(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	uint64_t start = (uint64_t)sqlite3_value_int64(argv[1]);
 
 	(void)argc;
+	if (pid == 0 || !cat_ns_ours(ctx, argv[2])) {
+		sqlite3_result_int(ctx, 0);
+		return;
+	}
 	if (cat->live.txn != cat->txn) {
 		cat->live.txn = cat->txn;
 		cat->live.proc_ok = volfs_pid_start(getpid()) != 0;
 		cat->live.pid = 0;
 	}
-	if (pid == 0 || !cat_ns_ours(ctx, argv[2]) || !cat->live.proc_ok) {
+	if (!cat->live.proc_ok) {
 		sqlite3_result_int(ctx, 0);
 		return;
 	}
