@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the files of the catalog share, and nothing outside them includes:
- * catalog.c (volumes, attachments, servers and the SQL helpers),
- * catalog_open.c (files, modes, schema) and catalog_reap.c (liveness and
- * reaping).
+ * catalog.c (volumes, servers and the SQL helpers), catalog_attach.c
+ * (attachments and references), catalog_open.c (files, modes, schema) and
+ * catalog_reap.c (liveness and reaping).
  */
 #ifndef VOLFS_CATALOG_INT_H
 #define VOLFS_CATALOG_INT_H
@@ -122,6 +122,23 @@ int cat_int(struct volfs_catalog *cat, const char *sql, const char *s1,
 	    struct volfs_err *err);
 int cat_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
 	    void (*undo)(void *arg), struct volfs_err *err);
+/* As cat_txn(), with the BEGIN statement given and nothing read first. */
+int cat_txn_begin(struct volfs_catalog *cat, const char *begin, cat_txn_fn fn,
+		  void *arg, void (*undo)(void *arg), struct volfs_err *err);
+/* Steps st once: 1 for a row, 0 when done, or -errno. */
+int cat_step(struct volfs_catalog *cat, sqlite3_stmt *st,
+	     struct volfs_err *err);
+/* Copies text column col into *out (NULL for SQL NULL). */
+int cat_col_dup(sqlite3_stmt *st, int col, char **out);
+void cat_bind_str(sqlite3_stmt *st, int idx, const char *s);
+/* Returns arr (n of *alloc used) with room for one more element; NULL
+ * when out of memory. */
+void *cat_grow(void *arr, size_t *alloc, size_t n, size_t elem);
+/* The state of volume name, or -ENOENT (without a message). */
+int cat_state(struct volfs_catalog *cat, const char *name,
+	      struct volfs_err *err);
+const char *cat_state_name(int state);
+int cat_no_volume(const char *name, struct volfs_err *err);
 
 /* In catalog_reap.c. */
 
