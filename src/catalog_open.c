@@ -333,20 +333,27 @@ static int cat_make_file(struct volfs_catalog *cat, struct volfs_err *err)
 static int cat_find(struct volfs_catalog *cat, struct volfs_err *err)
 {
 	struct stat st;
+	int rc;
 
-	if (stat(cat->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		if (errno == ENOENT || !S_ISDIR(st.st_mode))
+	rc = stat(cat->root, &st) < 0 ? -errno : 0;
+	if (rc == 0 && !S_ISDIR(st.st_mode))
+		return volfs_err_set(err, -ENOTDIR,
+				     "state root '%s' is not a directory: "
+				     "check --root (or $VOLFS_ROOT)",
+				     cat->root);
+	if (rc < 0) {
+		if (rc == -ENOENT || rc == -ENOTDIR)
 			return volfs_err_set(err, -ENOENT,
 					     "no state root '%s': no volume has "
 					     "been created there; check --root "
 					     "(or $VOLFS_ROOT), or create a "
 					     "volume first with 'volfs create'",
 					     cat->root);
-		return volfs_err_set(err, -errno,
+		return volfs_err_set(err, rc,
 				     "cannot open state root '%s': %s: run "
 				     "volfs as the user that owns it, or use "
 				     "another --root",
-				     cat->root, strerror(errno));
+				     cat->root, strerror(-rc));
 	}
 	if (stat(cat->path, &st) < 0) {
 		if (errno == ENOENT)
