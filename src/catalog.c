@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The catalog in SQLite.  This is the only file of volfs that knows SQLite:
- * every result code is turned into an errno in cat_fail().
+ * The catalog in SQLite: volumes and servers, and the SQL helpers the other
+ * files of the catalog share (catalog_int.h).  These
+ * files are the only ones of volfs that know SQLite: every result code is
+ * turned into an errno in cat_fail().
  *
  * Every transaction, even one that only reads, starts with BEGIN IMMEDIATE:
  * the reads reap dead owners first, and a deferred read transaction that
@@ -17,120 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
-#include "volfs/catalog.h"
+#include "catalog_int.h"
 #include "volfs/util.h"
-
-#define CAT_FILE "catalog.db"
-#define CAT_ROOT_MODE 0711
-/* How long a busy database is waited for before it is reported. */
-#define CAT_BUSY_MS 30000
-/* Whole transactions retried when SQLITE_BUSY escapes the busy handler. */
-#define CAT_TXN_TRIES 8
-
-#define CAT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-struct volfs_catalog {
-	sqlite3 *db;
-	char *root;
-	char *path;
-	/* Set by cat_fail() when SQLite was busy: the transaction may be
-	 * retried as a whole. */
-	int busy;
-	/* What the current call does, for messages: "cannot list volumes". */
-	char op[320];
-	/* volfs_ns_id() at the start of the current transaction. */
-	uint64_t ns;
-	/* Prepared statements kept for reuse (parsing SQL costs more than
-	 * running these small queries); "busy" while a caller holds one. */
-	struct {
-		char *sql;
-		sqlite3_stmt *st;
-		int busy;
-	} stc[48];
-	size_t nstc;
-};
-
-/*
- * Schema migrations: step i takes user_version i to i + 1.  Only append.
- * Options and labels live in child tables, one row per pair, "pos" keeping
- * the order they were given in.  volumes.state holds enum volfs_volstate;
- * the SQL below spells its values as numbers.
- */
-_Static_assert(VOLFS_VOL_CREATING == 0 && VOLFS_VOL_READY == 1 &&
-		       VOLFS_VOL_REMOVING == 2,
-	       "volume states are stored by value in the catalog");
-
-/* 128 random bits from SQLite's generator (seeded by the system's). */
-#define CAT_NEW_UUID "lower(hex(randomblob(16)))"
-
-static const char *const cat_migrations[] = {
-	"CREATE TABLE volumes ("
-	" name TEXT PRIMARY KEY NOT NULL,"
-	" backend TEXT NOT NULL,"
-	" anonymous INTEGER NOT NULL DEFAULT 0,"
-	" state INTEGER NOT NULL,"
-	" created INTEGER NOT NULL,"
-	" creator_pid INTEGER NOT NULL,"
-	" creator_start INTEGER NOT NULL);"
-	"CREATE TABLE volume_options ("
-	" volume TEXT NOT NULL"
-	"  REFERENCES volumes(name) ON DELETE CASCADE,"
-	" pos INTEGER NOT NULL,"
-	" key TEXT NOT NULL,"
-	" value TEXT NOT NULL,"
-	" PRIMARY KEY (volume, pos),"
-	" UNIQUE (volume, key));"
-	"CREATE TABLE volume_labels ("
-	" volume TEXT NOT NULL"
-	"  REFERENCES volumes(name) ON DELETE CASCADE,"
-	" pos INTEGER NOT NULL,"
-	" key TEXT NOT NULL,"
-	" value TEXT NOT NULL,"
-	" PRIMARY KEY (volume, pos),"
-	" UNIQUE (volume, key));"
-	"CREATE TABLE attachments ("
-	" volume TEXT NOT NULL"
-	"  REFERENCES volumes(name) ON DELETE CASCADE,"
-	" consumer TEXT NOT NULL,"
-	" target TEXT,"
-	" readonly INTEGER NOT NULL DEFAULT 0,"
-	" since INTEGER NOT NULL,"
-	" pid INTEGER NOT NULL,"
-	" pid_start INTEGER NOT NULL,"
-	" PRIMARY KEY (volume, consumer));",
-	/* 2: `volfs serve` processes, so mounts can share their instances. */
-	"CREATE TABLE servers ("
-	" mountpoint TEXT PRIMARY KEY NOT NULL,"
-	" pid INTEGER NOT NULL,"
-	" pid_start INTEGER NOT NULL,"
-	" since INTEGER NOT NULL);",
-	/* 3: a consumer may hold a volume several times (Docker mounts one
-	 * mount id again for `docker cp`); it is released by as many. */
-	"ALTER TABLE attachments ADD COLUMN mounts INTEGER NOT NULL DEFAULT 1;"
-	/* Reaping looks for volumes still being created on every write. */
-	"CREATE INDEX volumes_creating ON volumes (creator_pid) "
-	"WHERE state = 0;",
-	/* 4: the pid and mount namespaces of whoever wrote a row that names
-	 * a process or a mount (volfs_ns_id(); 0: not known), so that
-	 * processes of other namespaces sharing the catalog (a managed Docker
-	 * plugin and the host) leave each other's rows alone. */
-	"ALTER TABLE volumes ADD COLUMN ns INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE attachments ADD COLUMN ns INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE servers ADD COLUMN ns INTEGER NOT NULL DEFAULT 0;",
-	/* 5: an identity per volume, never given to another: a volume
-	 * removed and created again under its name is a new volume to every
-	 * process that still holds the old one open (volfs serve). */
-	"ALTER TABLE volumes ADD COLUMN uuid TEXT NOT NULL DEFAULT '';"
-	"UPDATE volumes SET uuid = " CAT_NEW_UUID ";"
-	"CREATE UNIQUE INDEX volumes_uuid ON volumes (uuid);",
-};
-
-#define CAT_SCHEMA_VERSION ((int)CAT_ARRAY_SIZE(cat_migrations))
 
 static const char *const cat_state_names[] = {
 	[VOLFS_VOL_CREATING] = "being created",
@@ -138,17 +34,14 @@ static const char *const cat_state_names[] = {
 	[VOLFS_VOL_REMOVING] = "being removed",
 };
 
-typedef int (*cat_txn_fn)(struct volfs_catalog *cat, void *arg,
-			  struct volfs_err *err);
-
-static const char *cat_state_name(int state)
+const char *cat_state_name(int state)
 {
 	if (state < 0 || state >= (int)CAT_ARRAY_SIZE(cat_state_names))
 		return "in an unknown state";
 	return cat_state_names[state];
 }
 
-static int64_t cat_now_ms(void)
+int64_t cat_now_ms(void)
 {
 	struct timespec ts;
 
@@ -158,7 +51,7 @@ static int64_t cat_now_ms(void)
 
 /* Sleeps a few milliseconds, longer after each try, jittered so processes
  * that collided do not collide again. */
-static void cat_nap(int attempt)
+void cat_nap(int attempt)
 {
 	struct timespec ts;
 	long ms = 2 + (attempt < 6 ? attempt * 4 : 24);
@@ -169,7 +62,7 @@ static void cat_nap(int attempt)
 	nanosleep(&ts, NULL);
 }
 
-static int cat_is_busy(int rc)
+int cat_is_busy(int rc)
 {
 	rc &= 0xff;
 	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ||
@@ -177,10 +70,7 @@ static int cat_is_busy(int rc)
 }
 
 /* Says what the public call now running does, for cat_fail(). */
-static void cat_op(struct volfs_catalog *cat, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void cat_op(struct volfs_catalog *cat, const char *fmt, ...)
+void cat_op(struct volfs_catalog *cat, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -190,15 +80,77 @@ static void cat_op(struct volfs_catalog *cat, const char *fmt, ...)
 }
 
 /*
+ * Why the file system refused the catalog, as an errno, when SQLite's own
+ * answer hides it: a read-only state root shows as "unable to open" with
+ * ENOENT (the -shm file cannot be made), a full one as "disk I/O error".
+ * 0 when nothing is wrong with the file system.
+ */
+static int cat_fs_cause(struct volfs_catalog *cat, int sys)
+{
+	struct statvfs sv;
+
+	if (sys == EROFS || sys == ENOSPC || sys == EDQUOT || sys == EACCES ||
+	    sys == EPERM)
+		return sys;
+	if (!cat->root)
+		return 0;
+	if (statvfs(cat->root, &sv) == 0) {
+		if (sv.f_flag & ST_RDONLY)
+			return EROFS;
+		if ((geteuid() == 0 ? sv.f_bfree : sv.f_bavail) == 0)
+			return ENOSPC;
+	}
+	if (access(cat->root, W_OK | X_OK) < 0 &&
+	    (errno == EACCES || errno == EROFS))
+		return errno;
+	if (access(cat->path, R_OK | W_OK) < 0 &&
+	    (errno == EACCES || errno == EROFS))
+		return errno;
+	return 0;
+}
+
+/* The message for a catalog the file system refused with errno sys. */
+static int cat_fail_fs(struct volfs_catalog *cat, int sys,
+		       struct volfs_err *err)
+{
+	const char *what = cat->op, *path = cat->path;
+
+	switch (sys) {
+	case EROFS:
+		return volfs_err_set(err, -EROFS,
+				     "%s: catalog '%s' is on a read-only file "
+				     "system: remount it read-write, or use "
+				     "another --root",
+				     what, path);
+	case ENOSPC:
+	case EDQUOT:
+		return volfs_err_set(err, -ENOSPC,
+				     "%s: catalog '%s': %s on its file "
+				     "system: free some space there, then try "
+				     "again",
+				     what, path,
+				     sys == EDQUOT ? "disk quota exceeded" :
+						     "no space left");
+	default:
+		return volfs_err_set(err, -EACCES,
+				     "%s: catalog '%s': permission denied: run "
+				     "volfs as the user that owns the state "
+				     "root, or use another --root",
+				     what, path);
+	}
+}
+
+/*
  * The one place where an SQLite result code becomes -errno and a message,
  * which starts with cat->op.
  */
-static int cat_fail(struct volfs_catalog *cat, int rc, struct volfs_err *err)
+int cat_fail(struct volfs_catalog *cat, int rc, struct volfs_err *err)
 {
 	const char *msg =
 		cat->db ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc);
 	int sys = cat->db ? sqlite3_system_errno(cat->db) : 0;
 	const char *path = cat->path, *what = cat->op;
+	int cause;
 
 	if (cat_is_busy(rc)) {
 		cat->busy = 1;
@@ -207,6 +159,17 @@ static int cat_fail(struct volfs_catalog *cat, int rc, struct volfs_err *err)
 				     "process is using it) and waiting did "
 				     "not help: try again",
 				     what, path);
+	}
+	switch (rc & 0xff) {
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_PERM:
+		cause = cat_fs_cause(cat, sys);
+		if (cause)
+			return cat_fail_fs(cat, cause, err);
+		break;
 	}
 	switch (rc & 0xff) {
 	case SQLITE_CORRUPT:
@@ -229,10 +192,7 @@ static int cat_fail(struct volfs_catalog *cat, int rc, struct volfs_err *err)
 				     "permissions",
 				     what, path, msg);
 	case SQLITE_FULL:
-		return volfs_err_set(err, -ENOSPC,
-				     "%s: catalog '%s': %s: free some space "
-				     "on its file system",
-				     what, path, msg);
+		return cat_fail_fs(cat, ENOSPC, err);
 	case SQLITE_READONLY:
 		return volfs_err_set(err, -EROFS,
 				     "%s: catalog '%s' cannot be written (%s): "
@@ -249,7 +209,7 @@ static int cat_fail(struct volfs_catalog *cat, int rc, struct volfs_err *err)
 	}
 }
 
-static int cat_oom(struct volfs_err *err)
+int cat_oom(struct volfs_err *err)
 {
 	return volfs_err_set(err, -ENOMEM, "out of memory");
 }
@@ -259,7 +219,7 @@ static int cat_oom(struct volfs_err *err)
  * with room for one more, doubled when full; NULL, arr untouched, when out
  * of memory.
  */
-static void *cat_grow(void *arr, size_t *alloc, size_t n, size_t elem)
+void *cat_grow(void *arr, size_t *alloc, size_t n, size_t elem)
 {
 	size_t na;
 
@@ -276,8 +236,8 @@ static void *cat_grow(void *arr, size_t *alloc, size_t n, size_t elem)
  * Prepares sql into *st, reusing a statement prepared before when one is
  * free; give it back with cat_finish().
  */
-static int cat_prepare(struct volfs_catalog *cat, const char *sql,
-		       sqlite3_stmt **st, struct volfs_err *err)
+int cat_prepare(struct volfs_catalog *cat, const char *sql, sqlite3_stmt **st,
+		struct volfs_err *err)
 {
 	char *copy;
 	size_t i;
@@ -291,7 +251,7 @@ static int cat_prepare(struct volfs_catalog *cat, const char *sql,
 		return 0;
 	}
 	/* SQL may be built on the caller's stack: the cache keeps a copy. */
-	copy = cat->nstc < CAT_ARRAY_SIZE(cat->stc) ? strdup(sql) : NULL;
+	copy = cat->nstc < CAT_STMT_CACHE ? strdup(sql) : NULL;
 	rc = sqlite3_prepare_v3(cat->db, sql, -1,
 				copy ? SQLITE_PREPARE_PERSISTENT : 0, st, NULL);
 	if (rc != SQLITE_OK) {
@@ -308,7 +268,7 @@ static int cat_prepare(struct volfs_catalog *cat, const char *sql,
 }
 
 /* Gives back a statement from cat_prepare(). */
-static void cat_finish(struct volfs_catalog *cat, sqlite3_stmt *st)
+void cat_finish(struct volfs_catalog *cat, sqlite3_stmt *st)
 {
 	for (size_t i = 0; i < cat->nstc; i++) {
 		if (cat->stc[i].st != st)
@@ -318,11 +278,12 @@ static void cat_finish(struct volfs_catalog *cat, sqlite3_stmt *st)
 		cat->stc[i].busy = 0;
 		return;
 	}
-	cat_finish(cat, st);
+	/* Prepared when the cache was full: used once. */
+	sqlite3_finalize(st);
 }
 
 /* Steps st once: 1 for a row, 0 when done, or -errno. */
-static int cat_step(struct volfs_catalog *cat, sqlite3_stmt *st,
+int cat_step(struct volfs_catalog *cat, sqlite3_stmt *st,
 		    struct volfs_err *err)
 {
 	int rc = sqlite3_step(st);
@@ -336,8 +297,7 @@ static int cat_step(struct volfs_catalog *cat, sqlite3_stmt *st,
 
 /* Runs sql, which may hold several statements (a migration), parsed anew
  * each time: the often repeated single statements go through cat_run(). */
-static int cat_exec(struct volfs_catalog *cat, const char *sql,
-		    struct volfs_err *err)
+int cat_exec(struct volfs_catalog *cat, const char *sql, struct volfs_err *err)
 {
 	int rc = sqlite3_exec(cat->db, sql, NULL, NULL, NULL);
 
@@ -347,7 +307,7 @@ static int cat_exec(struct volfs_catalog *cat, const char *sql,
 }
 
 /* Copies text column col into *out (NULL for SQL NULL). */
-static int cat_col_dup(sqlite3_stmt *st, int col, char **out)
+int cat_col_dup(sqlite3_stmt *st, int col, char **out)
 {
 	const unsigned char *s = sqlite3_column_text(st, col);
 
@@ -358,7 +318,7 @@ static int cat_col_dup(sqlite3_stmt *st, int col, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-static void cat_bind_str(sqlite3_stmt *st, int idx, const char *s)
+void cat_bind_str(sqlite3_stmt *st, int idx, const char *s)
 {
 	sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC);
 }
@@ -367,8 +327,8 @@ static void cat_bind_str(sqlite3_stmt *st, int idx, const char *s)
  * Runs one statement that returns no rows, with ?1 and ?2 bound to s1 and
  * s2 (those it has); returns how many rows it changed.
  */
-static int cat_run(struct volfs_catalog *cat, const char *sql, const char *s1,
-		   const char *s2, struct volfs_err *err)
+int cat_run(struct volfs_catalog *cat, const char *sql, const char *s1,
+	    const char *s2, struct volfs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -388,8 +348,8 @@ static int cat_run(struct volfs_catalog *cat, const char *sql, const char *s1,
  * Runs a query with ?1 bound to s1 (if it has one) and returns the first
  * column of its first row, or -ENOENT (without a message) if it has none.
  */
-static int cat_int(struct volfs_catalog *cat, const char *sql, const char *s1,
-		   struct volfs_err *err)
+int cat_int(struct volfs_catalog *cat, const char *sql, const char *s1,
+	    struct volfs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -413,9 +373,8 @@ static int cat_int(struct volfs_catalog *cat, const char *sql, const char *s1,
  * the busy timeout.  If the commit fails after fn succeeded, undo(arg) frees
  * what fn returned.
  */
-static int cat_txn_begin(struct volfs_catalog *cat, const char *begin,
-			 cat_txn_fn fn, void *arg, void (*undo)(void *arg),
-			 struct volfs_err *err)
+int cat_txn_begin(struct volfs_catalog *cat, const char *begin, cat_txn_fn fn,
+		  void *arg, void (*undo)(void *arg), struct volfs_err *err)
 {
 	int64_t deadline = cat_now_ms() + CAT_BUSY_MS;
 	int rc;
@@ -423,6 +382,7 @@ static int cat_txn_begin(struct volfs_catalog *cat, const char *begin,
 	cat->ns = volfs_ns_id();
 	for (int attempt = 0;; attempt++) {
 		cat->busy = 0;
+		cat->txn++;
 		rc = cat_run(cat, begin, NULL, NULL, err);
 		if (rc >= 0) {
 			rc = fn(cat, arg, err);
@@ -447,9 +407,12 @@ static int cat_txn_begin(struct volfs_catalog *cat, const char *begin,
 	}
 }
 
-static int cat_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
-		   void (*undo)(void *arg), struct volfs_err *err)
+int cat_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
+	    void (*undo)(void *arg), struct volfs_err *err)
 {
+	/* Most write transactions reap: what reaping reads, read it before
+	 * taking the lock that every other writer waits for. */
+	cat_reap_prepare(cat);
 	return cat_txn_begin(cat, "BEGIN IMMEDIATE", fn, arg, undo, err);
 }
 
@@ -461,321 +424,17 @@ static int cat_read_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
 	return cat_txn_begin(cat, "BEGIN DEFERRED", fn, arg, undo, err);
 }
 
-/* Whether a row written in namespaces ns (volfs_ns_id()) can be judged
- * here: its pids and mounts are ours to look at. */
-static int cat_ns_ours(sqlite3_context *ctx, sqlite3_value *ns)
-{
-	const struct volfs_catalog *cat = sqlite3_user_data(ctx);
-	uint64_t id = (uint64_t)sqlite3_value_int64(ns);
-
-	return id == 0 || id == cat->ns;
-}
-
-/* SQL function volfs_ns(): this process's namespaces, for new rows. */
-static void cat_sql_ns(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	const struct volfs_catalog *cat = sqlite3_user_data(ctx);
-
-	(void)argc;
-	(void)argv;
-	sqlite3_result_int64(ctx, (sqlite3_int64)cat->ns);
-}
-
-/*
- * SQL function volfs_gone(pid, start, ns): 1 if process pid no longer runs
- * with that start time (exited, or its pid was reused).  Pid 0 owns
- * durable attachments (Docker's), which no process's death ends; a pid of
- * other namespaces cannot be judged here.
- */
-static void cat_sql_gone(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	sqlite3_int64 pid = sqlite3_value_int64(argv[0]);
-	uint64_t start = (uint64_t)sqlite3_value_int64(argv[1]);
-
-	if (pid == 0 || !cat_ns_ours(ctx, argv[2])) {
-		sqlite3_result_int(ctx, 0);
-		return;
-	}
-	if (pid < 0 || pid > INT_MAX) {
-		sqlite3_result_int(ctx, 1);
-		return;
-	}
-	sqlite3_result_int(ctx, volfs_pid_start((pid_t)pid) != start);
-}
-
-/*
- * SQL function volfs_unmounted(consumer, target, ns): 1 if consumer is
- * "mount:DIR" and its directory (target, or DIR when target is NULL) is no
- * longer a volfs mount.  When the mount table cannot be read, or is not
- * the one the row was written in, 0: keep it.
- */
-static void cat_sql_unmounted(sqlite3_context *ctx, int argc,
-			      sqlite3_value **argv)
-{
-	const char *consumer = (const char *)sqlite3_value_text(argv[0]);
-	const char *target = (const char *)sqlite3_value_text(argv[1]);
-
-	if (!consumer || strncmp(consumer, "mount:", 6) != 0 ||
-	    !cat_ns_ours(ctx, argv[2])) {
-		sqlite3_result_int(ctx, 0);
-		return;
-	}
-	if (!target)
-		target = consumer + 6;
-	sqlite3_result_int(ctx, volfs_is_volfs_mount(target) == 0);
-}
-
-/* The reaping itself; runs inside the caller's transaction. */
-static int cat_reap_locked(struct volfs_catalog *cat, struct volfs_err *err)
-{
-	int n = 0, rc;
-
-	/* Without a readable /proc every owner would look dead. */
-	if (volfs_pid_start(getpid()) == 0) {
-		volfs_log(VOLFS_LOG_WARNING,
-			  "cannot read /proc/%d/stat: not reaping attachments "
-			  "of dead processes",
-			  (int)getpid());
-		return cat_run(cat,
-			       "DELETE FROM attachments WHERE "
-			       "volfs_unmounted(consumer, target, ns)",
-			       NULL, NULL, err);
-	}
-	rc = cat_run(cat,
-		     "DELETE FROM attachments WHERE "
-		     "volfs_gone(pid, pid_start, ns) OR "
-		     "volfs_unmounted(consumer, target, ns)",
-		     NULL, NULL, err);
-	if (rc < 0)
-		return rc;
-	n += rc;
-	rc = cat_run(cat,
-		     "DELETE FROM volumes WHERE state = 0 AND "
-		     "volfs_gone(creator_pid, creator_start, ns)",
-		     NULL, NULL, err);
-	if (rc < 0)
-		return rc;
-	n += rc;
-	rc = cat_run(cat,
-		     "DELETE FROM servers WHERE volfs_gone(pid, pid_start, ns) "
-		     "OR volfs_unmounted('mount:' || mountpoint, mountpoint, "
-		     "ns)",
-		     NULL, NULL, err);
-	return rc < 0 ? rc : n + rc;
-}
-
 /* The state of volume name, or -ENOENT (without a message). */
-static int cat_state(struct volfs_catalog *cat, const char *name,
+int cat_state(struct volfs_catalog *cat, const char *name,
 		     struct volfs_err *err)
 {
 	return cat_int(cat, "SELECT state FROM volumes WHERE name = ?1", name,
 		       err);
 }
 
-static int cat_no_volume(const char *name, struct volfs_err *err)
+int cat_no_volume(const char *name, struct volfs_err *err)
 {
 	return volfs_err_set(err, -ENOENT, "no such volume: '%s'", name);
-}
-
-static int cat_too_new(struct volfs_catalog *cat, int version,
-		       struct volfs_err *err)
-{
-	return volfs_err_set(err, -EPROTO,
-			     "catalog '%s' was written by a newer volfs "
-			     "(schema %d; this volfs knows up to %d): upgrade "
-			     "volfs, or use another --root",
-			     cat->path, version, CAT_SCHEMA_VERSION);
-}
-
-static int cat_migrate_locked(struct volfs_catalog *cat, void *arg,
-			      struct volfs_err *err)
-{
-	char sql[64];
-	int version, rc;
-
-	version = cat_int(cat, "PRAGMA user_version", NULL, err);
-	if (version < 0)
-		return version;
-	if (version > CAT_SCHEMA_VERSION)
-		return cat_too_new(cat, version, err);
-	if (version == CAT_SCHEMA_VERSION)
-		return 0;
-	if (version == 0) {
-		/* A database with tables but no version is not ours. */
-		rc = cat_int(cat, "SELECT count(*) FROM sqlite_master", NULL,
-			     err);
-		if (rc < 0)
-			return rc;
-		if (rc > 0)
-			return volfs_err_set(err, -EIO,
-					     "'%s' is an SQLite database but "
-					     "not a volfs catalog: move it "
-					     "away, or use another --root",
-					     cat->path);
-	}
-	for (int i = version; i < CAT_SCHEMA_VERSION; i++) {
-		rc = cat_exec(cat, cat_migrations[i], err);
-		if (rc < 0)
-			return rc;
-	}
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
-		 CAT_SCHEMA_VERSION);
-	return cat_exec(cat, sql, err);
-}
-
-/*
- * Runs a pragma outside any transaction, retrying while another process
- * holds the database (turning a fresh database to WAL takes an exclusive
- * lock and does not wait on the busy handler).  The first column of the
- * first row, if any, is copied into buf.
- */
-static int cat_pragma(struct volfs_catalog *cat, const char *sql, char *buf,
-		      size_t len, struct volfs_err *err)
-{
-	int64_t deadline = cat_now_ms() + CAT_BUSY_MS;
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	for (int attempt = 0;; attempt++) {
-		rc = sqlite3_prepare_v2(cat->db, sql, -1, &st, NULL);
-		if (rc == SQLITE_OK) {
-			rc = sqlite3_step(st);
-			if (rc == SQLITE_ROW && buf) {
-				const unsigned char *s =
-					sqlite3_column_text(st, 0);
-
-				snprintf(buf, len, "%s", s ? (char *)s : "");
-			}
-			while (rc == SQLITE_ROW)
-				rc = sqlite3_step(st);
-		}
-		if (rc == SQLITE_DONE || rc == SQLITE_OK) {
-			sqlite3_finalize(st);
-			return 0;
-		}
-		if (!cat_is_busy(rc) || cat_now_ms() >= deadline) {
-			rc = cat_fail(cat, rc, err);
-			sqlite3_finalize(st);
-			return rc;
-		}
-		sqlite3_finalize(st);
-		st = NULL;
-		cat_nap(attempt);
-	}
-}
-
-static int cat_setup(struct volfs_catalog *cat, struct volfs_err *err)
-{
-	char buf[32];
-	int version, rc;
-
-	sqlite3_extended_result_codes(cat->db, 1);
-	sqlite3_busy_timeout(cat->db, CAT_BUSY_MS);
-	cat->ns = volfs_ns_id();
-	rc = sqlite3_create_function(cat->db, "volfs_gone", 3,
-				     SQLITE_UTF8 | SQLITE_DIRECTONLY, cat,
-				     cat_sql_gone, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function(cat->db, "volfs_unmounted", 3,
-					     SQLITE_UTF8 | SQLITE_DIRECTONLY,
-					     cat, cat_sql_unmounted, NULL,
-					     NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function(cat->db, "volfs_ns", 0,
-					     SQLITE_UTF8 | SQLITE_DIRECTONLY,
-					     cat, cat_sql_ns, NULL, NULL);
-	if (rc != SQLITE_OK)
-		return cat_fail(cat, rc, err);
-
-	/* The first read: refuse a newer catalog before changing anything
-	 * in it, and find out whether the file is a database at all. */
-	rc = cat_pragma(cat, "PRAGMA user_version", buf, sizeof(buf), err);
-	if (rc < 0)
-		return rc;
-	version = atoi(buf);
-	if (version > CAT_SCHEMA_VERSION)
-		return cat_too_new(cat, version, err);
-
-	rc = cat_pragma(cat, "PRAGMA journal_mode = WAL", buf, sizeof(buf),
-			err);
-	if (rc < 0)
-		return rc;
-	if (strcmp(buf, "wal") != 0)
-		volfs_log(VOLFS_LOG_WARNING,
-			  "catalog '%s' is in journal mode '%s', not 'wal': "
-			  "other volfs processes will wait for each other "
-			  "longer",
-			  cat->path, buf);
-	rc = cat_pragma(cat, "PRAGMA synchronous = FULL", NULL, 0, err);
-	if (rc < 0)
-		return rc;
-	rc = cat_pragma(cat, "PRAGMA foreign_keys = ON", NULL, 0, err);
-	if (rc < 0)
-		return rc;
-	return cat_txn(cat, cat_migrate_locked, NULL, NULL, err);
-}
-
-int volfs_catalog_open(const char *root, struct volfs_catalog **out,
-		       struct volfs_err *err)
-{
-	struct volfs_catalog *cat;
-	int rc;
-
-	*out = NULL;
-	rc = volfs_mkdir_p(root, CAT_ROOT_MODE);
-	if (rc < 0)
-		return volfs_err_set(err, rc,
-				     "cannot create state root '%s': %s: "
-				     "check its parent's permissions, or use "
-				     "another --root",
-				     root, strerror(-rc));
-	cat = calloc(1, sizeof(*cat));
-	if (!cat)
-		return cat_oom(err);
-	cat_op(cat, "cannot open the catalog");
-	cat->root = strdup(root);
-	if (!cat->root || asprintf(&cat->path, "%s/%s", root, CAT_FILE) < 0) {
-		cat->path = NULL;
-		rc = cat_oom(err);
-		goto err_close;
-	}
-	/* Even when it fails, sqlite3_open_v2() returns a handle to close. */
-	rc = sqlite3_open_v2(cat->path, &cat->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				     SQLITE_OPEN_NOMUTEX,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		rc = cat_fail(cat, rc, err);
-		goto err_close;
-	}
-	rc = cat_setup(cat, err);
-	if (rc < 0)
-		goto err_close;
-	*out = cat;
-	return 0;
-
-err_close:
-	volfs_catalog_close(cat);
-	return rc;
-}
-
-void volfs_catalog_close(struct volfs_catalog *cat)
-{
-	if (!cat)
-		return;
-	for (size_t i = 0; i < cat->nstc; i++) {
-		sqlite3_finalize(cat->stc[i].st);
-		free(cat->stc[i].sql);
-	}
-	sqlite3_close(cat->db);
-	free(cat->path);
-	free(cat->root);
-	free(cat);
-}
-
-const char *volfs_catalog_root(const struct volfs_catalog *cat)
-{
-	return cat->root;
 }
 
 static void cat_kvs_free(struct volfs_kv *kv, size_t n)
@@ -1198,32 +857,9 @@ err_oom:
 	return cat_oom(err);
 }
 
-#define CAT_VOLUME_COLUMNS                                              \
-	"SELECT name, backend, anonymous, state, created, "             \
-	"(SELECT coalesce(sum(mounts), 0) FROM attachments a "       \
-	" WHERE a.volume = v.name) "                                  \
-	"FROM volumes v "
-
-/* Fills v->uuid, the identity of the volume called v->name. */
-static int cat_volume_uuid(struct volfs_catalog *cat, struct volfs_volume *v,
-			   struct volfs_err *err)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = cat_prepare(cat, "SELECT uuid FROM volumes WHERE name = ?1", &st,
-			 err);
-	if (rc < 0)
-		return rc;
-	cat_bind_str(st, 1, v->name);
-	rc = cat_step(cat, st, err);
-	if (rc == 1 && cat_col_dup(st, 0, &v->uuid) < 0)
-		rc = cat_oom(err);
-	else if (rc == 0)
-		rc = cat_no_volume(v->name, err);
-	cat_finish(cat, st);
-	return rc < 0 ? rc : 0;
-}
+#define CAT_VOLUME_COLUMNS                                                     \
+	"SELECT name, backend, anonymous, state, created, " CAT_REFCOUNT       \
+	", uuid FROM volumes v "
 
 /* Fills *v from a row of CAT_VOLUME_COLUMNS, with its options and labels. */
 static int cat_volume_row(struct volfs_catalog *cat, sqlite3_stmt *st,
@@ -1241,9 +877,10 @@ static int cat_volume_row(struct volfs_catalog *cat, sqlite3_stmt *st,
 	v->state = (enum volfs_volstate)sqlite3_column_int(st, 3);
 	v->created = sqlite3_column_int64(st, 4);
 	v->refcount = (unsigned)sqlite3_column_int(st, 5);
-	rc = cat_volume_uuid(cat, v, err);
-	if (rc < 0)
+	if (cat_col_dup(st, 6, &v->uuid) < 0 || !v->uuid) {
+		rc = cat_oom(err);
 		goto err_release;
+	}
 	rc = cat_kvs_load(cat,
 			  "SELECT key, value FROM volume_options "
 			  "WHERE volume = ?1 ORDER BY pos",
@@ -1538,436 +1175,6 @@ int volfs_catalog_list(struct volfs_catalog *cat, struct volfs_volume **out,
 	if (rc >= 0)
 		*out = a.v;
 	return rc;
-}
-
-static uint64_t cat_owner_start(const struct volfs_attachment *a);
-
-/* Binds ?1..?7 to volume, consumer, target, readonly, since, pid, start. */
-static void cat_bind_attachment(sqlite3_stmt *st,
-				const struct volfs_attachment *a)
-{
-	cat_bind_str(st, 1, a->volume);
-	cat_bind_str(st, 2, a->consumer);
-	cat_bind_str(st, 3, a->target);
-	sqlite3_bind_int(st, 4, a->readonly ? 1 : 0);
-	sqlite3_bind_int64(st, 5, a->since > 0 ? a->since : time(NULL));
-	sqlite3_bind_int64(st, 6, a->pid);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)cat_owner_start(a));
-}
-
-/* Checks that volume a->volume may take a new attachment. */
-static int cat_attach_state_check(struct volfs_catalog *cat,
-				  const struct volfs_attachment *a,
-				  struct volfs_err *err)
-{
-	int state = cat_state(cat, a->volume, err);
-
-	if (state == -ENOENT)
-		return cat_no_volume(a->volume, err);
-	if (state < 0)
-		return state;
-	if (state != VOLFS_VOL_READY)
-		return volfs_err_set(err, -EBUSY,
-				     "volume '%s' is %s: wait for it, then "
-				     "try again",
-				     a->volume, cat_state_name(state));
-	return 0;
-}
-
-/* Reaps, then checks that volume a->volume may take a new attachment. */
-static int cat_attach_check(struct volfs_catalog *cat,
-			    const struct volfs_attachment *a,
-			    struct volfs_err *err)
-{
-	int rc = cat_reap_locked(cat, err);
-
-	if (rc < 0)
-		return rc;
-	return cat_attach_state_check(cat, a, err);
-}
-
-/* The owner's start time: the one given, else the owner's current one. */
-static uint64_t cat_owner_start(const struct volfs_attachment *a)
-{
-	if (a->pid_start || a->pid == 0)
-		return a->pid_start;
-	return volfs_pid_start(a->pid);
-}
-
-static int cat_attach_locked(struct volfs_catalog *cat, void *arg,
-			     struct volfs_err *err)
-{
-	const struct volfs_attachment *a = arg;
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = cat_attach_check(cat, a, err);
-	if (rc < 0)
-		return rc;
-	rc = cat_prepare(cat,
-			 "INSERT INTO attachments (volume, consumer, target, "
-			 "readonly, since, pid, pid_start, ns) "
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, volfs_ns()) "
-			 "ON CONFLICT (volume, consumer) DO UPDATE SET "
-			 "target = excluded.target, "
-			 "readonly = excluded.readonly, "
-			 "since = excluded.since, pid = excluded.pid, "
-			 "pid_start = excluded.pid_start, ns = excluded.ns",
-			 &st, err);
-	if (rc < 0)
-		return rc;
-	cat_bind_attachment(st, a);
-	rc = cat_step(cat, st, err);
-	cat_finish(cat, st);
-	return rc < 0 ? rc : 0;
-}
-
-/* Checks an attachment's fields and names the operation for messages. */
-static int cat_attach_args(struct volfs_catalog *cat,
-			   const struct volfs_attachment *a,
-			   struct volfs_err *err)
-{
-	if (!a->volume)
-		return volfs_err_set(err, -EINVAL,
-				     "cannot attach: no volume given");
-	if (!a->consumer || !*a->consumer)
-		return volfs_err_set(err, -EINVAL,
-				     "cannot attach volume '%s': no consumer "
-				     "given",
-				     a->volume);
-	cat_op(cat, "cannot attach volume '%s'", a->volume);
-	return 0;
-}
-
-int volfs_catalog_attach(struct volfs_catalog *cat,
-			 const struct volfs_attachment *a,
-			 struct volfs_err *err)
-{
-	int rc;
-
-	rc = cat_attach_args(cat, a, err);
-	if (rc < 0)
-		return rc;
-	return cat_txn(cat, cat_attach_locked, (void *)a, NULL, err);
-}
-
-struct cat_detach_arg {
-	const char *volume;
-	const char *consumer;
-};
-
-static int cat_detach_locked(struct volfs_catalog *cat, void *arg,
-			     struct volfs_err *err)
-{
-	struct cat_detach_arg *a = arg;
-	int rc;
-
-	rc = cat_run(cat,
-		     "DELETE FROM attachments "
-		     "WHERE volume = ?1 AND consumer = ?2",
-		     a->volume, a->consumer, err);
-	if (rc != 0)
-		return rc < 0 ? rc : 0;
-	rc = cat_state(cat, a->volume, err);
-	if (rc == -ENOENT)
-		return cat_no_volume(a->volume, err);
-	if (rc < 0)
-		return rc;
-	return volfs_err_set(err, -ENOENT,
-			     "volume '%s' is not attached to '%s'", a->volume,
-			     a->consumer);
-}
-
-int volfs_catalog_detach(struct volfs_catalog *cat, const char *volume,
-			 const char *consumer, struct volfs_err *err)
-{
-	struct cat_detach_arg a = { .volume = volume, .consumer = consumer };
-
-	cat_op(cat, "cannot detach '%s' from volume '%s'", consumer, volume);
-	return cat_txn(cat, cat_detach_locked, &a, NULL, err);
-}
-
-/* Takes one more reference for op->a; the transaction is open and reaped. */
-static int cat_ref_one(struct volfs_catalog *cat, struct volfs_refop *op)
-{
-	const struct volfs_attachment *a = &op->a;
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = cat_attach_state_check(cat, a, &op->err);
-	if (rc < 0)
-		return rc;
-	rc = cat_prepare(cat,
-			 "INSERT INTO attachments (volume, consumer, target, "
-			 "readonly, since, pid, pid_start, mounts) "
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) "
-			 "ON CONFLICT (volume, consumer) DO UPDATE SET "
-			 "mounts = mounts + 1 RETURNING mounts",
-			 &st, &op->err);
-	if (rc < 0)
-		return rc;
-	cat_bind_attachment(st, a);
-	rc = cat_step(cat, st, &op->err);
-	if (rc == 1)
-		rc = sqlite3_column_int(st, 0);
-	else if (rc == 0)
-		rc = volfs_err_set(&op->err, -EIO, "%s: no row was written",
-				   cat->op);
-	cat_finish(cat, st);
-	return rc;
-}
-
-/* Drops one reference of op->a.consumer on op->a.volume. */
-static int cat_unref_one(struct volfs_catalog *cat, struct volfs_refop *op)
-{
-	const struct volfs_attachment *a = &op->a;
-	struct volfs_err *err = &op->err;
-	sqlite3_stmt *st;
-	int rc, left = 0;
-
-	rc = cat_prepare(cat,
-			 "UPDATE attachments SET mounts = mounts - 1 "
-			 "WHERE volume = ?1 AND consumer = ?2 "
-			 "RETURNING mounts",
-			 &st, err);
-	if (rc < 0)
-		return rc;
-	cat_bind_str(st, 1, a->volume);
-	cat_bind_str(st, 2, a->consumer);
-	rc = cat_step(cat, st, err);
-	if (rc == 1)
-		left = sqlite3_column_int(st, 0);
-	cat_finish(cat, st);
-	if (rc < 0)
-		return rc;
-	if (rc == 0) {
-		rc = cat_state(cat, a->volume, err);
-		if (rc == -ENOENT)
-			return cat_no_volume(a->volume, err);
-		if (rc < 0)
-			return rc;
-		return volfs_err_set(err, -ENOENT,
-				     "volume '%s' is not attached to '%s'",
-				     a->volume, a->consumer);
-	}
-	if (left > 0)
-		return left;
-	rc = cat_run(cat,
-		     "DELETE FROM attachments "
-		     "WHERE volume = ?1 AND consumer = ?2",
-		     a->volume, a->consumer, err);
-	return rc < 0 ? rc : 0;
-}
-
-struct cat_refs_arg {
-	struct volfs_refop **ops;
-	size_t n;
-};
-
-static int cat_refs_locked(struct volfs_catalog *cat, void *arg,
-			   struct volfs_err *err)
-{
-	struct cat_refs_arg *r = arg;
-
-	/* No reaping here: Docker's references have no owner process to
-	 * outlive, and every other write reaps. */
-	for (size_t i = 0; i < r->n; i++) {
-		struct volfs_refop *op = r->ops[i];
-
-		volfs_err_clear(&op->err);
-		cat->busy = 0;
-		op->rc = op->unref ? cat_unref_one(cat, op) :
-				     cat_ref_one(cat, op);
-		/* An answer about this one op, or a failure of the database
-		 * that ends the whole transaction (and may be retried). */
-		if (op->rc >= 0 || op->rc == -ENOENT ||
-		    (op->rc == -EBUSY && !cat->busy))
-			continue;
-		volfs_err_set(err, op->rc, "%s", op->err.msg);
-		return op->rc;
-	}
-	return 0;
-}
-
-/*
- * A write transaction committed without waiting for the disk (WAL with
- * synchronous=NORMAL): it survives a crash of any process, and only a power
- * loss may forget it.  For references that die with the machine anyway
- * (Docker's mounts of containers), at a rate a busy Docker host needs.
- */
-static int cat_light_txn(struct volfs_catalog *cat, cat_txn_fn fn, void *arg,
-			 struct volfs_err *err)
-{
-	int rc;
-
-	if (cat_run(cat, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) < 0)
-		return cat_txn(cat, fn, arg, NULL, err);
-	rc = cat_txn(cat, fn, arg, NULL, err);
-	cat_run(cat, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
-	return rc;
-}
-
-int volfs_catalog_refs(struct volfs_catalog *cat, struct volfs_refop **ops,
-		       size_t n, struct volfs_err *err)
-{
-	struct cat_refs_arg r = { .ops = ops, .n = n };
-
-	for (size_t i = 0; i < n; i++) {
-		const struct volfs_attachment *a = &ops[i]->a;
-
-		if (!a->volume || !a->consumer || !*a->consumer)
-			return volfs_err_set(err, -EINVAL,
-					     "cannot change a reference: no "
-					     "volume or consumer given");
-	}
-	cat_op(cat, "cannot record %zu volume reference change(s)", n);
-	return cat_light_txn(cat, cat_refs_locked, &r, err);
-}
-
-/* One op through volfs_catalog_refs(): its result, its message in err. */
-static int cat_refs_one(struct volfs_catalog *cat, struct volfs_refop *op,
-			struct volfs_err *err)
-{
-	int rc = volfs_catalog_refs(cat, &op, 1, err);
-
-	if (rc < 0)
-		return rc;
-	if (op->rc < 0)
-		volfs_err_set(err, op->rc, "%s", op->err.msg);
-	return op->rc;
-}
-
-int volfs_catalog_ref(struct volfs_catalog *cat,
-		      const struct volfs_attachment *a, struct volfs_err *err)
-{
-	struct volfs_refop op = { .a = *a };
-
-	return cat_refs_one(cat, &op, err);
-}
-
-int volfs_catalog_unref(struct volfs_catalog *cat, const char *volume,
-			const char *consumer, struct volfs_err *err)
-{
-	struct volfs_refop op = {
-		.a = { .volume = (char *)volume, .consumer = (char *)consumer },
-		.unref = 1,
-	};
-
-	return cat_refs_one(cat, &op, err);
-}
-
-struct cat_attachments_arg {
-	const char *volume;
-	struct volfs_attachment *a;
-	size_t n;
-};
-
-static void cat_attachments_undo(void *arg)
-{
-	struct cat_attachments_arg *a = arg;
-
-	volfs_attachments_free(a->a, a->n);
-	a->a = NULL;
-	a->n = 0;
-}
-
-static int cat_attachment_row(sqlite3_stmt *st, struct volfs_attachment *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (cat_col_dup(st, 0, &a->volume) < 0 ||
-	    cat_col_dup(st, 1, &a->consumer) < 0 ||
-	    cat_col_dup(st, 2, &a->target) < 0 || !a->volume || !a->consumer) {
-		volfs_attachment_release(a);
-		return -ENOMEM;
-	}
-	a->readonly = sqlite3_column_int(st, 3);
-	a->since = sqlite3_column_int64(st, 4);
-	a->pid = (pid_t)sqlite3_column_int64(st, 5);
-	a->pid_start = (uint64_t)sqlite3_column_int64(st, 6);
-	a->mounts = (unsigned)sqlite3_column_int(st, 7);
-	return 0;
-}
-
-static int cat_attachments_locked(struct volfs_catalog *cat, void *arg,
-				  struct volfs_err *err)
-{
-	struct cat_attachments_arg *a = arg;
-	size_t alloc = 0;
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = cat_reap_locked(cat, err);
-	if (rc < 0)
-		return rc;
-	if (a->volume) {
-		rc = cat_state(cat, a->volume, err);
-		if (rc == -ENOENT)
-			return cat_no_volume(a->volume, err);
-		if (rc < 0)
-			return rc;
-	}
-	rc = cat_prepare(cat,
-			 "SELECT volume, consumer, target, readonly, since, "
-			 "pid, pid_start, mounts FROM attachments "
-			 "WHERE ?1 IS NULL OR volume = ?1 "
-			 "ORDER BY volume, since, consumer",
-			 &st, err);
-	if (rc < 0)
-		return rc;
-	cat_bind_str(st, 1, a->volume);
-	while ((rc = cat_step(cat, st, err)) == 1) {
-		struct volfs_attachment *grown =
-			cat_grow(a->a, &alloc, a->n, sizeof(*a->a));
-
-		if (!grown) {
-			rc = cat_oom(err);
-			break;
-		}
-		a->a = grown;
-		if (cat_attachment_row(st, &a->a[a->n]) < 0) {
-			rc = cat_oom(err);
-			break;
-		}
-		a->n++;
-	}
-	cat_finish(cat, st);
-	if (rc < 0) {
-		cat_attachments_undo(a);
-		return rc;
-	}
-	return (int)a->n;
-}
-
-int volfs_catalog_attachments(struct volfs_catalog *cat, const char *volume,
-			      struct volfs_attachment **out,
-			      struct volfs_err *err)
-{
-	struct cat_attachments_arg a = { .volume = volume };
-	int rc;
-
-	*out = NULL;
-	if (volume)
-		cat_op(cat, "cannot list the attachments of volume '%s'",
-		       volume);
-	else
-		cat_op(cat, "cannot list attachments");
-	rc = cat_txn(cat, cat_attachments_locked, &a, cat_attachments_undo,
-		     err);
-	if (rc >= 0)
-		*out = a.a;
-	return rc;
-}
-
-static int cat_reap_txn(struct volfs_catalog *cat, void *arg,
-			struct volfs_err *err)
-{
-	return cat_reap_locked(cat, err);
-}
-
-int volfs_catalog_reap(struct volfs_catalog *cat, struct volfs_err *err)
-{
-	cat_op(cat, "cannot reap stale attachments");
-	return cat_txn(cat, cat_reap_txn, NULL, NULL, err);
 }
 
 static int cat_server_add_locked(struct volfs_catalog *cat, void *arg,

@@ -17,11 +17,14 @@ struct volfs_cli {
 	const char *root;
 	/* Opened on first use by cli_catalog(). */
 	struct volfs_catalog *cat;
+	/* Whether the command may make the state root and the catalog
+	 * (create, mount, serve); the others only find them. */
+	int create;
 };
 
 /*
- * The catalog, opened on first call; NULL after printing why it could not
- * be opened.
+ * The catalog, opened on first call (made when missing only if
+ * cli->create); NULL after printing why it could not be opened.
  */
 struct volfs_catalog *cli_catalog(struct volfs_cli *cli);
 

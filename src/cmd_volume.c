@@ -806,7 +806,8 @@ static json_t *cv_inspect_one(struct volfs_catalog *cat, const char *name)
 			cv_kv_json(v.labels, v.nlabels, NULL, 0), "anonymous",
 			v.anonymous, "created", created, "state",
 			cv_state_name(v.state), "state_dir",
-			cv_json_str(state_dir), "refcount", (json_int_t)natt,
+			cv_json_str(state_dir), "refcount",
+			(json_int_t)v.refcount,
 			"mountpoints", mp, "attachments", at);
 	if (!obj)
 		goto out_nomem;

@@ -16,22 +16,24 @@ struct cli_command {
 	const char *name;
 	int (*fn)(struct volfs_cli *cli, int argc, char **argv);
 	const char *summary;
+	/* Whether it may make the state root and catalog (see cli.h). */
+	int creates;
 };
 
 static int cmd_version(struct volfs_cli *cli, int argc, char **argv);
 
 static const struct cli_command commands[] = {
-	{ "create", cmd_create, "Create a volume" },
-	{ "ls", cmd_ls, "List volumes" },
-	{ "inspect", cmd_inspect, "Show volumes in detail (JSON)" },
-	{ "rm", cmd_rm, "Remove volumes" },
-	{ "prune", cmd_prune, "Remove unused volumes" },
-	{ "mount", cmd_mount, "Mount a volume on a directory" },
-	{ "umount", cmd_umount, "Unmount a volume" },
-	{ "serve", cmd_serve, "Serve every volume under one mount" },
-	{ "gc", cmd_gc, "Drop references nobody holds any more" },
-	{ "version", cmd_version, "Show the version" },
-	{ NULL, NULL, NULL },
+	{ "create", cmd_create, "Create a volume", 1 },
+	{ "ls", cmd_ls, "List volumes", 0 },
+	{ "inspect", cmd_inspect, "Show volumes in detail (JSON)", 0 },
+	{ "rm", cmd_rm, "Remove volumes", 0 },
+	{ "prune", cmd_prune, "Remove unused volumes", 0 },
+	{ "mount", cmd_mount, "Mount a volume on a directory", 1 },
+	{ "umount", cmd_umount, "Unmount a volume", 0 },
+	{ "serve", cmd_serve, "Serve every volume under one mount", 1 },
+	{ "gc", cmd_gc, "Drop references nobody holds any more", 0 },
+	{ "version", cmd_version, "Show the version", 0 },
+	{ NULL, NULL, NULL, 0 },
 };
 
 static void usage(FILE *out)
@@ -88,10 +90,15 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 struct volfs_catalog *cli_catalog(struct volfs_cli *cli)
 {
 	struct volfs_err err = { "" };
+	int rc;
 
 	if (cli->cat)
 		return cli->cat;
-	if (volfs_catalog_open(cli->root, &cli->cat, &err) < 0) {
+	if (cli->create)
+		rc = volfs_catalog_open(cli->root, &cli->cat, &err);
+	else
+		rc = volfs_catalog_open_existing(cli->root, &cli->cat, &err);
+	if (rc < 0) {
 		cli_error("%s", err.msg);
 		cli->cat = NULL;
 	}
@@ -129,6 +136,7 @@ int main(int argc, char **argv)
 	base = base ? base + 1 : argv[0];
 	if (strcmp(base, "mount.volfs") == 0) {
 		cli_progname = "mount.volfs";
+		cli.create = 1;
 		rc = cli_mount_helper(&cli, argc, argv);
 		if (cli.cat)
 			volfs_catalog_close(cli.cat);
@@ -174,6 +182,7 @@ int main(int argc, char **argv)
 			continue;
 		/* Each command parses its own options from a fresh start. */
 		optind = 0;
+		cli.create = cmd->creates;
 		rc = cmd->fn(&cli, sub_argc, sub_argv);
 		if (cli.cat)
 			volfs_catalog_close(cli.cat);

@@ -61,7 +61,9 @@ struct volfs_volume {
 	/* The volume's identity, given at create and never to another
 	 * volume, even one of the same name (filled by get/peek/list). */
 	char *uuid;
-	/* Number of live attachments (filled by get/list after reaping). */
+	/* The reference count: how often live consumers hold the volume,
+	 * the sum of "mounts" over its live attachments.  Every call that
+	 * fills it counts the same way, reaped or not (get, peek, list). */
 	unsigned refcount;
 };
 
@@ -86,13 +88,24 @@ struct volfs_attachment {
 };
 
 /*
- * Opens (creating if needed, mode 0711) the state root and root/catalog.db,
- * migrating its schema forward.  Refuses a catalog from a newer volfs
- * (-EPROTO) and a corrupt or unreadable one (-EIO, -EACCES) with a message
- * that names the file.
+ * Opens (creating if needed) the state root and root/catalog.db, migrating
+ * its schema forward.  The root is mode 0700 and the catalog's files 0600,
+ * whatever the umask; those of an older volfs are made so when this process
+ * owns them.  Refuses a catalog from a newer volfs (-EPROTO), a corrupt one
+ * (-EIO), an unreadable one (-EACCES), one on a read-only file system
+ * (-EROFS) or a full one (-ENOSPC), with a message that names the file and
+ * says what to do.
  */
 int volfs_catalog_open(const char *root, struct volfs_catalog **out,
 		       struct volfs_err *err);
+
+/*
+ * As volfs_catalog_open(), for commands that only read or remove: creates
+ * nothing, and fails with -ENOENT, saying so, when there is no state root
+ * or no catalog in it (a mistyped --root is not a new empty catalog).
+ */
+int volfs_catalog_open_existing(const char *root, struct volfs_catalog **out,
+				struct volfs_err *err);
 void volfs_catalog_close(struct volfs_catalog *cat);
 
 /* The state root the catalog was opened under. */
@@ -130,8 +143,8 @@ int volfs_catalog_get(struct volfs_catalog *cat, const char *name,
 /*
  * As volfs_catalog_get(), but without reaping and without taking the write
  * lock: cheap enough to call for every request of a busy client.  The
- * reference count may still include attachments of processes that died
- * since the last reap.
+ * reference count is the same as get's: attachments of processes that died
+ * since the last reap are not counted.
  */
 int volfs_catalog_peek(struct volfs_catalog *cat, const char *name,
 		       struct volfs_volume *out, struct volfs_err *err);

@@ -4,13 +4,22 @@
 # Benchmark of the Docker plugin socket: 10,000 volumes in the catalog, 50
 # concurrent clients doing what Docker does to start and stop a container
 # (Get, Mount, Unmount), p50/p99 latency and requests per second; and the
-# time of `volfs ls` at 10,000 volumes.  The peer, in the same run, is
-# rclone's Docker volume plugin (`rclone serve docker`, each volume a local
-# directory remote), driven the same way.  Run by `make bench-plugin` as
-# root.
+# time of `volfs ls` at 10,000 volumes.  Then the same load on a busy host:
+# 200 `volfs mount` attachments and 3,000 other mounts, while a `volfs
+# inspect` (which reaps, under the catalog's write lock) runs every 100 ms.
+# The peer, in the same run, is rclone's Docker volume plugin (`rclone
+# serve docker`, each volume a local directory remote), driven the same
+# way.  Run by `make bench-plugin` as root, in a mount namespace of its own
+# (the host's mount table is left alone).
 #
 #   VOLUMES=10000 CLIENTS=50 ROUNDS=40 PEER_VOLUMES=200 make bench-plugin
+#   ATTACHED=200 OTHER_MOUNTS=3000 make bench-plugin   (0: skip that case)
+#   PEER_VOLUMES=0 make bench-plugin                    (no rclone)
 set -euo pipefail
+
+if [ -z "${VOLFS_BENCH_NS:-}" ]; then
+	VOLFS_BENCH_NS=1 exec unshare -m --propagation private "$BASH" "$0" "$@"
+fi
 
 : "${VOLFS:?run through make bench-plugin}"
 : "${PLUGIN_LOAD:?run through make bench-plugin}"
@@ -18,6 +27,8 @@ VOLUMES=${VOLUMES:-10000}
 CLIENTS=${CLIENTS:-50}
 ROUNDS=${ROUNDS:-40}
 PEER_VOLUMES=${PEER_VOLUMES:-200}
+ATTACHED=${ATTACHED:-200}
+OTHER_MOUNTS=${OTHER_MOUNTS:-3000}
 # Seconds a load phase may take before it counts as hung.
 PHASE_TIMEOUT=${PHASE_TIMEOUT:-180}
 
@@ -26,8 +37,13 @@ T=$(mktemp -d /var/tmp/volfs-bench-plugin.XXXXXX)
 export VOLFS_ROOT=$T/state
 serve_pid=
 rclone_pid=
+reaper_pid=
 cleanup() {
+	[ -z "$reaper_pid" ] || kill "$reaper_pid" 2>/dev/null || true
+	for d in "$T"/att/*; do umount -l "$d" 2>/dev/null || true; done
 	[ -z "$serve_pid" ] || { kill -TERM "$serve_pid"; wait "$serve_pid" || true; }
+	# The other mounts all sit on one tmpfs: detaching it takes them.
+	umount -l "$T/other" 2>/dev/null || true
 	stop_rclone
 	rm -rf --one-file-system "$T"
 }
@@ -77,8 +93,46 @@ load "$T/plugin.sock" 1 100 "$VOLUMES" vol
 echo "== volfs: $CLIENTS clients x $ROUNDS rounds of Get, Mount, Unmount on random volumes"
 load "$T/plugin.sock" "$CLIENTS" "$ROUNDS" "$VOLUMES" vol
 echo "(goal: Mount and Unmount p99 < 10 ms)"
+
+if [ "$ATTACHED" -gt 0 ] && [ "$OTHER_MOUNTS" -gt 0 ]; then
+	echo "== a busy host: $ATTACHED volfs mounts (mount: attachments) and $OTHER_MOUNTS other mounts"
+	mkdir -p "$T/att" "$T/other"
+	mount -t tmpfs -o size=1m tmpfs "$T/other"
+	s=$(date +%s%N)
+	for i in $(seq 0 $((ATTACHED - 1))); do
+		mkdir "$T/att/$i"
+		# Shares serve's instance: a bind mount and an attachment.
+		"$VOLFS" mount "vol$i" "$T/att/$i" >/dev/null
+	done
+	echo "volfs mount x $ATTACHED: $((($(date +%s%N) - s) / 1000000)) ms"
+	for i in $(seq 2 "$OTHER_MOUNTS"); do
+		mkdir "$T/other/$i"
+		mount -t tmpfs -o size=4k tmpfs "$T/other/$i"
+	done
+	echo "mount table: $(wc -l </proc/self/mountinfo) entries"
+	times=()
+	for _ in 1 2 3; do
+		s=$(date +%s%N)
+		"$VOLFS" inspect vol0 >/dev/null
+		times+=($((($(date +%s%N) - s) / 1000000)))
+	done
+	echo "volfs inspect (reaps twice): runs $(printf '%s ' "${times[@]}")ms"
+	( while :; do "$VOLFS" inspect vol0 >/dev/null; sleep 0.1; done ) &
+	reaper_pid=$!
+	echo "== volfs: $CLIENTS clients x $ROUNDS rounds, busy host, inspect every 100 ms"
+	load "$T/plugin.sock" "$CLIENTS" "$ROUNDS" "$VOLUMES" vol
+	echo "(goal: Mount and Unmount p99 < 10 ms)"
+	kill "$reaper_pid"; wait "$reaper_pid" 2>/dev/null || true
+	# The mount namespace goes with this script; serve's binds go first
+	# so that it stops cleanly.
+	for i in $(seq 0 $((ATTACHED - 1))); do umount -l "$T/att/$i"; done
+fi
 kill -TERM "$serve_pid"; wait "$serve_pid" || true; serve_pid=
 
+if [ "$PEER_VOLUMES" -eq 0 ]; then
+	echo "== peer: skipped (PEER_VOLUMES=0)"
+	exit 0
+fi
 if ! command -v rclone >/dev/null 2>&1; then
 	echo "== peer: rclone not found, skipped (install rclone)"
 	exit 0

@@ -208,6 +208,24 @@ static void tcat_reap_child(pid_t pid, int release)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The catalog's files, -wal and -shm included, are 0600. */
+static void tcat_assert_private(struct tcat *t)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char path[200];
+	struct stat st;
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", t->db, suffix[i]);
+		if (stat(path, &st) < 0)
+			fail_msg("%s: %s", path, strerror(errno));
+		assert_true(S_ISREG(st.st_mode));
+		if ((st.st_mode & 07777) != 0600)
+			fail_msg("%s has mode %04o, not 0600", path,
+				 (unsigned)(st.st_mode & 07777));
+	}
+}
+
 static void test_open_creates(void **state)
 {
 	struct tcat *t = *state;
@@ -216,13 +234,16 @@ static void test_open_creates(void **state)
 	sqlite3_stmt *stmt;
 	sqlite3 *db;
 
+	/* Private whatever the umask. */
+	umask(0);
 	tcat_open(t);
+	umask(022);
 	assert_string_equal(volfs_catalog_root(t->cat), t->root);
 	assert_int_equal(stat(t->root, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
-	assert_int_equal(st.st_mode & 07777, 0711);
-	assert_int_equal(stat(t->db, &st), 0);
-	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	tcat_mkvol(t, "private");
+	tcat_assert_private(t);
 
 	assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
 	assert_int_equal(
@@ -244,6 +265,58 @@ static void test_open_creates(void **state)
 				 0);
 		volfs_catalog_close(second);
 	}
+}
+
+/* A catalog of an older volfs, 0644 under a 0755 root, is made private. */
+static void test_open_tightens(void **state)
+{
+	struct tcat *t = *state;
+	char path[200];
+	struct stat st;
+
+	tcat_open(t);
+	tcat_mkvol(t, "old");
+	assert_int_equal(chmod(t->root, 0755), 0);
+	assert_int_equal(chmod(t->db, 0644), 0);
+	snprintf(path, sizeof(path), "%s-wal", t->db);
+	assert_int_equal(chmod(path, 0644), 0);
+	snprintf(path, sizeof(path), "%s-shm", t->db);
+	assert_int_equal(chmod(path, 0644), 0);
+	tcat_close(t);
+
+	assert_int_equal(volfs_catalog_open_existing(t->root, &t->cat,
+						     &t->err),
+			 0);
+	assert_int_equal(stat(t->root, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	tcat_assert_private(t);
+}
+
+/* Opening for a command that only reads creates nothing. */
+static void test_open_existing(void **state)
+{
+	struct tcat *t = *state;
+	struct stat st;
+	int rc;
+
+	rc = volfs_catalog_open_existing(t->root, &t->cat, &t->err);
+	assert_int_equal(rc, -ENOENT);
+	assert_null(t->cat);
+	assert_msg_has(&t->err, t->root);
+	assert_msg_has(&t->err, "no state root");
+	assert_int_equal(stat(t->root, &st), -1);
+
+	assert_int_equal(mkdir(t->root, 0700), 0);
+	rc = volfs_catalog_open_existing(t->root, &t->cat, &t->err);
+	assert_int_equal(rc, -ENOENT);
+	assert_msg_has(&t->err, "no catalog");
+	assert_msg_has(&t->err, "volfs create");
+	assert_int_equal(stat(t->db, &st), -1);
+
+	tcat_open(t);
+	tcat_close(t);
+	rc = volfs_catalog_open_existing(t->root, &t->cat, &t->err);
+	assert_int_equal(rc, 0);
 }
 
 static void test_reopen_keeps(void **state)
@@ -1015,6 +1088,48 @@ static void test_ref_unref(void **state)
 	assert_int_equal(tcat_refcount(t, "old"), 1);
 }
 
+/*
+ * A volume's reference count is one number whichever call gives it: get,
+ * peek (which does not reap), list, and the sum over its attachments, with
+ * a consumer that holds it twice and an owner that died unreaped.
+ */
+static void test_count_same(void **state)
+{
+	struct tcat *t = *state;
+	struct volfs_attachment *att;
+	struct volfs_volume v, *list;
+	unsigned sum = 0;
+	int release, n;
+	pid_t child;
+
+	tcat_open(t);
+	tcat_mkvol(t, "data");
+	assert_int_equal(tcat_ref(t, "data", "docker:aa"), 1);
+	assert_int_equal(tcat_ref(t, "data", "docker:aa"), 2);
+	child = tcat_spawn_waiter(&release);
+	assert_int_equal(tcat_attach(t, "data", "child", child, 0), 0);
+	tcat_reap_child(child, release);
+
+	/* Nothing has reaped the dead child's attachment yet. */
+	assert_int_equal(volfs_catalog_peek(t->cat, "data", &v, &t->err), 0);
+	assert_int_equal(v.refcount, 2);
+	volfs_volume_release(&v);
+	n = volfs_catalog_list(t->cat, &list, &t->err);
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0].refcount, 2);
+	volfs_volumes_free(list, (size_t)n);
+	assert_int_equal(tcat_refcount(t, "data"), 2);
+	assert_int_equal(volfs_catalog_peek(t->cat, "data", &v, &t->err), 0);
+	assert_int_equal(v.refcount, 2);
+	volfs_volume_release(&v);
+	n = volfs_catalog_attachments(t->cat, "data", &att, &t->err);
+	assert_int_equal(n, 1);
+	for (int i = 0; i < n; i++)
+		sum += att[i].mounts;
+	volfs_attachments_free(att, (size_t)n);
+	assert_int_equal(sum, 2);
+}
+
 static void tcat_collect(void *arg, const char *name)
 {
 	char *buf = arg;
@@ -1183,7 +1298,8 @@ int main(void)
 		T(test_unopenable),	  T(test_empty_list),
 		T(test_busy_waits),	  T(test_servers),
 		T(test_ref_unref),	  T(test_names),
-		T(test_namespaces),
+		T(test_namespaces),	  T(test_count_same),
+		T(test_open_tightens),	  T(test_open_existing),
 		T(test_uuid),
 	};
 
