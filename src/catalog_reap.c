@@ -97,51 +97,6 @@ static void cat_mounts_clear(struct cat_mounts *m)
 	m->valid = 0;
 }
 
-/* Decodes the \ooo escapes of a mountinfo field in place. */
-static void cat_unescape(char *s)
-{
-	char *out = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
-					(s[3] - '0'));
-			s += 4;
-		} else {
-			*out++ = *s++;
-		}
-	}
-	*out = '\0';
-}
-
-/*
- * The mountpoint (field 5) of a mountinfo line if its type is volfs's,
- * unescaped in place; NULL otherwise.
- */
-static char *cat_mountinfo_dir(char *line)
-{
-	char *sep, *fstype, *p = line;
-
-	/* id parent maj:min root mountpoint opts... - fstype src sb */
-	sep = strstr(line, " - ");
-	if (!sep)
-		return NULL;
-	fstype = sep + 3;
-	if (strncmp(fstype, VOLFS_FSTYPE " ", sizeof(VOLFS_FSTYPE)) != 0)
-		return NULL;
-	*sep = '\0';
-	for (int i = 0; i < 4; i++) {
-		p = strchr(p, ' ');
-		if (!p)
-			return NULL;
-		p++;
-	}
-	p[strcspn(p, " ")] = '\0';
-	cat_unescape(p);
-	return p;
-}
-
 static int cat_str_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -167,7 +122,7 @@ static int cat_mounts_read(struct cat_mounts *m)
 		return rc;
 	}
 	while (getline(&line, &cap, f) > 0) {
-		dir = cat_mountinfo_dir(line);
+		dir = volfs_mountinfo_volfs_dir(line);
 		if (!dir)
 			continue;
 		if (m->n == alloc) {

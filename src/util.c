@@ -169,9 +169,30 @@ static void unescape_octal(char *s)
 	*out = '\0';
 }
 
+char *volfs_mountinfo_volfs_dir(char *line)
+{
+	char *sep, *p = line;
+
+	/* id parent maj:min root mountpoint opts... - fstype src sb */
+	sep = strstr(line, " - ");
+	if (!sep ||
+	    strncmp(sep + 3, VOLFS_FSTYPE " ", sizeof(VOLFS_FSTYPE)) != 0)
+		return NULL;
+	*sep = '\0';
+	for (int i = 0; i < 4; i++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return NULL;
+		p++;
+	}
+	p[strcspn(p, " ")] = '\0';
+	unescape_octal(p);
+	return p;
+}
+
 int volfs_is_volfs_mount(const char *dir)
 {
-	char *line = NULL;
+	char *line = NULL, *mnt;
 	size_t cap = 0;
 	int found = 0;
 	FILE *f;
@@ -179,29 +200,9 @@ int volfs_is_volfs_mount(const char *dir)
 	f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		/* id parent maj:min root mountpoint opts... - fstype src sb */
-		char *fields[5], *sep, *fstype, *save = NULL;
-		int i;
-
-		sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		*sep = '\0';
-		fstype = sep + 3;
-		fstype[strcspn(fstype, " ")] = '\0';
-		fields[0] = strtok_r(line, " ", &save);
-		for (i = 1; i < 5 && fields[i - 1]; i++)
-			fields[i] = strtok_r(NULL, " ", &save);
-		if (i < 5 || !fields[4])
-			continue;
-		if (strcmp(fstype, VOLFS_FSTYPE) != 0)
-			continue;
-		unescape_octal(fields[4]);
-		if (strcmp(fields[4], dir) == 0) {
-			found = 1;
-			break;
-		}
+	while (!found && getline(&line, &cap, f) > 0) {
+		mnt = volfs_mountinfo_volfs_dir(line);
+		found = mnt && strcmp(mnt, dir) == 0;
 	}
 	free(line);
 	fclose(f);

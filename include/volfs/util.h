@@ -58,6 +58,12 @@ uint64_t volfs_pid_start(pid_t pid);
  * /proc/self/mountinfo), 0 if not, -errno if that cannot be read. */
 int volfs_is_volfs_mount(const char *dir);
 
+/*
+ * The mountpoint of a line of /proc/PID/mountinfo if the mount is volfs's,
+ * unescaped in place (the line is changed); NULL otherwise.
+ */
+char *volfs_mountinfo_volfs_dir(char *line);
+
 /* How long volfs waits for another volfs process's mount to answer. */
 #define VOLFS_PROBE_MS 3000
 

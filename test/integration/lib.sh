@@ -211,6 +211,24 @@ mount_vol() {
 	esac
 }
 
+# serve_plugin: starts volfs serve on $T/mnt with its Docker plugin socket
+# at $T/plugin.sock (and Docker's API at a socket nobody answers), and
+# waits for both.  Sets SOCK, MNT and serve_pid; its log is $T/serve.log.
+serve_plugin() {
+	SOCK=$T/plugin.sock
+	mkdir -p "$T/mnt"
+	MNT=$(abspath "$T/mnt")
+	echo "$MNT" >>"$T/mounts"
+	"$VOLFS" --log-level info serve -m "$MNT" --docker-socket "$SOCK" \
+		--docker-host "unix://$T/no-docker.sock" 2>"$T/serve.log" &
+	serve_pid=$!
+	track_pid "$serve_pid"
+	wait_until 10 test -S "$SOCK" ||
+		{ cat "$T/serve.log" >&2; fail "no plugin socket"; }
+	wait_until 10 is_mounted "$MNT" ||
+		{ cat "$T/serve.log" >&2; fail "volfs serve did not mount $MNT"; }
+}
+
 # The pid of the process serving NAME's mount on DIR, from inspect.
 mount_pid() {
 	"$VOLFS" inspect "$1" |

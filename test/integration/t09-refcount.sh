@@ -8,14 +8,7 @@
 . "$VOLFS_SRCDIR/test/integration/lib.sh"
 need_cmd jq curl sqlite3
 
-SOCK=$T/plugin.sock
-mkdir -p "$T/mnt"
-MNT=$(abspath "$T/mnt")
-echo "$MNT" >>"$T/mounts"
-"$VOLFS" serve -m "$MNT" --docker-socket "$SOCK" \
-	--docker-host "unix://$T/no-docker.sock" 2>"$T/serve.log" &
-track_pid $!
-wait_until 10 test -S "$SOCK" || { cat "$T/serve.log" >&2; fail "no plugin socket"; }
+serve_plugin
 
 vol create data >/dev/null
 # Behind the catalog's back: a Docker mount id held twice (as after a

@@ -60,14 +60,7 @@ assert_grep "leads through a symlink" "$T/err"
 assert_no_grep . "$T/out"
 
 # The plugin goes through the same create.
-SOCK=$T/plugin.sock
-mkdir -p "$T/smnt"
-MNT=$(abspath "$T/smnt")
-echo "$MNT" >>"$T/mounts"
-"$VOLFS" serve -m "$MNT" --docker-socket "$SOCK" \
-	--docker-host "unix://$T/no-docker.sock" 2>"$T/serve.log" &
-track_pid $!
-wait_until 10 test -S "$SOCK" || { cat "$T/serve.log" >&2; fail "no plugin socket"; }
+serve_plugin
 if command -v curl >/dev/null 2>&1; then
 	# create_req PATH: the plugin's answer to a Create with path=PATH.
 	create_req() {

@@ -7,10 +7,6 @@
 . "$VOLFS_SRCDIR/test/servers/smb-test.sh"
 need_cmd python3 curl jq
 
-SOCK=$T/plugin.sock
-mkdir -p "$T/mnt"
-MNT=$(abspath "$T/mnt")
-echo "$MNT" >>"$T/mounts"
 smbd_pid=
 stuck=
 
@@ -30,12 +26,7 @@ expect_exit 0 smb_create busy -o timeout=60 -o cache_ttl=0
 expect_exit 0 smb_create cold -o timeout=60 -o cache_ttl=0
 vol create -b local loc >/dev/null
 
-"$VOLFS" --log-level info serve -m "$MNT" --docker-socket "$SOCK" \
-	--docker-host "unix://$T/no-docker.sock" 2>"$T/serve.log" &
-serve_pid=$!
-track_pid "$serve_pid"
-wait_until 10 test -S "$SOCK" || { cat "$T/serve.log" >&2; fail "no plugin socket"; }
-wait_until 10 is_mounted "$MNT" || fail "volfs serve did not mount"
+serve_plugin
 
 echo x >"$MNT/loc/f"
 echo y >"$MNT/busy/f" || fail "cannot write to the smb volume"

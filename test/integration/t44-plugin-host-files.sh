@@ -19,16 +19,7 @@ done
 VOLFS_BACKEND_DIR=$T/be
 export VOLFS_BACKEND_DIR
 
-SOCK=$T/plugin.sock
-mkdir -p "$T/mnt"
-MNT=$(abspath "$T/mnt")
-echo "$MNT" >>"$T/mounts"
-"$VOLFS" --log-level info serve -m "$MNT" --docker-socket "$SOCK" \
-	--docker-host "unix://$T/no-docker.sock" 2>"$T/serve.log" &
-serve_pid=$!
-track_pid "$serve_pid"
-wait_until 10 test -S "$SOCK" || { cat "$T/serve.log" >&2; fail "no plugin socket"; }
-wait_until 10 is_mounted "$MNT" || fail "volfs serve did not mount"
+serve_plugin
 
 # req PATH BODY [MAXTIME]: the answer in $T/out, the status in $code.
 req() {

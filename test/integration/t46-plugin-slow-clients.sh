@@ -7,19 +7,10 @@
 need_cmd jq curl python3
 
 CLIENTS="python3 $VOLFS_SRCDIR/test/helpers/plugin_clients.py"
-SOCK=$T/plugin.sock
-mkdir -p "$T/mnt"
-MNT=$(abspath "$T/mnt")
-echo "$MNT" >>"$T/mounts"
-
 # The deadline shortened to 4 s (the default is 10 s).
-VOLFS_PLUGIN_REQUEST_TIMEOUT=4 "$VOLFS" --log-level info serve -m "$MNT" \
-	--docker-socket "$SOCK" --docker-host "unix://$T/no-docker.sock" \
-	2>"$T/serve.log" &
-serve_pid=$!
-track_pid "$serve_pid"
-wait_until 10 test -S "$SOCK" || { cat "$T/serve.log" >&2; fail "no plugin socket"; }
-wait_until 10 is_mounted "$MNT" || fail "volfs serve did not mount"
+VOLFS_PLUGIN_REQUEST_TIMEOUT=4
+export VOLFS_PLUGIN_REQUEST_TIMEOUT
+serve_plugin
 vol create v1 >/dev/null
 
 # 1100 clients that each send one header byte per second: more than the

@@ -31,11 +31,7 @@ SOCK=$T/plugin.sock
 python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$SOCK"
 [ -S "$SOCK" ] || fail "no stale socket made"
-"$VOLFS" --log-level info serve -m "$MNT" --docker-socket "$SOCK" \
-	--docker-host "unix://$T/no-docker.sock" 2>"$T/serve.log" &
-serve_pid=$!
-track_pid "$serve_pid"
-wait_until 10 is_mounted "$MNT" || { cat "$T/serve.log" >&2; fail "volfs serve did not start on a stale socket"; }
+serve_plugin
 
 req() {
 	curl -sS --max-time 20 --unix-socket "$SOCK" -X POST -o "$T/out" \
