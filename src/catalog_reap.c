@@ -151,7 +151,9 @@ static int cat_mounts_read(struct cat_mounts *m)
 		cat_mounts_clear(m);
 		return rc;
 	}
-	qsort(m->dirs, m->n, sizeof(*m->dirs), cat_str_cmp);
+	/* (qsort() and bsearch() want an array, even of nothing.) */
+	if (m->n)
+		qsort(m->dirs, m->n, sizeof(*m->dirs), cat_str_cmp);
 	m->valid = 1;
 	return 0;
 }
@@ -189,7 +191,8 @@ static int cat_mounts_has(const struct cat_mounts *m, const char *dir)
 {
 	if (m->failed)
 		return -1;
-	return bsearch(&dir, m->dirs, m->n, sizeof(*m->dirs), cat_str_cmp) !=
+	return m->n &&
+	       bsearch(&dir, m->dirs, m->n, sizeof(*m->dirs), cat_str_cmp) !=
 	       NULL;
 }
 
