@@ -20,11 +20,12 @@ BUILD_PKGS=(
 # attr, util-linux (setpriv, mountpoint), procps, psmisc for the
 # integration tests; valgrind for leak hunting; groff-base and man-db
 # check the man pages, bash-completion the completion (and says where it
-# is installed).
+# is installed); python3 drives plugin clients and scans memory, strace
+# counts what a command opens.
 TEST_PKGS=(
 	libcmocka-dev fuse3 sqlite3 jq attr util-linux procps psmisc
 	valgrind groff-base man-db bash-completion
-	curl iproute2 docker.io busybox-static
+	curl iproute2 docker.io busybox-static python3 strace
 )
 # Benchmarks: fio and hyperfine drive them, bindfs is the FUSE peer.
 BENCH_PKGS=(fio bindfs hyperfine)

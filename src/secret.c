@@ -23,6 +23,15 @@
 /* Bound on a plaintext value: options are short strings. */
 #define SEC_VALUE_MAX (64 * 1024)
 
+#ifdef HAVE_SANITIZERS
+/* LeakSanitizer looks for leaks at exit by tracing the process's own
+ * threads, which a process that is not dumpable does not allow. */
+static void sec_dumpable_at_exit(void)
+{
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+}
+#endif
+
 /*
  * A process that holds a secret's plaintext leaves no core dump, and its
  * /proc/PID files (mem, environ, maps) belong to root, so that neither
@@ -35,11 +44,16 @@ static void sec_no_dump(void)
 
 	if (__atomic_exchange_n(&done, 1, __ATOMIC_RELAXED))
 		return;
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
 		volfs_log(VOLFS_LOG_WARNING,
 			  "cannot keep secrets out of core dumps "
 			  "(PR_SET_DUMPABLE): %s",
 			  strerror(errno));
+		return;
+	}
+#ifdef HAVE_SANITIZERS
+	atexit(sec_dumpable_at_exit);
+#endif
 }
 
 static int sec_random(unsigned char *buf, size_t len)
