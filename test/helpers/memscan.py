@@ -1,8 +1,36 @@
 # SPDX-License-Identifier: MIT
 """memscan.py PID NEEDLE: prints how many times NEEDLE occurs in the memory
-of process PID (every readable mapping of /proc/PID/mem), and where."""
+of process PID (every readable mapping of /proc/PID/mem), and where.
+
+Mappings are read a piece at a time, pieces overlapping by the needle's
+length.  Mappings larger than BIG are passed over with a note: they are
+address space reserved in bulk (AddressSanitizer's shadow), not data a
+program wrote."""
 import re
 import sys
+
+PIECE = 1 << 20
+BIG = 1 << 36
+
+
+def scan(mem, lo, hi, needle, where):
+    found = 0
+    pat = re.compile(re.escape(needle))
+    pos = lo
+    while pos < hi:
+        end = min(hi, pos + PIECE)
+        try:
+            mem.seek(pos)
+            data = mem.read(min(hi, end + len(needle) - 1) - pos)
+        except (OSError, ValueError, OverflowError):
+            pos = end
+            continue
+        for m in pat.finditer(data):
+            if pos + m.start() < end:
+                found += 1
+                print(f"at {pos + m.start():#x} in {where}", file=sys.stderr)
+        pos = end
+    return found
 
 
 def main():
@@ -13,17 +41,14 @@ def main():
         for line in maps:
             f = line.split()
             lo, hi = (int(x, 16) for x in f[0].split("-"))
-            if "r" not in f[1] or (len(f) > 5 and f[5] == "[vvar]"):
+            where = " ".join(f[5:]) or "anon"
+            if "r" not in f[1] or where == "[vvar]":
                 continue
-            try:
-                mem.seek(lo)
-                data = mem.read(hi - lo)
-            except (OSError, ValueError, OverflowError):
-                continue
-            for m in re.finditer(re.escape(needle), data):
-                found += 1
-                print(f"at {lo + m.start():#x} in {' '.join(f[5:]) or 'anon'}",
+            if hi - lo > BIG:
+                print(f"passed over {hi - lo:#x} bytes at {lo:#x} ({where})",
                       file=sys.stderr)
+                continue
+            found += scan(mem, lo, hi, needle, where)
     print(found)
 
 
