@@ -145,16 +145,38 @@ int fs_perm_setattr(fuse_req_t req, struct volfs_fs *fs, struct fs_at *at,
 	return 0;
 }
 
-int fs_perm_xattr(fuse_req_t req, struct volfs_fs *fs, struct fs_at *at,
-		  const char *name)
+/*
+ * The real attributes of the file at when the mount maps owners: 1 with *st
+ * filled, 0 when it maps none (the kernel's own checks then suffice), or
+ * -errno.
+ */
+static int fs_perm_real(struct volfs_fs *fs, struct fs_at *at,
+			struct stat *st)
 {
-	struct stat st;
 	int rc;
 
 	if (!fs_perm_mapped(fs))
 		return 0;
-	rc = fs_getattr_at(at, VOLFS_NO_FH, &st);
-	if (rc < 0)
+	rc = fs_getattr_at(at, VOLFS_NO_FH, st);
+	return rc < 0 ? rc : 1;
+}
+
+/* 0 if the caller owns st for real or may act as its owner, else -EPERM. */
+static int fs_perm_owner(fuse_req_t req, const struct stat *st)
+{
+	if (fuse_req_ctx(req)->uid == st->st_uid ||
+	    fs_perm_priv(req, CAP_FOWNER))
+		return 0;
+	return -EPERM;
+}
+
+int fs_perm_xattr(fuse_req_t req, struct volfs_fs *fs, struct fs_at *at,
+		  const char *name)
+{
+	struct stat st;
+	int rc = fs_perm_real(fs, at, &st);
+
+	if (rc <= 0)
 		return rc;
 	/* user.* needs write access, except on a sticky directory (as the
 	 * kernel has it); every other namespace needs the owner or a
@@ -162,28 +184,19 @@ int fs_perm_xattr(fuse_req_t req, struct volfs_fs *fs, struct fs_at *at,
 	if (!strncmp(name, "user.", 5) &&
 	    !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX)))
 		return 0;
-	if (fuse_req_ctx(req)->uid == st.st_uid ||
-	    fs_perm_priv(req, CAP_FOWNER))
-		return 0;
-	return -EPERM;
+	return fs_perm_owner(req, &st);
 }
 
 int fs_perm_link(fuse_req_t req, struct volfs_fs *fs, struct fs_at *at)
 {
 	struct stat st;
-	int rc;
+	int rc = fs_perm_real(fs, at, &st);
 
-	if (!fs_perm_mapped(fs))
-		return 0;
-	rc = fs_getattr_at(at, VOLFS_NO_FH, &st);
-	if (rc < 0)
+	if (rc <= 0)
 		return rc;
 	/* What the kernel's protected_hardlinks lets only the owner link. */
 	if (S_ISREG(st.st_mode) && !(st.st_mode & S_ISUID) &&
 	    (st.st_mode & (S_ISGID | S_IXGRP)) != (S_ISGID | S_IXGRP))
 		return 0;
-	if (fuse_req_ctx(req)->uid == st.st_uid ||
-	    fs_perm_priv(req, CAP_FOWNER))
-		return 0;
-	return -EPERM;
+	return fs_perm_owner(req, &st);
 }
