@@ -86,6 +86,9 @@ struct fs_vol {
 	unsigned pins;
 	/* src_gen when the source last confirmed its identity. */
 	unsigned long gen;
+	/* vol_seq when its identity was last taken from the source: a pass
+	 * over the source's volumes read before that knows nothing of it. */
+	unsigned long seq;
 	struct fs_vol *next;
 	/* The next in its bucket of the name hash. */
 	struct fs_vol *hnext;
@@ -185,6 +188,8 @@ struct volfs_fs {
 	/* Raised by the janitor before it reads what the source's watch
 	 * descriptor says changed (fs_src_unchanged()). */
 	unsigned long src_gen;
+	/* Raised each time a volume's identity is taken from the source. */
+	unsigned long vol_seq;
 	struct fs_vol *vols;
 	/* The open volumes by name: lookups stay O(1) with thousands. */
 	struct fs_vol **vhash;

@@ -90,14 +90,16 @@ static int fs_names_has(const struct fs_names *l, const struct fs_vol *v)
  * volfs (passthrough, io_uring).  vols_lock held.
  */
 static const char *fs_janitor_why(struct fs_vol *v, const struct fs_names *live,
-				  int listed, int periodic, time_t now,
-				  unsigned idle)
+				  int listed, unsigned long seq, int periodic,
+				  time_t now, unsigned idle)
 {
 	time_t used = __atomic_load_n(&v->used, __ATOMIC_RELAXED);
 
 	if (!v->ov)
 		return NULL;
-	if (!v->gone && listed && !fs_names_has(live, v))
+	/* Only a volume known before the list was read can be missing
+	 * from it: one looked up since may be newer than the list. */
+	if (!v->gone && listed && v->seq <= seq && !fs_names_has(live, v))
 		v->gone = 1;
 	if (v->gone)
 		return "removed";
@@ -118,6 +120,7 @@ static void fs_janitor_pass(struct volfs_fs *fs, int periodic, unsigned idle)
 	const char **whys = NULL;
 	size_t n = 0, cap = 0;
 	time_t now = time(NULL);
+	unsigned long seq = __atomic_load_n(&fs->vol_seq, __ATOMIC_SEQ_CST);
 	int listed;
 
 	/* What the source holds, in one read, not one per open volume. */
@@ -127,8 +130,8 @@ static void fs_janitor_pass(struct volfs_fs *fs, int periodic, unsigned idle)
 		qsort(live.v, live.n, sizeof(*live.v), fs_names_cmp);
 	pthread_mutex_lock(&fs->vols_lock);
 	for (struct fs_vol *v = fs->vols; v; v = v->next) {
-		const char *why = fs_janitor_why(v, &live, listed, periodic,
-						 now, idle);
+		const char *why = fs_janitor_why(v, &live, listed, seq,
+						 periodic, now, idle);
 
 		if (!why)
 			continue;

@@ -73,13 +73,16 @@ static size_t fs_vhash_of(const char *name, size_t nbuckets)
 
 /*
  * The open (or opening), not removed volume called name whose identity is
- * id; any other volume of that name is marked removed on the way: the name
- * stands for a new volume now.  vols_lock held.
+ * id, as read from the source after vol_seq was seq.  Any other volume of
+ * that name known before then is marked removed on the way: the name
+ * stands for a new volume now.  One whose identity was taken from the
+ * source since is at least as new as id: it is the answer, and a volume of
+ * identity id is then the old one.  vols_lock held.
  */
 static struct fs_vol *fs_vol_find(struct volfs_fs *fs, const char *name,
-				  const char *id)
+				  const char *id, unsigned long seq)
 {
-	struct fs_vol *v, *found = NULL;
+	struct fs_vol *v, *found = NULL, *newer = NULL;
 
 	if (!fs->nbuckets)
 		return NULL;
@@ -88,10 +91,20 @@ static struct fs_vol *fs_vol_find(struct volfs_fs *fs, const char *name,
 			continue;
 		if (id && strcmp(v->id, id) == 0)
 			found = v;
+		else if (v->seq > seq)
+			newer = v;
 		else
 			v->gone = 1;
 	}
-	return found;
+	if (newer && found && found->seq <= seq)
+		found->gone = 1;
+	return newer && (!found || found->seq <= seq) ? newer : found;
+}
+
+/* A new value of vol_seq, for a volume whose identity was just read. */
+static unsigned long fs_vol_seq(struct volfs_fs *fs)
+{
+	return __atomic_add_fetch(&fs->vol_seq, 1, __ATOMIC_SEQ_CST);
 }
 
 /* Adds v to the list and the hash, growing it; vols_lock held. */
@@ -113,6 +126,7 @@ static void fs_vol_link(struct volfs_fs *fs, struct fs_vol *v)
 			fs->nbuckets = nb;
 		}
 	}
+	v->seq = fs_vol_seq(fs);
 	v->next = fs->vols;
 	fs->vols = v;
 	if (fs->nbuckets) {
@@ -256,6 +270,7 @@ static int fs_vol_open(struct volfs_fs *fs, struct fs_vol *v)
 		if (id) {
 			free(v->id);
 			v->id = id;
+			v->seq = fs_vol_seq(fs);
 		}
 		volfs_log(VOLFS_LOG_INFO, "opened volume '%s'", v->name);
 	} else {
@@ -276,13 +291,14 @@ static int fs_vol_open(struct volfs_fs *fs, struct fs_vol *v)
  * opening, and those of other volumes do not wait at all.
  */
 static int fs_vol_get(struct volfs_fs *fs, const char *name, const char *id,
+		      unsigned long seq,
 		      unsigned long gen, struct fs_vol **out)
 {
 	struct fs_vol *v;
 	int rc = 0;
 
 	pthread_mutex_lock(&fs->vols_lock);
-	v = fs_vol_find(fs, name, id);
+	v = fs_vol_find(fs, name, id, seq);
 	if (v) {
 		v->pins++;
 		v->gen = gen;
@@ -331,6 +347,7 @@ static int fs_vol_resolve(struct volfs_fs *fs, const char *name,
 			  struct fs_vol **out)
 {
 	unsigned long gen = __atomic_load_n(&fs->src_gen, __ATOMIC_SEQ_CST);
+	unsigned long seq = __atomic_load_n(&fs->vol_seq, __ATOMIC_SEQ_CST);
 	char id[VOLFS_FS_ID_MAX];
 	int rc;
 
@@ -342,7 +359,7 @@ static int fs_vol_resolve(struct volfs_fs *fs, const char *name,
 	rc = fs->src->ident(fs->src->ctx, name, id, sizeof(id));
 	if (rc == -ENOENT) {
 		pthread_mutex_lock(&fs->vols_lock);
-		fs_vol_find(fs, name, NULL);
+		fs_vol_find(fs, name, NULL, seq);
 		pthread_mutex_unlock(&fs->vols_lock);
 	} else if (rc < 0) {
 		/* A catalog that cannot be read now is no reason to pull a
@@ -353,7 +370,7 @@ static int fs_vol_resolve(struct volfs_fs *fs, const char *name,
 	}
 	if (rc < 0)
 		return rc;
-	return fs_vol_get(fs, name, id, gen, out);
+	return fs_vol_get(fs, name, id, seq, gen, out);
 }
 
 /*
