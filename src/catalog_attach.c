@@ -18,6 +18,24 @@
 #include "volfs/util.h"
 
 /* The owner's start time: the one given, else the owner's current one. */
+
+/*
+ * The error for consumer holding no reference of volume: that the volume
+ * does not exist, when it does not.
+ */
+static int cat_not_attached(struct volfs_catalog *cat, const char *volume,
+			    const char *consumer, struct volfs_err *err)
+{
+	int rc = cat_state(cat, volume, err);
+
+	if (rc == -ENOENT)
+		return cat_no_volume(volume, err);
+	if (rc < 0)
+		return rc;
+	return volfs_err_set(err, -ENOENT,
+			     "volume '%s' is not attached to '%s'", volume,
+			     consumer);
+}
 static uint64_t cat_owner_start(const struct volfs_attachment *a)
 {
 	if (a->pid_start || a->pid == 0)
@@ -143,14 +161,7 @@ static int cat_detach_locked(struct volfs_catalog *cat, void *arg,
 		     a->volume, a->consumer, err);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	rc = cat_state(cat, a->volume, err);
-	if (rc == -ENOENT)
-		return cat_no_volume(a->volume, err);
-	if (rc < 0)
-		return rc;
-	return volfs_err_set(err, -ENOENT,
-			     "volume '%s' is not attached to '%s'", a->volume,
-			     a->consumer);
+	return cat_not_attached(cat, a->volume, a->consumer, err);
 }
 
 int volfs_catalog_detach(struct volfs_catalog *cat, const char *volume,
@@ -216,14 +227,7 @@ static int cat_unref_one(struct volfs_catalog *cat, struct volfs_refop *op)
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
-		rc = cat_state(cat, a->volume, err);
-		if (rc == -ENOENT)
-			return cat_no_volume(a->volume, err);
-		if (rc < 0)
-			return rc;
-		return volfs_err_set(err, -ENOENT,
-				     "volume '%s' is not attached to '%s'",
-				     a->volume, a->consumer);
+		return cat_not_attached(cat, a->volume, a->consumer, err);
 	}
 	if (left > 0)
 		return left;
