@@ -226,9 +226,8 @@ static int cat_unref_one(struct volfs_catalog *cat, struct volfs_refop *op)
 	cat_finish(cat, st);
 	if (rc < 0)
 		return rc;
-	if (rc == 0) {
+	if (rc == 0)
 		return cat_not_attached(cat, a->volume, a->consumer, err);
-	}
 	if (left > 0)
 		return left;
 	rc = cat_run(cat,
