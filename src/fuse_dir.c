@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The FUSE glue's directory handles: a listing taken at opendir (and again
- * at rewinddir) and served from there, with attributes for readdirplus.
+ * The FUSE glue's directory handles.  A volume's directory is listed by its
+ * backend's handle, a buffer at a time, from the position the kernel gives
+ * (the backend's own positions): nothing of the listing is kept here, and
+ * plain READDIR asks for no attributes.  A serve root lists the volumes'
+ * names, a snapshot taken at the first read and at each rewind.
  */
 #include "config.h"
 
@@ -11,33 +14,20 @@
 
 #include "fuse_int.h"
 
-static int fs_dir_add(void *ctx, const char *name, mode_t type,
-		      const struct stat *st)
+static int fs_names_add(struct fs_dir *d, const char *name)
 {
-	struct fs_dir *d = ctx;
-	struct fs_dirent *e;
-
 	if (d->n == d->alloc) {
 		size_t alloc = d->alloc ? d->alloc * 2 : 32;
-		struct fs_dirent *ents;
+		char **names = realloc(d->names, alloc * sizeof(*names));
 
-		ents = realloc(d->ents, alloc * sizeof(*ents));
-		if (!ents)
+		if (!names)
 			return -ENOMEM;
-		d->ents = ents;
+		d->names = names;
 		d->alloc = alloc;
 	}
-	e = &d->ents[d->n];
-	memset(e, 0, sizeof(*e));
-	e->name = strdup(name);
-	if (!e->name)
+	d->names[d->n] = strdup(name);
+	if (!d->names[d->n])
 		return -ENOMEM;
-	e->type = type & S_IFMT;
-	if (st) {
-		e->st = *st;
-		e->has_st = 1;
-		e->type = st->st_mode & S_IFMT;
-	}
 	d->n++;
 	return 0;
 }
@@ -45,211 +35,258 @@ static int fs_dir_add(void *ctx, const char *name, mode_t type,
 static void fs_list_add(void *ctx, const char *name, const char *id)
 {
 	(void)id;
-	fs_dir_add(ctx, name, S_IFDIR, NULL);
+	fs_names_add(ctx, name);
 }
 
-static void fs_dir_clear(struct fs_dir *d)
+static void fs_names_clear(struct fs_dir *d)
 {
 	for (size_t i = 0; i < d->n; i++)
-		free(d->ents[i].name);
+		free(d->names[i]);
 	d->n = 0;
 	d->served = 0;
 }
 
-static void fs_dir_free(struct fs_dir *d)
+void fs_dir_free(struct volfs_fs *fs, struct fs_dir *d)
 {
-	if (d->busy)
-		fs_vol_opened(d->busy, -1);
-	fs_dir_clear(d);
-	free(d->ents);
+	pthread_mutex_lock(&fs->files_lock);
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		fs->dirs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	pthread_mutex_unlock(&fs->files_lock);
+	if (d->v) {
+		if (d->v->be->releasedir) {
+			fs_vlock(d->v);
+			d->v->be->releasedir(d->v->state, d->bdh);
+			fs_vunlock(d->v);
+		}
+		fs_vol_opened(d->v, -1);
+	}
+	fs_names_clear(d);
+	free(d->names);
 	free(d);
 }
 
-/* (Re)reads the listing of directory ino into d. */
-static int fs_dir_load(struct volfs_fs *fs, fuse_ino_t ino, struct fs_dir *d)
+/* (Re)reads the names of a serve root into d: ".", "..", the volumes. */
+static int fs_names_load(struct volfs_fs *fs, struct fs_dir *d)
 {
-	struct fs_at at;
 	int rc;
 
-	fs_dir_clear(d);
+	fs_names_clear(d);
 	d->loaded = 1;
-	rc = fs_dir_add(d, ".", S_IFDIR, NULL);
+	rc = fs_names_add(d, ".");
 	if (rc == 0)
-		rc = fs_dir_add(d, "..", S_IFDIR, NULL);
-	if (rc < 0)
-		return rc;
-	if (fs_is_list_root(fs, ino)) {
-		d->v = NULL;
+		rc = fs_names_add(d, "..");
+	if (rc == 0)
 		rc = fs->src->list(fs->src->ctx, fs_list_add, d);
-		return rc < 0 ? rc : 0;
-	}
-	rc = fs_at(fs, ino, VOLFS_NO_FH, &at);
-	if (rc < 0)
-		return rc;
-	if (!at.v->be->readdir)
-		return -ENOTDIR;
-	d->v = at.v;
-	fs_vlock(at.v);
-	rc = at.v->be->readdir(at.v->state, at.path, fs_dir_add, d);
-	fs_vunlock(at.v);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 /*
  * A directory of a volume only volfs changes is listed once and then read
  * from the kernel's cache, across opens, until the kernel sees it change
  * (it drops the cache when an entry is made or removed through it, or the
- * directory's mtime changes).  So opendir only checks the directory; the
- * listing is taken when the kernel first asks for entries.
+ * directory's mtime changes).
  */
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct fs_dir *d;
-	struct fs_at at;
-	struct stat st;
+	struct fs_at at = { 0 };
+	uint64_t bdh = VOLFS_NO_FH;
 	int rc = 0, cache = 0;
 
 	if (!fs_is_list_root(fs, ino)) {
-		rc = fs_at(fs, ino, VOLFS_NO_FH, &at);
-		if (rc == 0 && !at.v->be->readdir)
-			rc = -ENOTDIR;
-		if (rc == 0 && !at.v->keep_cache) {
-			/* Others change it: the check is a fresh one. */
-			rc = fs_getattr_at(&at, VOLFS_NO_FH, &st);
-			if (rc == 0 && !S_ISDIR(st.st_mode))
-				rc = -ENOTDIR;
-		}
-		cache = rc == 0 && at.v->keep_cache;
+		rc = fs_at(fs, ino, &at);
+		FS_CHECK(req, rc);
+		FS_HAVE_OP(req, at, opendir, ENOTDIR);
+		FS_HAVE_OP(req, at, readdir, ENOTDIR);
+		fs_vlock(at.v);
+		rc = at.v->be->opendir(at.v->state, at.node, &bdh);
+		fs_vunlock(at.v);
+		FS_CHECK(req, rc);
+		cache = at.v->keep_cache;
 	}
-	FS_CHECK(req, rc);
 	d = calloc(1, sizeof(*d));
 	if (!d) {
+		if (at.v && at.v->be->releasedir) {
+			fs_vlock(at.v);
+			at.v->be->releasedir(at.v->state, bdh);
+			fs_vunlock(at.v);
+		}
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (!fs_is_list_root(fs, ino)) {
-		d->busy = at.v;
-		fs_vol_opened(at.v, 1);
-	}
+	d->v = at.v;
+	d->bdh = bdh;
+	if (d->v)
+		fs_vol_opened(d->v, 1);
+	pthread_mutex_lock(&fs->files_lock);
+	d->next = fs->dirs;
+	if (fs->dirs)
+		fs->dirs->prev = d;
+	fs->dirs = d;
+	pthread_mutex_unlock(&fs->files_lock);
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = cache;
 	fi->keep_cache = cache;
 	if (fuse_reply_open(req, fi) != 0)
-		fs_dir_free(d);
+		fs_dir_free(fs, d);
 }
 
-static int fs_is_dot(const char *name)
-{
-	return name[0] == '.' &&
-	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
-}
+/* A reply being filled by a backend's readdir. */
+struct fs_fill {
+	fuse_req_t req;
+	struct volfs_fs *fs;
+	struct fs_vol *v;
+	char *p;
+	size_t rem;
+	int plus;
+};
 
-/*
- * Fills e for a readdirplus entry, taking a lookup reference: from the
- * listing's attributes when it has them.  -ENOENT when it is gone.
- */
-static int fs_dir_entry(struct volfs_fs *fs, fuse_ino_t ino,
-			struct fs_dir *d, struct fs_dirent *ent,
-			struct fuse_entry_param *e)
+static int fs_fill(void *ctx, const char *name, mode_t type, ino_t ino,
+		   off_t next, struct volfs_entry *be)
 {
-	uint64_t cino;
+	struct fs_fill *f = ctx;
+	struct fuse_entry_param e;
+	size_t len;
 
-	if (!ent->has_st)
-		return fs_entry(fs, ino, ent->name, VOLFS_NO_FH, e);
-	memset(e, 0, sizeof(*e));
-	e->attr = ent->st;
-	if (volfs_nodes_lookup(fs->nodes, ino, ent->name, &e->attr, &cino) <
-	    0)
-		return -ENOENT;
-	e->ino = cino;
-	e->attr_timeout = d->v->attr_tmo;
-	e->entry_timeout = d->v->entry_tmo;
-	fs_fix_attr(fs, d->v, &e->attr, cino);
+	memset(&e, 0, sizeof(e));
+	e.attr.st_mode = type & S_IFMT;
+	e.attr.st_ino = ino ? ino : 1;
+	if (!f->plus) {
+		len = fuse_add_direntry(f->req, f->p, f->rem, name, &e.attr,
+					next);
+	} else if (!be) {
+		/* "." and "..": the kernel learns no node of them here. */
+		len = fuse_add_direntry_plus(f->req, f->p, f->rem, name, &e,
+					     next);
+	} else {
+		if (fuse_add_direntry_plus(f->req, NULL, 0, name, NULL, 0) >
+		    f->rem)
+			return 1;
+		/* The entry vanished from the table: skipped, as one that
+		 * vanished from the directory. */
+		if (fs_entry(f->fs, f->v, be, &e) < 0)
+			return 0;
+		len = fuse_add_direntry_plus(f->req, f->p, f->rem, name, &e,
+					     next);
+	}
+	if (len > f->rem)
+		return 1;
+	f->p += len;
+	f->rem -= len;
 	return 0;
 }
 
-static void fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-			  off_t off, struct fuse_file_info *fi, int plus)
+/* A serve root's listing: its volumes are opened only when used, so the
+ * kernel learns no node of them here. */
+static void fs_list_readdir(fuse_req_t req, struct fs_dir *d, struct fs_fill *f,
+			    off_t off)
 {
-	struct volfs_fs *fs = fs_of(req);
-	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
-	size_t rem = size;
-	char *buf, *p;
+	struct fuse_entry_param e;
 
-	/* The first read, or starting over: the reader must see the
-	 * directory as it is now. */
 	if (!d->loaded || (off == 0 && d->served)) {
-		int rc = fs_dir_load(fs, ino, d);
+		int rc = fs_names_load(f->fs, d);
 
-		FS_CHECK(req, rc);
+		if (rc < 0) {
+			fs_reply_err(req, rc);
+			return;
+		}
 	}
 	d->served = 1;
-	buf = calloc(1, size ? size : 1);
+	for (size_t i = (size_t)off; i < d->n; i++) {
+		size_t len;
+
+		memset(&e, 0, sizeof(e));
+		e.attr.st_mode = S_IFDIR;
+		e.attr.st_ino = 1;
+		if (!f->plus)
+			len = fuse_add_direntry(req, f->p, f->rem, d->names[i],
+						&e.attr, (off_t)i + 1);
+		else
+			len = fuse_add_direntry_plus(req, f->p, f->rem,
+						     d->names[i], &e,
+						     (off_t)i + 1);
+		if (len > f->rem)
+			break;
+		f->p += len;
+		f->rem -= len;
+	}
+}
+
+static void fs_do_readdir(fuse_req_t req, size_t size, off_t off,
+			  struct fuse_file_info *fi, int plus)
+{
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	struct fs_fill f = {
+		.req = req,
+		.fs = fs_of(req),
+		.v = d->v,
+		.rem = size,
+		.plus = plus,
+	};
+	char *buf;
+	int rc = 0;
+
+	buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	p = buf;
-	for (size_t i = (size_t)off; i < d->n; i++) {
-		struct fs_dirent *ent = &d->ents[i];
-		struct fuse_entry_param e;
-		size_t len;
-
-		memset(&e, 0, sizeof(e));
-		/* Entries the kernel must not learn here: "." and "..",
-		 * and a serve root's volumes (opened only when used). */
-		if (!plus || !d->v || fs_is_dot(ent->name)) {
-			e.attr.st_mode = ent->type;
-			e.attr.st_ino = ent->has_st ? ent->st.st_ino : 1;
-			if (!plus)
-				len = fuse_add_direntry(req, p, rem, ent->name,
-							&e.attr, (off_t)i + 1);
-			else
-				len = fuse_add_direntry_plus(req, p, rem,
-							     ent->name, &e,
-							     (off_t)i + 1);
-			if (len > rem)
-				break;
-			p += len;
-			rem -= len;
-			continue;
-		}
-		if (fs_dir_entry(fs, ino, d, ent, &e) < 0)
-			continue;
-		len = fuse_add_direntry_plus(req, p, rem, ent->name, &e,
-					     (off_t)i + 1);
-		if (len > rem) {
-			fs_forget_one(fs, e.ino, 1);
-			break;
-		}
-		p += len;
-		rem -= len;
+	f.p = buf;
+	if (!d->v) {
+		fs_list_readdir(req, d, &f, off);
+	} else {
+		fs_touch(d->v);
+		fs_vlock(d->v);
+		rc = d->v->be->readdir(d->v->state, d->bdh, off, plus, fs_fill,
+				       &f);
+		fs_vunlock(d->v);
 	}
-	fuse_reply_buf(req, buf, size - rem);
+	/* What was filled before a failure is sent; the failure, if
+	 * nothing was. */
+	if (rc < 0 && f.rem == size)
+		fs_reply_err(req, rc);
+	else
+		fuse_reply_buf(req, buf, size - f.rem);
 	free(buf);
 }
 
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
-	fs_do_readdir(req, ino, size, off, fi, 0);
+	(void)ino;
+	fs_do_readdir(req, size, off, fi, 0);
 }
 
 void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	fs_do_readdir(req, ino, size, off, fi, 1);
+	(void)ino;
+	fs_do_readdir(req, size, off, fi, 1);
 }
 
 void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fs_dir_free((struct fs_dir *)(uintptr_t)fi->fh);
+	(void)ino;
+	fs_dir_free(fs_of(req), (struct fs_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
 void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 		 struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	int rc = 0;
+
+	(void)ino;
+	if (d->v && d->v->be->fsyncdir) {
+		fs_vlock(d->v);
+		rc = d->v->be->fsyncdir(d->v->state, d->bdh, datasync);
+		fs_vunlock(d->v);
+	}
+	fs_reply_err(req, rc);
 }

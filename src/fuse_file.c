@@ -191,10 +191,10 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	rc = fs_at(fs, ino, VOLFS_NO_FH, &at);
+	rc = fs_at(fs, ino, &at);
 	FS_CHECK(req, rc == -EPERM ? -EISDIR : rc);
 	FS_HAVE_OP(req, at, open_file, EPERM);
-	rc = fs_open_at(fs, &at, flags, 0, NULL, &bfh);
+	rc = fs_open_at(fs, &at, NULL, flags, 0, NULL, NULL, &bfh);
 	FS_CHECK(req, rc);
 	f = fs_file_new(fs, at.v, ino, bfh);
 	if (!f) {
@@ -222,19 +222,20 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct volfs_caller who = fs_caller(req);
 	int flags = fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
 	struct fuse_entry_param e;
+	struct volfs_entry be;
 	struct fs_file *f = NULL;
 	struct fs_at at;
 	uint64_t bfh;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	rc = fs_at_child(fs, parent, name, &at);
+	rc = fs_at(fs, parent, &at);
 	FS_CHECK(req, rc);
 	FS_HAVE_OP(req, at, create_file, EPERM);
-	rc = fs_open_at(fs, &at, flags | (fi->flags & O_EXCL), mode, &who,
-			&bfh);
+	rc = fs_open_at(fs, &at, name, flags | (fi->flags & O_EXCL), mode,
+			&who, &be, &bfh);
 	FS_CHECK(req, rc);
-	rc = fs_entry(fs, parent, name, bfh, &e);
+	rc = fs_entry(fs, at.v, &be, &e);
 	if (rc == 0) {
 		f = fs_file_new(fs, at.v, e.ino, bfh);
 		if (!f) {

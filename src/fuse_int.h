@@ -13,8 +13,10 @@
 #define FUSE_USE_VERSION 312
 
 #include <fuse_lowlevel.h>
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -89,15 +91,17 @@ struct fs_vol {
 	/* vol_seq when its identity was last taken from the source: a pass
 	 * over the source's volumes read before that knows nothing of it. */
 	unsigned long seq;
+	/* Its nodes, as the inode table counts them. */
+	struct volfs_nodes_vol nv;
 	struct fs_vol *next;
 	/* The next in its bucket of the name hash. */
 	struct fs_vol *hnext;
 };
 
-/* What a request is about: a volume and a path in it. */
+/* What a request is about: a volume and a node of its backend. */
 struct fs_at {
 	struct fs_vol *v;
-	char path[PATH_MAX];
+	uint64_t node;
 };
 
 /* An open file: the backend's handle and, for backends with a real fd,
@@ -123,24 +127,18 @@ struct fs_backing {
 	struct fs_backing *next;
 };
 
-struct fs_dirent {
-	char *name;
-	mode_t type;
-	int has_st;
-	struct stat st;
-};
-
-/* A directory handle: a snapshot of the listing, so offsets stay
- * meaningful while the directory changes.  Taken at opendir and again when
- * the reader starts over (rewinddir).  v is NULL for a serve root. */
+/* A directory handle: the backend's, whose positions are the offsets the
+ * kernel sees; for a serve root (v NULL), a listing of the volumes' names
+ * taken at the first read and again when the reader starts over. */
 struct fs_dir {
 	struct fs_vol *v;
-	struct fs_dirent *ents;
+	uint64_t bdh;
+	char **names;
 	size_t n, alloc;
 	int loaded;
 	int served;
-	/* The volume this handle keeps busy (fs_vol_opened()), or NULL. */
-	struct fs_vol *busy;
+	/* In the list of open directories (files_lock). */
+	struct fs_dir *prev, *next;
 };
 
 struct volfs_fs {
@@ -153,6 +151,7 @@ struct volfs_fs {
 	/* Files still open, released at shutdown if the kernel did not. */
 	pthread_mutex_t files_lock;
 	struct fs_file *files;
+	struct fs_dir *dirs;
 	/* The one volume of a `volfs mount`. */
 	struct fs_vol *single;
 	/* The kernel caches writes (FUSE_CAP_WRITEBACK_CACHE). */
@@ -288,14 +287,31 @@ static inline void fs_vol_opened(struct fs_vol *v, int d)
 /* fuse_ll.c: the handlers' table, and what the other files use. */
 extern const struct fuse_lowlevel_ops fs_ops;
 
-/* Resolves node ino (with its open handle fh, or VOLFS_NO_FH) into at: 0,
- * -ENOENT for an unlinked node without a handle, -EPERM for a serve root. */
-int fs_at(struct volfs_fs *fs, fuse_ino_t ino, uint64_t fh, struct fs_at *at);
-/* Resolves name in directory node parent into at: 0 or -errno. */
-int fs_at_child(struct volfs_fs *fs, fuse_ino_t parent, const char *name,
-		struct fs_at *at);
-/* Makes a backend's stat of node ino what the kernel is to see (node ids
- * as inode numbers where the backend's are not stable, forced owners). */
+/* The volume whose nodes the table counts in nv. */
+static inline struct fs_vol *fs_vol_of(struct volfs_nodes_vol *nv)
+{
+	return (struct fs_vol *)((char *)nv - offsetof(struct fs_vol, nv));
+}
+
+/* Resolves node ino into at: 0, or -EPERM for a serve root (no volume:
+ * nothing can be done there).  Takes no lock. */
+static inline int fs_at(struct volfs_fs *fs, fuse_ino_t ino, struct fs_at *at)
+{
+	struct volfs_node *n = volfs_nodes_get(fs->nodes, ino);
+
+	if (!n->vol) {
+		at->v = NULL;
+		return -EPERM;
+	}
+	at->v = fs_vol_of(n->vol);
+	at->node = n->bnode;
+	fs_touch(at->v);
+	return 0;
+}
+
+/* Makes a backend's stat of node ino what the kernel is to see (node
+ * serials as inode numbers where the backend's are not stable, forced
+ * owners). */
 void fs_fix_attr(struct volfs_fs *fs, struct fs_vol *v, struct stat *st,
 		 fuse_ino_t ino);
 /* The backend's stat of at (through fh where open): 0 or -errno. */
@@ -309,16 +325,21 @@ int fs_kill_priv_notify(fuse_req_t req, struct volfs_fs *fs, struct fs_vol *v,
 /* Drops n lookup references of node ino (closing a serve volume whose
  * last node went). */
 void fs_forget_one(struct volfs_fs *fs, fuse_ino_t ino, uint64_t n);
-/* Looks name up in parent and fills e, taking one lookup reference:
- * 0 or -errno. */
-int fs_entry(struct volfs_fs *fs, fuse_ino_t parent, const char *name,
-	     uint64_t fh, struct fuse_entry_param *e);
+/* Makes the backend's entry be (whose reference it takes) a node the
+ * kernel learns of, filling e with one lookup reference: 0 or -errno (the
+ * reference then given back). */
+int fs_entry(struct volfs_fs *fs, struct fs_vol *v, struct volfs_entry *be,
+	     struct fuse_entry_param *e);
+/* Gives n references of backend node bnode of v back. */
+void fs_bforget(struct fs_vol *v, uint64_t bnode, uint64_t n);
 /* Who sent req, as the backends see it. */
 struct volfs_caller fs_caller(fuse_req_t req);
-/* Opens at for the backend, or creates it with mode for who when who is
- * not NULL; *bfh gets the backend's handle.  0 or -errno. */
-int fs_open_at(struct volfs_fs *fs, struct fs_at *at, int flags, mode_t mode,
-	       const struct volfs_caller *who, uint64_t *bfh);
+/* Opens node at, or with name not NULL creates name in directory node at
+ * with mode for who (the new file in *e); *bfh gets the backend's handle.
+ * 0 or -errno. */
+int fs_open_at(struct volfs_fs *fs, struct fs_at *at, const char *name,
+	       int flags, mode_t mode, const struct volfs_caller *who,
+	       struct volfs_entry *e, uint64_t *bfh);
 
 /* fuse_perm.c: checks past the kernel's.  Whether the caller of req holds
  * capability cap (a caller that is gone: whether it ran as root). */
@@ -376,7 +397,9 @@ int fs_lookup_volume(struct volfs_fs *fs, const char *name,
 int fs_janitor_start(struct volfs_fs *fs);
 void fs_janitor_stop(struct volfs_fs *fs);
 
-/* fuse_dir.c: the handlers of directory handles. */
+/* fuse_dir.c: the handlers of directory handles; and, for shutdown,
+ * releases d's backend handle and frees it. */
+void fs_dir_free(struct volfs_fs *fs, struct fs_dir *d);
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The FUSE glue, on libfuse's low-level API: turns kernel requests on node
- * ids into backend calls on paths.  With src/ring.c (FUSE over io_uring),
+ * ids into backend calls on the backends' nodes (the inode table,
+ * src/nodes.c, maps one to the other).  With src/ring.c (FUSE over io_uring),
  * the glue (src/fuse_*.c, src/fuse_int.h) is the only code that includes
  * libfuse.  This file answers requests on names, attributes and extended
  * attributes, and holds the table of handlers.
@@ -24,66 +25,6 @@
 #include <unistd.h>
 
 #include "fuse_int.h"
-
-/*
- * Resolves node ino into at.  An unlinked node's last path is good only
- * together with an open handle.  The root of a serve mount holds no volume:
- * -EPERM, nothing can be done there.
- */
-int fs_at(struct volfs_fs *fs, fuse_ino_t ino, uint64_t fh, struct fs_at *at)
-{
-	void *vol = NULL;
-	int rc;
-
-	rc = volfs_nodes_path(fs->nodes, ino, at->path, sizeof(at->path),
-			      &vol);
-	at->v = vol;
-	if (rc < 0)
-		return rc;
-	if (!at->v)
-		return -EPERM;
-	if (rc == 1 && fh == VOLFS_NO_FH)
-		return -ENOENT;
-	fs_touch(at->v);
-	return 0;
-}
-
-/* Resolves name in directory node parent into at. */
-int fs_at_child(struct volfs_fs *fs, fuse_ino_t parent, const char *name,
-		struct fs_at *at)
-{
-	void *vol = NULL;
-	int rc;
-
-	rc = volfs_nodes_child_path(fs->nodes, parent, name, at->path,
-				    sizeof(at->path), &vol);
-	at->v = vol;
-	if (rc < 0)
-		return rc;
-	if (!at->v)
-		return -EPERM;
-	fs_touch(at->v);
-	return 0;
-}
-
-/*
- * An open handle of ino, for requests about an unlinked file that the
- * kernel sends without one (fstat() of an open, unlinked file).
- */
-static uint64_t fs_any_fh(struct volfs_fs *fs, fuse_ino_t ino)
-{
-	uint64_t fh = VOLFS_NO_FH;
-
-	pthread_mutex_lock(&fs->files_lock);
-	for (struct fs_file *f = fs->files; f; f = f->next) {
-		if (f->ino == ino) {
-			fh = f->bfh;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&fs->files_lock);
-	return fh;
-}
 
 /*
  * The mode bits that a write or truncate by a caller without CAP_FSETID
@@ -112,7 +53,7 @@ void fs_fix_attr(struct volfs_fs *fs, struct fs_vol *v, struct stat *st,
 	    !__atomic_load_n(&fs->priv_seen, __ATOMIC_RELAXED))
 		__atomic_store_n(&fs->priv_seen, 1, __ATOMIC_RELAXED);
 	if (!(v->caps & VOLFS_CAP_STABLE_INO))
-		st->st_ino = ino;
+		st->st_ino = volfs_nodes_get(fs->nodes, ino)->serial;
 	if (fs->cfg.force_uid)
 		st->st_uid = fs->cfg.uid;
 	if (fs->cfg.force_gid)
@@ -125,7 +66,7 @@ int fs_getattr_at(struct fs_at *at, uint64_t fh, struct stat *st)
 
 	memset(st, 0, sizeof(*st));
 	fs_vlock(at->v);
-	rc = at->v->be->getattr(at->v->state, at->path, fh, st);
+	rc = at->v->be->getattr(at->v->state, at->node, fh, st);
 	fs_vunlock(at->v);
 	return rc;
 }
@@ -152,29 +93,20 @@ static int fs_kill_priv(fuse_req_t req, struct volfs_fs *fs, struct fs_vol *v,
 	if (!__atomic_load_n(&fs->priv_seen, __ATOMIC_RELAXED) &&
 	    !(v->caps & VOLFS_CAP_EXTERNAL_CHANGES))
 		return 0;
-	if (fd >= 0) {
-		if (fstat(fd, &st) < 0)
-			return -errno;
-		at.v = v;
-	} else {
-		rc = fs_at(fs, ino, fh, &at);
-		if (rc == 0)
-			rc = fs_getattr_at(&at, fh, &st);
-		if (rc < 0)
-			return rc;
-	}
+	rc = fs_at(fs, ino, &at);
+	if (rc < 0)
+		return rc;
+	if (fd >= 0)
+		rc = fstat(fd, &st) < 0 ? -errno : 0;
+	else
+		rc = fs_getattr_at(&at, fh, &st);
+	if (rc < 0)
+		return rc;
 	kill = fs_priv_bits(st.st_mode);
 	if (!kill || (req && fs_caller_cap(req, CAP_FSETID)))
 		return 0;
-	if (fd >= 0) {
-		rc = fs_at(fs, ino, fh, &at);
-		if (rc < 0)
-			return rc;
-	}
-	if (!at.v->be->chmod)
-		return 0;
 	fs_vlock(at.v);
-	rc = at.v->be->chmod(at.v->state, at.path, fh,
+	rc = at.v->be->chmod(at.v->state, at.node, fh,
 			     (st.st_mode & 07777) & ~kill);
 	fs_vunlock(at.v);
 	return rc < 0 ? rc : 1;
@@ -195,41 +127,55 @@ int fs_kill_priv_notify(fuse_req_t req, struct volfs_fs *fs, struct fs_vol *v,
 	return 0;
 }
 
-void fs_forget_one(struct volfs_fs *fs, fuse_ino_t ino, uint64_t n)
+void fs_bforget(struct fs_vol *v, uint64_t bnode, uint64_t n)
 {
-	fs_vol_forgotten(fs, volfs_nodes_forget(fs->nodes, ino, n));
+	if (!n || bnode == VOLFS_ROOT_NODE || !v->be->forget)
+		return;
+	fs_vlock(v);
+	v->be->forget(v->state, bnode, n);
+	fs_vunlock(v);
 }
 
-/* Looks name up in parent and fills e, taking one lookup reference. */
-int fs_entry(struct volfs_fs *fs, fuse_ino_t parent, const char *name,
-	     uint64_t fh, struct fuse_entry_param *e)
+void fs_forget_one(struct volfs_fs *fs, fuse_ino_t ino, uint64_t n)
 {
-	struct fs_at at;
+	struct volfs_nodes_vol *nv = NULL;
+	uint64_t bnode = 0, refs = 0;
+	struct fs_vol *v;
+
+	if (!volfs_nodes_forget(fs->nodes, ino, n, &nv, &bnode, &refs))
+		return;
+	v = fs_vol_of(nv);
+	fs_bforget(v, bnode, refs);
+	if (volfs_nodes_done(fs->nodes, nv))
+		fs_vol_forgotten(fs, v);
+}
+
+int fs_entry(struct volfs_fs *fs, struct fs_vol *v, struct volfs_entry *be,
+	     struct fuse_entry_param *e)
+{
 	uint64_t ino;
 	int rc;
 
 	memset(e, 0, sizeof(*e));
-	rc = fs_at_child(fs, parent, name, &at);
-	if (rc < 0)
+	rc = volfs_nodes_add(fs->nodes, &v->nv, be->node, &ino);
+	if (rc < 0) {
+		fs_bforget(v, be->node, 1);
 		return rc;
-	rc = fs_getattr_at(&at, fh, &e->attr);
-	if (rc < 0)
-		return rc;
-	rc = volfs_nodes_lookup(fs->nodes, parent, name, &e->attr, &ino);
-	if (rc < 0)
-		return rc;
+	}
 	e->ino = ino;
-	e->attr_timeout = at.v->attr_tmo;
-	e->entry_timeout = at.v->entry_tmo;
-	fs_fix_attr(fs, at.v, &e->attr, ino);
+	e->attr = be->st;
+	e->attr_timeout = v->attr_tmo;
+	e->entry_timeout = v->entry_tmo;
+	fs_fix_attr(fs, v, &e->attr, ino);
 	return 0;
 }
 
+/* Answers a request that made or found the backend's entry be. */
 static void fs_reply_entry(fuse_req_t req, struct volfs_fs *fs,
-			   fuse_ino_t parent, const char *name)
+			   struct fs_vol *v, struct volfs_entry *be)
 {
 	struct fuse_entry_param e;
-	int rc = fs_entry(fs, parent, name, VOLFS_NO_FH, &e);
+	int rc = fs_entry(fs, v, be, &e);
 
 	if (rc < 0) {
 		fs_reply_err(req, rc);
@@ -339,8 +285,9 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
  * files opened write-only and places appends itself, so the backend gets
  * read-write access (where allowed) and no O_APPEND.
  */
-int fs_open_at(struct volfs_fs *fs, struct fs_at *at, int flags, mode_t mode,
-	       const struct volfs_caller *who, uint64_t *bfh)
+int fs_open_at(struct volfs_fs *fs, struct fs_at *at, const char *name,
+	       int flags, mode_t mode, const struct volfs_caller *who,
+	       struct volfs_entry *e, uint64_t *bfh)
 {
 	const struct volfs_backend *be = at->v->be;
 	int wflags = flags, rc;
@@ -352,19 +299,13 @@ int fs_open_at(struct volfs_fs *fs, struct fs_at *at, int flags, mode_t mode,
 	}
 	fs_vlock(at->v);
 	for (int pass = 0; pass < 2; pass++) {
-		if (who) {
-			rc = be->create_file(at->v->state, at->path, wflags,
-					     mode, who, bfh);
-			/* Someone else created it since the kernel looked:
-			 * without O_EXCL that is an ordinary open. */
-			if (rc == -EEXIST && !(flags & O_EXCL) &&
-			    be->open_file)
-				rc = be->open_file(at->v->state, at->path,
-						   wflags, bfh);
-		} else {
-			rc = be->open_file(at->v->state, at->path, wflags,
+		if (name)
+			rc = be->create_file(at->v->state, at->node, name,
+					     wflags | O_CREAT, mode, who, e,
+					     bfh);
+		else
+			rc = be->open_file(at->v->state, at->node, wflags,
 					   bfh);
-		}
 		/* A write-only file stays write-only. */
 		if (rc != -EACCES || (wflags & O_ACCMODE) == (flags & O_ACCMODE))
 			break;
@@ -392,15 +333,24 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct fuse_entry_param e;
+	struct volfs_entry be;
 	struct fs_at at;
 	int rc;
 
-	if (fs_is_list_root(fs, parent))
+	if (fs_is_list_root(fs, parent)) {
 		rc = fs_lookup_volume(fs, name, &e);
-	else
-		rc = fs_entry(fs, parent, name, VOLFS_NO_FH, &e);
-	if (rc == -ENOENT && !fs_is_list_root(fs, parent) &&
-	    fs_at_child(fs, parent, name, &at) == 0 && at.v->neg_tmo > 0) {
+		FS_CHECK(req, rc);
+		if (fuse_reply_entry(req, &e) != 0)
+			fs_forget_one(fs, e.ino, 1);
+		return;
+	}
+	rc = fs_at(fs, parent, &at);
+	FS_CHECK(req, rc);
+	FS_HAVE_OP(req, at, lookup, ENOENT);
+	fs_vlock(at.v);
+	rc = at.v->be->lookup(at.v->state, at.node, name, &be);
+	fs_vunlock(at.v);
+	if (rc == -ENOENT && at.v->neg_tmo > 0) {
 		/* A negative entry: the kernel remembers the name is free. */
 		memset(&e, 0, sizeof(e));
 		e.entry_timeout = at.v->neg_tmo;
@@ -408,8 +358,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	FS_CHECK(req, rc);
-	if (fuse_reply_entry(req, &e) != 0)
-		fs_forget_one(fs, e.ino, 1);
+	fs_reply_entry(req, fs, at.v, &be);
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -442,12 +391,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, FS_TIMEOUT_LIST);
 		return;
 	}
-	rc = fs_at(fs, ino, fh, &at);
-	if (rc == -ENOENT && fh == VOLFS_NO_FH) {
-		fh = fs_any_fh(fs, ino);
-		if (fh != VOLFS_NO_FH)
-			rc = fs_at(fs, ino, fh, &at);
-	}
+	rc = fs_at(fs, ino, &at);
 	if (rc == 0)
 		rc = fs_getattr_at(&at, fh, &st);
 	FS_CHECK(req, rc);
@@ -472,11 +416,11 @@ static int fs_apply_attr(struct fs_at *at, uint64_t fh,
 {
 	const struct volfs_backend *be = at->v->be;
 	void *vol = at->v->state;
-	const char *path = at->path;
+	uint64_t node = at->node;
 	int rc = 0;
 
 	if (to_set & FUSE_SET_ATTR_MODE)
-		rc = be->chmod ? be->chmod(vol, path, fh, attr->st_mode)
+		rc = be->chmod ? be->chmod(vol, node, fh, attr->st_mode)
 			       : -EPERM;
 	if (rc == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		uid_t uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid
@@ -484,10 +428,10 @@ static int fs_apply_attr(struct fs_at *at, uint64_t fh,
 		gid_t gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid
 						       : (gid_t)-1;
 
-		rc = be->chown ? be->chown(vol, path, fh, uid, gid) : -EPERM;
+		rc = be->chown ? be->chown(vol, node, fh, uid, gid) : -EPERM;
 	}
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
-		rc = be->truncate ? be->truncate(vol, path, fh, attr->st_size)
+		rc = be->truncate ? be->truncate(vol, node, fh, attr->st_size)
 				  : -EPERM;
 	if (rc == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 				  FUSE_SET_ATTR_ATIME_NOW |
@@ -500,7 +444,7 @@ static int fs_apply_attr(struct fs_at *at, uint64_t fh,
 		tv[1] = fs_time_arg(to_set & FUSE_SET_ATTR_MTIME,
 				    to_set & FUSE_SET_ATTR_MTIME_NOW,
 				    &attr->st_mtim);
-		rc = be->utimens ? be->utimens(vol, path, fh, tv) : -EPERM;
+		rc = be->utimens ? be->utimens(vol, node, fh, tv) : -EPERM;
 	}
 	return rc;
 }
@@ -515,7 +459,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	rc = fs_at(fs, ino, fh, &at);
+	rc = fs_at(fs, ino, &at);
 	if (rc == 0)
 		rc = fs_perm_setattr(req, fs, &at, fh, attr, to_set);
 	FS_CHECK(req, rc);
@@ -552,11 +496,11 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct fs_at at;
 	int rc;
 
-	rc = fs_at(fs, ino, VOLFS_NO_FH, &at);
+	rc = fs_at(fs, ino, &at);
 	FS_CHECK(req, rc == -EPERM ? -EINVAL : rc);
 	FS_HAVE_OP(req, at, readlink, EINVAL);
 	fs_vlock(at.v);
-	rc = at.v->be->readlink(at.v->state, at.path, target, sizeof(target));
+	rc = at.v->be->readlink(at.v->state, at.node, target, sizeof(target));
 	fs_vunlock(at.v);
 	FS_CHECK(req, rc);
 	fuse_reply_readlink(req, target);
@@ -567,18 +511,20 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct volfs_caller who = fs_caller(req);
+	struct volfs_entry be;
 	struct fs_at at;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	rc = fs_at_child(fs, parent, name, &at);
+	rc = fs_at(fs, parent, &at);
 	FS_CHECK(req, rc);
 	FS_HAVE_OP(req, at, mknod, EPERM);
 	fs_vlock(at.v);
-	rc = at.v->be->mknod(at.v->state, at.path, mode, rdev, &who);
+	rc = at.v->be->mknod(at.v->state, at.node, name, mode, rdev, &who,
+			     &be);
 	fs_vunlock(at.v);
 	FS_CHECK(req, rc);
-	fs_reply_entry(req, fs, parent, name);
+	fs_reply_entry(req, fs, at.v, &be);
 }
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -586,18 +532,19 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct volfs_caller who = fs_caller(req);
+	struct volfs_entry be;
 	struct fs_at at;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	rc = fs_at_child(fs, parent, name, &at);
+	rc = fs_at(fs, parent, &at);
 	FS_CHECK(req, rc);
 	FS_HAVE_OP(req, at, mkdir, EPERM);
 	fs_vlock(at.v);
-	rc = at.v->be->mkdir(at.v->state, at.path, mode, &who);
+	rc = at.v->be->mkdir(at.v->state, at.node, name, mode, &who, &be);
 	fs_vunlock(at.v);
 	FS_CHECK(req, rc);
-	fs_reply_entry(req, fs, parent, name);
+	fs_reply_entry(req, fs, at.v, &be);
 }
 
 static void fs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
@@ -605,31 +552,33 @@ static void fs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct volfs_caller who = fs_caller(req);
+	struct volfs_entry be;
 	struct fs_at at;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	rc = fs_at_child(fs, parent, name, &at);
+	rc = fs_at(fs, parent, &at);
 	FS_CHECK(req, rc);
 	FS_HAVE_OP(req, at, symlink, EPERM);
 	fs_vlock(at.v);
-	rc = at.v->be->symlink(at.v->state, target, at.path, &who);
+	rc = at.v->be->symlink(at.v->state, target, at.node, name, &who, &be);
 	fs_vunlock(at.v);
 	FS_CHECK(req, rc);
-	fs_reply_entry(req, fs, parent, name);
+	fs_reply_entry(req, fs, at.v, &be);
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
 	struct volfs_fs *fs = fs_of(req);
+	struct volfs_entry be;
 	struct fs_at from, to;
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	rc = fs_at(fs, ino, VOLFS_NO_FH, &from);
+	rc = fs_at(fs, ino, &from);
 	if (rc == 0)
-		rc = fs_at_child(fs, newparent, newname, &to);
+		rc = fs_at(fs, newparent, &to);
 	if (rc == 0 && from.v != to.v)
 		rc = -EXDEV;
 	if (rc == 0 && from.v->be->link)
@@ -637,87 +586,25 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	FS_CHECK(req, rc);
 	FS_HAVE_OP(req, from, link, EPERM);
 	fs_vlock(from.v);
-	rc = from.v->be->link(from.v->state, from.path, to.path);
+	rc = from.v->be->link(from.v->state, from.node, to.node, newname, &be);
 	fs_vunlock(from.v);
 	FS_CHECK(req, rc);
-	fs_reply_entry(req, fs, newparent, newname);
-}
-
-/*
- * Whether removing at drops the file's last name (0 if unknown); *bino
- * gets its inode number in the backend (0 if unknown).
- */
-static int fs_last_link(struct fs_at *at, ino_t *bino)
-{
-	struct stat st;
-
-	*bino = 0;
-	if (!(at->v->caps & VOLFS_CAP_STABLE_INO) ||
-	    fs_getattr_at(at, VOLFS_NO_FH, &st) < 0)
-		return 0;
-	*bino = st.st_ino;
-	return S_ISDIR(st.st_mode) || st.st_nlink <= 1;
-}
-
-/* fs_sibling()'s search. */
-struct fs_sibling {
-	ino_t bino;
-	char name[NAME_MAX + 1];
-};
-
-static int fs_sibling_fill(void *ctx, const char *name, mode_t type,
-			   const struct stat *st)
-{
-	struct fs_sibling *sib = ctx;
-
-	if (!st || st->st_ino != sib->bino || strlen(name) > NAME_MAX)
-		return 0;
-	memcpy(sib->name, name, strlen(name) + 1);
-	return 1;
-}
-
-/*
- * After one name of a file with other names went: the node may have been
- * known by that name (one node per file), and the kernel keeps using it
- * under its other names.  Gives it another name of the file in the same
- * directory; 0 when it found one.
- */
-static int fs_sibling(struct volfs_fs *fs, fuse_ino_t parent,
-		      const char *name, ino_t bino)
-{
-	struct fs_sibling sib = { .bino = bino };
-	struct fs_at dir;
-	int rc;
-
-	if (!bino || fs_at(fs, parent, VOLFS_NO_FH, &dir) < 0 ||
-	    !dir.v->be->readdir)
-		return -ENOENT;
-	fs_vlock(dir.v);
-	rc = dir.v->be->readdir(dir.v->state, dir.path, fs_sibling_fill, &sib);
-	fs_vunlock(dir.v);
-	if (rc < 0 || !sib.name[0])
-		return -ENOENT;
-	volfs_nodes_unlinked_alias(fs->nodes, parent, name, sib.name);
-	return 0;
+	fs_reply_entry(req, fs, from.v, &be);
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct volfs_fs *fs = fs_of(req);
 	struct fs_at at;
-	ino_t bino;
-	int rc, last;
+	int rc;
 
 	FS_WRITABLE(fs, req);
-	rc = fs_at_child(fs, parent, name, &at);
+	rc = fs_at(fs, parent, &at);
 	FS_CHECK(req, rc);
 	FS_HAVE_OP(req, at, unlink, EPERM);
-	last = fs_last_link(&at, &bino);
 	fs_vlock(at.v);
-	rc = at.v->be->unlink(at.v->state, at.path);
+	rc = at.v->be->unlink(at.v->state, at.node, name);
 	fs_vunlock(at.v);
-	if (rc == 0 && (last || fs_sibling(fs, parent, name, bino) < 0))
-		volfs_nodes_unlinked(fs->nodes, parent, name, last);
 	fs_reply_err(req, rc);
 }
 
@@ -728,14 +615,12 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	FS_WRITABLE(fs, req);
-	rc = fs_at_child(fs, parent, name, &at);
+	rc = fs_at(fs, parent, &at);
 	FS_CHECK(req, rc);
 	FS_HAVE_OP(req, at, rmdir, EPERM);
 	fs_vlock(at.v);
-	rc = at.v->be->rmdir(at.v->state, at.path);
+	rc = at.v->be->rmdir(at.v->state, at.node, name);
 	fs_vunlock(at.v);
-	if (rc == 0)
-		volfs_nodes_unlinked(fs->nodes, parent, name, 1);
 	fs_reply_err(req, rc);
 }
 
@@ -746,13 +631,12 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct volfs_fs *fs = fs_of(req);
 	unsigned known = VOLFS_RENAME_NOREPLACE | VOLFS_RENAME_EXCHANGE;
 	struct fs_at from, to;
-	ino_t bino = 0;
-	int rc, last = 0;
+	int rc;
 
 	FS_WRITABLE(fs, req);
-	rc = fs_at_child(fs, parent, name, &from);
+	rc = fs_at(fs, parent, &from);
 	if (rc == 0)
-		rc = fs_at_child(fs, newparent, newname, &to);
+		rc = fs_at(fs, newparent, &to);
 	if (rc == 0 && from.v != to.v)
 		rc = -EXDEV;
 	FS_CHECK(req, rc);
@@ -762,17 +646,13 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (!(flags & VOLFS_RENAME_EXCHANGE))
-		last = fs_last_link(&to, &bino);
 	fs_vlock(from.v);
-	rc = from.v->be->rename(from.v->state, from.path, to.path, flags);
+	rc = from.v->be->rename(from.v->state, from.node, name, to.node,
+				newname, flags);
 	fs_vunlock(from.v);
-	if (rc == 0)
-		volfs_nodes_renamed(fs->nodes, parent, name, newparent,
-				    newname, flags & VOLFS_RENAME_EXCHANGE,
-				    last);
 	fs_reply_err(req, rc);
 }
+
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct volfs_fs *fs = fs_of(req);
@@ -784,7 +664,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_namemax = 255;
 	sv.f_bsize = 4096;
 	sv.f_frsize = 4096;
-	rc = fs_at(fs, ino, VOLFS_NO_FH, &at);
+	rc = fs_at(fs, ino, &at);
 	if (rc == -EPERM || (rc == 0 && !at.v->be->statfs)) {
 		/* A serve root, or a backend with nothing to say. */
 		fuse_reply_statfs(req, &sv);
@@ -801,7 +681,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 /* Resolves ino for an xattr op: ENOTSUP without xattr support. */
 static int fs_xattr_at(struct volfs_fs *fs, fuse_ino_t ino, struct fs_at *at)
 {
-	int rc = fs_at(fs, ino, VOLFS_NO_FH, at);
+	int rc = fs_at(fs, ino, at);
 
 	if (rc == 0 && !(at->v->caps & VOLFS_CAP_XATTRS))
 		rc = -FS_NO_XATTRS(fs);
@@ -822,7 +702,7 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	FS_CHECK(req, rc);
 	FS_HAVE_XATTR_OP(req, fs, at, setxattr);
 	fs_vlock(at.v);
-	rc = at.v->be->setxattr(at.v->state, at.path, name, value, size,
+	rc = at.v->be->setxattr(at.v->state, at.node, name, value, size,
 				flags);
 	fs_vunlock(at.v);
 	fs_reply_err(req, rc);
@@ -858,7 +738,7 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	fs_vlock(at.v);
-	n = at.v->be->getxattr(at.v->state, at.path, name, buf, size);
+	n = at.v->be->getxattr(at.v->state, at.node, name, buf, size);
 	fs_vunlock(at.v);
 	fs_reply_xattr(req, n, buf, size);
 	free(buf);
@@ -884,7 +764,7 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	fs_vlock(at.v);
-	n = at.v->be->listxattr(at.v->state, at.path, buf, size);
+	n = at.v->be->listxattr(at.v->state, at.node, buf, size);
 	fs_vunlock(at.v);
 	fs_reply_xattr(req, n, buf, size);
 	free(buf);
@@ -903,7 +783,7 @@ static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	FS_CHECK(req, rc);
 	FS_HAVE_XATTR_OP(req, fs, at, removexattr);
 	fs_vlock(at.v);
-	rc = at.v->be->removexattr(at.v->state, at.path, name);
+	rc = at.v->be->removexattr(at.v->state, at.node, name);
 	fs_vunlock(at.v);
 	fs_reply_err(req, rc);
 }

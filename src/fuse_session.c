@@ -47,7 +47,7 @@ static void fs_fuse_log(enum fuse_log_level level, const char *fmt,
 
 static void fs_free(struct volfs_fs *fs)
 {
-	volfs_nodes_free(fs->nodes);
+	volfs_nodes_free(fs->nodes, NULL, NULL);
 	pthread_mutex_destroy(&fs->files_lock);
 	pthread_mutex_destroy(&fs->vols_lock);
 	pthread_cond_destroy(&fs->vols_cond);
@@ -554,9 +554,7 @@ int volfs_fs_mount(struct volfs_open_volume *ov, const char *dir,
 	if (fs)
 		fs->single = fs_vol_new(fs, ov, NULL);
 	if (fs && fs->single)
-		fs->nodes = volfs_nodes_new(
-			fs->single,
-			!!(fs->single->caps & VOLFS_CAP_STABLE_INO));
+		fs->nodes = volfs_nodes_new(&fs->single->nv);
 	if (!fs || !fs->single || !fs->nodes) {
 		if (fs) {
 			free(fs->single);
@@ -584,7 +582,7 @@ int volfs_fs_mount_all(const struct volfs_fs_source *src, const char *dir,
 
 	fs = fs_new(dir, cfg);
 	if (fs)
-		fs->nodes = volfs_nodes_new(NULL, 0);
+		fs->nodes = volfs_nodes_new(NULL);
 	if (!fs || !fs->nodes) {
 		if (fs)
 			fs_free(fs);
@@ -629,6 +627,13 @@ int volfs_fs_run(struct volfs_fs *fs)
 	return rc < 0 ? rc : 0;
 }
 
+static void fs_drop_node(struct volfs_nodes_vol *nv, uint64_t bnode,
+			 uint64_t refs, void *ctx)
+{
+	(void)ctx;
+	fs_bforget(fs_vol_of(nv), bnode, refs);
+}
+
 void volfs_fs_destroy(struct volfs_fs *fs)
 {
 	if (!fs)
@@ -640,9 +645,15 @@ void volfs_fs_destroy(struct volfs_fs *fs)
 	fs_ring_guard_release(fs);
 	/* The connection and its backing files are gone with it. */
 	fs->se = NULL;
-	/* Handles the kernel never released (a forced exit). */
+	/* Handles the kernel never released (a forced exit), and the nodes
+	 * it never forgot: their backends get everything back before their
+	 * volumes close. */
 	while (fs->files)
 		fs_file_free(fs, fs->files);
+	while (fs->dirs)
+		fs_dir_free(fs, fs->dirs);
+	volfs_nodes_free(fs->nodes, fs_drop_node, NULL);
+	fs->nodes = NULL;
 	while (fs->vols) {
 		struct fs_vol *v = fs->vols;
 

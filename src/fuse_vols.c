@@ -177,8 +177,7 @@ void fs_vol_forgotten(struct volfs_fs *fs, struct fs_vol *gone)
 	if (!gone || gone == fs->single)
 		return;
 	pthread_mutex_lock(&fs->vols_lock);
-	if (gone->pins ||
-	    volfs_nodes_has_volume(fs->nodes, gone->name, gone)) {
+	if (gone->pins || volfs_nodes_held(fs->nodes, &gone->nv)) {
 		pthread_mutex_unlock(&fs->vols_lock);
 		return;
 	}
@@ -234,8 +233,7 @@ static void fs_vol_unpin(struct volfs_fs *fs, struct fs_vol *v)
 
 	pthread_mutex_lock(&fs->vols_lock);
 	v->pins--;
-	drop = !v->pins && !v->opening &&
-	       !volfs_nodes_has_volume(fs->nodes, v->name, v);
+	drop = !v->pins && !v->opening && !volfs_nodes_held(fs->nodes, &v->nv);
 	if (drop)
 		fs_vol_unlink(fs, v);
 	pthread_mutex_unlock(&fs->vols_lock);
@@ -397,12 +395,10 @@ int fs_lookup_volume(struct volfs_fs *fs, const char *name,
 		return rc;
 
 	at.v = v;
-	memcpy(at.path, ".", 2);
+	at.node = VOLFS_ROOT_NODE;
 	rc = fs_getattr_at(&at, VOLFS_NO_FH, &e->attr);
 	if (rc == 0)
-		rc = volfs_nodes_lookup_volume(
-			fs->nodes, name, v, !!(v->caps & VOLFS_CAP_STABLE_INO),
-			&ino);
+		rc = volfs_nodes_add(fs->nodes, &v->nv, VOLFS_ROOT_NODE, &ino);
 	if (rc == 0) {
 		fs_touch(v);
 		e->ino = ino;

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,75 @@ static int loader_name_ok(const char *name)
 	return 1;
 }
 
+/* Tables of modules built against an older header, completed to the size
+ * this core knows (members past the module's size absent). */
+static struct loader_grown {
+	const struct volfs_backend *orig;
+	struct volfs_backend *full;
+} loader_grown[32];
+static size_t loader_ngrown;
+static pthread_mutex_t loader_grown_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int volfs_backend_table(const struct volfs_backend *be, const char *what,
+			const struct volfs_backend **out, struct volfs_err *err)
+{
+	struct volfs_backend *full;
+
+	if (!be)
+		return volfs_err_set(err, -EPROTO,
+				     "%s returned no backend table", what);
+	if (be->abi_version != VOLFS_BACKEND_ABI)
+		return volfs_err_set(
+			err, -EPROTO,
+			"backend module %s was built for backend ABI %d, this "
+			"volfs uses ABI %d: install the module that came with "
+			"this volfs",
+			what, be->abi_version, VOLFS_BACKEND_ABI);
+	if (be->size > sizeof(*be))
+		return volfs_err_set(
+			err, -EPROTO,
+			"backend module %s was built for a newer volfs (its "
+			"table has %zu bytes, this volfs knows %zu): upgrade "
+			"volfs, or install the module that came with it",
+			what, be->size, sizeof(*be));
+	if (be->size < offsetof(struct volfs_backend, statfs))
+		return volfs_err_set(err, -EPROTO,
+				     "backend module %s has a table of %zu "
+				     "bytes, too small for backend ABI %d: "
+				     "rebuild the module",
+				     what, be->size, VOLFS_BACKEND_ABI);
+	if (be->size == sizeof(*be)) {
+		*out = be;
+		return 0;
+	}
+	pthread_mutex_lock(&loader_grown_lock);
+	for (size_t i = 0; i < loader_ngrown; i++) {
+		if (loader_grown[i].orig == be) {
+			pthread_mutex_unlock(&loader_grown_lock);
+			*out = loader_grown[i].full;
+			return 0;
+		}
+	}
+	full = calloc(1, sizeof(*full));
+	if (!full || loader_ngrown == sizeof(loader_grown) /
+						 sizeof(loader_grown[0])) {
+		pthread_mutex_unlock(&loader_grown_lock);
+		free(full);
+		return volfs_err_set(err, -ENOMEM,
+				     "cannot load backend module %s: out of "
+				     "memory",
+				     what);
+	}
+	memcpy(full, be, be->size);
+	full->size = sizeof(*full);
+	loader_grown[loader_ngrown].orig = be;
+	loader_grown[loader_ngrown].full = full;
+	loader_ngrown++;
+	pthread_mutex_unlock(&loader_grown_lock);
+	*out = full;
+	return 0;
+}
+
 static int loader_open(const char *name, const struct volfs_backend **out,
 		       struct volfs_err *err)
 {
@@ -56,6 +126,7 @@ static int loader_open(const char *name, const struct volfs_backend **out,
 	volfs_backend_entry_fn entry;
 	char path[4096], sym[128];
 	void *handle;
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s.so", dir, name);
 	if (access(path, F_OK) < 0)
@@ -79,17 +150,10 @@ static int loader_open(const char *name, const struct volfs_backend **out,
 				     "export %s()",
 				     path, sym);
 	}
-	be = entry();
-	if (!be || be->abi_version != VOLFS_BACKEND_ABI) {
-		int abi = be ? be->abi_version : -1;
-
+	rc = volfs_backend_table(entry(), path, &be, err);
+	if (rc < 0) {
 		dlclose(handle);
-		return volfs_err_set(
-			err, -EPROTO,
-			"backend module %s was built for backend ABI %d, "
-			"this volfs uses ABI %d: install the module that "
-			"came with this volfs",
-			path, abi, VOLFS_BACKEND_ABI);
+		return rc;
 	}
 	for (const struct volfs_optdesc *d = be->options; d && d->key; d++) {
 		if (strcmp(d->key, VOLFS_OPT_CREDENTIALS) == 0) {

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "volfs/backend_util.h"
-#include "volfs/cache.h"
 #include "volfs/loader.h"
 #include "volfs/options.h"
 #include "volfs/secret.h"
@@ -606,31 +605,6 @@ out:
 	return rc;
 }
 
-/*
- * Puts a volume whose backend asks for it (VOLFS_CAP_META_CACHE) behind the
- * metadata cache, with the TTL of its cache_ttl option.
- */
-static int vol_wrap_cache(struct volfs_open_volume *ov, unsigned caps,
-			  struct volfs_err *err)
-{
-	const char *s = volfs_be_opt(&ov->vi, "cache_ttl");
-	unsigned ttl = VOLFS_CACHE_TTL_DEFAULT_MS;
-	int rc;
-
-	if (!(caps & VOLFS_CAP_META_CACHE))
-		return 0;
-	/* The backend checked the value at create time. */
-	if (s && volfs_be_parse_ms(s, 86400000u, &ttl) < 0)
-		ttl = VOLFS_CACHE_TTL_DEFAULT_MS;
-	if (ttl == 0)
-		return 0;
-	rc = volfs_cache_wrap(ov->be, ov->state, ttl, &ov->be, &ov->state);
-	if (rc < 0)
-		return volfs_err_set(err, rc, "cannot open volume '%s': %s",
-				     ov->row.name, strerror(-rc));
-	return 0;
-}
-
 static const char *vol_state_busy(enum volfs_volstate state)
 {
 	return state == VOLFS_VOL_CREATING ? "being created" : "being removed";
@@ -734,12 +708,20 @@ int volfs_volume_open_row(const char *root, struct volfs_volume *row,
 		goto err_dir;
 	}
 	vol_wipe_secrets(ov, loaded);
+	if (ov->be != loaded) {
+		const struct volfs_backend *be = ov->be;
+
+		/* The table open_as() handed on is checked as the module's was. */
+		ov->be = loaded;
+		rc = volfs_backend_table(be, loaded->name, &ov->be, err);
+		if (rc < 0) {
+			ov->be = be;
+			goto err_close;
+		}
+	}
 	caps = ov->be->volume_caps ? ov->be->volume_caps(ov->state)
 				   : ov->be->caps;
 	ov->serialize = !(caps & VOLFS_CAP_THREADSAFE);
-	rc = vol_wrap_cache(ov, caps, err);
-	if (rc < 0)
-		goto err_close;
 	rc = -pthread_mutex_init(&ov->lock, NULL);
 	if (rc < 0) {
 		volfs_err_set(err, rc, "cannot open volume '%s': %s", name,

@@ -5,8 +5,8 @@
  * A backend is a shared object in VOLFS_BACKEND_DIR named NAME.so that
  * exports one symbol, volfs_backend_NAME, returning a pointer to a constant
  * struct volfs_backend.  The core loads it with dlopen(), checks abi_version
- * and then calls only through the table.  A backend never includes FUSE's
- * headers and the core never includes a backend's.
+ * and size, and then calls only through the table.  A backend never includes
+ * FUSE's headers and the core never includes a backend's.
  *
  * Conventions shared by every op below:
  *
@@ -14,20 +14,41 @@
  *    negative errno value on failure.  A NULL op means "not supported": the
  *    core answers -ENOTSUP (or -ENOSYS where POSIX expects that) itself.
  *
- *  - Paths are relative to the volume root.  The root itself is ".".  Any
- *    other path is "a/b/c": no leading or trailing '/', no empty, "." or ".."
- *    component, each component at most 255 bytes.  The core guarantees this
- *    shape; a backend must still never resolve a path through a symbolic
- *    link or outside its root (a host-side change may have replaced a
- *    directory by a link since the core last looked).
+ *  - Files are known by identity, never by path.  A node is a backend-owned
+ *    64-bit value naming one file of one volume (an inode, not a name): an
+ *    O_PATH descriptor's holder, an in-memory inode, whatever the backend
+ *    keeps.  The volume's root is VOLFS_ROOT_NODE, valid from open() to
+ *    close() without a reference.  Every other node is handed to the core
+ *    with one reference by the ops that produce a struct volfs_entry
+ *    (lookup, mknod, mkdir, symlink, link, create_file, readdir with plus,
+ *    node_decode); the core gives each reference back exactly once with
+ *    forget(), possibly several at a time.  A node stays valid, and keeps
+ *    naming the same file, while a reference is held: after every name of
+ *    the file was removed or replaced (ops on it still work where POSIX says
+ *    they do on an unlinked file), and after a rename of it or of any
+ *    directory above it.
+ *
+ *  - While references to a file are held, every op that produces an entry
+ *    for that file gives the same node value (whichever of its hard links
+ *    it was reached by), so the core shows the kernel one inode per file.
+ *    Two different files never share a node value while both are held.
+ *
+ *  - A name is one component: not empty, not "." or "..", no '/', at most
+ *    255 bytes; the core guarantees this shape.  It is resolved in its
+ *    parent node only, never through a symbolic link, so nothing outside
+ *    the volume is ever reached (a host-side change may have replaced a
+ *    directory by a link since the core last looked).  A backend whose
+ *    storage names files by path (a file share) builds paths inside itself.
  *
  *  - Ops may block, e.g. on the network.  A backend whose storage can fail
  *    remotely must return within a bounded time and map failures to -EIO,
  *    -ETIMEDOUT, -EACCES or -EHOSTUNREACH; it must not assume a local fd.
  *
- *  - "vol" is the opaque per-volume state returned by open().  File and
- *    directory handles ("fh") are backend-owned 64-bit values; the core never
- *    interprets them.  VOLFS_NO_FH stands for "no open handle".
+ *  - "vol" is the opaque per-volume state returned by open().  Open file and
+ *    directory handles ("fh", "dh") are backend-owned 64-bit values, given
+ *    back with release() and releasedir(); the core never interprets them.
+ *    VOLFS_NO_FH stands for "no open handle".  A handle holds its file by
+ *    itself: the core may forget the node while the handle is open.
  *
  *  - Messages a backend writes into an err buffer say what is wrong and
  *    what to do, naming the option or object concerned; the core prefixes
@@ -36,8 +57,13 @@
  *  - Unless the backend sets VOLFS_CAP_THREADSAFE, the core serialises every
  *    call on one volume.  Calls on different volumes are always concurrent.
  *
- * The table only grows at its end; abi_version changes when an existing
- * member changes meaning or place.
+ * Versions, as SQLite's sqlite3_vfs carries iVersion: abi_version changes
+ * only when an existing member changes meaning or place, and the core
+ * refuses any other.  Within one abi_version the table only grows at its
+ * end, and size says how much of it the module knows: the core accepts a
+ * module built against an older header and treats the members past its
+ * size as absent (NULL), and refuses one built against a newer header than
+ * its own, saying so.
  */
 #ifndef VOLFS_BACKEND_H
 #define VOLFS_BACKEND_H
@@ -49,7 +75,10 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define VOLFS_BACKEND_ABI 2
+#define VOLFS_BACKEND_ABI 3
+
+/* The root of every volume, in ops that take a node. */
+#define VOLFS_ROOT_NODE 0
 
 #define VOLFS_NO_FH UINT64_MAX
 
@@ -87,11 +116,8 @@ enum {
 	 * with ENOSPC when it is made, so the core does not let the kernel
 	 * gather writes to send later (the writeback cache). */
 	VOLFS_CAP_SIZE_LIMIT = 1u << 11,
-	/* Metadata is slow to fetch (a network round trip): the core wraps
-	 * the volume in its metadata cache (volfs/cache.h), whose TTL is the
-	 * volume's "cache_ttl" option in seconds (the backend declares and
-	 * checks it; absent: 1 s; 0: no cache). */
-	VOLFS_CAP_META_CACHE = 1u << 12,
+	/* 1u << 12 is unused (it was the core's metadata cache; a backend
+	 * caches inside itself). */
 	/* Requests are answered from this machine (memory, a local disk),
 	 * never after a network round trip: the core may serve the volume
 	 * from a few threads per CPU (FUSE over io_uring, src/ring.c). */
@@ -176,18 +202,39 @@ struct volfs_caller {
 	pid_t pid;
 };
 
+/* A file as an op that finds or makes one hands it over: its node, with one
+ * reference the receiver owns, and its attributes. */
+struct volfs_entry {
+	uint64_t node;
+	struct stat st;
+};
+
 /*
- * Directory listing callback.  st may be NULL when the backend has no cheap
- * attributes for the entry (then only st_mode's type bits are trusted, from
- * "type", which is a S_IF* value or 0 when unknown).  Returns nonzero to stop
- * the listing, in which case readdir() returns 0.
+ * Directory listing callback, called by readdir() once per entry in the
+ * order of the directory's positions.
+ *
+ *  - name, type (an S_IF* value, or 0 when unknown) and ino (the d_ino to
+ *    show; 0 when unknown) describe the entry.
+ *  - next is the position after this entry: a readdir() started at next
+ *    continues with the entry that follows.  Positions are positive, and
+ *    stay meaningful while the handle is open whatever happens to the
+ *    directory (an entry added or removed meanwhile may or may not be
+ *    listed; none other is skipped or listed twice).
+ *  - e is NULL, except with plus for entries other than "." and "..": then
+ *    the entry as lookup() would give it, with one reference.
+ *
+ * Returns 0 when it took the entry (and e's reference), nonzero when it
+ * has no room left: then the entry was not taken, the backend gives e's
+ * reference back itself and readdir() returns 0 at once.
  */
 typedef int (*volfs_fill_fn)(void *ctx, const char *name, mode_t type,
-			     const struct stat *st);
+			     ino_t ino, off_t next, struct volfs_entry *e);
 
 struct volfs_backend {
 	/* VOLFS_BACKEND_ABI at the time the module was built. */
 	int abi_version;
+	/* sizeof(struct volfs_backend) at the time the module was built. */
+	size_t size;
 	/* The name users give with -b; equals the module's file name. */
 	const char *name;
 	/* One line for `volfs create --help`. */
@@ -233,72 +280,111 @@ struct volfs_backend {
 	int (*open)(const struct volfs_volinfo *vi, void **vol, char *err,
 		    size_t errlen);
 
-	/* Releases everything open() made.  Every fh was released before. */
+	/*
+	 * Used instead of open() when set: opens the volume as open() does and
+	 * stores in *table the table that serves it from then on, this one or
+	 * another the module provides (a volume kept in a form whose ops
+	 * another table implements).  Every later call on the volume, close()
+	 * included, goes through *table.  On failure it has allocated nothing
+	 * and *table is untouched.
+	 */
+	int (*open_as)(const struct volfs_volinfo *vi, void **vol,
+		       const struct volfs_backend **table, char *err,
+		       size_t errlen);
+
+	/* Releases everything open() made.  Every fh and dh was released and
+	 * every node reference given back before. */
 	void (*close)(void *vol);
+
+	/*
+	 * The capabilities of one opened volume, when they depend on its
+	 * options (e.g. a host directory others may change).  NULL: caps.
+	 */
+	unsigned (*volume_caps)(void *vol);
 
 	/* Fills *sv for the volume (block size, totals, free, name max). */
 	int (*statfs)(void *vol, struct statvfs *sv);
 
 	/*
-	 * Fills *st for path, without following a final symbolic link.  When
-	 * fh is not VOLFS_NO_FH it is an open handle of that path (the file may
-	 * have been unlinked) and the backend should prefer it.
+	 * Finds name in directory parent and fills *e (one reference).
+	 * -ENOENT when there is none, -ENOTDIR when parent is not a directory.
 	 */
-	int (*getattr)(void *vol, const char *path, uint64_t fh,
-		       struct stat *st);
+	int (*lookup)(void *vol, uint64_t parent, const char *name,
+		      struct volfs_entry *e);
+
+	/* Gives back n references to node, which the core holds no more. */
+	void (*forget)(void *vol, uint64_t node, uint64_t n);
+
+	/*
+	 * Fills *st for node, without following a symbolic link.  When fh is
+	 * not VOLFS_NO_FH it is an open handle of node and the backend may
+	 * prefer it.
+	 */
+	int (*getattr)(void *vol, uint64_t node, uint64_t fh, struct stat *st);
 
 	/*
 	 * Copies a symlink's target into buf (size bytes, NUL-terminated,
 	 * truncated if longer) and returns 0.
 	 */
-	int (*readlink)(void *vol, const char *path, char *buf, size_t size);
+	int (*readlink)(void *vol, uint64_t node, char *buf, size_t size);
 
-	/* Creates a special file, FIFO or socket owned by the caller. */
-	int (*mknod)(void *vol, const char *path, mode_t mode, dev_t rdev,
-		     const struct volfs_caller *who);
+	/*
+	 * The ops that make a name: the new file (mknod: a special file, FIFO
+	 * or socket; mkdir: a directory; symlink: a link holding target, stored
+	 * as given and never resolved) is owned by the caller, and is handed
+	 * over in *e.  -EEXIST when name exists.
+	 */
+	int (*mknod)(void *vol, uint64_t parent, const char *name, mode_t mode,
+		     dev_t rdev, const struct volfs_caller *who,
+		     struct volfs_entry *e);
+	int (*mkdir)(void *vol, uint64_t parent, const char *name, mode_t mode,
+		     const struct volfs_caller *who, struct volfs_entry *e);
+	int (*symlink)(void *vol, const char *target, uint64_t parent,
+		       const char *name, const struct volfs_caller *who,
+		       struct volfs_entry *e);
 
-	/* Creates a directory owned by the caller. */
-	int (*mkdir)(void *vol, const char *path, mode_t mode,
-		     const struct volfs_caller *who);
+	/* Makes newname in newparent a hard link to node, and hands node over
+	 * in *e (another reference, attributes with the new link count). */
+	int (*link)(void *vol, uint64_t node, uint64_t newparent,
+		    const char *newname, struct volfs_entry *e);
 
-	/* Removes a non-directory. */
-	int (*unlink)(void *vol, const char *path);
+	/* Removes name from parent: a non-directory (unlink), an empty
+	 * directory (rmdir).  Nodes of the file stay valid. */
+	int (*unlink)(void *vol, uint64_t parent, const char *name);
+	int (*rmdir)(void *vol, uint64_t parent, const char *name);
 
-	/* Removes an empty directory. */
-	int (*rmdir)(void *vol, const char *path);
-
-	/* Creates a symbolic link at path holding target (which is stored as
-	 * given and never resolved by the backend). */
-	int (*symlink)(void *vol, const char *target, const char *path,
-		       const struct volfs_caller *who);
-
-	/* Renames from to to; flags are VOLFS_RENAME_* bits. */
-	int (*rename)(void *vol, const char *from, const char *to,
-		      unsigned flags);
-
-	/* Makes a hard link to (new name) of from (existing). */
-	int (*link)(void *vol, const char *from, const char *to);
+	/* Renames name in parent to newname in newparent; flags are
+	 * VOLFS_RENAME_* bits.  A replaced file's nodes stay valid. */
+	int (*rename)(void *vol, uint64_t parent, const char *name,
+		      uint64_t newparent, const char *newname, unsigned flags);
 
 	/* Attribute changes.  fh as in getattr().  chown takes (uid_t)-1 or
 	 * (gid_t)-1 for "leave unchanged"; utimens takes UTIME_NOW and
 	 * UTIME_OMIT in tv_nsec. */
-	int (*chmod)(void *vol, const char *path, uint64_t fh, mode_t mode);
-	int (*chown)(void *vol, const char *path, uint64_t fh, uid_t uid,
+	int (*chmod)(void *vol, uint64_t node, uint64_t fh, mode_t mode);
+	int (*chown)(void *vol, uint64_t node, uint64_t fh, uid_t uid,
 		     gid_t gid);
-	int (*truncate)(void *vol, const char *path, uint64_t fh, off_t size);
-	int (*utimens)(void *vol, const char *path, uint64_t fh,
+	int (*truncate)(void *vol, uint64_t node, uint64_t fh, off_t size);
+	int (*utimens)(void *vol, uint64_t node, uint64_t fh,
 		       const struct timespec tv[2]);
 
 	/*
-	 * Opens an existing file.  flags are open(2) flags (O_CREAT and O_EXCL
-	 * never among them).  Stores a handle in *fh.
+	 * Opens node, an existing file.  flags are open(2) flags (O_CREAT and
+	 * O_EXCL never among them).  Stores a handle in *fh.
 	 */
-	int (*open_file)(void *vol, const char *path, int flags, uint64_t *fh);
+	int (*open_file)(void *vol, uint64_t node, int flags, uint64_t *fh);
 
-	/* Creates and opens a file owned by the caller; O_EXCL semantics are
-	 * always wanted (the core has checked it does not exist). */
-	int (*create_file)(void *vol, const char *path, int flags, mode_t mode,
-			   const struct volfs_caller *who, uint64_t *fh);
+	/*
+	 * Opens name in parent, creating it owned by the caller with mode if it
+	 * does not exist.  flags are open(2) flags with O_CREAT; with O_EXCL an
+	 * existing name fails with -EEXIST, without it an existing file is
+	 * opened as open_file() would (its owner and mode unchanged).  Hands
+	 * the file over in *e and stores a handle in *fh.
+	 */
+	int (*create_file)(void *vol, uint64_t parent, const char *name,
+			   int flags, mode_t mode,
+			   const struct volfs_caller *who, struct volfs_entry *e,
+			   uint64_t *fh);
 
 	/* Reads up to size bytes at off; returns the count, 0 at EOF. */
 	ssize_t (*read)(void *vol, uint64_t fh, void *buf, size_t size,
@@ -333,43 +419,46 @@ struct volfs_backend {
 	off_t (*lseek)(void *vol, uint64_t fh, off_t off, int whence);
 
 	/*
-	 * Lists the directory at path, calling fill once per entry other than
-	 * "." and "..".  Entries are listed in one call, so the core can give
-	 * the kernel a stable snapshot.
+	 * Directory handles.  opendir() opens directory node (-ENOTDIR if it
+	 * is none) and stores a handle in *dh.  readdir() lists from position
+	 * off (0: the start, else a next given by fill), calling fill per
+	 * entry, "." and ".." included, until the directory ends or fill has
+	 * no room; memory it keeps for a handle does not grow with the
+	 * directory's size (except in a backend whose storage lists a
+	 * directory in one call, which may keep that listing).  With plus, fill gets each entry as lookup()
+	 * would give it (an entry that vanished meanwhile is skipped).
+	 * fsyncdir() makes the directory durable; releasedir() frees dh.
 	 */
-	int (*readdir)(void *vol, const char *path, volfs_fill_fn fill,
-		       void *ctx);
+	int (*opendir)(void *vol, uint64_t node, uint64_t *dh);
+	int (*readdir)(void *vol, uint64_t dh, off_t off, int plus,
+		       volfs_fill_fn fill, void *ctx);
+	int (*fsyncdir)(void *vol, uint64_t dh, int datasync);
+	int (*releasedir)(void *vol, uint64_t dh);
 
 	/*
-	 * Extended attributes, as the *xattr(2) calls on path without
-	 * following a final symlink.  getxattr and listxattr with size 0
-	 * return the size needed; otherwise the count copied, or -ERANGE.
+	 * Extended attributes, as the *xattr(2) calls on node without
+	 * following a symlink.  getxattr and listxattr with size 0 return the
+	 * size needed; otherwise the count copied, or -ERANGE.
 	 */
-	int (*setxattr)(void *vol, const char *path, const char *name,
+	int (*setxattr)(void *vol, uint64_t node, const char *name,
 			const void *value, size_t size, int flags);
-	ssize_t (*getxattr)(void *vol, const char *path, const char *name,
+	ssize_t (*getxattr)(void *vol, uint64_t node, const char *name,
 			    void *value, size_t size);
-	ssize_t (*listxattr)(void *vol, const char *path, char *list,
+	ssize_t (*listxattr)(void *vol, uint64_t node, char *list,
 			     size_t size);
-	int (*removexattr)(void *vol, const char *path, const char *name);
+	int (*removexattr)(void *vol, uint64_t node, const char *name);
 
 	/*
-	 * The capabilities of one opened volume, when they depend on its
-	 * options (e.g. a host directory others may change).  NULL: caps.
+	 * A durable identity of node that a later process serving the same
+	 * volume can find the file again by (a file handle): written into buf,
+	 * its length into *len (at most *len bytes on entry; -EOVERFLOW with
+	 * the length needed in *len if it does not fit).  node_decode() finds
+	 * the file from it and hands it over in *e; -ESTALE when it is gone.
+	 * NULL: nodes do not outlive the process.
 	 */
-	unsigned (*volume_caps)(void *vol);
-
-	/*
-	 * Used instead of open() when set: opens the volume as open() does and
-	 * stores in *table the table that serves it from then on, this one or
-	 * another the module provides (a volume kept in a form whose ops
-	 * another table implements).  Every later call on the volume, close()
-	 * included, goes through *table.  On failure it has allocated nothing
-	 * and *table is untouched.
-	 */
-	int (*open_as)(const struct volfs_volinfo *vi, void **vol,
-		       const struct volfs_backend **table, char *err,
-		       size_t errlen);
+	int (*node_encode)(void *vol, uint64_t node, void *buf, size_t *len);
+	int (*node_decode)(void *vol, const void *buf, size_t len,
+			   struct volfs_entry *e);
 };
 
 /* The type of the one symbol a module exports: volfs_backend_NAME. */

@@ -19,6 +19,16 @@
 int volfs_backend_load(const char *name, const struct volfs_backend **out,
 		       struct volfs_err *err);
 
+/*
+ * Checks a backend table that module what (its path, for messages) gave,
+ * from its entry point or from open_as(): its abi_version must be this
+ * core's and its size at most this core's table.  A smaller table is
+ * completed with absent (NULL) members.  Stores the table to use in *out:
+ * 0, or -EPROTO (or -ENOMEM) with a message in err.
+ */
+int volfs_backend_table(const struct volfs_backend *be, const char *what,
+			const struct volfs_backend **out, struct volfs_err *err);
+
 /* The directory modules are loaded from. */
 const char *volfs_backend_dir(void);
 

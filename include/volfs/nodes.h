@@ -1,33 +1,56 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The inode table: the kernel knows files by 64-bit node ids, backends by
- * paths.  The table maps node ids to (parent, name) and back, keeps the
- * kernel's lookup count of each, and follows renames and unlinks so paths
- * stay right.  It knows nothing of FUSE.
+ * their own nodes (include/volfs/backend.h).  The table gives each (volume,
+ * backend node) one node id, keeps the kernel's lookup count of it, and
+ * holds as many references to the backend node as the kernel holds to the
+ * node id.  It knows nothing of FUSE, and nothing of names: a file is the
+ * same node whichever of its names the kernel reached it by, and a rename
+ * or an unlink changes nothing here.
  *
- * Every node belongs to a volume (an opaque tag), and paths are relative to
- * that volume's root node.  A table serves one volume at its root (`volfs
- * mount`), or a list of volumes whose roots are the root's children (`volfs
- * serve`, whose root itself has no volume).
+ * A node id is the address of the table's node, so a request resolves its
+ * node without a lock or a search (volfs_nodes_get()); the kernel never
+ * sends an id after it forgot it.  The root's id is VOLFS_NODES_ROOT.
  *
- * In a volume whose files have stable inode numbers (by_ino), a backend's
- * (st_dev, st_ino) identifies a file: two names of one hard-linked file
- * share a node, so the kernel sees one inode with the right link count.  A
- * node then carries the name it was last looked up by.  Otherwise (parent,
- * name) identifies a file.
+ * A table serves one volume at its root (`volfs mount`), or a list of
+ * volumes whose roots are the root's children (`volfs serve`, whose root
+ * itself has no volume).  A volume is known to the table by a struct
+ * volfs_nodes_vol the caller embeds in its own record of the volume; the
+ * table counts that volume's nodes there, so the caller learns when the
+ * kernel has forgotten the last one.
  *
- * Node ids are never reused while the table lives.  All functions are
- * thread-safe.
+ * All functions are thread-safe.
  */
 #ifndef VOLFS_NODES_H
 #define VOLFS_NODES_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/stat.h>
 
 /* The root's node id, as the kernel expects it. */
 #define VOLFS_NODES_ROOT 1
+
+/* A volume, as the table counts its nodes.  Zeroed by its owner. */
+struct volfs_nodes_vol {
+	/* Nodes of the volume the kernel knows, and forgets of them whose
+	 * backend references are still being given back (under the
+	 * table's lock). */
+	size_t held;
+};
+
+/* One node.  Only vol, bnode and serial are for the caller to read. */
+struct volfs_node {
+	/* The volume, NULL for a serve root. */
+	struct volfs_nodes_vol *vol;
+	/* The backend's node (VOLFS_ROOT_NODE for a volume's root). */
+	uint64_t bnode;
+	/* A number never given to another node of the table: the inode
+	 * number shown for backends whose own are not stable. */
+	uint64_t serial;
+	/* The kernel's lookup count, and the hash chain (table's lock). */
+	uint64_t nlookup;
+	struct volfs_node *hnext;
+};
 
 struct volfs_nodes;
 
@@ -35,77 +58,60 @@ struct volfs_nodes;
  * A new table holding only the root, which is the root of volume vol, or
  * of no volume when vol is NULL.  NULL if out of memory.
  */
-struct volfs_nodes *volfs_nodes_new(void *vol, int by_ino);
-void volfs_nodes_free(struct volfs_nodes *t);
+struct volfs_nodes *volfs_nodes_new(struct volfs_nodes_vol *vol);
 
 /*
- * Writes the backend path of node ino ("." for a volume's root) into buf
- * and its volume into *vol (if vol is not NULL).  A node whose name was
- * unlinked still yields its last path, and returns 1 instead of 0, so
- * callers holding an open handle may use it.  -ESTALE if ino is unknown,
- * -ENAMETOOLONG if the path does not fit.
+ * Frees the table.  Nodes the kernel still holds (a shutdown) are handed
+ * to drop first, with the number of backend references each holds, so
+ * that the caller gives them back; drop may be NULL.
  */
-int volfs_nodes_path(struct volfs_nodes *t, uint64_t ino, char *buf,
-		     size_t size, void **vol);
+void volfs_nodes_free(struct volfs_nodes *t,
+		      void (*drop)(struct volfs_nodes_vol *vol, uint64_t bnode,
+				   uint64_t refs, void *ctx),
+		      void *ctx);
 
-/* Writes the path of name inside directory node parent into buf. */
-int volfs_nodes_child_path(struct volfs_nodes *t, uint64_t parent,
-			   const char *name, char *buf, size_t size,
-			   void **vol);
+/* The root node. */
+struct volfs_node *volfs_nodes_root(struct volfs_nodes *t);
+
+/* The node of id ino, which the kernel holds (or the root). */
+static inline struct volfs_node *volfs_nodes_get(struct volfs_nodes *t,
+						 uint64_t ino)
+{
+	return ino == VOLFS_NODES_ROOT ? volfs_nodes_root(t)
+				       : (struct volfs_node *)(uintptr_t)ino;
+}
 
 /*
- * Records that the kernel learned of name in parent, with attributes st
- * (from the backend), and returns its node id in *ino with the lookup count
- * raised by one.  The node belongs to parent's volume.  -ESTALE if parent
- * is unknown, -ENOENT if parent has no volume, -ENOMEM.
+ * The kernel learns of backend node bnode of volume vol, handed over with
+ * one reference (none for VOLFS_ROOT_NODE), which the table keeps: the
+ * node id is stored in *ino with its lookup count raised by one.  The same
+ * (vol, bnode) gets the same id while the kernel holds it.  -ENOMEM (the
+ * reference is then still the caller's).
  */
-int volfs_nodes_lookup(struct volfs_nodes *t, uint64_t parent,
-		       const char *name, const struct stat *st, uint64_t *ino);
+int volfs_nodes_add(struct volfs_nodes *t, struct volfs_nodes_vol *vol,
+		    uint64_t bnode, uint64_t *ino);
 
 /*
- * Records that the kernel learned of name in the root as the root of
- * volume vol, and returns its node id with the lookup count raised.  A node
- * of that name for another vol is replaced: it keeps its nodes and paths
- * (the root of its own volume) until the kernel forgets them.
+ * The kernel forgot n references to ino.  Stores in *refs how many backend
+ * references of (*vol, *bnode) the caller must now give back (0 for a
+ * volume's root); when that is not 0, or the node went, the caller then
+ * calls volfs_nodes_done(), which says whether the volume has no node
+ * left.  Returns 1 when the caller must call volfs_nodes_done(), else 0.
  */
-int volfs_nodes_lookup_volume(struct volfs_nodes *t, const char *name,
-			      void *vol, int by_ino, uint64_t *ino);
+int volfs_nodes_forget(struct volfs_nodes *t, uint64_t ino, uint64_t n,
+		       struct volfs_nodes_vol **vol, uint64_t *bnode,
+		       uint64_t *refs);
 
 /*
- * The kernel forgot nlookup references to ino.  When that freed the root
- * node of a volume (added by volfs_nodes_lookup_volume()), no node of that
- * volume is left and its tag is returned; otherwise NULL.
+ * After volfs_nodes_forget() returned 1 and the backend references were
+ * given back: 1 when vol has no node left (the kernel forgot them all and
+ * every forget is done), else 0.
  */
-void *volfs_nodes_forget(struct volfs_nodes *t, uint64_t ino,
-			 uint64_t nlookup);
+int volfs_nodes_done(struct volfs_nodes *t, struct volfs_nodes_vol *vol);
 
-/* Whether name in the root is currently the root of volume vol. */
-int volfs_nodes_has_volume(struct volfs_nodes *t, const char *name,
-			   const void *vol);
-
-/*
- * name in parent was removed.  last_link says whether that was the file's
- * last name, after which its backend identity may be reused by a new file.
- */
-void volfs_nodes_unlinked(struct volfs_nodes *t, uint64_t parent,
-			  const char *name, int last_link);
-
-/*
- * name in parent was removed but the file keeps other names, among them
- * other in the same directory: a node known by name is known by other
- * from now on (the kernel keeps using it under its other names).
- */
-void volfs_nodes_unlinked_alias(struct volfs_nodes *t, uint64_t parent,
-				const char *name, const char *other);
-
-/*
- * from (in oldparent) was renamed to name in newparent; with exchange the
- * two swapped.  Whatever name pointed to before is unlinked (dropped_last
- * as in volfs_nodes_unlinked).
- */
-void volfs_nodes_renamed(struct volfs_nodes *t, uint64_t oldparent,
-			 const char *oldname, uint64_t newparent,
-			 const char *newname, int exchange, int dropped_last);
+/* Whether the kernel holds any node of vol (or a forget of one is not done
+ * yet). */
+int volfs_nodes_held(struct volfs_nodes *t, struct volfs_nodes_vol *vol);
 
 /* Number of nodes held, the root included. */
 size_t volfs_nodes_count(struct volfs_nodes *t);

@@ -200,42 +200,85 @@ static int sbe_statfs(void *vol, struct statvfs *sv)
 	return 0;
 }
 
-static int sbe_getattr(void *vol, const char *path, uint64_t fh,
-		       struct stat *st)
+/* The volume's one file: the root is VOLFS_ROOT_NODE. */
+#define SBE_NODE 1
+
+static int sbe_getattr(void *vol, uint64_t node, uint64_t fh, struct stat *st)
 {
 	struct sbe_vol *v = vol;
 
 	memset(st, 0, sizeof(*st));
-	if (strcmp(path, ".") == 0) {
+	if (node == VOLFS_ROOT_NODE) {
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
 		st->st_ino = 1;
 		return 0;
 	}
-	if (strcmp(path, SBE_FILE) == 0) {
+	if (node == SBE_NODE) {
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
 		st->st_ino = 2;
 		st->st_size = (off_t)v->len;
 		return 0;
 	}
-	return -ENOENT;
+	return -ESTALE;
 }
 
-static int sbe_readdir(void *vol, const char *path, volfs_fill_fn fill,
-		       void *ctx)
+static int sbe_lookup(void *vol, uint64_t parent, const char *name,
+		      struct volfs_entry *e)
 {
-	if (strcmp(path, ".") != 0)
+	if (parent != VOLFS_ROOT_NODE)
 		return -ENOTDIR;
-	fill(ctx, SBE_FILE, S_IFREG, NULL);
+	if (strcmp(name, SBE_FILE) != 0)
+		return -ENOENT;
+	e->node = SBE_NODE;
+	return sbe_getattr(vol, SBE_NODE, VOLFS_NO_FH, &e->st);
+}
+
+/* The one file lives as long as the volume: references cost nothing. */
+static void sbe_forget(void *vol, uint64_t node, uint64_t n)
+{
+}
+
+static int sbe_opendir(void *vol, uint64_t node, uint64_t *dh)
+{
+	if (node != VOLFS_ROOT_NODE)
+		return -ENOTDIR;
+	*dh = 0;
 	return 0;
 }
 
-static int sbe_open_file(void *vol, const char *path, int flags,
-			 uint64_t *fh)
+/* Positions: 1 after ".", 2 after "..", 3 after the file. */
+static int sbe_readdir(void *vol, uint64_t dh, off_t off, int plus,
+		       volfs_fill_fn fill, void *ctx)
 {
-	if (strcmp(path, SBE_FILE) != 0)
-		return -ENOENT;
+	struct volfs_entry e;
+
+	if (off < 1 && fill(ctx, ".", S_IFDIR, 1, 1, NULL))
+		return 0;
+	if (off < 2 && fill(ctx, "..", S_IFDIR, 0, 2, NULL))
+		return 0;
+	if (off < 3) {
+		if (plus) {
+			int rc = sbe_lookup(vol, VOLFS_ROOT_NODE, SBE_FILE, &e);
+
+			if (rc < 0)
+				return rc;
+		}
+		fill(ctx, SBE_FILE, S_IFREG, 2, 3, plus ? &e : NULL);
+	}
+	return 0;
+}
+
+static int sbe_releasedir(void *vol, uint64_t dh)
+{
+	return 0;
+}
+
+static int sbe_open_file(void *vol, uint64_t node, int flags, uint64_t *fh)
+{
+	if (node != SBE_NODE)
+		return -EISDIR;
 	if ((flags & O_ACCMODE) != O_RDONLY)
 		return -EROFS;
 	*fh = 0;
@@ -262,6 +305,7 @@ static int sbe_release(void *vol, uint64_t fh)
 
 static const struct volfs_backend sbe_backend = {
 	.abi_version = VOLFS_BACKEND_ABI,
+	.size = sizeof(struct volfs_backend),
 	.name = "secretbe",
 	.description = "a test backend with a secret option (never installed)",
 	.caps = VOLFS_CAP_THREADSAFE | VOLFS_CAP_PERSISTENT,
@@ -272,8 +316,12 @@ static const struct volfs_backend sbe_backend = {
 	.open = sbe_open,
 	.close = sbe_close,
 	.statfs = sbe_statfs,
+	.lookup = sbe_lookup,
+	.forget = sbe_forget,
 	.getattr = sbe_getattr,
+	.opendir = sbe_opendir,
 	.readdir = sbe_readdir,
+	.releasedir = sbe_releasedir,
 	.open_file = sbe_open_file,
 	.read = sbe_read,
 	.release = sbe_release,

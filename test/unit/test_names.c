@@ -107,6 +107,7 @@ static const struct volfs_optdesc fake_options[] = {
 
 static const struct volfs_backend fake_backend = {
 	.abi_version = VOLFS_BACKEND_ABI,
+	.size = sizeof(struct volfs_backend),
 	.name = "fake",
 	.options = fake_options,
 };

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The inode table: paths, lookups, renames, unlinks, hard links, forget. */
+/*
+ * The inode table: one node id per (volume, backend node), lookup counts,
+ * the backend references forgets give back, and a volume's last node.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -13,306 +16,234 @@
 
 #include <cmocka.h>
 
+#include "volfs/backend.h"
 #include "volfs/nodes.h"
 
-/* Volume tags. */
-static int vol_a, vol_b;
-
-static struct stat mkst(ino_t ino, mode_t type)
+static uint64_t add(struct volfs_nodes *t, struct volfs_nodes_vol *vol,
+		    uint64_t bnode)
 {
-	struct stat st;
-
-	memset(&st, 0, sizeof(st));
-	st.st_dev = 7;
-	st.st_ino = ino;
-	st.st_mode = type | 0644;
-	return st;
-}
-
-static uint64_t look(struct volfs_nodes *t, uint64_t parent, const char *name,
-		     ino_t bino, mode_t type)
-{
-	struct stat st = mkst(bino, type);
 	uint64_t ino = 0;
 
-	assert_int_equal(volfs_nodes_lookup(t, parent, name, &st, &ino), 0);
-	assert_true(ino > VOLFS_NODES_ROOT);
+	assert_int_equal(volfs_nodes_add(t, vol, bnode, &ino), 0);
+	assert_true(ino != 0);
 	return ino;
 }
 
-static void assert_path(struct volfs_nodes *t, uint64_t ino, const char *want)
+/*
+ * Forgets n of ino, finishing the forget as the glue does; returns the
+ * backend references handed back and sets *last when the volume went.
+ */
+static uint64_t forget(struct volfs_nodes *t, uint64_t ino, uint64_t n,
+		       int *last)
 {
-	char buf[256];
+	struct volfs_nodes_vol *vol = NULL;
+	uint64_t bnode = 0, refs = 0;
 
-	assert_int_equal(volfs_nodes_path(t, ino, buf, sizeof(buf), NULL), 0);
-	assert_string_equal(buf, want);
+	*last = 0;
+	if (volfs_nodes_forget(t, ino, n, &vol, &bnode, &refs))
+		*last = volfs_nodes_done(t, vol);
+	return refs;
 }
 
-static void test_paths(void **state)
+static void test_one_id_per_file(void **state)
 {
-	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
+	struct volfs_nodes_vol va = { 0 };
+	struct volfs_nodes *t = volfs_nodes_new(&va);
 	uint64_t a, b, c;
-	char buf[256];
+	int last;
 
+	(void)state;
 	assert_non_null(t);
-	assert_path(t, VOLFS_NODES_ROOT, ".");
-	a = look(t, VOLFS_NODES_ROOT, "a", 10, S_IFDIR);
-	b = look(t, a, "b", 11, S_IFDIR);
-	c = look(t, b, "c.txt", 12, S_IFREG);
-	assert_path(t, a, "a");
-	assert_path(t, c, "a/b/c.txt");
-	assert_int_equal(volfs_nodes_child_path(t, b, "new", buf, sizeof(buf), NULL),
-			 0);
-	assert_string_equal(buf, "a/b/new");
-	assert_int_equal(volfs_nodes_child_path(t, VOLFS_NODES_ROOT, "x", buf, sizeof(buf), NULL),
-			 0);
-	assert_string_equal(buf, "x");
-	/* The same file looked up again is the same node. */
-	assert_int_equal(look(t, b, "c.txt", 12, S_IFREG), c);
-	assert_int_equal(volfs_nodes_path(t, 999, buf, sizeof(buf), NULL), -ESTALE);
-	assert_int_equal(volfs_nodes_path(t, c, buf, 5, NULL), -ENAMETOOLONG);
-	assert_int_equal(volfs_nodes_count(t), 4);
-	volfs_nodes_free(t);
-}
-
-static void test_rename_moves_subtree(void **state)
-{
-	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
-	uint64_t a, b, c, d;
-
-	a = look(t, VOLFS_NODES_ROOT, "a", 10, S_IFDIR);
-	b = look(t, a, "b", 11, S_IFDIR);
-	c = look(t, b, "c", 12, S_IFREG);
-	d = look(t, VOLFS_NODES_ROOT, "d", 13, S_IFDIR);
-	volfs_nodes_renamed(t, a, "b", d, "bb", 0, 0);
-	assert_path(t, b, "d/bb");
-	assert_path(t, c, "d/bb/c");
-	/* Exchange swaps the two names. */
-	volfs_nodes_renamed(t, VOLFS_NODES_ROOT, "a", VOLFS_NODES_ROOT, "d",
-			    1, 0);
-	assert_path(t, a, "d");
-	assert_path(t, d, "a");
-	assert_path(t, c, "a/bb/c");
-	volfs_nodes_free(t);
-}
-
-static void test_rename_over_target(void **state)
-{
-	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
-	uint64_t x, y, z;
-	char buf[64];
-
-	x = look(t, VOLFS_NODES_ROOT, "x", 20, S_IFREG);
-	y = look(t, VOLFS_NODES_ROOT, "y", 21, S_IFREG);
-	volfs_nodes_renamed(t, VOLFS_NODES_ROOT, "x", VOLFS_NODES_ROOT, "y", 0,
-			    1);
-	assert_path(t, x, "y");
-	/* The replaced file keeps its last path, marked as unlinked. */
-	assert_int_equal(volfs_nodes_path(t, y, buf, sizeof(buf), NULL), 1);
-	/* Its identity was freed: a new file with the same inode number is
-	 * a new node. */
-	z = look(t, VOLFS_NODES_ROOT, "z", 21, S_IFREG);
-	assert_int_not_equal(z, y);
-	volfs_nodes_free(t);
-}
-
-static void test_hard_links_share_a_node(void **state)
-{
-	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
-	uint64_t f, g;
-
-	f = look(t, VOLFS_NODES_ROOT, "f", 30, S_IFREG);
-	g = look(t, VOLFS_NODES_ROOT, "g", 30, S_IFREG);
-	assert_int_equal(f, g);
-	assert_path(t, f, "g");
-	/* Unlinking one name (not the last) keeps the file reachable by its
-	 * other name at the next lookup. */
-	volfs_nodes_unlinked(t, VOLFS_NODES_ROOT, "g", 0);
-	assert_int_equal(look(t, VOLFS_NODES_ROOT, "f", 30, S_IFREG), f);
-	assert_path(t, f, "f");
-	volfs_nodes_free(t);
-}
-
-static void test_hard_link_alias(void **state)
-{
-	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
-	uint64_t f, g;
-
-	f = look(t, VOLFS_NODES_ROOT, "f", 31, S_IFREG);
-	g = look(t, VOLFS_NODES_ROOT, "g", 31, S_IFREG);
-	assert_int_equal(f, g);
-	/* The name the node is known by goes: it takes the other one at
-	 * once, without a lookup. */
-	volfs_nodes_unlinked_alias(t, VOLFS_NODES_ROOT, "g", "f");
-	assert_path(t, f, "f");
-	/* A name the node is not known by changes nothing. */
-	volfs_nodes_unlinked_alias(t, VOLFS_NODES_ROOT, "x", "y");
-	assert_path(t, f, "f");
-	volfs_nodes_free(t);
-}
-
-static void test_by_name_mode(void **state)
-{
-	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 0);
-	uint64_t f, g;
-
-	/* Without stable inode numbers, names identify files. */
-	f = look(t, VOLFS_NODES_ROOT, "f", 0, S_IFREG);
-	g = look(t, VOLFS_NODES_ROOT, "g", 0, S_IFREG);
-	assert_int_not_equal(f, g);
-	assert_int_equal(look(t, VOLFS_NODES_ROOT, "f", 0, S_IFREG), f);
-	/* A name that now holds a directory is a new node. */
-	volfs_nodes_unlinked(t, VOLFS_NODES_ROOT, "f", 1);
-	assert_int_not_equal(look(t, VOLFS_NODES_ROOT, "f", 0, S_IFDIR), f);
-	volfs_nodes_free(t);
-}
-
-static void test_forget_frees(void **state)
-{
-	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
-	uint64_t a, b;
-	char buf[64];
-
-	a = look(t, VOLFS_NODES_ROOT, "a", 10, S_IFDIR);
-	b = look(t, a, "b", 11, S_IFREG);
-	look(t, a, "b", 11, S_IFREG);
-	/* The parent stays while a child needs it for its path. */
-	volfs_nodes_forget(t, a, 1);
-	assert_path(t, b, "a/b");
-	volfs_nodes_forget(t, b, 1);
-	assert_path(t, b, "a/b");
-	volfs_nodes_forget(t, b, 1);
-	assert_int_equal(volfs_nodes_path(t, b, buf, sizeof(buf), NULL), -ESTALE);
-	assert_int_equal(volfs_nodes_path(t, a, buf, sizeof(buf), NULL), -ESTALE);
+	/* The volume's root is the table's root. */
+	assert_int_equal(add(t, &va, VOLFS_ROOT_NODE), VOLFS_NODES_ROOT);
+	assert_int_equal(volfs_nodes_get(t, VOLFS_NODES_ROOT)->bnode,
+			 VOLFS_ROOT_NODE);
+	a = add(t, &va, 100);
+	/* The same file reached by another name: the same node. */
+	b = add(t, &va, 100);
+	assert_int_equal(a, b);
+	c = add(t, &va, 200);
+	assert_int_not_equal(a, c);
+	assert_int_equal(volfs_nodes_get(t, a)->bnode, 100);
+	assert_ptr_equal(volfs_nodes_get(t, a)->vol, &va);
+	assert_int_not_equal(volfs_nodes_get(t, a)->serial,
+			     volfs_nodes_get(t, c)->serial);
+	assert_int_equal(volfs_nodes_count(t), 3);
+	/* Two lookups hold two backend references, given back as the kernel
+	 * forgets them. */
+	assert_int_equal(forget(t, a, 1, &last), 1);
+	assert_false(last);
+	assert_int_equal(volfs_nodes_count(t), 3);
+	assert_int_equal(forget(t, a, 1, &last), 1);
+	assert_int_equal(volfs_nodes_count(t), 2);
+	/* A forget of more than is held gives back only what was. */
+	assert_int_equal(forget(t, c, 5, &last), 1);
 	assert_int_equal(volfs_nodes_count(t), 1);
 	/* The root is never forgotten. */
-	volfs_nodes_forget(t, VOLFS_NODES_ROOT, 100);
-	assert_path(t, VOLFS_NODES_ROOT, ".");
-	volfs_nodes_free(t);
+	assert_int_equal(forget(t, VOLFS_NODES_ROOT, 1, &last), 0);
+	assert_int_equal(volfs_nodes_count(t), 1);
+	volfs_nodes_free(t, NULL, NULL);
 }
 
-static void test_unlinked_directory_children(void **state)
+static void test_volumes_apart(void **state)
 {
-	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
-	uint64_t d;
-	char buf[64];
+	struct volfs_nodes_vol va = { 0 }, vb = { 0 };
+	struct volfs_nodes *t = volfs_nodes_new(NULL);
+	uint64_t ra, rb, fa, fb;
+	int last;
 
-	d = look(t, VOLFS_NODES_ROOT, "d", 40, S_IFDIR);
-	volfs_nodes_unlinked(t, VOLFS_NODES_ROOT, "d", 1);
-	assert_int_equal(volfs_nodes_child_path(t, d, "x", buf, sizeof(buf), NULL),
-			 -ENOENT);
-	volfs_nodes_free(t);
+	(void)state;
+	assert_non_null(t);
+	assert_null(volfs_nodes_get(t, VOLFS_NODES_ROOT)->vol);
+	/* Under serve, a volume's root is a node of its own, holding no
+	 * backend reference. */
+	ra = add(t, &va, VOLFS_ROOT_NODE);
+	rb = add(t, &vb, VOLFS_ROOT_NODE);
+	assert_int_not_equal(ra, rb);
+	assert_int_not_equal(ra, VOLFS_NODES_ROOT);
+	/* Equal backend nodes of two volumes are two files. */
+	fa = add(t, &va, 42);
+	fb = add(t, &vb, 42);
+	assert_int_not_equal(fa, fb);
+	assert_true(volfs_nodes_held(t, &va));
+	assert_int_equal(forget(t, ra, 1, &last), 0);
+	assert_false(last);
+	assert_int_equal(forget(t, fa, 1, &last), 1);
+	assert_true(last);
+	assert_false(volfs_nodes_held(t, &va));
+	assert_true(volfs_nodes_held(t, &vb));
+	assert_int_equal(forget(t, fb, 1, &last), 1);
+	assert_false(last);
+	assert_int_equal(forget(t, rb, 1, &last), 0);
+	assert_true(last);
+	volfs_nodes_free(t, NULL, NULL);
 }
 
-struct grow_arg {
+/*
+ * A volume is gone only when every forget of its nodes is done: a forget
+ * that gave its references back late must not find the volume closed by
+ * another that finished first.
+ */
+static void test_volume_gone_after_every_forget(void **state)
+{
+	struct volfs_nodes_vol va = { 0 }, *vol = NULL;
+	struct volfs_nodes *t = volfs_nodes_new(NULL);
+	uint64_t r, d, f, bnode, refs;
+	int last;
+
+	(void)state;
+	r = add(t, &va, VOLFS_ROOT_NODE);
+	d = add(t, &va, 1);
+	f = add(t, &va, 2);
+	add(t, &va, 2);
+	/* One reference of f goes; its backend call is still under way. */
+	assert_int_equal(volfs_nodes_forget(t, f, 1, &vol, &bnode, &refs), 1);
+	assert_int_equal(refs, 1);
+	assert_int_equal(bnode, 2);
+	/* Meanwhile the rest goes, the directory before its file and the
+	 * root first, in whatever order the kernel sends. */
+	assert_int_equal(forget(t, r, 1, &last), 0);
+	assert_false(last);
+	assert_int_equal(forget(t, d, 1, &last), 1);
+	assert_false(last);
+	assert_int_equal(forget(t, f, 1, &last), 1);
+	assert_false(last);
+	assert_true(volfs_nodes_held(t, &va));
+	/* The late one finishes: now the volume is gone. */
+	assert_true(volfs_nodes_done(t, vol));
+	assert_false(volfs_nodes_held(t, &va));
+	volfs_nodes_free(t, NULL, NULL);
+}
+
+static uint64_t dropped_refs;
+static unsigned dropped_nodes;
+
+static void drop(struct volfs_nodes_vol *vol, uint64_t bnode, uint64_t refs,
+		 void *ctx)
+{
+	(void)vol;
+	(void)bnode;
+	(void)ctx;
+	dropped_refs += refs;
+	dropped_nodes++;
+}
+
+/* At shutdown every reference the kernel never gave back is handed over. */
+static void test_free_hands_back(void **state)
+{
+	struct volfs_nodes_vol va = { 0 };
+	struct volfs_nodes *t = volfs_nodes_new(&va);
+
+	(void)state;
+	for (uint64_t i = 1; i <= 5000; i++) {
+		add(t, &va, i);
+		if (i % 2)
+			add(t, &va, i);
+	}
+	assert_int_equal(volfs_nodes_count(t), 5001);
+	dropped_refs = dropped_nodes = 0;
+	volfs_nodes_free(t, drop, NULL);
+	assert_int_equal(dropped_nodes, 5000);
+	assert_int_equal(dropped_refs, 7500);
+}
+
+struct worker {
 	struct volfs_nodes *t;
-	int base;
+	struct volfs_nodes_vol *vol;
+	uint64_t base;
 };
 
-static void *grow_thread(void *p)
+static void *worker(void *arg)
 {
-	struct grow_arg *g = p;
-	char name[32];
+	struct worker *w = arg;
+	int last;
 
-	for (int i = 0; i < 5000; i++) {
-		struct stat st = mkst((ino_t)(g->base + i + 100), S_IFREG);
-		uint64_t ino;
+	for (int round = 0; round < 20; round++) {
+		for (uint64_t i = 0; i < 2000; i++) {
+			uint64_t a = add(w->t, w->vol, i % 500 + 1);
 
-		snprintf(name, sizeof(name), "f%d", g->base + i);
-		if (volfs_nodes_lookup(g->t, VOLFS_NODES_ROOT, name, &st,
-				       &ino) < 0)
-			return (void *)1;
+			assert_int_equal(volfs_nodes_get(w->t, a)->bnode,
+					 i % 500 + 1);
+			forget(w->t, a, 1, &last);
+		}
 	}
 	return NULL;
 }
 
-static void test_many_nodes_threads(void **state)
+/* Many threads adding and forgetting the same files: the counts hold. */
+static void test_threads(void **state)
 {
-	struct volfs_nodes *t = volfs_nodes_new(&vol_a, 1);
-	struct grow_arg args[4];
-	pthread_t th[4];
-	void *ret;
+	struct volfs_nodes_vol va = { 0 };
+	struct volfs_nodes *t = volfs_nodes_new(NULL);
+	struct worker w[8];
+	pthread_t th[8];
+	uint64_t r;
+	int last;
 
-	for (int i = 0; i < 4; i++) {
-		args[i] = (struct grow_arg){ t, i * 5000 };
-		pthread_create(&th[i], NULL, grow_thread, &args[i]);
+	(void)state;
+	r = add(t, &va, VOLFS_ROOT_NODE);
+	for (int i = 0; i < 8; i++) {
+		w[i] = (struct worker){ .t = t, .vol = &va };
+		assert_int_equal(pthread_create(&th[i], NULL, worker, &w[i]),
+				 0);
 	}
-	for (int i = 0; i < 4; i++) {
-		pthread_join(th[i], &ret);
-		assert_null(ret);
-	}
-	assert_int_equal(volfs_nodes_count(t), 20001);
-	assert_path(t, look(t, VOLFS_NODES_ROOT, "f19999", 19999 + 100,
-			    S_IFREG),
-		    "f19999");
-	volfs_nodes_free(t);
-}
-
-static void test_volume_roots(void **state)
-{
-	struct volfs_nodes *t = volfs_nodes_new(NULL, 0);
-	uint64_t ra, rb, fa, fb;
-	struct stat st = mkst(50, S_IFREG);
-	void *vol = &vol_b;
-	char buf[64];
-
-	/* The root of a volume list has no volume: nothing lives in it. */
-	assert_int_equal(volfs_nodes_lookup(t, VOLFS_NODES_ROOT, "x", &st,
-					    &fa),
-			 -ENOENT);
-	assert_int_equal(volfs_nodes_path(t, VOLFS_NODES_ROOT, buf,
-					  sizeof(buf), &vol),
-			 0);
-	assert_null(vol);
-	assert_int_equal(volfs_nodes_lookup_volume(t, "a", &vol_a, 1, &ra), 0);
-	assert_int_equal(volfs_nodes_lookup_volume(t, "b", &vol_b, 1, &rb), 0);
-	assert_int_not_equal(ra, rb);
-	assert_int_equal(volfs_nodes_path(t, ra, buf, sizeof(buf), &vol), 0);
-	assert_string_equal(buf, ".");
-	assert_ptr_equal(vol, &vol_a);
-	/* The same inode number in two volumes is two files. */
-	fa = look(t, ra, "f", 50, S_IFREG);
-	fb = look(t, rb, "f", 50, S_IFREG);
-	assert_int_not_equal(fa, fb);
-	assert_int_equal(volfs_nodes_path(t, fb, buf, sizeof(buf), &vol), 0);
-	assert_string_equal(buf, "f");
-	assert_ptr_equal(vol, &vol_b);
-	assert_int_equal(volfs_nodes_child_path(t, ra, "g", buf, sizeof(buf),
-						&vol),
-			 0);
-	assert_string_equal(buf, "g");
-	assert_ptr_equal(vol, &vol_a);
-	/* Looking a volume up again is the same node; a new opening of it
-	 * is a new one. */
-	assert_int_equal(volfs_nodes_lookup_volume(t, "a", &vol_a, 1, &fa), 0);
-	assert_int_equal(fa, ra);
-	assert_int_equal(volfs_nodes_lookup_volume(t, "a", &vol_b, 1, &fa), 0);
-	assert_int_not_equal(fa, ra);
-	/* The old root stays the root of its volume, for whoever is still
-	 * inside it. */
-	assert_int_equal(volfs_nodes_path(t, ra, buf, sizeof(buf), &vol), 0);
-	assert_ptr_equal(vol, &vol_a);
-	assert_int_equal(volfs_nodes_child_path(t, ra, "g", buf, sizeof(buf),
-						&vol),
-			 0);
-	assert_string_equal(buf, "g");
-	assert_ptr_equal(vol, &vol_a);
-	volfs_nodes_free(t);
+	for (int i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(volfs_nodes_count(t), 2);
+	assert_int_equal(forget(t, r, 1, &last), 0);
+	assert_true(last);
+	assert_int_equal(volfs_nodes_count(t), 1);
+	volfs_nodes_free(t, NULL, NULL);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_paths),
-		cmocka_unit_test(test_rename_moves_subtree),
-		cmocka_unit_test(test_rename_over_target),
-		cmocka_unit_test(test_hard_links_share_a_node),
-		cmocka_unit_test(test_by_name_mode),
-		cmocka_unit_test(test_forget_frees),
-		cmocka_unit_test(test_unlinked_directory_children),
-		cmocka_unit_test(test_hard_link_alias),
-		cmocka_unit_test(test_many_nodes_threads),
-		cmocka_unit_test(test_volume_roots),
+		cmocka_unit_test(test_one_id_per_file),
+		cmocka_unit_test(test_volumes_apart),
+		cmocka_unit_test(test_volume_gone_after_every_forget),
+		cmocka_unit_test(test_free_hands_back),
+		cmocka_unit_test(test_threads),
 	};
 
 	return cmocka_run_group_tests_name("inode table", tests, NULL, NULL);

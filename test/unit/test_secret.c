@@ -520,6 +520,7 @@ static const struct volfs_optdesc fake_options[] = {
 
 static const struct volfs_backend fake_backend = {
 	.abi_version = VOLFS_BACKEND_ABI,
+	.size = sizeof(struct volfs_backend),
 	.name = "fake",
 	.options = fake_options,
 };
@@ -531,6 +532,7 @@ static const struct volfs_optdesc plain_options[] = {
 
 static const struct volfs_backend plain_backend = {
 	.abi_version = VOLFS_BACKEND_ABI,
+	.size = sizeof(struct volfs_backend),
 	.name = "plainbe",
 	.options = plain_options,
 };
