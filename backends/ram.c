@@ -33,19 +33,31 @@
  * memory goes back to malloc, which is asked to return it to the kernel
  * (malloc_trim) once enough has been freed.
  *
- * Locking: one rwlock guards the namespace.  Ops that resolve a path hold it
- * shared throughout; ops that add, remove or move names hold it exclusive.
- * Each inode has an rwlock for its data and attributes: reads share it,
- * writes and attribute changes take it alone.  The order is the namespace
- * lock first, then at most one inode lock at a time, and no lock is taken
- * twice by one thread.  Ops on an open handle take only their inode's lock,
- * so I/O to different files never waits on a common lock, and reads of one
- * file run in parallel.  Where the C library lets us, waiting writers go
- * before new readers, so a stream of lookups cannot starve a create.
+ * A node is the inode's address (the root's is VOLFS_ROOT_NODE), so a file
+ * has one node whichever of its names it is reached by.  An inode counts
+ * its names (nlink), its open file and directory handles, and the
+ * references to its node the core holds; it is freed when all three are
+ * gone, so a file whose names were all removed keeps working through its
+ * node and its handles, as POSIX wants of an unlinked file.  A handle is
+ * the inode's address too, with the open mode in its low bits.
  *
- * A handle is the inode's address with the open mode in its low bits.  The
- * inode counts its handles and is freed when both its names and its handles
- * are gone, so an unlinked open file works until release().
+ * Locking: one rwlock guards the namespace (every directory's entries, each
+ * directory's parent, link counts).  Ops that look a name up or list a
+ * directory hold it shared; ops that add, remove or move names hold it
+ * exclusive.  Ops on a node or a handle take no namespace lock at all: the
+ * core's reference or the handle keeps the inode alive.  Each inode has an
+ * rwlock for its data, attributes and counts: reads share it, writes,
+ * attribute changes and count changes take it alone.  The order is the
+ * namespace lock first, then at most one inode lock at a time, and no lock
+ * is taken twice by one thread.  So I/O to different files never waits on
+ * a common lock, and reads of one file run in parallel.  Where the C
+ * library lets us, waiting writers go before new readers, so a stream of
+ * lookups cannot starve a create.
+ *
+ * An inode is freed by whoever drops its last count, under its lock: the
+ * other holders are gone then, and nobody can find it anew, since a lookup
+ * reaches only inodes that have a name, under the namespace lock, and a
+ * name is removed only under that lock held exclusive.
  */
 #include "config.h"
 
@@ -320,9 +332,7 @@ void ram_acct_end(struct ram_acct *a)
 	a->left = 0;
 }
 
-/* Lets malloc give freed memory back once enough was freed.  Called with
- * no lock held. */
-static void ram_trim(struct ram_vol *v)
+void ram_trim(struct ram_vol *v)
 {
 #ifdef HAVE_MALLOC_TRIM
 	uint64_t freed = atomic_load_explicit(&v->freed, memory_order_relaxed);
@@ -359,20 +369,31 @@ static int ram_atime_due(const struct ram_inode *n, struct timespec now)
 	       now.tv_sec - n->atime.tv_sec >= RAM_RELATIME;
 }
 
-/* Records an access to n, whose lock the caller does not hold. */
-static void ram_accessed(struct ram_inode *n)
+/* Sets n's atime to now if it is still due; n's lock is not held. */
+static void ram_accessed(struct ram_inode *n, struct timespec now)
 {
-	struct timespec now = ram_now();
-
 	pthread_rwlock_wrlock(&n->lock);
 	if (ram_atime_due(n, now))
 		n->atime = now;
 	pthread_rwlock_unlock(&n->lock);
 }
 
-/* ---- inodes ---- */
+void ram_access(struct ram_inode *n)
+{
+	struct timespec now = ram_now();
+	int due;
 
-/* Frees n, which has no names and no handles left. */
+	/* Most accesses change nothing: they only share the lock. */
+	pthread_rwlock_rdlock(&n->lock);
+	due = ram_atime_due(n, now);
+	pthread_rwlock_unlock(&n->lock);
+	if (due)
+		ram_accessed(n, now);
+}
+
+/* ---- inodes and references ---- */
+
+/* Frees n, which has no names, handles or references left. */
 static void ram_inode_free(struct ram_vol *v, struct ram_inode *n)
 {
 	struct ram_xattr *x;
@@ -382,9 +403,8 @@ static void ram_inode_free(struct ram_vol *v, struct ram_inode *n)
 	} else if (S_ISLNK(n->type) && n->u.target) {
 		ram_uncharge(v, (uint64_t)n->size + 1);
 		free(n->u.target);
-	} else if (S_ISDIR(n->type) && n->u.dir.tab) {
-		ram_uncharge(v, n->u.dir.nbuckets * sizeof(*n->u.dir.tab));
-		free(n->u.dir.tab);
+	} else if (S_ISDIR(n->type)) {
+		ram_dir_free(v, n);
 	}
 	while ((x = n->xattrs)) {
 		n->xattrs = x->next;
@@ -435,6 +455,8 @@ static int ram_inode_new(struct ram_vol *v, struct ram_inode *dir, mode_t type,
 		pthread_rwlock_unlock(&dir->lock);
 	}
 	n->nlink = S_ISDIR(type) ? 2 : 1;
+	if (S_ISDIR(type))
+		n->u.dir.next_seq = RAM_SEQ_FIRST;
 	n->atime = n->mtime = n->ctime = ram_now();
 	atomic_fetch_add_explicit(&v->inodes, 1, memory_order_relaxed);
 	*out = n;
@@ -448,14 +470,25 @@ err_uncharge:
 }
 
 /*
- * Drops one name of n (both of a directory's), under the exclusive
- * namespace lock, and frees n when it has neither names nor handles left.
+ * Unlocks n, which the caller locked for writing to drop one of its holds
+ * (a name, a handle, references), and frees it when that was the last.
+ * Nothing else can reach n then: a name is found only under the namespace
+ * lock, and handles and references are the holders' own.
  */
+static void ram_unlock_put(struct ram_vol *v, struct ram_inode *n)
+{
+	int dead = n->nlink == 0 && n->opens == 0 && n->refs == 0;
+
+	pthread_rwlock_unlock(&n->lock);
+	if (dead)
+		ram_inode_free(v, n);
+}
+
+/* Drops one name of n (both of a directory's), under the exclusive
+ * namespace lock. */
 static void ram_drop_link(struct ram_vol *v, struct ram_inode *n,
 			  struct timespec now)
 {
-	int dead;
-
 	pthread_rwlock_wrlock(&n->lock);
 	if (S_ISDIR(n->type)) {
 		n->nlink = 0;
@@ -464,14 +497,25 @@ static void ram_drop_link(struct ram_vol *v, struct ram_inode *n,
 		n->nlink--;
 	}
 	n->ctime = now;
-	dead = n->nlink == 0 && n->opens == 0;
-	pthread_rwlock_unlock(&n->lock);
-	if (dead)
-		ram_inode_free(v, n);
+	ram_unlock_put(v, n);
 }
 
-/* Fills *st from n, whose lock the caller holds. */
-static void ram_fill_stat(const struct ram_inode *n, struct stat *st)
+void ram_unref(struct ram_vol *v, struct ram_inode *n, uint64_t nref)
+{
+	pthread_rwlock_wrlock(&n->lock);
+	n->refs = nref < n->refs ? n->refs - nref : 0;
+	ram_unlock_put(v, n);
+}
+
+void ram_handle_close(struct ram_vol *v, struct ram_inode *n)
+{
+	pthread_rwlock_wrlock(&n->lock);
+	n->opens--;
+	ram_unlock_put(v, n);
+	ram_trim(v);
+}
+
+void ram_fill_stat(const struct ram_inode *n, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->ino;
@@ -494,89 +538,63 @@ static void ram_fill_stat(const struct ram_inode *n, struct stat *st)
 	st->st_ctim = n->ctime;
 }
 
-/* ---- paths ---- */
-
-/*
- * Resolves path under the namespace lock (held by the caller) without
- * following any symlink: a link in the middle fails with ELOOP, anything
- * else that is not a directory there with ENOTDIR.  The last component may
- * be missing (at->node NULL).
- */
-static int ram_resolve(struct ram_vol *v, const char *path, struct ram_at *at)
+void ram_entry(struct ram_inode *n, struct volfs_entry *e)
 {
-	struct ram_inode *cur = v->root;
-	const char *p = path, *end;
-	struct ram_dirent *de;
-	size_t len;
-
-	memset(at, 0, sizeof(*at));
-	if (!path || !*path || path[0] == '/')
-		return -EINVAL;
-	if (strcmp(path, ".") == 0) {
-		at->node = v->root;
-		return 0;
-	}
-	for (;;) {
-		end = strchrnul(p, '/');
-		len = (size_t)(end - p);
-		if (len == 0 ||
-		    (p[0] == '.' && (len == 1 || (len == 2 && p[1] == '.'))))
-			return -EINVAL;
-		if (len > NAME_MAX)
-			return -ENAMETOOLONG;
-		de = ram_dir_find(cur, p, len);
-		if (*end == '\0') {
-			at->dir = cur;
-			at->name = p;
-			at->len = len;
-			at->de = de;
-			at->node = de ? de->node : NULL;
-			return 0;
-		}
-		if (!de)
-			return -ENOENT;
-		if (S_ISLNK(de->node->type))
-			return -ELOOP;
-		if (!S_ISDIR(de->node->type))
-			return -ENOTDIR;
-		cur = de->node;
-		p = end + 1;
-	}
+	pthread_rwlock_wrlock(&n->lock);
+	n->refs++;
+	ram_fill_stat(n, &e->st);
+	pthread_rwlock_unlock(&n->lock);
+	e->node = (uint64_t)(uintptr_t)n;
 }
 
-static struct ram_inode *ram_fh_node(uint64_t fh)
+/* ---- nodes, names and handles ---- */
+
+struct ram_inode *ram_inode(struct ram_vol *v, uint64_t node)
+{
+	if (node == VOLFS_ROOT_NODE)
+		return v->root;
+	return (struct ram_inode *)(uintptr_t)node;
+}
+
+struct ram_inode *ram_fh_node(uint64_t fh)
 {
 	if (fh == VOLFS_NO_FH)
 		return NULL;
 	return (struct ram_inode *)(uintptr_t)(fh & ~(uint64_t)RAM_FH_TAGS);
 }
 
-int ram_node_get(struct ram_vol *v, const char *path, uint64_t fh,
-		 struct ram_inode **out)
+/* The inode an attribute op acts on: fh's when there is one, else node's
+ * (the same inode: fh is a handle of node). */
+static struct ram_inode *ram_target(struct ram_vol *v, uint64_t node,
+				    uint64_t fh)
 {
-	struct ram_at at;
-	int rc;
-
-	if (fh != VOLFS_NO_FH) {
-		*out = ram_fh_node(fh);
-		return *out ? 0 : -EBADF;
-	}
-	pthread_rwlock_rdlock(&v->ns);
-	rc = ram_resolve(v, path, &at);
-	if (!rc && !at.node)
-		rc = -ENOENT;
-	if (rc) {
-		pthread_rwlock_unlock(&v->ns);
-		return rc;
-	}
-	*out = at.node;
-	return 0;
+	return fh != VOLFS_NO_FH ? ram_fh_node(fh) : ram_inode(v, node);
 }
 
-void ram_node_put(struct ram_vol *v, uint64_t fh)
+/* The length of name, a single component as the core passes them. */
+static int ram_name_len(const char *name, size_t *len)
 {
-	if (fh == VOLFS_NO_FH)
-		pthread_rwlock_unlock(&v->ns);
+	*len = strlen(name);
+	return *len > NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * The directory parent names, for an op on a name in it (under the
+ * namespace lock): -ENOTDIR when it is none, and when adding is set (the op
+ * makes a name) -ENOENT when it was removed, as Linux refuses to make names
+ * in a removed directory.
+ */
+static int ram_dir_of(struct ram_vol *v, uint64_t parent, int adding,
+		      struct ram_inode **out)
+{
+	struct ram_inode *d = ram_inode(v, parent);
+
+	if (!S_ISDIR(d->type))
+		return -ENOTDIR;
+	if (adding && d->nlink == 0)
+		return -ENOENT;
+	*out = d;
+	return 0;
 }
 
 static uint64_t ram_fh_make(struct ram_inode *n, int flags)
@@ -593,37 +611,66 @@ static uint64_t ram_fh_make(struct ram_inode *n, int flags)
 	return fh;
 }
 
-/*
- * Creates a node of type at path, which must be free, owned by who.  A
- * symlink gets target.  With opened, the new inode counts one handle from
- * the start and *out gets it.
- */
-static int ram_make(struct ram_vol *v, const char *path, mode_t type,
-		    mode_t perm, dev_t rdev, const char *target,
-		    const struct volfs_caller *who, int opened,
-		    struct ram_inode **out)
+/* Opens n, an existing file, as open(2) with flags would (O_TRUNC
+ * included), and stores the handle in *fh. */
+static int ram_open_inode(struct ram_vol *v, struct ram_inode *n, int flags,
+			  uint64_t *fh)
 {
-	struct timespec now;
+	/* Never through a link, as open(O_NOFOLLOW). */
+	if (S_ISLNK(n->type))
+		return -ELOOP;
+	if ((flags & O_DIRECTORY) && !S_ISDIR(n->type))
+		return -ENOTDIR;
+	if (S_ISDIR(n->type) &&
+	    ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+		return -EISDIR;
+	/* Devices, FIFOs and sockets are opened by the kernel. */
+	if (!S_ISDIR(n->type) && !S_ISREG(n->type))
+		return -ENXIO;
+	pthread_rwlock_wrlock(&n->lock);
+	n->opens++;
+	if (S_ISREG(n->type) && (flags & O_TRUNC)) {
+		ram_kill_caps(v, n);
+		ram_file_truncate(v, n, 0);
+		n->mtime = n->ctime = ram_now();
+	}
+	pthread_rwlock_unlock(&n->lock);
+	*fh = ram_fh_make(n, flags);
+	return 0;
+}
+
+/* What a new inode is made of. */
+struct ram_new {
+	mode_t type;
+	/* Permission bits. */
+	mode_t perm;
+	dev_t rdev;
+	/* A symlink's target. */
+	const char *target;
+	const struct volfs_caller *who;
+	/* It counts one open handle from the start. */
+	int opened;
+};
+
+/*
+ * Makes name (len bytes), free in dir, a new inode as nw says, under the
+ * exclusive namespace lock.  The inode has no reference yet.
+ */
+static int ram_make_in(struct ram_vol *v, struct ram_inode *dir,
+		       const char *name, size_t len, const struct ram_new *nw,
+		       struct ram_inode **out)
+{
 	struct ram_inode *n;
-	struct ram_at at;
 	size_t tlen;
 	int rc;
 
-	pthread_rwlock_wrlock(&v->ns);
-	rc = ram_resolve(v, path, &at);
+	rc = ram_inode_new(v, dir, nw->type, nw->perm, nw->who, &n);
 	if (rc)
-		goto out;
-	if (!at.dir || at.node) {
-		rc = -EEXIST;
-		goto out;
-	}
-	rc = ram_inode_new(v, at.dir, type, perm, who, &n);
-	if (rc)
-		goto out;
-	n->rdev = rdev;
-	n->opens = opened ? 1 : 0;
-	if (target) {
-		tlen = strlen(target);
+		return rc;
+	n->rdev = nw->rdev;
+	n->opens = nw->opened ? 1 : 0;
+	if (nw->target) {
+		tlen = strlen(nw->target);
 		rc = ram_charge(v, tlen + 1);
 		if (rc)
 			goto err_free;
@@ -633,22 +680,41 @@ static int ram_make(struct ram_vol *v, const char *path, mode_t type,
 			rc = -ENOMEM;
 			goto err_free;
 		}
-		memcpy(n->u.target, target, tlen + 1);
+		memcpy(n->u.target, nw->target, tlen + 1);
 		n->size = (off_t)tlen;
 	}
-	if (S_ISDIR(type))
-		n->parent = at.dir;
-	now = n->ctime;
-	rc = ram_link_into(v, at.dir, at.name, at.len, n, 0, now);
+	if (S_ISDIR(nw->type))
+		n->parent = dir;
+	rc = ram_link_into(v, dir, name, len, n, 0, n->ctime);
 	if (rc)
 		goto err_free;
-	if (out)
-		*out = n;
-	goto out;
+	*out = n;
+	return 0;
 
 err_free:
 	ram_inode_free(v, n);
-out:
+	return rc;
+}
+
+/* Makes name in parent a new inode as nw says, handed over in *e. */
+static int ram_make(struct ram_vol *v, uint64_t parent, const char *name,
+		    const struct ram_new *nw, struct volfs_entry *e)
+{
+	struct ram_inode *dir, *n;
+	size_t len;
+	int rc;
+
+	rc = ram_name_len(name, &len);
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&v->ns);
+	rc = ram_dir_of(v, parent, 1, &dir);
+	if (!rc && ram_dir_find(dir, name, len))
+		rc = -EEXIST;
+	if (!rc)
+		rc = ram_make_in(v, dir, name, len, nw, &n);
+	if (!rc)
+		ram_entry(n, e);
 	pthread_rwlock_unlock(&v->ns);
 	return rc;
 }
@@ -751,7 +817,10 @@ static int ram_open_as(const struct volfs_volinfo *vi, void **vol,
 	return rc;
 }
 
-/* Frees the whole tree without recursion: any depth is fine. */
+/*
+ * Frees the whole tree without recursion: any depth is fine.  Every handle
+ * and reference was given back, so the files with names are all there is.
+ */
 static void ram_close(void *vol)
 {
 	struct ram_vol *v = vol;
@@ -812,59 +881,81 @@ static int ram_statfs(void *vol, struct statvfs *sv)
 	return 0;
 }
 
-static int ram_getattr(void *vol, const char *path, uint64_t fh,
-		       struct stat *st)
-{
-	struct ram_inode *n;
-	int rc;
-
-	rc = ram_node_get(vol, path, fh, &n);
-	if (rc)
-		return rc;
-	pthread_rwlock_rdlock(&n->lock);
-	ram_fill_stat(n, st);
-	pthread_rwlock_unlock(&n->lock);
-	ram_node_put(vol, fh);
-	return 0;
-}
-
-static int ram_readlink(void *vol, const char *path, char *buf, size_t size)
+static int ram_lookup(void *vol, uint64_t parent, const char *name,
+		      struct volfs_entry *e)
 {
 	struct ram_vol *v = vol;
-	struct ram_inode *n;
+	struct ram_dirent *de;
+	struct ram_inode *dir;
 	size_t len;
-	int rc, due = 0;
+	int rc;
 
-	if (size == 0)
-		return -EINVAL;
-	rc = ram_node_get(v, path, VOLFS_NO_FH, &n);
+	rc = ram_name_len(name, &len);
 	if (rc)
 		return rc;
-	if (S_ISLNK(n->type)) {
-		/* The target never changes: no inode lock needed. */
-		len = (size_t)n->size < size - 1 ? (size_t)n->size : size - 1;
-		memcpy(buf, n->u.target, len);
-		buf[len] = '\0';
-		pthread_rwlock_rdlock(&n->lock);
-		due = ram_atime_due(n, ram_now());
-		pthread_rwlock_unlock(&n->lock);
-	} else {
-		rc = -EINVAL;
+	pthread_rwlock_rdlock(&v->ns);
+	rc = ram_dir_of(v, parent, 0, &dir);
+	if (!rc) {
+		de = ram_dir_find(dir, name, len);
+		if (de)
+			ram_entry(de->node, e);
+		else
+			rc = -ENOENT;
 	}
-	if (due)
-		ram_accessed(n);
-	ram_node_put(v, VOLFS_NO_FH);
+	pthread_rwlock_unlock(&v->ns);
 	return rc;
 }
 
-static int ram_mknod(void *vol, const char *path, mode_t mode, dev_t rdev,
-		     const struct volfs_caller *who)
+static void ram_forget(void *vol, uint64_t node, uint64_t nref)
 {
-	mode_t type = mode & S_IFMT;
+	/* The root is held without references. */
+	if (node == VOLFS_ROOT_NODE)
+		return;
+	ram_unref(vol, ram_inode(vol, node), nref);
+	ram_trim(vol);
+}
 
-	switch (type) {
+static int ram_getattr(void *vol, uint64_t node, uint64_t fh, struct stat *st)
+{
+	struct ram_inode *n = ram_target(vol, node, fh);
+
+	pthread_rwlock_rdlock(&n->lock);
+	ram_fill_stat(n, st);
+	pthread_rwlock_unlock(&n->lock);
+	return 0;
+}
+
+static int ram_readlink(void *vol, uint64_t node, char *buf, size_t size)
+{
+	struct ram_inode *n = ram_inode(vol, node);
+	size_t len;
+
+	if (size == 0)
+		return -EINVAL;
+	if (!S_ISLNK(n->type))
+		return -EINVAL;
+	/* The target never changes: no inode lock needed. */
+	len = (size_t)n->size < size - 1 ? (size_t)n->size : size - 1;
+	memcpy(buf, n->u.target, len);
+	buf[len] = '\0';
+	ram_access(n);
+	return 0;
+}
+
+static int ram_mknod(void *vol, uint64_t parent, const char *name, mode_t mode,
+		     dev_t rdev, const struct volfs_caller *who,
+		     struct volfs_entry *e)
+{
+	struct ram_new nw = {
+		.type = mode & S_IFMT,
+		.perm = mode & 07777,
+		.rdev = rdev,
+		.who = who,
+	};
+
+	switch (nw.type) {
 	case 0:
-		type = S_IFREG;
+		nw.type = S_IFREG;
 		break;
 	case S_IFREG:
 	case S_IFIFO:
@@ -877,73 +968,35 @@ static int ram_mknod(void *vol, const char *path, mode_t mode, dev_t rdev,
 	default:
 		return -EINVAL;
 	}
-	if (!S_ISCHR(type) && !S_ISBLK(type))
-		rdev = 0;
-	return ram_make(vol, path, type, mode & 07777, rdev, NULL, who, 0,
-			NULL);
+	if (!S_ISCHR(nw.type) && !S_ISBLK(nw.type))
+		nw.rdev = 0;
+	return ram_make(vol, parent, name, &nw, e);
 }
 
-static int ram_mkdir(void *vol, const char *path, mode_t mode,
-		     const struct volfs_caller *who)
+static int ram_mkdir(void *vol, uint64_t parent, const char *name, mode_t mode,
+		     const struct volfs_caller *who, struct volfs_entry *e)
 {
 	/* As mkdir(2): set-user-ID and set-group-ID are not taken from the
 	 * mode (the latter comes from a set-group-ID parent). */
-	return ram_make(vol, path, S_IFDIR, mode & 01777, 0, NULL, who, 0,
-			NULL);
+	struct ram_new nw = {
+		.type = S_IFDIR,
+		.perm = mode & 01777,
+		.who = who,
+	};
+
+	return ram_make(vol, parent, name, &nw, e);
 }
 
-static int ram_remove(struct ram_vol *v, const char *path, int isdir)
+static int ram_symlink(void *vol, const char *target, uint64_t parent,
+		       const char *name, const struct volfs_caller *who,
+		       struct volfs_entry *e)
 {
-	struct timespec now;
-	struct ram_at at;
-	int rc;
-
-	pthread_rwlock_wrlock(&v->ns);
-	rc = ram_resolve(v, path, &at);
-	if (rc)
-		goto out;
-	if (!at.node) {
-		rc = -ENOENT;
-		goto out;
-	}
-	if (!at.dir) {
-		rc = -EBUSY;
-		goto out;
-	}
-	if (isdir && !S_ISDIR(at.node->type)) {
-		rc = -ENOTDIR;
-		goto out;
-	}
-	if (!isdir && S_ISDIR(at.node->type)) {
-		rc = -EISDIR;
-		goto out;
-	}
-	if (isdir && at.node->u.dir.count) {
-		rc = -ENOTEMPTY;
-		goto out;
-	}
-	now = ram_now();
-	ram_unlink_from(v, at.dir, at.de, isdir, 1, now);
-	ram_drop_link(v, at.node, now);
-out:
-	pthread_rwlock_unlock(&v->ns);
-	ram_trim(v);
-	return rc;
-}
-
-static int ram_unlink(void *vol, const char *path)
-{
-	return ram_remove(vol, path, 0);
-}
-
-static int ram_rmdir(void *vol, const char *path)
-{
-	return ram_remove(vol, path, 1);
-}
-
-static int ram_symlink(void *vol, const char *target, const char *path,
-		       const struct volfs_caller *who)
-{
+	struct ram_new nw = {
+		.type = S_IFLNK,
+		.perm = 0777,
+		.target = target,
+		.who = who,
+	};
 	size_t len;
 
 	if (!target)
@@ -953,59 +1006,119 @@ static int ram_symlink(void *vol, const char *target, const char *path,
 		return -ENOENT;
 	if (len > RAM_SYMLINK_MAX)
 		return -ENAMETOOLONG;
-	return ram_make(vol, path, S_IFLNK, 0777, 0, target, who, 0, NULL);
+	return ram_make(vol, parent, name, &nw, e);
 }
 
-/* rename() with RENAME_EXCHANGE: a and b both exist. */
-static void ram_exchange(struct ram_at *a, struct ram_at *b,
+static int ram_remove(struct ram_vol *v, uint64_t parent, const char *name,
+		      int isdir)
+{
+	struct timespec now;
+	struct ram_dirent *de;
+	struct ram_inode *dir, *n;
+	size_t len;
+	int rc;
+
+	rc = ram_name_len(name, &len);
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&v->ns);
+	rc = ram_dir_of(v, parent, 0, &dir);
+	if (rc)
+		goto out;
+	de = ram_dir_find(dir, name, len);
+	if (!de) {
+		rc = -ENOENT;
+		goto out;
+	}
+	n = de->node;
+	if (isdir && !S_ISDIR(n->type)) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	if (!isdir && S_ISDIR(n->type)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	if (isdir && n->u.dir.count) {
+		rc = -ENOTEMPTY;
+		goto out;
+	}
+	now = ram_now();
+	ram_unlink_from(v, dir, de, isdir, 1, now);
+	ram_drop_link(v, n, now);
+out:
+	pthread_rwlock_unlock(&v->ns);
+	ram_trim(v);
+	return rc;
+}
+
+static int ram_unlink(void *vol, uint64_t parent, const char *name)
+{
+	return ram_remove(vol, parent, name, 0);
+}
+
+static int ram_rmdir(void *vol, uint64_t parent, const char *name)
+{
+	return ram_remove(vol, parent, name, 1);
+}
+
+/* rename() with RENAME_EXCHANGE: entry a of directory ad and entry b of
+ * bd swap their files. */
+static void ram_exchange(struct ram_inode *ad, struct ram_dirent *a,
+			 struct ram_inode *bd, struct ram_dirent *b,
 			 struct timespec now)
 {
 	struct ram_inode *x = a->node, *y = b->node;
 	int xd = S_ISDIR(x->type), yd = S_ISDIR(y->type);
 
-	a->de->node = y;
-	b->de->node = x;
-	if (a->dir != b->dir) {
+	a->node = y;
+	b->node = x;
+	if (ad != bd) {
 		if (xd)
-			x->parent = b->dir;
+			x->parent = bd;
 		if (yd)
-			y->parent = a->dir;
-		ram_dir_touch(a->dir, yd - xd, now);
-		ram_dir_touch(b->dir, xd - yd, now);
+			y->parent = ad;
+		ram_dir_touch(ad, yd - xd, now);
+		ram_dir_touch(bd, xd - yd, now);
 	} else {
-		ram_dir_touch(a->dir, 0, now);
+		ram_dir_touch(ad, 0, now);
 	}
 	ram_touch_ctime(x, now);
 	ram_touch_ctime(y, now);
 }
 
-static int ram_rename(void *vol, const char *from, const char *to,
-		      unsigned flags)
+static int ram_rename(void *vol, uint64_t parent, const char *name,
+		      uint64_t newparent, const char *newname, unsigned flags)
 {
 	const unsigned known = VOLFS_RENAME_NOREPLACE | VOLFS_RENAME_EXCHANGE;
 	struct ram_vol *v = vol;
-	struct ram_inode *src, *dst;
+	struct ram_inode *ad, *bd, *src, *dst;
+	struct ram_dirent *a, *b;
 	struct timespec now;
-	struct ram_at a, b;
+	size_t alen, blen;
 	int rc, sd;
 
 	if ((flags & ~known) || flags == known)
 		return -EINVAL;
+	rc = ram_name_len(name, &alen);
+	if (!rc)
+		rc = ram_name_len(newname, &blen);
+	if (rc)
+		return rc;
 	/* The checks come in the order Linux makes them, so each failure
 	 * gets the error a local file system gives. */
 	pthread_rwlock_wrlock(&v->ns);
-	rc = ram_resolve(v, from, &a);
+	rc = ram_dir_of(v, parent, 0, &ad);
 	if (!rc)
-		rc = ram_resolve(v, to, &b);
+		rc = ram_dir_of(v, newparent, 0, &bd);
 	if (rc)
 		goto out;
-	if (!a.dir || !b.dir) {
-		rc = -EBUSY;
-		goto out;
-	}
-	src = a.node;
-	dst = b.node;
-	if (!src || ((flags & VOLFS_RENAME_EXCHANGE) && !dst)) {
+	a = ram_dir_find(ad, name, alen);
+	b = ram_dir_find(bd, newname, blen);
+	src = a ? a->node : NULL;
+	dst = b ? b->node : NULL;
+	if (!src || ((flags & VOLFS_RENAME_EXCHANGE) && !dst) ||
+	    bd->nlink == 0) {
 		rc = -ENOENT;
 		goto out;
 	}
@@ -1016,11 +1129,11 @@ static int ram_rename(void *vol, const char *from, const char *to,
 	sd = S_ISDIR(src->type);
 	/* A directory cannot go below itself, nor be replaced by what lies
 	 * below it. */
-	if (sd && ram_is_within(b.dir, src)) {
+	if (sd && ram_is_within(bd, src)) {
 		rc = -EINVAL;
 		goto out;
 	}
-	if (dst && S_ISDIR(dst->type) && ram_is_within(a.dir, dst)) {
+	if (dst && S_ISDIR(dst->type) && ram_is_within(ad, dst)) {
 		rc = (flags & VOLFS_RENAME_EXCHANGE) ? -EINVAL : -ENOTEMPTY;
 		goto out;
 	}
@@ -1029,7 +1142,7 @@ static int ram_rename(void *vol, const char *from, const char *to,
 		goto out;
 	now = ram_now();
 	if (flags & VOLFS_RENAME_EXCHANGE) {
-		ram_exchange(&a, &b, now);
+		ram_exchange(ad, a, bd, b, now);
 		goto out;
 	}
 	if (dst) {
@@ -1046,22 +1159,31 @@ static int ram_rename(void *vol, const char *from, const char *to,
 			goto out;
 		}
 		/* The target's entry now names src: a replaced directory
-		 * leaves b.dir's link count as it was. */
-		b.de->node = src;
-		ram_dir_touch(b.dir, 0, now);
-		ram_unlink_from(v, a.dir, a.de, sd, 1, now);
+		 * leaves bd's link count as it was.  dst keeps its other
+		 * names, and lives on while it has handles or references. */
+		b->node = src;
+		ram_dir_touch(bd, 0, now);
+		ram_unlink_from(v, ad, a, sd, 1, now);
 		ram_drop_link(v, dst, now);
-	} else {
-		/* The new name takes over the old one's charge: a rename
-		 * needs room only for a longer name. */
-		rc = ram_link_into(v, b.dir, b.name, b.len, src,
-				   ram_dirent_cost(a.len), now);
+	} else if (ad == bd) {
+		/* The entry keeps its place, so a listing going on meanwhile
+		 * neither loses nor repeats it; only a longer name needs
+		 * room. */
+		rc = ram_dir_rename(v, ad, a, newname, blen, now);
 		if (rc)
 			goto out;
-		ram_unlink_from(v, a.dir, a.de, sd, 0, now);
+	} else {
+		/* The new name takes over the old one's charge: a rename
+		 * needs room only for a longer name (and the new
+		 * directory's tables). */
+		rc = ram_link_into(v, bd, newname, blen, src,
+				   ram_dirent_cost(alen), now);
+		if (rc)
+			goto out;
+		ram_unlink_from(v, ad, a, sd, 0, now);
 	}
 	if (sd)
-		src->parent = b.dir;
+		src->parent = bd;
 	ram_touch_ctime(src, now);
 out:
 	pthread_rwlock_unlock(&v->ns);
@@ -1069,28 +1191,25 @@ out:
 	return rc;
 }
 
-static int ram_link(void *vol, const char *from, const char *to)
+static int ram_link(void *vol, uint64_t node, uint64_t newparent,
+		    const char *newname, struct volfs_entry *e)
 {
 	struct ram_vol *v = vol;
+	struct ram_inode *n = ram_inode(v, node), *dir;
 	struct timespec now;
-	struct ram_at a, b;
-	struct ram_inode *n;
+	size_t len;
 	int rc;
 
-	/* In the order of Linux' checks, as in ram_rename(). */
+	rc = ram_name_len(newname, &len);
+	if (rc)
+		return rc;
+	/* In the order of Linux' checks, as in ram_rename().  Link counts
+	 * change only under the exclusive namespace lock. */
 	pthread_rwlock_wrlock(&v->ns);
-	rc = ram_resolve(v, from, &a);
+	rc = ram_dir_of(v, newparent, 1, &dir);
 	if (rc)
 		goto out;
-	n = a.node;
-	if (!n) {
-		rc = -ENOENT;
-		goto out;
-	}
-	rc = ram_resolve(v, to, &b);
-	if (rc)
-		goto out;
-	if (!b.dir || b.node) {
+	if (ram_dir_find(dir, newname, len)) {
 		rc = -EEXIST;
 		goto out;
 	}
@@ -1098,53 +1217,48 @@ static int ram_link(void *vol, const char *from, const char *to)
 		rc = -EPERM;
 		goto out;
 	}
+	/* A file whose last name is gone stays nameless. */
+	if (n->nlink == 0) {
+		rc = -ENOENT;
+		goto out;
+	}
 	if (n->nlink >= RAM_LINK_MAX) {
 		rc = -EMLINK;
 		goto out;
 	}
 	now = ram_now();
-	rc = ram_link_into(v, b.dir, b.name, b.len, n, 0, now);
+	rc = ram_link_into(v, dir, newname, len, n, 0, now);
 	if (rc)
 		goto out;
 	pthread_rwlock_wrlock(&n->lock);
 	n->nlink++;
 	n->ctime = now;
 	pthread_rwlock_unlock(&n->lock);
+	ram_entry(n, e);
 out:
 	pthread_rwlock_unlock(&v->ns);
 	return rc;
 }
 
-static int ram_chmod(void *vol, const char *path, uint64_t fh, mode_t mode)
+static int ram_chmod(void *vol, uint64_t node, uint64_t fh, mode_t mode)
 {
-	struct ram_inode *n;
-	int rc;
+	struct ram_inode *n = ram_target(vol, node, fh);
 
-	rc = ram_node_get(vol, path, fh, &n);
-	if (rc)
-		return rc;
 	/* As fchmodat(AT_SYMLINK_NOFOLLOW): a link's mode is fixed. */
-	if (S_ISLNK(n->type)) {
-		rc = -EOPNOTSUPP;
-	} else {
-		pthread_rwlock_wrlock(&n->lock);
-		n->mode = mode & 07777;
-		n->ctime = ram_now();
-		pthread_rwlock_unlock(&n->lock);
-	}
-	ram_node_put(vol, fh);
-	return rc;
+	if (S_ISLNK(n->type))
+		return -EOPNOTSUPP;
+	pthread_rwlock_wrlock(&n->lock);
+	n->mode = mode & 07777;
+	n->ctime = ram_now();
+	pthread_rwlock_unlock(&n->lock);
+	return 0;
 }
 
-static int ram_chown(void *vol, const char *path, uint64_t fh, uid_t uid,
+static int ram_chown(void *vol, uint64_t node, uint64_t fh, uid_t uid,
 		     gid_t gid)
 {
-	struct ram_inode *n;
-	int rc;
+	struct ram_inode *n = ram_target(vol, node, fh);
 
-	rc = ram_node_get(vol, path, fh, &n);
-	if (rc)
-		return rc;
 	pthread_rwlock_wrlock(&n->lock);
 	if (uid != (uid_t)-1)
 		n->uid = uid;
@@ -1160,39 +1274,31 @@ static int ram_chown(void *vol, const char *path, uint64_t fh, uid_t uid,
 	}
 	n->ctime = ram_now();
 	pthread_rwlock_unlock(&n->lock);
-	ram_node_put(vol, fh);
 	return 0;
 }
 
-static int ram_truncate(void *vol, const char *path, uint64_t fh, off_t size)
+static int ram_truncate(void *vol, uint64_t node, uint64_t fh, off_t size)
 {
 	struct ram_vol *v = vol;
-	struct ram_inode *n;
-	int rc;
+	struct ram_inode *n = ram_target(v, node, fh);
 
 	if (size < 0)
 		return -EINVAL;
-	rc = ram_node_get(v, path, fh, &n);
-	if (rc)
-		return rc;
-	if (S_ISDIR(n->type)) {
-		rc = -EISDIR;
-	} else if (S_ISLNK(n->type)) {
-		/* Never through a link, as open(O_NOFOLLOW). */
-		rc = -ELOOP;
-	} else if (!S_ISREG(n->type)) {
-		rc = -EINVAL;
-	} else {
-		pthread_rwlock_wrlock(&n->lock);
-		ram_kill_caps(v, n);
-		if (size != n->size)
-			n->mtime = n->ctime = ram_now();
-		ram_file_truncate(v, n, size);
-		pthread_rwlock_unlock(&n->lock);
-	}
-	ram_node_put(v, fh);
+	if (S_ISDIR(n->type))
+		return -EISDIR;
+	/* Never through a link, as open(O_NOFOLLOW). */
+	if (S_ISLNK(n->type))
+		return -ELOOP;
+	if (!S_ISREG(n->type))
+		return -EINVAL;
+	pthread_rwlock_wrlock(&n->lock);
+	ram_kill_caps(v, n);
+	if (size != n->size)
+		n->mtime = n->ctime = ram_now();
+	ram_file_truncate(v, n, size);
+	pthread_rwlock_unlock(&n->lock);
 	ram_trim(v);
-	return rc;
+	return 0;
 }
 
 static int ram_time_ok(const struct timespec *t)
@@ -1201,91 +1307,93 @@ static int ram_time_ok(const struct timespec *t)
 	       (t->tv_nsec >= 0 && t->tv_nsec < 1000000000L);
 }
 
-static int ram_utimens(void *vol, const char *path, uint64_t fh,
+static int ram_utimens(void *vol, uint64_t node, uint64_t fh,
 		       const struct timespec tv[2])
 {
 	struct timespec now_both[2] = {{.tv_nsec = UTIME_NOW},
 				       {.tv_nsec = UTIME_NOW}};
+	struct ram_inode *n = ram_target(vol, node, fh);
 	struct timespec now;
-	struct ram_inode *n;
-	int rc;
 
 	if (!tv)
 		tv = now_both;
 	if (!ram_time_ok(&tv[0]) || !ram_time_ok(&tv[1]))
 		return -EINVAL;
-	rc = ram_node_get(vol, path, fh, &n);
-	if (rc)
-		return rc;
-	if (tv[0].tv_nsec != UTIME_OMIT || tv[1].tv_nsec != UTIME_OMIT) {
-		now = ram_now();
-		pthread_rwlock_wrlock(&n->lock);
-		if (tv[0].tv_nsec != UTIME_OMIT)
-			n->atime = tv[0].tv_nsec == UTIME_NOW ? now : tv[0];
-		if (tv[1].tv_nsec != UTIME_OMIT)
-			n->mtime = tv[1].tv_nsec == UTIME_NOW ? now : tv[1];
-		n->ctime = now;
-		pthread_rwlock_unlock(&n->lock);
-	}
-	ram_node_put(vol, fh);
+	if (tv[0].tv_nsec == UTIME_OMIT && tv[1].tv_nsec == UTIME_OMIT)
+		return 0;
+	now = ram_now();
+	pthread_rwlock_wrlock(&n->lock);
+	if (tv[0].tv_nsec != UTIME_OMIT)
+		n->atime = tv[0].tv_nsec == UTIME_NOW ? now : tv[0];
+	if (tv[1].tv_nsec != UTIME_OMIT)
+		n->mtime = tv[1].tv_nsec == UTIME_NOW ? now : tv[1];
+	n->ctime = now;
+	pthread_rwlock_unlock(&n->lock);
 	return 0;
 }
 
-static int ram_open_file(void *vol, const char *path, int flags, uint64_t *fh)
+static int ram_open_file(void *vol, uint64_t node, int flags, uint64_t *fh)
 {
 	struct ram_vol *v = vol;
-	struct ram_inode *n;
 	int rc;
 
-	rc = ram_node_get(v, path, VOLFS_NO_FH, &n);
-	if (rc)
-		return rc;
-	if (S_ISLNK(n->type)) {
-		/* Never through a link, as open(O_NOFOLLOW). */
-		rc = -ELOOP;
-	} else if ((flags & O_DIRECTORY) && !S_ISDIR(n->type)) {
-		rc = -ENOTDIR;
-	} else if (S_ISDIR(n->type) &&
-		   ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))) {
-		rc = -EISDIR;
-	} else if (!S_ISDIR(n->type) && !S_ISREG(n->type)) {
-		/* Devices, FIFOs and sockets are opened by the kernel. */
-		rc = -ENXIO;
-	}
-	if (rc)
-		goto out;
-	pthread_rwlock_wrlock(&n->lock);
-	n->opens++;
-	if (S_ISREG(n->type) && (flags & O_TRUNC)) {
-		ram_kill_caps(v, n);
-		ram_file_truncate(v, n, 0);
-		n->mtime = n->ctime = ram_now();
-	}
-	pthread_rwlock_unlock(&n->lock);
-	*fh = ram_fh_make(n, flags);
-out:
-	ram_node_put(v, VOLFS_NO_FH);
+	rc = ram_open_inode(v, ram_inode(v, node), flags, fh);
 	ram_trim(v);
 	return rc;
 }
 
-static int ram_create_file(void *vol, const char *path, int flags, mode_t mode,
-			   const struct volfs_caller *who, uint64_t *fh)
+static int ram_create_file(void *vol, uint64_t parent, const char *name,
+			   int flags, mode_t mode,
+			   const struct volfs_caller *who,
+			   struct volfs_entry *e, uint64_t *fh)
 {
-	struct ram_inode *n;
+	struct ram_new nw = {
+		.type = S_IFREG,
+		.perm = mode & 07777,
+		.who = who,
+		.opened = 1,
+	};
+	struct ram_vol *v = vol;
+	struct ram_inode *dir, *n;
+	struct ram_dirent *de;
+	size_t len;
 	int rc;
 
-	rc = ram_make(vol, path, S_IFREG, mode & 07777, 0, NULL, who, 1, &n);
+	rc = ram_name_len(name, &len);
 	if (rc)
 		return rc;
-	*fh = ram_fh_make(n, flags);
-	return 0;
+	pthread_rwlock_wrlock(&v->ns);
+	rc = ram_dir_of(v, parent, 1, &dir);
+	if (rc)
+		goto out;
+	de = ram_dir_find(dir, name, len);
+	if (de) {
+		n = de->node;
+		if (flags & O_EXCL)
+			rc = -EEXIST;
+		else if (S_ISDIR(n->type))
+			/* As open(2) with O_CREAT, whatever the access. */
+			rc = -EISDIR;
+		else
+			rc = ram_open_inode(v, n, flags, fh);
+	} else {
+		rc = ram_make_in(v, dir, name, len, &nw, &n);
+		if (!rc)
+			*fh = ram_fh_make(n, flags);
+	}
+	if (!rc)
+		ram_entry(n, e);
+out:
+	pthread_rwlock_unlock(&v->ns);
+	ram_trim(v);
+	return rc;
 }
 
 static ssize_t ram_read(void *vol, uint64_t fh, void *buf, size_t size,
 			off_t off)
 {
 	struct ram_inode *n = ram_fh_node(fh);
+	struct timespec now;
 	ssize_t r;
 	int due;
 
@@ -1299,10 +1407,11 @@ static ssize_t ram_read(void *vol, uint64_t fh, void *buf, size_t size,
 		size = SSIZE_MAX;
 	pthread_rwlock_rdlock(&n->lock);
 	r = ram_file_read(n, buf, size, off);
-	due = ram_atime_due(n, ram_now());
+	now = ram_now();
+	due = ram_atime_due(n, now);
 	pthread_rwlock_unlock(&n->lock);
 	if (due)
-		ram_accessed(n);
+		ram_accessed(n, now);
 	return r;
 }
 
@@ -1346,18 +1455,10 @@ static int ram_fsync(void *vol, uint64_t fh, int datasync)
 static int ram_release(void *vol, uint64_t fh)
 {
 	struct ram_inode *n = ram_fh_node(fh);
-	int dead;
 
 	if (!n)
 		return -EBADF;
-	pthread_rwlock_wrlock(&n->lock);
-	n->opens--;
-	dead = n->nlink == 0 && n->opens == 0;
-	pthread_rwlock_unlock(&n->lock);
-	if (dead) {
-		ram_inode_free(vol, n);
-		ram_trim(vol);
-	}
+	ram_handle_close(vol, n);
 	return 0;
 }
 
@@ -1474,45 +1575,6 @@ out:
 	return r;
 }
 
-static int ram_readdir(void *vol, const char *path, volfs_fill_fn fill,
-		       void *ctx)
-{
-	struct ram_vol *v = vol;
-	const struct ram_dir *d;
-	struct ram_dirent *de;
-	struct ram_inode *n;
-	struct stat st;
-	int rc, due;
-
-	rc = ram_node_get(v, path, VOLFS_NO_FH, &n);
-	if (rc)
-		return rc;
-	if (!S_ISDIR(n->type)) {
-		rc = -ENOTDIR;
-		goto out;
-	}
-	/* Entries change only under the exclusive namespace lock. */
-	d = &n->u.dir;
-	for (size_t i = 0; i < d->nbuckets; i++) {
-		for (de = d->tab[i]; de; de = de->next) {
-			pthread_rwlock_rdlock(&de->node->lock);
-			ram_fill_stat(de->node, &st);
-			pthread_rwlock_unlock(&de->node->lock);
-			if (fill(ctx, de->name, de->node->type, &st))
-				goto done;
-		}
-	}
-done:
-	pthread_rwlock_rdlock(&n->lock);
-	due = ram_atime_due(n, ram_now());
-	pthread_rwlock_unlock(&n->lock);
-	if (due)
-		ram_accessed(n);
-out:
-	ram_node_put(v, VOLFS_NO_FH);
-	return rc;
-}
-
 static const struct volfs_optdesc ram_options[] = {
 	{
 		.key = "size",
@@ -1543,6 +1605,7 @@ static const struct volfs_optdesc ram_options[] = {
 
 static const struct volfs_backend ram_backend = {
 	.abi_version = VOLFS_BACKEND_ABI,
+	.size = sizeof(struct volfs_backend),
 	.name = "ram",
 	.description = "memory, like tmpfs: a private tmpfs or the volfs "
 		       "process's own, emptied when the daemon restarts",
@@ -1552,15 +1615,17 @@ static const struct volfs_backend ram_backend = {
 	.open_as = ram_open_as,
 	.close = ram_close,
 	.statfs = ram_statfs,
+	.lookup = ram_lookup,
+	.forget = ram_forget,
 	.getattr = ram_getattr,
 	.readlink = ram_readlink,
 	.mknod = ram_mknod,
 	.mkdir = ram_mkdir,
+	.symlink = ram_symlink,
+	.link = ram_link,
 	.unlink = ram_unlink,
 	.rmdir = ram_rmdir,
-	.symlink = ram_symlink,
 	.rename = ram_rename,
-	.link = ram_link,
 	.chmod = ram_chmod,
 	.chown = ram_chown,
 	.truncate = ram_truncate,
@@ -1573,11 +1638,17 @@ static const struct volfs_backend ram_backend = {
 	.release = ram_release,
 	.fallocate = ram_fallocate,
 	.lseek = ram_lseek,
+	.opendir = ram_opendir,
 	.readdir = ram_readdir,
+	.fsyncdir = ram_fsyncdir,
+	.releasedir = ram_releasedir,
 	.setxattr = ram_setxattr,
 	.getxattr = ram_getxattr,
 	.listxattr = ram_listxattr,
 	.removexattr = ram_removexattr,
+	/* Nodes are addresses in this process: they do not outlive it. */
+	.node_encode = NULL,
+	.node_decode = NULL,
 };
 
 const struct volfs_backend *volfs_backend_ram(void)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the files of the ram backend's daemon store share (ram.c: options,
- * accounting, inodes, paths and the ops; ram_data.c: file data;
- * ram_dir.c: directories; ram_xattr.c: extended attributes).  How the
- * store works is described at the top of ram.c.
+ * accounting, inodes, references and the ops; ram_data.c: file data;
+ * ram_dir.c: directories and their listings; ram_xattr.c: extended
+ * attributes).  How the store works is described at the top of ram.c.
  */
 #ifndef VOLFS_RAM_INT_H
 #define VOLFS_RAM_INT_H
@@ -36,10 +36,14 @@
 #define RAM_MAX_OFF ((off_t)INT64_MAX)
 /* What an inode is charged, whatever its type. */
 #define RAM_INODE_COST 256
-/* A directory's hash table: its smallest size, and a directory's size as
- * stat shows it (tmpfs' habit: 20 bytes an entry). */
+/* A directory's hash table and slot array: their smallest size, and a
+ * directory's size as stat shows it (tmpfs' habit: 20 bytes an entry). */
 #define RAM_DIR_MIN 8
 #define RAM_DIRENT_SIZE 20
+/* Listing positions: after "." 1, after ".." 2, then entry numbers. */
+#define RAM_POS_DOT 1
+#define RAM_POS_DOTDOT 2
+#define RAM_SEQ_FIRST 3
 /* Limits the kernel applies to other file systems too. */
 #define RAM_LINK_MAX 0x7fffffffu
 #define RAM_SYMLINK_MAX (PATH_MAX - 1)
@@ -78,19 +82,41 @@ struct ram_xattr {
 struct ram_dirent {
 	struct ram_dirent *next;
 	struct ram_inode *node;
+	/* The entry's position in listings (see struct ram_dir). */
+	uint64_t seq;
 	uint32_t hash;
 	uint32_t len;
 	/* NUL-terminated. */
 	char name[];
 };
 
+/* An entry in the order of positions; de is NULL once it was removed. */
+struct ram_slot {
+	uint64_t seq;
+	struct ram_dirent *de;
+};
+
+/*
+ * A directory: its entries by name in a hash table, and by position in an
+ * array.  Each entry gets the next number of next_seq when it is made and
+ * keeps it: that number is the position readdir() gives after the entry, so
+ * a listing goes on after the last entry it showed even when entries before
+ * or after it come and go meanwhile.  slots holds the entries in the order
+ * of their numbers; a removed entry leaves a hole (keeping its number, so
+ * the array stays sorted for the binary search) until the array is
+ * compacted.
+ */
 struct ram_dir {
 	/* nbuckets (a power of two, or 0 with tab NULL) chains. */
 	struct ram_dirent **tab;
 	size_t nbuckets;
 	size_t count;
-	/* close()'s position in tab. */
-	size_t scan;
+	/* nslots used of slotcap (0 with slots NULL): count entries, the
+	 * rest holes. */
+	struct ram_slot *slots;
+	size_t nslots;
+	size_t slotcap;
+	uint64_t next_seq;
 };
 
 struct ram_file {
@@ -110,7 +136,10 @@ struct ram_inode {
 	uid_t uid;
 	gid_t gid;
 	unsigned nlink;
+	/* Open file and directory handles. */
 	unsigned opens;
+	/* References the core holds (node values handed over). */
+	uint64_t refs;
 	dev_t rdev;
 	/* Regular file: data size; symlink: target length. */
 	off_t size;
@@ -141,7 +170,6 @@ struct ram_vol {
 	unsigned long fsid;
 };
 
-
 /*
  * Where allocations are charged: to the volume directly, or (reserved) to
  * what is left of an amount charged to the volume beforehand.
@@ -152,18 +180,7 @@ struct ram_acct {
 	uint64_t left;
 };
 
-/* Where a path leads. */
-struct ram_at {
-	/* The directory holding the last component; NULL for the root. */
-	struct ram_inode *dir;
-	const char *name;
-	size_t len;
-	/* The entry and its inode; NULL when the name is free. */
-	struct ram_dirent *de;
-	struct ram_inode *node;
-};
-
-/* ram.c: accounting, time, paths. */
+/* ram.c: accounting, time, inodes and references. */
 /* Charges n bytes to v: 0, or -ENOSPC when that would pass size=. */
 int ram_charge(struct ram_vol *v, uint64_t n);
 /* Gives n bytes back to v (counted towards the next malloc trim). */
@@ -176,16 +193,34 @@ void ram_untake(struct ram_acct *a, uint64_t n);
 int ram_reserve(struct ram_acct *a, uint64_t n);
 /* Gives back what is left of a reserve. */
 void ram_acct_end(struct ram_acct *a);
+/* Lets malloc give freed memory back once enough was freed.  Called with
+ * no lock held. */
+void ram_trim(struct ram_vol *v);
 /* The time to stamp a change with. */
 struct timespec ram_now(void);
+/* Records an access to n (relatime), whose lock the caller does not hold. */
+void ram_access(struct ram_inode *n);
 /*
- * The inode an op acts on: fh's when there is one, else path's, with the
- * namespace lock then held shared until ram_node_put().
+ * The inode node names: the root for VOLFS_ROOT_NODE, else the inode whose
+ * address the node is.  The core holds a reference to it (or it is the
+ * root), which keeps it alive without any lock.
  */
-int ram_node_get(struct ram_vol *v, const char *path, uint64_t fh,
-		 struct ram_inode **out);
-/* Ends what ram_node_get() began. */
-void ram_node_put(struct ram_vol *v, uint64_t fh);
+struct ram_inode *ram_inode(struct ram_vol *v, uint64_t node);
+/* The inode of handle fh, NULL for VOLFS_NO_FH. */
+struct ram_inode *ram_fh_node(uint64_t fh);
+/* Fills *st from n, whose lock the caller holds. */
+void ram_fill_stat(const struct ram_inode *n, struct stat *st);
+/*
+ * Hands n over in *e with one more reference.  The caller keeps n alive
+ * meanwhile: by the namespace lock while n has a name, or by a reference
+ * or handle of its own.  Takes n's lock.
+ */
+void ram_entry(struct ram_inode *n, struct volfs_entry *e);
+/* Gives back nref references to n, freeing it if nothing else holds it.
+ * Called with no lock on n held. */
+void ram_unref(struct ram_vol *v, struct ram_inode *n, uint64_t nref);
+/* Closes one handle of n, freeing it if nothing else holds it. */
+void ram_handle_close(struct ram_vol *v, struct ram_inode *n);
 
 /* ram_data.c: file data, pages on a radix tree. */
 /* Pages covered by a tree of height h. */
@@ -226,7 +261,9 @@ void ram_file_truncate(struct ram_vol *v, struct ram_inode *n, off_t size);
 /* Frees all of n's pages and tree nodes. */
 void ram_file_free(struct ram_vol *v, struct ram_inode *n);
 
-/* ram_dir.c: directories. */
+/* ram_dir.c: directories.  Entries change only under the exclusive
+ * namespace lock and their directory's lock; the namespace lock held
+ * shared is enough to read them. */
 /* The hash of a name of len bytes, for directory tables. */
 uint32_t ram_hash(const char *name, size_t len);
 /* The entry of dir named name (len bytes), or NULL. */
@@ -236,6 +273,8 @@ struct ram_dirent *ram_dir_find(const struct ram_inode *dir, const char *name,
 uint64_t ram_dirent_cost(size_t len);
 /* Takes any entry out of dir, for close(), which owns everything. */
 struct ram_dirent *ram_dir_pop(struct ram_inode *dir);
+/* Frees dir's tables and gives their charge back: dir has no entries. */
+void ram_dir_free(struct ram_vol *v, struct ram_inode *dir);
 /* Links node into dir as name: the entry (paid as in ram_dir_add()),
  * dir's times and link count. */
 int ram_link_into(struct ram_vol *v, struct ram_inode *dir, const char *name,
@@ -246,12 +285,23 @@ int ram_link_into(struct ram_vol *v, struct ram_inode *dir, const char *name,
 void ram_unlink_from(struct ram_vol *v, struct ram_inode *dir,
 		     struct ram_dirent *de, int subdir, int refund,
 		     struct timespec now);
+/* Gives entry de of dir the name name (len bytes), keeping its position:
+ * only a longer name is charged, what it grows by. */
+int ram_dir_rename(struct ram_vol *v, struct ram_inode *dir,
+		   struct ram_dirent *de, const char *name, size_t len,
+		   struct timespec now);
 /* Changes dir's times and adds delta to its link count. */
 void ram_dir_touch(struct ram_inode *dir, int delta, struct timespec now);
 /* Sets n's ctime, under n's lock. */
 void ram_touch_ctime(struct ram_inode *n, struct timespec now);
 /* Whether directory d is top or lies below it. */
 int ram_is_within(const struct ram_inode *d, const struct ram_inode *top);
+/* The directory handle ops (volfs/backend.h). */
+int ram_opendir(void *vol, uint64_t node, uint64_t *dh);
+int ram_readdir(void *vol, uint64_t dh, off_t off, int plus, volfs_fill_fn fill,
+		void *ctx);
+int ram_fsyncdir(void *vol, uint64_t dh, int datasync);
+int ram_releasedir(void *vol, uint64_t dh);
 
 /* ram_xattr.c: extended attributes, and the ops on them. */
 /* Frees x and gives its charge back. */
@@ -263,11 +313,11 @@ void ram_xattr_free(struct ram_vol *v, struct ram_xattr *x);
  */
 void ram_kill_caps(struct ram_vol *v, struct ram_inode *n);
 /* The backend ops (volfs/backend.h). */
-int ram_setxattr(void *vol, const char *path, const char *name,
-		 const void *value, size_t size, int flags);
-ssize_t ram_getxattr(void *vol, const char *path, const char *name, void *value,
+int ram_setxattr(void *vol, uint64_t node, const char *name, const void *value,
+		 size_t size, int flags);
+ssize_t ram_getxattr(void *vol, uint64_t node, const char *name, void *value,
 		     size_t size);
-ssize_t ram_listxattr(void *vol, const char *path, char *list, size_t size);
-int ram_removexattr(void *vol, const char *path, const char *name);
+ssize_t ram_listxattr(void *vol, uint64_t node, char *list, size_t size);
+int ram_removexattr(void *vol, uint64_t node, const char *name);
 
 #endif

@@ -36,7 +36,6 @@ void ram_kill_caps(struct ram_vol *v, struct ram_inode *n)
 	}
 }
 
-
 /* 0 when name is one ram stores, else the error for it. */
 static int ram_xattr_name(const char *name)
 {
@@ -70,12 +69,12 @@ static struct ram_xattr **ram_xattr_find(struct ram_inode *n, const char *name)
 	return NULL;
 }
 
-int ram_setxattr(void *vol, const char *path, const char *name,
-		 const void *value, size_t size, int flags)
+int ram_setxattr(void *vol, uint64_t node, const char *name, const void *value,
+		 size_t size, int flags)
 {
 	struct ram_vol *v = vol;
+	struct ram_inode *n = ram_inode(v, node);
 	struct ram_xattr **xp, *x, *old;
-	struct ram_inode *n;
 	uint64_t cost, oldcost = 0;
 	size_t nlen;
 	int rc;
@@ -91,13 +90,8 @@ int ram_setxattr(void *vol, const char *path, const char *name,
 		return -EFAULT;
 	nlen = strlen(name);
 	cost = sizeof(*x) + nlen + 1 + size;
-	rc = ram_node_get(v, path, VOLFS_NO_FH, &n);
-	if (rc)
-		return rc;
-	if (!ram_xattr_user_ok(n, name)) {
-		rc = -EPERM;
-		goto out;
-	}
+	if (!ram_xattr_user_ok(n, name))
+		return -EPERM;
 	pthread_rwlock_wrlock(&n->lock);
 	xp = ram_xattr_find(n, name);
 	if (xp && (flags & XATTR_CREATE)) {
@@ -145,28 +139,22 @@ int ram_setxattr(void *vol, const char *path, const char *name,
 	n->ctime = ram_now();
 out_unlock:
 	pthread_rwlock_unlock(&n->lock);
-out:
-	ram_node_put(v, VOLFS_NO_FH);
 	return rc;
 }
 
 /*
- * The inode at path, its lock taken (alone when write is set), and in *xpp
+ * The inode of node, its lock taken (alone when write is set), and in *xpp
  * where attribute name is in its list, NULL when it has none by that name
  * or may not have it.  0, or -errno with nothing held; end with
  * ram_xattr_done().
  */
-static int ram_xattr_at(void *vol, const char *path, const char *name,
-			int write, struct ram_inode **np,
-			struct ram_xattr ***xpp)
+static int ram_xattr_at(void *vol, uint64_t node, const char *name, int write,
+			struct ram_inode **np, struct ram_xattr ***xpp)
 {
-	struct ram_inode *n;
+	struct ram_inode *n = ram_inode(vol, node);
 	int rc;
 
 	rc = ram_xattr_name(name);
-	if (rc)
-		return rc;
-	rc = ram_node_get(vol, path, VOLFS_NO_FH, &n);
 	if (rc)
 		return rc;
 	if (write)
@@ -178,13 +166,12 @@ static int ram_xattr_at(void *vol, const char *path, const char *name,
 	return 0;
 }
 
-static void ram_xattr_done(void *vol, struct ram_inode *n)
+static void ram_xattr_done(struct ram_inode *n)
 {
 	pthread_rwlock_unlock(&n->lock);
-	ram_node_put(vol, VOLFS_NO_FH);
 }
 
-ssize_t ram_getxattr(void *vol, const char *path, const char *name, void *value,
+ssize_t ram_getxattr(void *vol, uint64_t node, const char *name, void *value,
 		     size_t size)
 {
 	struct ram_xattr **xp;
@@ -192,7 +179,7 @@ ssize_t ram_getxattr(void *vol, const char *path, const char *name, void *value,
 	ssize_t r;
 	int rc;
 
-	rc = ram_xattr_at(vol, path, name, 0, &n, &xp);
+	rc = ram_xattr_at(vol, node, name, 0, &n, &xp);
 	if (rc)
 		return rc;
 	if (!xp) {
@@ -205,21 +192,17 @@ ssize_t ram_getxattr(void *vol, const char *path, const char *name, void *value,
 		memcpy(value, (*xp)->data + (*xp)->nlen + 1, (*xp)->vlen);
 		r = (ssize_t)(*xp)->vlen;
 	}
-	ram_xattr_done(vol, n);
+	ram_xattr_done(n);
 	return r;
 }
 
-ssize_t ram_listxattr(void *vol, const char *path, char *list, size_t size)
+ssize_t ram_listxattr(void *vol, uint64_t node, char *list, size_t size)
 {
+	struct ram_inode *n = ram_inode(vol, node);
 	const struct ram_xattr *x;
-	struct ram_inode *n;
 	size_t total = 0;
 	ssize_t r;
-	int rc;
 
-	rc = ram_node_get(vol, path, VOLFS_NO_FH, &n);
-	if (rc)
-		return rc;
 	pthread_rwlock_rdlock(&n->lock);
 	for (x = n->xattrs; x; x = x->next)
 		total += x->nlen + 1;
@@ -235,17 +218,16 @@ ssize_t ram_listxattr(void *vol, const char *path, char *list, size_t size)
 		}
 	}
 	pthread_rwlock_unlock(&n->lock);
-	ram_node_put(vol, VOLFS_NO_FH);
 	return r;
 }
 
-int ram_removexattr(void *vol, const char *path, const char *name)
+int ram_removexattr(void *vol, uint64_t node, const char *name)
 {
 	struct ram_xattr **xp, *x;
 	struct ram_inode *n;
 	int rc;
 
-	rc = ram_xattr_at(vol, path, name, 1, &n, &xp);
+	rc = ram_xattr_at(vol, node, name, 1, &n, &xp);
 	if (rc)
 		return rc;
 	if (!xp) {
@@ -256,6 +238,6 @@ int ram_removexattr(void *vol, const char *path, const char *name)
 		ram_xattr_free(vol, x);
 		n->ctime = ram_now();
 	}
-	ram_xattr_done(vol, n);
+	ram_xattr_done(n);
 	return rc;
 }
