@@ -5,19 +5,24 @@
  * deleted by destroy(); with path= it is an existing host directory that
  * volfs serves and never deletes.
  *
- * open() keeps an O_PATH descriptor of the volume root and every op resolves
- * beneath it: the parent directory with openat2(RESOLVE_BENEATH |
- * RESOLVE_NO_SYMLINKS), the last component with *at() calls that do not
- * follow a final link.  When something on the host swaps a directory for a
- * symlink, ops through it fail instead of leaving the volume.
+ * open() keeps an O_PATH descriptor of the volume root.  Every other file the
+ * core holds is a node (local_node.c) with an O_PATH descriptor of its own,
+ * found by (st_dev, st_ino), so hard links are one node and a node keeps
+ * naming its file after renames and removals, at any depth.  A name is one
+ * component opened in its parent's descriptor without following a link:
+ * when something on the host swaps a directory for a symlink, the node of
+ * the directory still names the directory that was moved away, and the
+ * symlink is only ever a symlink, so no op leaves the volume.  Ops on a
+ * node use its descriptor, or its /proc link where a call takes no empty
+ * path (local_file.c).
  *
  * A file handle is the file's open descriptor widened to 64 bits: fd() is a
- * conversion, and an open file costs no allocation.
+ * conversion, and an open file costs no allocation.  A directory handle
+ * streams the directory through a fixed buffer (local_dir.c).
  *
- * Extended attributes go through "/proc/self/fd/PARENT/NAME" with the l*xattr
- * calls: PARENT was resolved beneath the root and NAME is one component that
- * the l* calls do not follow, and unlike f*xattr() this also reaches
- * symlinks and special files.
+ * Opening a volume's root and deleting its data open paths beneath the
+ * state directory or "/" with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS), or one component at a time where that is missing.
  */
 #include "config.h"
 
@@ -32,7 +37,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 #ifdef HAVE_LINUX_OPENAT2_H
 #include <linux/openat2.h>
@@ -41,14 +45,11 @@
 #include "volfs/backend.h"
 #include "volfs/backend_util.h"
 #include "local.h"
+#include "local_int.h"
 
 #if defined(HAVE_LINUX_OPENAT2_H) && HAVE_DECL_SYS_OPENAT2
 #define LOCAL_HAVE_OPENAT2 1
 #endif
-
-_Static_assert(VOLFS_RENAME_NOREPLACE == RENAME_NOREPLACE &&
-		       VOLFS_RENAME_EXCHANGE == RENAME_EXCHANGE,
-	       "rename flags are passed to renameat2() unchanged");
 
 #define LOCAL_CAPS (VOLFS_LOCAL_TREE_CAPS | VOLFS_CAP_PERSISTENT)
 
@@ -62,28 +63,6 @@ _Static_assert(VOLFS_RENAME_NOREPLACE == RENAME_NOREPLACE &&
  * from there, so any tree is deleted with a bounded number of descriptors.
  */
 #define LOCAL_RM_DEPTH 32
-/* "/proc/self/fd/" INT_MAX "/" NAME */
-#define LOCAL_PROC_MAX (sizeof("/proc/self/fd//") + 10 + NAME_MAX + 1)
-
-struct local_vol {
-	/* O_PATH descriptor of the volume root. */
-	int rootfd;
-	/* What the volume can do (VOLFS_CAP_EXTERNAL_CHANGES for a host
-	 * directory given with path=, which others may change). */
-	unsigned caps;
-	/* Running as root: new objects are given to their caller. */
-	int chown_new;
-	uid_t euid;
-	gid_t egid;
-	/* The state of the module that opened it (volfs_local_open_root). */
-	void *owner;
-};
-
-/* Where an op acts: the entry name in the directory dirfd. */
-struct local_at {
-	int dirfd;
-	const char *name;
-};
 
 /* destroy()'s walk. */
 struct local_rm {
@@ -94,17 +73,6 @@ struct local_rm {
 	int rc;
 	char what[NAME_MAX + 1];
 };
-
-static int local_is_dot(const char *name)
-{
-	return name[0] == '.' &&
-	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
-}
-
-static int local_fh_fd(uint64_t fh)
-{
-	return fh > INT_MAX ? -EBADF : (int)fh;
-}
 
 /*
  * Opens path below dirfd one component at a time, never following a link
@@ -194,118 +162,6 @@ static int local_open_beneath(int dirfd, const char *path, int flags,
 		return -errno;
 #endif
 	return local_walk(dirfd, path, flags, noxdev);
-}
-
-/*
- * Splits path into its parent directory, opened beneath the root, and its
- * last component.  The root itself is "." in the root.  Release with
- * local_put().
- */
-static int local_resolve(struct local_vol *lv, const char *path,
-			 struct local_at *at)
-{
-	char parent[PATH_MAX];
-	const char *slash;
-	size_t len;
-	int fd;
-
-	at->dirfd = lv->rootfd;
-	at->name = ".";
-	if (!path || !*path || path[0] == '/')
-		return -EINVAL;
-	if (strcmp(path, ".") == 0)
-		return 0;
-	slash = strrchr(path, '/');
-	at->name = slash ? slash + 1 : path;
-	/* A last component of "." or ".." would name a directory other than
-	 * the one resolved, possibly above the root. */
-	if (!*at->name || local_is_dot(at->name))
-		return -EINVAL;
-	if (!slash)
-		return 0;
-	len = (size_t)(slash - path);
-	if (len >= sizeof(parent))
-		return -ENAMETOOLONG;
-	memcpy(parent, path, len);
-	parent[len] = '\0';
-	fd = local_open_beneath(lv->rootfd, parent, O_PATH | O_DIRECTORY, 0);
-	if (fd < 0)
-		return fd;
-	at->dirfd = fd;
-	return 0;
-}
-
-static void local_put(struct local_vol *lv, struct local_at *at)
-{
-	if (at->dirfd != lv->rootfd)
-		close(at->dirfd);
-}
-
-/*
- * Gives a new object to its caller: fd when it is open (fd >= 0), else the
- * entry at "at".  Only root can; otherwise the kernel's choice stands.  In a
- * set-group-ID directory the object keeps the group it inherited.
- */
-static int local_own(struct local_vol *lv, const struct local_at *at, int fd,
-		     mode_t mode, const struct volfs_caller *who)
-{
-	gid_t gid;
-	struct stat st;
-
-	if (!lv->chown_new || !who)
-		return 0;
-	/* Made by us as the caller's ids: the kernel got it right. */
-	if (who->uid == lv->euid && who->gid == lv->egid)
-		return 0;
-	if (fstat(at->dirfd, &st) < 0)
-		return -errno;
-	gid = (st.st_mode & S_ISGID) ? (gid_t)-1 : who->gid;
-	if (who->uid == lv->euid && gid == (gid_t)-1)
-		return 0;
-	if (fd < 0) {
-		if (fchownat(at->dirfd, at->name, who->uid, gid,
-			     AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
-		return 0;
-	}
-	if (fchown(fd, who->uid, gid) < 0)
-		return -errno;
-	/* chown() clears the set-user-ID and set-group-ID bits of a file;
-	 * the caller asked for them. */
-	if ((mode & (S_ISUID | S_ISGID)) && fstat(fd, &st) == 0 &&
-	    (st.st_mode & (S_ISUID | S_ISGID)) != (mode & (S_ISUID | S_ISGID)))
-		if (fchmod(fd, (st.st_mode & 07777) |
-				       (mode & (S_ISUID | S_ISGID))) < 0)
-			return -errno;
-	return 0;
-}
-
-/* local_own() for an object created by name; removes it on failure. */
-static int local_adopt(struct local_vol *lv, const struct local_at *at,
-		       const struct volfs_caller *who, int rmflags)
-{
-	int rc = local_own(lv, at, -1, 0, who);
-
-	if (rc)
-		unlinkat(at->dirfd, at->name, rmflags);
-	return rc;
-}
-
-/* "/proc/self/fd/PARENT/NAME" for the l*xattr() calls. */
-static int local_proc_path(struct local_vol *lv, const char *path,
-			   struct local_at *at, char *buf, size_t size)
-{
-	int rc, n;
-
-	rc = local_resolve(lv, path, at);
-	if (rc)
-		return rc;
-	n = snprintf(buf, size, "/proc/self/fd/%d/%s", at->dirfd, at->name);
-	if (n < 0 || (size_t)n >= size) {
-		local_put(lv, at);
-		return -ENAMETOOLONG;
-	}
-	return 0;
 }
 
 static int local_validate(const struct volfs_volinfo *vi, char *err,
@@ -672,18 +528,35 @@ static int local_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		NULL, vol);
 	if (rc) {
 		close(rootfd);
-		return volfs_be_errf(err, errlen, rc, "out of memory");
+		if (rc == -ENOMEM)
+			return volfs_be_errf(err, errlen, rc, "out of memory");
+		return volfs_be_errf(err, errlen, rc,
+				     "cannot read the attributes of its root "
+				     "directory: %s",
+				     volfs_be_strerror(rc));
 	}
 	return 0;
 }
 
 int volfs_local_open_root(int rootfd, unsigned caps, void *owner, void **vol)
 {
-	struct local_vol *lv = calloc(1, sizeof(*lv));
+	struct local_vol *lv;
+	struct stat st;
+	int rc;
 
+	if (fstat(rootfd, &st) < 0)
+		return -errno;
+	lv = calloc(1, sizeof(*lv));
 	if (!lv)
 		return -ENOMEM;
+	rc = local_nodes_init(lv);
+	if (rc) {
+		free(lv);
+		return rc;
+	}
 	lv->rootfd = rootfd;
+	lv->rootdev = st.st_dev;
+	lv->rootino = st.st_ino;
 	lv->caps = caps;
 	lv->owner = owner;
 	lv->euid = geteuid();
@@ -702,6 +575,7 @@ static void local_close(void *vol)
 {
 	struct local_vol *lv = vol;
 
+	local_nodes_free(lv);
 	close(lv->rootfd);
 	free(lv);
 }
@@ -725,513 +599,6 @@ static int local_statfs(void *vol, struct statvfs *sv)
 	return fstatvfs(lv->rootfd, sv) < 0 ? -errno : 0;
 }
 
-static int local_getattr(void *vol, const char *path, uint64_t fh,
-			 struct stat *st)
-{
-	struct local_at at;
-	int fd, rc;
-
-	if (fh != VOLFS_NO_FH) {
-		fd = local_fh_fd(fh);
-		if (fd < 0)
-			return fd;
-		return fstat(fd, st) < 0 ? -errno : 0;
-	}
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	if (fstatat(at.dirfd, at.name, st, AT_SYMLINK_NOFOLLOW) < 0)
-		rc = -errno;
-	local_put(vol, &at);
-	return rc;
-}
-
-static int local_readlink(void *vol, const char *path, char *buf, size_t size)
-{
-	struct local_at at;
-	ssize_t n;
-	int rc;
-
-	if (size == 0)
-		return -EINVAL;
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	n = readlinkat(at.dirfd, at.name, buf, size - 1);
-	if (n < 0)
-		rc = -errno;
-	else
-		buf[n] = '\0';
-	local_put(vol, &at);
-	return rc;
-}
-
-static int local_mknod(void *vol, const char *path, mode_t mode, dev_t rdev,
-		       const struct volfs_caller *who)
-{
-	struct local_at at;
-	int rc;
-
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	if (mknodat(at.dirfd, at.name, mode, rdev) < 0)
-		rc = -errno;
-	else
-		rc = local_adopt(vol, &at, who, 0);
-	local_put(vol, &at);
-	return rc;
-}
-
-static int local_mkdir(void *vol, const char *path, mode_t mode,
-		       const struct volfs_caller *who)
-{
-	struct local_at at;
-	int rc;
-
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	if (mkdirat(at.dirfd, at.name, mode) < 0)
-		rc = -errno;
-	else
-		rc = local_adopt(vol, &at, who, AT_REMOVEDIR);
-	local_put(vol, &at);
-	return rc;
-}
-
-static int local_remove(void *vol, const char *path, int flags)
-{
-	struct local_at at;
-	int rc;
-
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	if (unlinkat(at.dirfd, at.name, flags) < 0)
-		rc = -errno;
-	local_put(vol, &at);
-	return rc;
-}
-
-static int local_unlink(void *vol, const char *path)
-{
-	return local_remove(vol, path, 0);
-}
-
-static int local_rmdir(void *vol, const char *path)
-{
-	return local_remove(vol, path, AT_REMOVEDIR);
-}
-
-static int local_symlink(void *vol, const char *target, const char *path,
-			 const struct volfs_caller *who)
-{
-	struct local_at at;
-	int rc;
-
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	if (symlinkat(target, at.dirfd, at.name) < 0)
-		rc = -errno;
-	else
-		rc = local_adopt(vol, &at, who, 0);
-	local_put(vol, &at);
-	return rc;
-}
-
-static int local_rename(void *vol, const char *from, const char *to,
-			unsigned flags)
-{
-	struct local_at a, b;
-	int rc;
-
-	rc = local_resolve(vol, from, &a);
-	if (rc)
-		return rc;
-	rc = local_resolve(vol, to, &b);
-	if (rc)
-		goto out_from;
-	if (renameat2(a.dirfd, a.name, b.dirfd, b.name, flags) < 0)
-		rc = -errno;
-	local_put(vol, &b);
-out_from:
-	local_put(vol, &a);
-	return rc;
-}
-
-static int local_link(void *vol, const char *from, const char *to)
-{
-	struct local_at a, b;
-	int rc;
-
-	rc = local_resolve(vol, from, &a);
-	if (rc)
-		return rc;
-	rc = local_resolve(vol, to, &b);
-	if (rc)
-		goto out_from;
-	/* No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink. */
-	if (linkat(a.dirfd, a.name, b.dirfd, b.name, 0) < 0)
-		rc = -errno;
-	local_put(vol, &b);
-out_from:
-	local_put(vol, &a);
-	return rc;
-}
-
-static int local_chmod(void *vol, const char *path, uint64_t fh, mode_t mode)
-{
-	char proc[LOCAL_PROC_MAX];
-	struct local_at at;
-	struct stat st;
-	int fd, rc;
-
-	if (fh != VOLFS_NO_FH) {
-		fd = local_fh_fd(fh);
-		if (fd < 0)
-			return fd;
-		return fchmod(fd, mode) < 0 ? -errno : 0;
-	}
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	/* fchmodat() cannot leave a final symlink alone: pin the object
-	 * first, then change it through its descriptor's proc link. */
-	fd = openat(at.dirfd, at.name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-	} else if (S_ISLNK(st.st_mode)) {
-		rc = -EOPNOTSUPP;
-	} else {
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		if (chmod(proc, mode) < 0)
-			rc = -errno;
-	}
-	close(fd);
-out:
-	local_put(vol, &at);
-	return rc;
-}
-
-static int local_chown(void *vol, const char *path, uint64_t fh, uid_t uid,
-		       gid_t gid)
-{
-	struct local_at at;
-	int fd, rc;
-
-	if (fh != VOLFS_NO_FH) {
-		fd = local_fh_fd(fh);
-		if (fd < 0)
-			return fd;
-		return fchown(fd, uid, gid) < 0 ? -errno : 0;
-	}
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	if (fchownat(at.dirfd, at.name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		rc = -errno;
-	local_put(vol, &at);
-	return rc;
-}
-
-static int local_truncate(void *vol, const char *path, uint64_t fh, off_t size)
-{
-	struct local_at at;
-	int fd, rc;
-
-	if (fh != VOLFS_NO_FH) {
-		fd = local_fh_fd(fh);
-		if (fd < 0)
-			return fd;
-		return ftruncate(fd, size) < 0 ? -errno : 0;
-	}
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	/* O_NONBLOCK: a FIFO must not block the caller. */
-	fd = openat(at.dirfd, at.name,
-		    O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (ftruncate(fd, size) < 0)
-		rc = -errno;
-	close(fd);
-out:
-	local_put(vol, &at);
-	return rc;
-}
-
-static int local_utimens(void *vol, const char *path, uint64_t fh,
-			 const struct timespec tv[2])
-{
-	struct local_at at;
-	int fd, rc;
-
-	if (fh != VOLFS_NO_FH) {
-		fd = local_fh_fd(fh);
-		if (fd < 0)
-			return fd;
-		return futimens(fd, tv) < 0 ? -errno : 0;
-	}
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	if (utimensat(at.dirfd, at.name, tv, AT_SYMLINK_NOFOLLOW) < 0)
-		rc = -errno;
-	local_put(vol, &at);
-	return rc;
-}
-
-static int local_open_file(void *vol, const char *path, int flags, uint64_t *fh)
-{
-	struct local_at at;
-	int fd, rc;
-
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	fd = openat(at.dirfd, at.name,
-		    (flags & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW | O_NOCTTY |
-			    O_CLOEXEC);
-	if (fd < 0)
-		rc = -errno;
-	else
-		*fh = (uint64_t)fd;
-	local_put(vol, &at);
-	return rc;
-}
-
-static int local_create_file(void *vol, const char *path, int flags,
-			     mode_t mode, const struct volfs_caller *who,
-			     uint64_t *fh)
-{
-	struct local_at at;
-	int fd, rc;
-
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	fd = openat(at.dirfd, at.name,
-		    flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY |
-			    O_CLOEXEC,
-		    mode);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	rc = local_own(vol, &at, fd, mode, who);
-	if (rc)
-		goto err_unlink;
-	*fh = (uint64_t)fd;
-	goto out;
-
-err_unlink:
-	unlinkat(at.dirfd, at.name, 0);
-	close(fd);
-out:
-	local_put(vol, &at);
-	return rc;
-}
-
-static ssize_t local_read(void *vol, uint64_t fh, void *buf, size_t size,
-			  off_t off)
-{
-	int fd = local_fh_fd(fh);
-	ssize_t n;
-
-	if (fd < 0)
-		return fd;
-	n = pread(fd, buf, size, off);
-	return n < 0 ? -errno : n;
-}
-
-static ssize_t local_write(void *vol, uint64_t fh, const void *buf, size_t size,
-			   off_t off)
-{
-	int fd = local_fh_fd(fh);
-	ssize_t n;
-
-	if (fd < 0)
-		return fd;
-	/* On an O_APPEND descriptor the kernel writes at the end. */
-	n = pwrite(fd, buf, size, off);
-	return n < 0 ? -errno : n;
-}
-
-static int local_fsync(void *vol, uint64_t fh, int datasync)
-{
-	int fd = local_fh_fd(fh);
-
-	if (fd < 0)
-		return fd;
-	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
-		return -errno;
-	return 0;
-}
-
-static int local_release(void *vol, uint64_t fh)
-{
-	int fd = local_fh_fd(fh);
-
-	if (fd < 0)
-		return fd;
-	/* The descriptor is gone whatever close() says, except EINTR's
-	 * meaning is unspecified: report nothing then. */
-	if (close(fd) < 0 && errno != EINTR)
-		return -errno;
-	return 0;
-}
-
-static int local_fd(void *vol, uint64_t fh)
-{
-	return local_fh_fd(fh);
-}
-
-static int local_fallocate(void *vol, uint64_t fh, int mode, off_t off,
-			   off_t len)
-{
-	int fd = local_fh_fd(fh);
-
-	if (fd < 0)
-		return fd;
-	return fallocate(fd, mode, off, len) < 0 ? -errno : 0;
-}
-
-static off_t local_lseek(void *vol, uint64_t fh, off_t off, int whence)
-{
-	int fd = local_fh_fd(fh);
-	off_t r;
-
-	if (fd < 0)
-		return fd;
-	r = lseek(fd, off, whence);
-	return r < 0 ? -errno : r;
-}
-
-static int local_readdir(void *vol, const char *path, volfs_fill_fn fill,
-			 void *ctx)
-{
-	struct local_at at;
-	struct dirent *de;
-	struct stat st;
-	const struct stat *stp;
-	mode_t type;
-	int fd, rc;
-	DIR *d;
-
-	rc = local_resolve(vol, path, &at);
-	if (rc)
-		return rc;
-	fd = openat(at.dirfd, at.name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		rc = -errno;
-	local_put(vol, &at);
-	if (rc)
-		return rc;
-	d = fdopendir(fd);
-	if (!d) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			rc = errno ? -errno : 0;
-			break;
-		}
-		if (local_is_dot(de->d_name))
-			continue;
-		type = de->d_type == DT_UNKNOWN ? 0 : DTTOIF(de->d_type);
-		stp = NULL;
-		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			stp = &st;
-			type = st.st_mode & S_IFMT;
-		}
-		if (fill(ctx, de->d_name, type, stp))
-			break;
-	}
-	closedir(d);
-	return rc;
-}
-
-static int local_setxattr(void *vol, const char *path, const char *name,
-			  const void *value, size_t size, int flags)
-{
-	char proc[LOCAL_PROC_MAX];
-	struct local_at at;
-	int rc;
-
-	rc = local_proc_path(vol, path, &at, proc, sizeof(proc));
-	if (rc)
-		return rc;
-	if (lsetxattr(proc, name, value, size, flags) < 0)
-		rc = -errno;
-	local_put(vol, &at);
-	return rc;
-}
-
-static ssize_t local_getxattr(void *vol, const char *path, const char *name,
-			      void *value, size_t size)
-{
-	char proc[LOCAL_PROC_MAX];
-	struct local_at at;
-	ssize_t n;
-	int rc;
-
-	rc = local_proc_path(vol, path, &at, proc, sizeof(proc));
-	if (rc)
-		return rc;
-	n = lgetxattr(proc, name, value, size);
-	if (n < 0)
-		n = -errno;
-	local_put(vol, &at);
-	return n;
-}
-
-static ssize_t local_listxattr(void *vol, const char *path, char *list,
-			       size_t size)
-{
-	char proc[LOCAL_PROC_MAX];
-	struct local_at at;
-	ssize_t n;
-	int rc;
-
-	rc = local_proc_path(vol, path, &at, proc, sizeof(proc));
-	if (rc)
-		return rc;
-	n = llistxattr(proc, list, size);
-	if (n < 0)
-		n = -errno;
-	local_put(vol, &at);
-	return n;
-}
-
-static int local_removexattr(void *vol, const char *path, const char *name)
-{
-	char proc[LOCAL_PROC_MAX];
-	struct local_at at;
-	int rc;
-
-	rc = local_proc_path(vol, path, &at, proc, sizeof(proc));
-	if (rc)
-		return rc;
-	if (lremovexattr(proc, name) < 0)
-		rc = -errno;
-	local_put(vol, &at);
-	return rc;
-}
-
 static const struct volfs_optdesc local_options[] = {
 	{
 		.key = "path",
@@ -1244,6 +611,7 @@ static const struct volfs_optdesc local_options[] = {
 
 static const struct volfs_backend local_backend = {
 	.abi_version = VOLFS_BACKEND_ABI,
+	.size = sizeof(struct volfs_backend),
 	.name = "local",
 	.description = "a directory on the host: managed by volfs, or an "
 		       "existing one given with path=",
@@ -1254,16 +622,19 @@ static const struct volfs_backend local_backend = {
 	.destroy = local_destroy,
 	.open = local_open,
 	.close = local_close,
+	.volume_caps = local_volume_caps,
 	.statfs = local_statfs,
+	.lookup = local_lookup,
+	.forget = local_forget,
 	.getattr = local_getattr,
 	.readlink = local_readlink,
 	.mknod = local_mknod,
 	.mkdir = local_mkdir,
+	.symlink = local_symlink,
+	.link = local_link,
 	.unlink = local_unlink,
 	.rmdir = local_rmdir,
-	.symlink = local_symlink,
 	.rename = local_rename,
-	.link = local_link,
 	.chmod = local_chmod,
 	.chown = local_chown,
 	.truncate = local_truncate,
@@ -1277,12 +648,16 @@ static const struct volfs_backend local_backend = {
 	.fd = local_fd,
 	.fallocate = local_fallocate,
 	.lseek = local_lseek,
+	.opendir = local_opendir,
 	.readdir = local_readdir,
+	.fsyncdir = local_fsyncdir,
+	.releasedir = local_releasedir,
 	.setxattr = local_setxattr,
 	.getxattr = local_getxattr,
 	.listxattr = local_listxattr,
 	.removexattr = local_removexattr,
-	.volume_caps = local_volume_caps,
+	.node_encode = local_node_encode,
+	.node_decode = local_node_decode,
 };
 
 const struct volfs_backend *volfs_backend_local(void)

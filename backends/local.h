@@ -20,11 +20,12 @@ const struct volfs_backend *volfs_backend_local(void);
 
 /*
  * A volume state for the local ops over the directory rootfd (an O_PATH or
- * directory descriptor), reporting caps from volume_caps().  owner is the
- * opening module's own state for the volume, which volfs_local_owner()
- * gives back (the local ops never touch it).  On success the state owns
- * rootfd and the local table's close() closes it; on failure (-ENOMEM) the
- * caller still owns it.
+ * directory descriptor), which is VOLFS_ROOT_NODE, reporting caps from
+ * volume_caps().  owner is the opening module's own state for the volume,
+ * which volfs_local_owner() gives back (the local ops never touch it).  On
+ * success the state owns rootfd and the local table's close() closes it
+ * (with the nodes still held, if any); on failure (-ENOMEM, or fstat()'s
+ * -errno for rootfd) the caller still owns it.
  */
 int volfs_local_open_root(int rootfd, unsigned caps, void *owner, void **vol);
 

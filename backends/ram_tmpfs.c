@@ -18,9 +18,9 @@
  * size= counts data and metadata together, as in the daemon store: the
  * instance's size (its data) and its inode space (nr_inodes KiB, which
  * tmpfs spends on inodes and their extended attributes) always add up to
- * size=.  The inode space starts at 64 KiB and doubles whenever a create
- * or setxattr finds it full, taking from the data's share what data does
- * not use; once deletes leave three quarters of it free it shrinks back,
+ * size=.  The inode space starts at 64 KiB and doubles whenever a create,
+ * link or setxattr finds it full, taking from the data's share what data
+ * does not use; once deletes leave three quarters of it free it shrinks back,
  * so that data can have the room again.  Writes reach tmpfs without the
  * daemon and meet the data's share; only the metadata ops, which come
  * through here, move the line.
@@ -234,55 +234,75 @@ static void ram_tmpfs_settle(struct ram_tmpfs_vol *t)
 		rc_;                                                          \
 	})
 
-static int ram_tmpfs_mknod(void *vol, const char *path, mode_t mode,
-			   dev_t rdev, const struct volfs_caller *who)
+static int ram_tmpfs_mknod(void *vol, uint64_t parent, const char *name,
+			   mode_t mode, dev_t rdev,
+			   const struct volfs_caller *who,
+			   struct volfs_entry *e)
 {
-	return RAM_TMPFS_GROWING(vol, ram_tmpfs_local->mknod(vol, path, mode,
-							     rdev, who));
+	return RAM_TMPFS_GROWING(
+		vol,
+		ram_tmpfs_local->mknod(vol, parent, name, mode, rdev, who, e));
 }
 
-static int ram_tmpfs_mkdir(void *vol, const char *path, mode_t mode,
-			   const struct volfs_caller *who)
+static int ram_tmpfs_mkdir(void *vol, uint64_t parent, const char *name,
+			   mode_t mode, const struct volfs_caller *who,
+			   struct volfs_entry *e)
 {
-	return RAM_TMPFS_GROWING(vol,
-				 ram_tmpfs_local->mkdir(vol, path, mode, who));
+	return RAM_TMPFS_GROWING(
+		vol, ram_tmpfs_local->mkdir(vol, parent, name, mode, who, e));
 }
 
-static int ram_tmpfs_symlink(void *vol, const char *target, const char *path,
-			     const struct volfs_caller *who)
+static int ram_tmpfs_symlink(void *vol, const char *target, uint64_t parent,
+			     const char *name, const struct volfs_caller *who,
+			     struct volfs_entry *e)
 {
-	return RAM_TMPFS_GROWING(vol, ram_tmpfs_local->symlink(vol, target,
-							       path, who));
+	return RAM_TMPFS_GROWING(
+		vol,
+		ram_tmpfs_local->symlink(vol, target, parent, name, who, e));
 }
 
-static int ram_tmpfs_create_file(void *vol, const char *path, int flags,
-				 mode_t mode, const struct volfs_caller *who,
-				 uint64_t *fh)
+/* tmpfs charges every hard link to the inode space too. */
+static int ram_tmpfs_link(void *vol, uint64_t node, uint64_t newparent,
+			  const char *newname, struct volfs_entry *e)
 {
-	return RAM_TMPFS_GROWING(vol, ram_tmpfs_local->create_file(
-					      vol, path, flags, mode, who, fh));
+	return RAM_TMPFS_GROWING(
+		vol, ram_tmpfs_local->link(vol, node, newparent, newname, e));
 }
 
-static int ram_tmpfs_setxattr(void *vol, const char *path, const char *name,
+static int ram_tmpfs_create_file(void *vol, uint64_t parent, const char *name,
+				 int flags, mode_t mode,
+				 const struct volfs_caller *who,
+				 struct volfs_entry *e, uint64_t *fh)
+{
+	return RAM_TMPFS_GROWING(
+		vol, ram_tmpfs_local->create_file(vol, parent, name, flags,
+						  mode, who, e, fh));
+}
+
+static int ram_tmpfs_setxattr(void *vol, uint64_t node, const char *name,
 			      const void *value, size_t size, int flags)
 {
-	return RAM_TMPFS_GROWING(vol, ram_tmpfs_local->setxattr(
-					      vol, path, name, value, size,
-					      flags));
+	return RAM_TMPFS_GROWING(
+		vol,
+		ram_tmpfs_local->setxattr(vol, node, name, value, size, flags));
 }
 
-static int ram_tmpfs_unlink(void *vol, const char *path)
+/*
+ * A removed file's inode lives on while the core holds its node (the
+ * node's descriptor keeps it), so its room comes back at a later delete.
+ */
+static int ram_tmpfs_unlink(void *vol, uint64_t parent, const char *name)
 {
-	int rc = ram_tmpfs_local->unlink(vol, path);
+	int rc = ram_tmpfs_local->unlink(vol, parent, name);
 
 	if (rc == 0)
 		ram_tmpfs_settle(ram_tmpfs_of(vol));
 	return rc;
 }
 
-static int ram_tmpfs_rmdir(void *vol, const char *path)
+static int ram_tmpfs_rmdir(void *vol, uint64_t parent, const char *name)
 {
-	int rc = ram_tmpfs_local->rmdir(vol, path);
+	int rc = ram_tmpfs_local->rmdir(vol, parent, name);
 
 	if (rc == 0)
 		ram_tmpfs_settle(ram_tmpfs_of(vol));
@@ -338,6 +358,7 @@ static void ram_tmpfs_table_init(void)
 	ram_tmpfs_table.mknod = ram_tmpfs_mknod;
 	ram_tmpfs_table.mkdir = ram_tmpfs_mkdir;
 	ram_tmpfs_table.symlink = ram_tmpfs_symlink;
+	ram_tmpfs_table.link = ram_tmpfs_link;
 	ram_tmpfs_table.create_file = ram_tmpfs_create_file;
 	ram_tmpfs_table.setxattr = ram_tmpfs_setxattr;
 	ram_tmpfs_table.unlink = ram_tmpfs_unlink;
@@ -346,6 +367,9 @@ static void ram_tmpfs_table_init(void)
 	ram_tmpfs_table.description = ram->description;
 	ram_tmpfs_table.options = ram->options;
 	ram_tmpfs_table.caps = RAM_TMPFS_CAPS;
+	/* The instance dies with the process: no later one finds a node. */
+	ram_tmpfs_table.node_encode = NULL;
+	ram_tmpfs_table.node_decode = NULL;
 	/* Ops on volumes not open (or to open) are ram's own, so that this
 	 * table is as good as ram's for whoever holds it. */
 	ram_tmpfs_table.validate = ram->validate;
@@ -456,8 +480,9 @@ int volfs_ram_tmpfs_open(const struct volfs_volinfo *vi,
 		close(rootfd);
 		ram_tmpfs_vol_free(v);
 		return volfs_be_errf(err, errlen, rc,
-				     "cannot open volume '%s': out of memory",
-				     vi->name);
+				     "cannot open volume '%s': %s", vi->name,
+				     rc == -ENOMEM ? "out of memory"
+						   : volfs_be_strerror(rc));
 	}
 	pthread_once(&ram_tmpfs_once, ram_tmpfs_table_init);
 	*table = &ram_tmpfs_table;

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the files of the local backend share (local.c: the module, volumes
+ * and the ops table; local_node.c: the node table and the ops that find,
+ * make and remove names; local_file.c: the ops on a node or an open file;
+ * local_dir.c: directory handles).  How it works is described at the top
+ * of local.c.
+ */
+#ifndef VOLFS_LOCAL_INT_H
+#define VOLFS_LOCAL_INT_H
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "volfs/backend.h"
+
+/* "/proc/self/fd/" and a descriptor number. */
+#define LOCAL_PROC_MAX (sizeof("/proc/self/fd/") + 10)
+
+/*
+ * One file the core holds references to.  The O_PATH descriptor keeps the
+ * inode alive, so (dev, ino) names no other file while the node lives.
+ */
+struct local_node {
+	/* The next node in its hash chain. */
+	struct local_node *next;
+	dev_t dev;
+	ino_t ino;
+	/* O_PATH | O_NOFOLLOW descriptor of the file. */
+	int fd;
+	/* Its S_IF* type, which never changes. */
+	mode_t type;
+	/* References the core holds; under the volume's lock. */
+	uint64_t refs;
+};
+
+struct local_vol {
+	/* O_PATH descriptor of the volume root (VOLFS_ROOT_NODE), and the
+	 * root's identity, which is never given a node of its own. */
+	int rootfd;
+	dev_t rootdev;
+	ino_t rootino;
+	/* What the volume can do (VOLFS_CAP_EXTERNAL_CHANGES for a host
+	 * directory given with path=, which others may change). */
+	unsigned caps;
+	/* Running as root: new objects are given to their caller. */
+	int chown_new;
+	uid_t euid;
+	gid_t egid;
+	/* The state of the module that opened it (volfs_local_open_root). */
+	void *owner;
+	/*
+	 * The nodes handed out, hashed by (dev, ino): a power of two of
+	 * chains.  The lock is taken by the ops that hand out or give back
+	 * references only; every other op uses a node's descriptor, which
+	 * the reference its caller holds keeps open.
+	 */
+	pthread_mutex_t lock;
+	struct local_node **hash;
+	size_t nbuckets;
+	size_t count;
+};
+
+/* "." or "..", which a directory lists but no op takes as a name. */
+static inline int local_is_dot(const char *name)
+{
+	return name[0] == '.' &&
+	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/* A file handle is its open descriptor widened to 64 bits. */
+static inline int local_fh_fd(uint64_t fh)
+{
+	return fh > INT_MAX ? -EBADF : (int)fh;
+}
+
+static inline struct local_node *local_node_of(uint64_t node)
+{
+	return (struct local_node *)(uintptr_t)node;
+}
+
+/* The descriptor of node: the root's, or the node's O_PATH descriptor. */
+static inline int local_node_fd(const struct local_vol *lv, uint64_t node)
+{
+	return node == VOLFS_ROOT_NODE ? lv->rootfd : local_node_of(node)->fd;
+}
+
+static inline mode_t local_node_type(uint64_t node)
+{
+	return node == VOLFS_ROOT_NODE ? S_IFDIR : local_node_of(node)->type;
+}
+
+/* "/proc/self/fd/FD": opening or changing it reaches exactly the file fd
+ * holds, a symlink itself included, whatever its names are now. */
+static inline void local_proc(char buf[LOCAL_PROC_MAX], int fd)
+{
+	snprintf(buf, LOCAL_PROC_MAX, "/proc/self/fd/%d", fd);
+}
+
+/* local_node.c */
+int local_nodes_init(struct local_vol *lv);
+void local_nodes_free(struct local_vol *lv);
+int local_lookup_at(struct local_vol *lv, int dirfd, const char *name,
+		    struct volfs_entry *e);
+int local_lookup(void *vol, uint64_t parent, const char *name,
+		 struct volfs_entry *e);
+void local_forget(void *vol, uint64_t node, uint64_t n);
+int local_mknod(void *vol, uint64_t parent, const char *name, mode_t mode,
+		dev_t rdev, const struct volfs_caller *who,
+		struct volfs_entry *e);
+int local_mkdir(void *vol, uint64_t parent, const char *name, mode_t mode,
+		const struct volfs_caller *who, struct volfs_entry *e);
+int local_symlink(void *vol, const char *target, uint64_t parent,
+		  const char *name, const struct volfs_caller *who,
+		  struct volfs_entry *e);
+int local_link(void *vol, uint64_t node, uint64_t newparent,
+	       const char *newname, struct volfs_entry *e);
+int local_unlink(void *vol, uint64_t parent, const char *name);
+int local_rmdir(void *vol, uint64_t parent, const char *name);
+int local_rename(void *vol, uint64_t parent, const char *name,
+		 uint64_t newparent, const char *newname, unsigned flags);
+int local_create_file(void *vol, uint64_t parent, const char *name, int flags,
+		      mode_t mode, const struct volfs_caller *who,
+		      struct volfs_entry *e, uint64_t *fh);
+int local_node_encode(void *vol, uint64_t node, void *buf, size_t *len);
+int local_node_decode(void *vol, const void *buf, size_t len,
+		      struct volfs_entry *e);
+
+/* local_file.c */
+int local_getattr(void *vol, uint64_t node, uint64_t fh, struct stat *st);
+int local_readlink(void *vol, uint64_t node, char *buf, size_t size);
+int local_chmod(void *vol, uint64_t node, uint64_t fh, mode_t mode);
+int local_chown(void *vol, uint64_t node, uint64_t fh, uid_t uid, gid_t gid);
+int local_truncate(void *vol, uint64_t node, uint64_t fh, off_t size);
+int local_utimens(void *vol, uint64_t node, uint64_t fh,
+		  const struct timespec tv[2]);
+int local_open_file(void *vol, uint64_t node, int flags, uint64_t *fh);
+ssize_t local_read(void *vol, uint64_t fh, void *buf, size_t size, off_t off);
+ssize_t local_write(void *vol, uint64_t fh, const void *buf, size_t size,
+		    off_t off);
+int local_fsync(void *vol, uint64_t fh, int datasync);
+int local_release(void *vol, uint64_t fh);
+int local_fd(void *vol, uint64_t fh);
+int local_fallocate(void *vol, uint64_t fh, int mode, off_t off, off_t len);
+off_t local_lseek(void *vol, uint64_t fh, off_t off, int whence);
+int local_setxattr(void *vol, uint64_t node, const char *name,
+		   const void *value, size_t size, int flags);
+ssize_t local_getxattr(void *vol, uint64_t node, const char *name, void *value,
+		       size_t size);
+ssize_t local_listxattr(void *vol, uint64_t node, char *list, size_t size);
+int local_removexattr(void *vol, uint64_t node, const char *name);
+
+/* local_dir.c */
+int local_opendir(void *vol, uint64_t node, uint64_t *dh);
+int local_readdir(void *vol, uint64_t dh, off_t off, int plus,
+		  volfs_fill_fn fill, void *ctx);
+int local_fsyncdir(void *vol, uint64_t dh, int datasync);
+int local_releasedir(void *vol, uint64_t dh);
+
+#endif /* VOLFS_LOCAL_INT_H */
