@@ -47,6 +47,12 @@
  * libsmbclient's debug output goes to a callback that logs at debug level;
  * its level is 0, so it never reaches stdout.
  *
+ * Paths.  SMB names files by path, so the ops here take paths (the store
+ * ops of pathfs.h), and the path adapter (pathfs*.c) serves them as the
+ * volume of nodes the core sees.  Between the two, unless cache_ttl=0, the
+ * metadata cache (pathcache.c) keeps attributes and listings for cache_ttl:
+ * a stat or a lookup costs a round trip otherwise.
+ *
  * This file holds libsmbclient's global state, the connections, the volume
  * and the ops on names and attributes; smb_opts.c the options and URLs,
  * smb_probe.c the encryption probe, smb_file.c open files and their I/O
@@ -77,6 +83,7 @@
 
 #include "volfs/backend.h"
 #include "volfs/backend_util.h"
+#include "pathcache.h"
 #include "smb_int.h"
 
 /* ---- libsmbclient's global state ---- */
@@ -607,9 +614,6 @@ static int smb_simple(struct smb_vol *v, const char *path, int what,
 
 /* ---- ops ---- */
 
-static int smb_validate(const struct volfs_volinfo *vi, char *err,
-			size_t errlen);
-
 static void smb_close(void *vol)
 {
 	struct smb_vol *v = vol;
@@ -810,10 +814,14 @@ static int smb_validate(const struct volfs_volinfo *vi, char *err,
 	return rc;
 }
 
+static const struct volfs_pathops smb_pathops;
+
 static int smb_open(const struct volfs_volinfo *vi, void **vol, char *err,
 		    size_t errlen)
 {
+	const struct volfs_pathops *ops = &smb_pathops;
 	struct smb_vol *v;
+	void *store;
 	int rc;
 
 	rc = smb_vol_new(vi, &v, err, errlen);
@@ -830,8 +838,20 @@ static int smb_open(const struct volfs_volinfo *vi, void **vol, char *err,
 			break;
 		v->nworkers++;
 	}
-	*vol = v;
+	store = v;
+	if (v->p.ttl_ms) {
+		rc = pathcache_wrap(ops, v, v->p.ttl_ms, &ops, &store);
+		if (rc)
+			goto err_close;
+	}
+	rc = pathfs_new(ops, store, vol);
+	if (rc)
+		goto err_close;
 	return 0;
+
+err_close:
+	ops->close(store);
+	return volfs_be_errf(err, errlen, rc, "%s", volfs_be_strerror(rc));
 }
 
 static int smb_statfs(void *vol, struct statvfs *sv)
@@ -972,7 +992,7 @@ static int smb_unlink(void *vol, const char *path)
 		return rc;
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
-	rc = smb_files_at(v, path, &open, &n);
+	rc = smb_files_at(v, path, 0, &open, &n);
 	if (rc)
 		return rc;
 	for (size_t j = 0; j < n && rc == 0; j++)
@@ -993,7 +1013,7 @@ static int smb_unlink(void *vol, const char *path)
 		 r[7]);
 	rc = smb_rename_url(v, path, hidden);
 	if (rc == 0)
-		rc = smb_files_moved(v, open, n, hidden, 1);
+		rc = smb_files_moved(v, open, n, path, hidden, 1);
 	smb_files_done(v, open, n);
 	return rc;
 }
@@ -1014,7 +1034,7 @@ static int smb_rename(void *vol, const char *from, const char *to,
 	if (smb_is_hidden(to))
 		return -EACCES;
 	/* Files open here at the target lose their name. */
-	rc = smb_files_at(v, to, &open, &n);
+	rc = smb_files_at(v, to, 0, &open, &n);
 	if (rc)
 		return rc;
 	for (size_t j = 0; j < n; j++)
@@ -1027,7 +1047,8 @@ static int smb_rename(void *vol, const char *from, const char *to,
 		if (rc)
 			return rc;
 	}
-	rc = smb_files_at(v, from, &open, &n);
+	/* The files open at from, or below it when it is a directory. */
+	rc = smb_files_at(v, from, 1, &open, &n);
 	if (rc)
 		return rc;
 	rc = smb_rename_url(v, from, to);
@@ -1049,7 +1070,7 @@ static int smb_rename(void *vol, const char *from, const char *to,
 			rc = smb_rename_url(v, from, to);
 	}
 	if (rc == 0)
-		rc = smb_files_moved(v, open, n, to, 0);
+		rc = smb_files_moved(v, open, n, from, to, 0);
 	smb_files_done(v, open, n);
 	return rc;
 }
@@ -1172,7 +1193,7 @@ static int smb_create_file(void *vol, const char *path, int flags,
 	return smb_open_common(vol, path, flags, 1, fh);
 }
 
-static int smb_readdir(void *vol, const char *path, volfs_fill_fn fill,
+static int smb_readdir(void *vol, const char *path, volfs_path_fill_fn fill,
 		       void *ctxp)
 {
 	struct smb_vol *v = vol;
@@ -1286,14 +1307,7 @@ static const struct volfs_optdesc smb_options[] = {
 	{ .key = NULL },
 };
 
-static const struct volfs_backend smb_backend = {
-	.abi_version = VOLFS_BACKEND_ABI,
-	.name = "smb",
-	.description = "an SMB2/3 file share: Samba, Azure Files, Windows",
-	.caps = SMB_CAPS,
-	.options = smb_options,
-	.validate = smb_validate,
-	.open = smb_open,
+static const struct volfs_pathops smb_pathops = {
 	.close = smb_close,
 	.statfs = smb_statfs,
 	.getattr = smb_getattr,
@@ -1311,6 +1325,40 @@ static const struct volfs_backend smb_backend = {
 	.fsync = smb_fsync,
 	.release = smb_release,
 	.readdir = smb_readdir,
+};
+
+/* The path adapter's ops, for those smb_pathops has.  Nodes do not outlive
+ * the process (no node_encode): SMB has no handle to find a file by. */
+static const struct volfs_backend smb_backend = {
+	.abi_version = VOLFS_BACKEND_ABI,
+	.size = sizeof(struct volfs_backend),
+	.name = "smb",
+	.description = "an SMB2/3 file share: Samba, Azure Files, Windows",
+	.caps = SMB_CAPS,
+	.options = smb_options,
+	.validate = smb_validate,
+	.open = smb_open,
+	.close = pathfs_close,
+	.statfs = pathfs_statfs,
+	.lookup = pathfs_lookup,
+	.forget = pathfs_forget,
+	.getattr = pathfs_getattr,
+	.mkdir = pathfs_mkdir,
+	.unlink = pathfs_unlink,
+	.rmdir = pathfs_rmdir,
+	.rename = pathfs_rename,
+	.truncate = pathfs_truncate,
+	.utimens = pathfs_utimens,
+	.open_file = pathfs_open_file,
+	.create_file = pathfs_create_file,
+	.read = pathfs_read,
+	.write = pathfs_write,
+	.flush = pathfs_flush,
+	.fsync = pathfs_fsync,
+	.release = pathfs_release,
+	.opendir = pathfs_opendir,
+	.readdir = pathfs_readdir,
+	.releasedir = pathfs_releasedir,
 };
 
 const struct volfs_backend *volfs_backend_smb(void);

@@ -150,6 +150,9 @@ int smb_open_common(struct smb_vol *v, const char *path, int flags, int create,
 		f->flags = flags;
 	}
 	smb_put(v, i);
+	/* The server names a directory in the way: the name exists. */
+	if (create && rc == -EISDIR)
+		rc = -EEXIST;
 	if (rc) {
 		smb_file_free(f);
 		return rc;
@@ -201,15 +204,25 @@ static void smb_file_unref(struct smb_vol *v, struct smb_file *f)
 	pthread_mutex_unlock(&v->lock);
 }
 
-int smb_files_at(struct smb_vol *v, const char *path, struct smb_file ***out,
-		 size_t *n)
+/* Whether f is open at path or, with below, below it. */
+static int smb_file_at(const struct smb_file *f, const char *path, int below)
+{
+	size_t len = strlen(path);
+
+	if (strncmp(f->path, path, len) != 0)
+		return 0;
+	return f->path[len] == '\0' || (below && f->path[len] == '/');
+}
+
+int smb_files_at(struct smb_vol *v, const char *path, int below,
+		 struct smb_file ***out, size_t *n)
 {
 	struct smb_file *f, **arr = NULL;
 	size_t cnt = 0, k = 0;
 
 	pthread_mutex_lock(&v->lock);
 	for (f = v->files; f; f = f->next)
-		cnt += strcmp(f->path, path) == 0;
+		cnt += smb_file_at(f, path, below);
 	if (cnt) {
 		arr = calloc(cnt, sizeof(*arr));
 		if (!arr) {
@@ -218,7 +231,7 @@ int smb_files_at(struct smb_vol *v, const char *path, struct smb_file ***out,
 		}
 		/* Counted as waiters, they outlive a release() meanwhile. */
 		for (f = v->files; f && k < cnt; f = f->next)
-			if (strcmp(f->path, path) == 0) {
+			if (smb_file_at(f, path, below)) {
 				f->waiters++;
 				arr[k++] = f;
 			}
@@ -227,7 +240,7 @@ int smb_files_at(struct smb_vol *v, const char *path, struct smb_file ***out,
 	/* Released or moved meanwhile: not ours to move. */
 	for (size_t j = 0; j < k; j++) {
 		pthread_rwlock_wrlock(&arr[j]->mv);
-		if (!arr[j]->released && strcmp(arr[j]->path, path) == 0) {
+		if (!arr[j]->released && smb_file_at(arr[j], path, below)) {
 			smb_file_close_all(v, arr[j]);
 		} else {
 			pthread_rwlock_unlock(&arr[j]->mv);
@@ -251,15 +264,17 @@ void smb_files_done(struct smb_vol *v, struct smb_file **arr, size_t n)
 }
 
 int smb_files_moved(struct smb_vol *v, struct smb_file **arr, size_t n,
-		    const char *path, int unlinked)
+		    const char *from, const char *to, int unlinked)
 {
+	size_t flen = strlen(from);
+
 	for (size_t j = 0; j < n; j++) {
 		char *np;
 
 		if (!arr[j])
 			continue;
-		np = strdup(path);
-		if (!np)
+		/* What follows from in its path: "" or "/..." below it. */
+		if (asprintf(&np, "%s%s", to, arr[j]->path + flen) < 0)
 			return -ENOMEM;
 		pthread_mutex_lock(&v->lock);
 		free(arr[j]->path);

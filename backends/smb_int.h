@@ -3,8 +3,10 @@
  * What the files of the smb backend share (smb.c: libsmbclient's state,
  * connections, the volume and the ops on names and attributes;
  * smb_opts.c: options and URLs; smb_probe.c: the encryption probe;
- * smb_file.c: open files, read-ahead and write-behind).  How the backend
- * works is described at the top of smb.c.
+ * smb_file.c: open files, read-ahead and write-behind).  The ops work by
+ * path (pathfs.h's struct volfs_pathops); the path adapter serves them as
+ * a volume of nodes.  How the backend works is described at the top of
+ * smb.c.
  */
 #ifndef VOLFS_SMB_INT_H
 #define VOLFS_SMB_INT_H
@@ -19,13 +21,12 @@
 #include <libsmbclient.h>
 
 #include "volfs/backend.h"
-
-#include "volfs/backend.h"
 #include "volfs/backend_util.h"
+#include "pathfs.h"
 
 #define SMB_CAPS                                                               \
 	(VOLFS_CAP_RANDOM_WRITE | VOLFS_CAP_PERSISTENT | VOLFS_CAP_THREADSAFE | \
-	 VOLFS_CAP_EXTERNAL_CHANGES | VOLFS_CAP_META_CACHE)
+	 VOLFS_CAP_EXTERNAL_CHANGES)
 
 #define SMB_PORT_DEFAULT 445
 #define SMB_CONNS_DEFAULT 4
@@ -279,17 +280,20 @@ int smb_open_common(struct smb_vol *v, const char *path, int flags, int create,
 int smb_created_stat(const struct smb_vol *v, struct smb_file *f,
 		     struct stat *st);
 /*
- * The open files at path, with their mv locks taken alone, handles closed
- * (so the server lets the file be moved); *n of them in *out.
+ * The open files at path (with below, also those below it: the server
+ * refuses to move a directory above an open file), with their mv locks
+ * taken alone, handles closed (so the server lets the file be moved); *n of
+ * them in *out.
  */
-int smb_files_at(struct smb_vol *v, const char *path, struct smb_file ***out,
-		 size_t *n);
+int smb_files_at(struct smb_vol *v, const char *path, int below,
+		 struct smb_file ***out, size_t *n);
 /* Lets go of what smb_files_at() took. */
 void smb_files_done(struct smb_vol *v, struct smb_file **arr, size_t n);
-/* The open files of arr (from smb_files_at()) now live at path, removed
- * from their names when unlinked. */
+/* The open files of arr (from smb_files_at() at from) now live at to, or
+ * below it as they were below from; removed from their names when
+ * unlinked. */
 int smb_files_moved(struct smb_vol *v, struct smb_file **arr, size_t n,
-		    const char *path, int unlinked);
+		    const char *from, const char *to, int unlinked);
 /* Renames from to to on the server: 0 or -errno. */
 int smb_rename_url(struct smb_vol *v, const char *from, const char *to);
 /*
@@ -320,7 +324,7 @@ void *smb_worker(void *arg);
  */
 ssize_t smb_write(void *vol, uint64_t fh, const void *buf, size_t size,
 		  off_t off);
-/* The backend ops (volfs/backend.h) of open files. */
+/* The store ops (pathfs.h) of open files. */
 int smb_flush(void *vol, uint64_t fh);
 /*
  * Waits until the server has acknowledged every write of fh.  libsmbclient

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The metadata cache (src/cache.c) around a counting fake backend: hits,
- * expiry after the TTL, invalidation by every change made through it, and
- * changes made behind its back showing once the TTL has passed.
+ * The metadata cache of path stores (backends/pathcache.c) around a
+ * counting fake store: hits, expiry after the TTL, invalidation by every
+ * change made through it, and changes made behind its back showing once
+ * the TTL has passed.
  */
 #include "config.h"
 
@@ -20,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "volfs/cache.h"
+#include "pathcache.h"
 
 #define FAKE_MAX 256
 
@@ -103,7 +104,7 @@ static const char *fake_child(const char *dir, const char *path)
 	return path + len + 1;
 }
 
-static int fake_readdir(void *vol, const char *path, volfs_fill_fn fill,
+static int fake_readdir(void *vol, const char *path, volfs_path_fill_fn fill,
 			void *ctx)
 {
 	struct fake *f = vol;
@@ -213,10 +214,7 @@ static void fake_close(void *vol)
 	f->closes++;
 }
 
-static const struct volfs_backend fake_backend = {
-	.abi_version = VOLFS_BACKEND_ABI,
-	.name = "fake",
-	.caps = VOLFS_CAP_EXTERNAL_CHANGES | VOLFS_CAP_META_CACHE,
+static const struct volfs_pathops fake_ops = {
 	.close = fake_close,
 	.getattr = fake_getattr,
 	.readdir = fake_readdir,
@@ -230,7 +228,7 @@ static const struct volfs_backend fake_backend = {
 
 struct wrapped {
 	struct fake f;
-	const struct volfs_backend *be;
+	const struct volfs_pathops *ops;
 	void *vol;
 };
 
@@ -239,15 +237,15 @@ static struct wrapped *wrap(unsigned ttl_ms)
 	struct wrapped *w = calloc(1, sizeof(*w));
 
 	assert_non_null(w);
-	assert_int_equal(volfs_cache_wrap(&fake_backend, &w->f, ttl_ms,
-					  &w->be, &w->vol),
+	assert_int_equal(pathcache_wrap(&fake_ops, &w->f, ttl_ms, &w->ops,
+					&w->vol),
 			 0);
 	return w;
 }
 
 static void unwrap(struct wrapped *w)
 {
-	w->be->close(w->vol);
+	w->ops->close(w->vol);
 	assert_int_equal(w->f.closes, 1);
 	free(w);
 }
@@ -289,39 +287,37 @@ static void cache_table_shape(void **state)
 {
 	struct wrapped *w = wrap(1000);
 
-	assert_string_equal(w->be->name, "fake");
-	assert_int_equal(w->be->caps, fake_backend.caps);
-	assert_null(w->be->symlink);
-	assert_null(w->be->read);
-	assert_null(w->be->chmod);
-	assert_non_null(w->be->getattr);
-	assert_non_null(w->be->readdir);
-	assert_non_null(w->be->release);
+	assert_null(w->ops->symlink);
+	assert_null(w->ops->read);
+	assert_null(w->ops->chmod);
+	assert_non_null(w->ops->getattr);
+	assert_non_null(w->ops->readdir);
+	assert_non_null(w->ops->release);
 	unwrap(w);
 }
 
 static void cache_attr_hit_and_expiry(void **state)
 {
 	struct wrapped *w = wrap(200);
-	struct volfs_cache_stats s;
+	struct pathcache_stats s;
 	struct stat st;
 
 	fake_add(&w->f, "a", 0, 5);
-	assert_int_equal(w->be->getattr(w->vol, "a", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "a", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(st.st_size, 5);
-	assert_int_equal(w->be->getattr(w->vol, "a", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "a", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(st.st_size, 5);
 	assert_int_equal(w->f.getattrs, 1);
-	volfs_cache_get_stats(w->vol, &s);
+	pathcache_get_stats(w->vol, &s);
 	assert_int_equal(s.attr_hits, 1);
 	assert_int_equal(s.attr_misses, 1);
 
 	/* A change behind the cache's back shows after the TTL, not before. */
 	w->f.e[fake_find(&w->f, "a")].size = 9;
-	assert_int_equal(w->be->getattr(w->vol, "a", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "a", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(st.st_size, 5);
 	sleep_ms(300);
-	assert_int_equal(w->be->getattr(w->vol, "a", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "a", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(st.st_size, 9);
 	assert_int_equal(w->f.getattrs, 2);
 	unwrap(w);
@@ -334,18 +330,18 @@ static void cache_negative(void **state)
 	struct stat st;
 	uint64_t fh;
 
-	assert_int_equal(w->be->getattr(w->vol, "n", VOLFS_NO_FH, &st),
+	assert_int_equal(w->ops->getattr(w->vol, "n", VOLFS_NO_FH, &st),
 			 -ENOENT);
-	assert_int_equal(w->be->getattr(w->vol, "n", VOLFS_NO_FH, &st),
+	assert_int_equal(w->ops->getattr(w->vol, "n", VOLFS_NO_FH, &st),
 			 -ENOENT);
 	assert_int_equal(w->f.getattrs, 1);
 	/* Creating it through the cache ends "not found" at once. */
-	assert_int_equal(w->be->create_file(w->vol, "n", O_WRONLY, 0644, &me,
+	assert_int_equal(w->ops->create_file(w->vol, "n", O_WRONLY, 0644, &me,
 					    &fh),
 			 0);
-	assert_int_equal(w->be->getattr(w->vol, "n", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "n", VOLFS_NO_FH, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
-	assert_int_equal(w->be->release(w->vol, fh), 0);
+	assert_int_equal(w->ops->release(w->vol, fh), 0);
 	assert_int_equal(w->f.releases, 1);
 	unwrap(w);
 }
@@ -357,18 +353,18 @@ static void cache_write_invalidates(void **state)
 	struct stat st;
 	uint64_t fh;
 
-	assert_int_equal(w->be->create_file(w->vol, "w", O_WRONLY, 0644, &me,
+	assert_int_equal(w->ops->create_file(w->vol, "w", O_WRONLY, 0644, &me,
 					    &fh),
 			 0);
-	assert_int_equal(w->be->getattr(w->vol, "w", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "w", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(st.st_size, 0);
-	assert_int_equal(w->be->write(w->vol, fh, "hello", 5, 0), 5);
-	assert_int_equal(w->be->getattr(w->vol, "w", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->write(w->vol, fh, "hello", 5, 0), 5);
+	assert_int_equal(w->ops->getattr(w->vol, "w", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(st.st_size, 5);
-	/* By handle: always the inner backend's answer. */
-	assert_int_equal(w->be->getattr(w->vol, "w", fh, &st), 0);
+	/* By handle: always the inner store's answer. */
+	assert_int_equal(w->ops->getattr(w->vol, "w", fh, &st), 0);
 	assert_int_equal(st.st_size, 5);
-	assert_int_equal(w->be->release(w->vol, fh), 0);
+	assert_int_equal(w->ops->release(w->vol, fh), 0);
 	unwrap(w);
 }
 
@@ -381,31 +377,31 @@ static void cache_open_handles(void **state)
 	struct stat st;
 	uint64_t fh;
 
-	assert_int_equal(w->be->create_file(w->vol, "h", O_WRONLY, 0644, &me,
+	assert_int_equal(w->ops->create_file(w->vol, "h", O_WRONLY, 0644, &me,
 					    &fh),
 			 0);
-	assert_int_equal(w->be->write(w->vol, fh, "abc", 3, 0), 3);
-	assert_int_equal(w->be->getattr(w->vol, "h", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->write(w->vol, fh, "abc", 3, 0), 3);
+	assert_int_equal(w->ops->getattr(w->vol, "h", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(st.st_size, 3);
 	assert_int_equal(w->f.by_handle, 1);
-	assert_int_equal(w->be->write(w->vol, fh, "defg", 4, 3), 4);
-	assert_int_equal(w->be->release(w->vol, fh), 0);
+	assert_int_equal(w->ops->write(w->vol, fh, "defg", 4, 3), 4);
+	assert_int_equal(w->ops->release(w->vol, fh), 0);
 	w->f.getattrs = 0;
-	assert_int_equal(w->be->getattr(w->vol, "h", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "h", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(st.st_size, 7);
-	assert_int_equal(w->be->getattr(w->vol, "h", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "h", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(w->f.getattrs, 1);
 
 	/* A handle whose name was removed no longer answers for the name. */
-	assert_int_equal(w->be->create_file(w->vol, "g", O_WRONLY, 0644, &me,
+	assert_int_equal(w->ops->create_file(w->vol, "g", O_WRONLY, 0644, &me,
 					    &fh),
 			 0);
-	assert_int_equal(w->be->unlink(w->vol, "g"), 0);
+	assert_int_equal(w->ops->unlink(w->vol, "g"), 0);
 	w->f.by_handle = 0;
-	assert_int_equal(w->be->getattr(w->vol, "g", VOLFS_NO_FH, &st),
+	assert_int_equal(w->ops->getattr(w->vol, "g", VOLFS_NO_FH, &st),
 			 -ENOENT);
 	assert_int_equal(w->f.by_handle, 0);
-	assert_int_equal(w->be->release(w->vol, fh), 0);
+	assert_int_equal(w->ops->release(w->vol, fh), 0);
 	unwrap(w);
 }
 
@@ -413,44 +409,44 @@ static void cache_listing(void **state)
 {
 	struct wrapped *w = wrap(10000);
 	struct volfs_caller me = { 0 };
-	struct volfs_cache_stats s;
+	struct pathcache_stats s;
 	struct names l = { 0 };
 	struct stat st;
 
 	fake_add(&w->f, "d", 1, 0);
 	fake_add(&w->f, "d/x", 0, 1);
 	fake_add(&w->f, "d/y", 0, 2);
-	assert_int_equal(w->be->readdir(w->vol, "d", names_fill, &l), 0);
+	assert_int_equal(w->ops->readdir(w->vol, "d", names_fill, &l), 0);
 	assert_int_equal(l.n, 2);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(w->be->readdir(w->vol, "d", names_fill, &l), 0);
+	assert_int_equal(w->ops->readdir(w->vol, "d", names_fill, &l), 0);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(w->f.readdirs, 1);
 	/* The listing brought the children's attributes. */
-	assert_int_equal(w->be->getattr(w->vol, "d/y", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "d/y", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(st.st_size, 2);
 	assert_int_equal(w->f.getattrs, 0);
 	/* A replay stops when fill says so. */
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 1;
-	assert_int_equal(w->be->readdir(w->vol, "d", names_fill, &l), 0);
+	assert_int_equal(w->ops->readdir(w->vol, "d", names_fill, &l), 0);
 	assert_int_equal(l.n, 1);
-	volfs_cache_get_stats(w->vol, &s);
+	pathcache_get_stats(w->vol, &s);
 	assert_int_equal(s.list_hits, 2);
 	assert_int_equal(s.list_misses, 1);
 
 	/* mkdir and unlink edit the parent's listing: no listing again. */
-	assert_int_equal(w->be->mkdir(w->vol, "d/z", 0755, &me), 0);
+	assert_int_equal(w->ops->mkdir(w->vol, "d/z", 0755, &me), 0);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(w->be->readdir(w->vol, "d", names_fill, &l), 0);
+	assert_int_equal(w->ops->readdir(w->vol, "d", names_fill, &l), 0);
 	assert_int_equal(l.n, 3);
 	assert_true(has_name(&l, "z"));
-	assert_int_equal(w->be->unlink(w->vol, "d/x"), 0);
+	assert_int_equal(w->ops->unlink(w->vol, "d/x"), 0);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(w->be->readdir(w->vol, "d", names_fill, &l), 0);
+	assert_int_equal(w->ops->readdir(w->vol, "d", names_fill, &l), 0);
 	assert_int_equal(l.n, 2);
 	assert_false(has_name(&l, "x"));
-	assert_int_equal(w->be->getattr(w->vol, "d/x", VOLFS_NO_FH, &st),
+	assert_int_equal(w->ops->getattr(w->vol, "d/x", VOLFS_NO_FH, &st),
 			 -ENOENT);
 	assert_int_equal(w->f.readdirs, 1);
 	unwrap(w);
@@ -459,7 +455,7 @@ static void cache_listing(void **state)
 /*
  * A directory made here is known to be empty, and files created in it are
  * known: lookups of names not there, listings and the directory's own
- * attributes cost no call of the backend until the TTL passes.
+ * attributes cost no call of the store until the TTL passes.
  */
 static void cache_known_listing(void **state)
 {
@@ -469,44 +465,44 @@ static void cache_known_listing(void **state)
 	struct stat st, dst;
 	uint64_t fh;
 
-	assert_int_equal(w->be->mkdir(w->vol, "k", 0755, &me), 0);
-	assert_int_equal(w->be->getattr(w->vol, "k", VOLFS_NO_FH, &dst), 0);
+	assert_int_equal(w->ops->mkdir(w->vol, "k", 0755, &me), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "k", VOLFS_NO_FH, &dst), 0);
 	assert_int_equal(w->f.getattrs, 1);
-	assert_int_equal(w->be->getattr(w->vol, "k/a", VOLFS_NO_FH, &st),
+	assert_int_equal(w->ops->getattr(w->vol, "k/a", VOLFS_NO_FH, &st),
 			 -ENOENT);
-	assert_int_equal(w->be->create_file(w->vol, "k/a", O_WRONLY, 0644, &me,
+	assert_int_equal(w->ops->create_file(w->vol, "k/a", O_WRONLY, 0644, &me,
 					    &fh),
 			 0);
-	assert_int_equal(w->be->release(w->vol, fh), 0);
-	assert_int_equal(w->be->getattr(w->vol, "k/b", VOLFS_NO_FH, &st),
+	assert_int_equal(w->ops->release(w->vol, fh), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "k/b", VOLFS_NO_FH, &st),
 			 -ENOENT);
 	/* The directory's attributes stayed, with new times. */
-	assert_int_equal(w->be->getattr(w->vol, "k", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "k", VOLFS_NO_FH, &st), 0);
 	assert_true(st.st_mtim.tv_sec > dst.st_mtim.tv_sec ||
 		    (st.st_mtim.tv_sec == dst.st_mtim.tv_sec &&
 		     st.st_mtim.tv_nsec >= dst.st_mtim.tv_nsec));
-	assert_int_equal(w->be->readdir(w->vol, "k", names_fill, &l), 0);
+	assert_int_equal(w->ops->readdir(w->vol, "k", names_fill, &l), 0);
 	assert_int_equal(l.n, 1);
 	assert_true(has_name(&l, "a"));
 	/* Only k's attributes were asked for, after mkdir. */
 	assert_int_equal(w->f.readdirs, 0);
 	assert_int_equal(w->f.getattrs, 1);
 	/* The created file is found, not taken for absent. */
-	assert_int_equal(w->be->getattr(w->vol, "k/a", VOLFS_NO_FH, &st), 0);
-	assert_int_equal(w->be->unlink(w->vol, "k/a"), 0);
-	assert_int_equal(w->be->getattr(w->vol, "k/a", VOLFS_NO_FH, &st),
+	assert_int_equal(w->ops->getattr(w->vol, "k/a", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->unlink(w->vol, "k/a"), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "k/a", VOLFS_NO_FH, &st),
 			 -ENOENT);
 	/* Another client's file: seen once the TTL has passed. */
 	fake_add(&w->f, "k/other", 0, 3);
-	assert_int_equal(w->be->getattr(w->vol, "k/other", VOLFS_NO_FH, &st),
+	assert_int_equal(w->ops->getattr(w->vol, "k/other", VOLFS_NO_FH, &st),
 			 -ENOENT);
 	sleep_ms(300);
-	assert_int_equal(w->be->getattr(w->vol, "k/other", VOLFS_NO_FH, &st),
+	assert_int_equal(w->ops->getattr(w->vol, "k/other", VOLFS_NO_FH, &st),
 			 0);
 	assert_int_equal(st.st_size, 3);
 	/* The old listing was read again, and answers the next lookups. */
 	assert_int_equal(w->f.readdirs, 1);
-	assert_int_equal(w->be->getattr(w->vol, "k/none", VOLFS_NO_FH, &st),
+	assert_int_equal(w->ops->getattr(w->vol, "k/none", VOLFS_NO_FH, &st),
 			 -ENOENT);
 	assert_int_equal(w->f.readdirs, 1);
 	unwrap(w);
@@ -524,25 +520,25 @@ static void cache_long_listing(void **state)
 	uint64_t fh;
 	int before;
 
-	assert_int_equal(w->be->mkdir(w->vol, "big", 0755, &me), 0);
+	assert_int_equal(w->ops->mkdir(w->vol, "big", 0755, &me), 0);
 	for (int i = 0; i < 200; i++) {
 		snprintf(path, sizeof(path), "big/f%d", i);
-		assert_int_equal(w->be->getattr(w->vol, path, VOLFS_NO_FH,
+		assert_int_equal(w->ops->getattr(w->vol, path, VOLFS_NO_FH,
 						&st),
 				 -ENOENT);
-		assert_int_equal(w->be->create_file(w->vol, path, O_WRONLY,
+		assert_int_equal(w->ops->create_file(w->vol, path, O_WRONLY,
 						    0644, &me, &fh),
 				 0);
-		assert_int_equal(w->be->release(w->vol, fh), 0);
+		assert_int_equal(w->ops->release(w->vol, fh), 0);
 	}
 	for (int i = 1; i < 200; i += 2) {
 		snprintf(path, sizeof(path), "big/f%d", i);
-		assert_int_equal(w->be->unlink(w->vol, path), 0);
+		assert_int_equal(w->ops->unlink(w->vol, path), 0);
 	}
 	before = w->f.getattrs;
 	for (int i = 0; i < 200; i++) {
 		snprintf(path, sizeof(path), "big/f%d", i);
-		assert_int_equal(w->be->getattr(w->vol, path, VOLFS_NO_FH,
+		assert_int_equal(w->ops->getattr(w->vol, path, VOLFS_NO_FH,
 						&st),
 				 i % 2 ? -ENOENT : 0);
 	}
@@ -550,7 +546,7 @@ static void cache_long_listing(void **state)
 	 * with one listing of the directory, not one by one. */
 	assert_int_equal(w->f.getattrs, before);
 	assert_int_equal(w->f.readdirs, 1);
-	assert_int_equal(w->be->readdir(w->vol, "big", names_fill, &l), 0);
+	assert_int_equal(w->ops->readdir(w->vol, "big", names_fill, &l), 0);
 	assert_int_equal(l.n, 100);
 	for (int i = 0; i < 200; i += 2) {
 		snprintf(path, sizeof(path), "f%d", i);
@@ -570,21 +566,49 @@ static void cache_rename_subtree(void **state)
 	fake_add(&w->f, "p/q", 1, 0);
 	fake_add(&w->f, "p/q/f", 0, 7);
 	fake_add(&w->f, "r", 1, 0);
-	assert_int_equal(w->be->getattr(w->vol, "p/q/f", VOLFS_NO_FH, &st), 0);
-	assert_int_equal(w->be->getattr(w->vol, "r/q/f", VOLFS_NO_FH, &st),
+	assert_int_equal(w->ops->getattr(w->vol, "p/q/f", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "r/q/f", VOLFS_NO_FH, &st),
 			 -ENOENT);
-	assert_int_equal(w->be->readdir(w->vol, ".", names_fill, &l), 0);
+	assert_int_equal(w->ops->readdir(w->vol, ".", names_fill, &l), 0);
 	assert_true(has_name(&l, "p"));
 	/* Moving a directory moves what is known below it. */
-	assert_int_equal(w->be->rename(w->vol, "p", "r", 0), 0);
-	assert_int_equal(w->be->getattr(w->vol, "p/q/f", VOLFS_NO_FH, &st),
+	assert_int_equal(w->ops->rename(w->vol, "p", "r", 0), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "p/q/f", VOLFS_NO_FH, &st),
 			 -ENOENT);
-	assert_int_equal(w->be->getattr(w->vol, "r/q/f", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "r/q/f", VOLFS_NO_FH, &st), 0);
 	assert_int_equal(st.st_size, 7);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(w->be->readdir(w->vol, ".", names_fill, &l), 0);
+	assert_int_equal(w->ops->readdir(w->vol, ".", names_fill, &l), 0);
 	assert_false(has_name(&l, "p"));
 	assert_true(has_name(&l, "r"));
+	unwrap(w);
+}
+
+/* A handle follows its file when it or a directory above it is renamed:
+ * a write through it still drops the attributes kept of the new name. */
+static void cache_rename_open_handle(void **state)
+{
+	struct wrapped *w = wrap(10000);
+	struct volfs_caller me = { 0 };
+	struct stat st;
+	uint64_t fh;
+
+	assert_int_equal(w->ops->mkdir(w->vol, "s", 0755, &me), 0);
+	assert_int_equal(w->ops->create_file(w->vol, "s/f", O_WRONLY, 0644,
+					     &me, &fh),
+			 0);
+	assert_int_equal(w->ops->rename(w->vol, "s", "t", 0), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "t/f", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(w->ops->write(w->vol, fh, "abc", 3, 0), 3);
+	assert_int_equal(w->ops->getattr(w->vol, "t/f", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(st.st_size, 3);
+	assert_int_equal(w->ops->rename(w->vol, "t/f", "t/g", 0), 0);
+	assert_int_equal(w->ops->getattr(w->vol, "t/g", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(w->ops->write(w->vol, fh, "defg", 4, 3), 4);
+	assert_int_equal(w->ops->getattr(w->vol, "t/g", VOLFS_NO_FH, &st), 0);
+	assert_int_equal(st.st_size, 7);
+	assert_int_equal(w->ops->release(w->vol, fh), 0);
 	unwrap(w);
 }
 
@@ -594,16 +618,16 @@ static void cache_listing_expiry(void **state)
 	struct names l = { 0 };
 
 	fake_add(&w->f, "e", 0, 0);
-	assert_int_equal(w->be->readdir(w->vol, ".", names_fill, &l), 0);
+	assert_int_equal(w->ops->readdir(w->vol, ".", names_fill, &l), 0);
 	assert_int_equal(l.n, 1);
 	/* Another client adds a file: seen once the TTL has passed. */
 	fake_add(&w->f, "e2", 0, 0);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(w->be->readdir(w->vol, ".", names_fill, &l), 0);
+	assert_int_equal(w->ops->readdir(w->vol, ".", names_fill, &l), 0);
 	assert_int_equal(l.n, 1);
 	sleep_ms(250);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(w->be->readdir(w->vol, ".", names_fill, &l), 0);
+	assert_int_equal(w->ops->readdir(w->vol, ".", names_fill, &l), 0);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(w->f.readdirs, 2);
 	unwrap(w);
@@ -621,6 +645,7 @@ int main(void)
 		cmocka_unit_test(cache_known_listing),
 		cmocka_unit_test(cache_long_listing),
 		cmocka_unit_test(cache_rename_subtree),
+		cmocka_unit_test(cache_rename_open_handle),
 		cmocka_unit_test(cache_listing_expiry),
 	};
 

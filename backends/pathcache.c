@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The metadata cache decorator (see volfs/cache.h).
+ * The metadata cache of a path store (see pathcache.h).
  *
  * One hash table of paths, guarded by one mutex that is never held across a
- * call into the inner backend.  An entry holds the attributes of its path
+ * call into the inner store.  An entry holds the attributes of its path
  * (or the error getattr gave) and/or the listing of the directory it names,
  * each with its own expiry.  A listing is immutable once stored and
  * reference counted, so it is replayed to the caller without the lock.
@@ -12,14 +12,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "volfs/cache.h"
+#include "pathcache.h"
 
 /* Past this many entries, expired ones are dropped; then, if still too
  * many, all of them. */
@@ -67,8 +69,8 @@ struct cache_ent {
 
 struct cache_vol {
 	/* The table handed out: the inner one's shape, our ops. */
-	struct volfs_backend table;
-	const struct volfs_backend *be;
+	struct volfs_pathops table;
+	const struct volfs_pathops *ops;
 	void *vol;
 	int64_t ttl_ns;
 	pthread_mutex_t lock;
@@ -78,7 +80,7 @@ struct cache_vol {
 	/* Bumped by every invalidation. */
 	uint64_t gen;
 	/* Open handles: the attributes of an open file come from one (for a
-	 * remote backend, one round trip on the handle instead of a lookup
+	 * remote store, one round trip on the handle instead of a lookup
 	 * by path). */
 	struct cache_fh *open;
 	pthread_cond_t unused;
@@ -86,13 +88,15 @@ struct cache_vol {
 		invalidations;
 };
 
-/* A handle of ours: the inner handle and the path it was opened by. */
+/* A handle of ours: the inner handle and the path of its file, which
+ * follows renames ("" once the file has no name); under the lock while the
+ * handle is listed. */
 struct cache_fh {
 	struct cache_fh *next;
 	uint64_t inner;
 	/* getattr calls using inner right now; release waits for none. */
 	unsigned users;
-	char path[];
+	char *path;
 };
 
 static int64_t cache_now(void)
@@ -508,12 +512,31 @@ static uint64_t cache_inner_fh(uint64_t fh)
 
 static struct cache_fh *cache_fh_new(const char *path)
 {
-	size_t len = strlen(path);
-	struct cache_fh *h = calloc(1, sizeof(*h) + len + 1);
+	struct cache_fh *h = calloc(1, sizeof(*h));
 
-	if (h)
-		memcpy(h->path, path, len + 1);
+	if (!h)
+		return NULL;
+	h->path = strdup(path);
+	if (!h->path) {
+		free(h);
+		return NULL;
+	}
 	return h;
+}
+
+static void cache_fh_free(struct cache_fh *h)
+{
+	free(h->path);
+	free(h);
+}
+
+/* Whether handle path hp is at path or, with subtree, below it. */
+static int cache_fh_at(const char *hp, const char *path, int subtree)
+{
+	size_t len = strlen(path);
+
+	return strncmp(hp, path, len) == 0 &&
+	       (hp[len] == '\0' || (subtree && hp[len] == '/'));
 }
 
 /*
@@ -524,15 +547,46 @@ static struct cache_fh *cache_fh_new(const char *path)
 static void cache_fh_detach(struct cache_vol *c, const char *path,
 			    int subtree)
 {
-	size_t len = strlen(path);
-
 	pthread_mutex_lock(&c->lock);
 	for (struct cache_fh *h = c->open; h; h = h->next)
-		if (strcmp(h->path, path) == 0 ||
-		    (subtree && strncmp(h->path, path, len) == 0 &&
-		     h->path[len] == '/'))
+		if (cache_fh_at(h->path, path, subtree))
 			h->path[0] = '\0';
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* Handles open at from, or below it, now stand for to, or below it (those
+ * that cannot be given their new path stand for nothing). */
+static void cache_fh_move(struct cache_vol *c, const char *from,
+			  const char *to)
+{
+	size_t len = strlen(from);
+
+	pthread_mutex_lock(&c->lock);
+	for (struct cache_fh *h = c->open; h; h = h->next) {
+		char *np;
+
+		if (!cache_fh_at(h->path, from, 1))
+			continue;
+		if (asprintf(&np, "%s%s", to, h->path + len) < 0) {
+			h->path[0] = '\0';
+			continue;
+		}
+		free(h->path);
+		h->path = np;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* cache_invalidate() of what h's file is known by now. */
+static void cache_fh_invalidate(struct cache_vol *c, struct cache_fh *h,
+				int how)
+{
+	char path[PATH_MAX];
+
+	pthread_mutex_lock(&c->lock);
+	snprintf(path, sizeof(path), "%s", h->path);
+	pthread_mutex_unlock(&c->lock);
+	cache_invalidate(c, path, how);
 }
 
 static void cache_fh_add(struct cache_vol *c, struct cache_fh *h)
@@ -565,8 +619,8 @@ static void cache_close(void *vol)
 {
 	struct cache_vol *c = vol;
 
-	if (c->be->close)
-		c->be->close(c->vol);
+	if (c->ops->close)
+		c->ops->close(c->vol);
 	for (size_t b = 0; b < c->nbuckets; b++) {
 		while (c->tab[b]) {
 			struct cache_ent *e = c->tab[b];
@@ -585,7 +639,7 @@ static int cache_statfs(void *vol, struct statvfs *sv)
 {
 	struct cache_vol *c = vol;
 
-	return c->be->statfs(c->vol, sv);
+	return c->ops->statfs(c->vol, sv);
 }
 
 /* Records that directory path, just made here, is empty. */
@@ -694,7 +748,7 @@ static int cache_getattr(void *vol, const char *path, uint64_t fh,
 	int rc, known, relist;
 
 	if (fh != VOLFS_NO_FH)
-		return c->be->getattr(c->vol, path, cache_inner_fh(fh), st);
+		return c->ops->getattr(c->vol, path, cache_inner_fh(fh), st);
 	now = cache_now();
 	pthread_mutex_lock(&c->lock);
 	known = cache_known(c, path, now, st, &rc, &relist);
@@ -719,7 +773,7 @@ static int cache_getattr(void *vol, const char *path, uint64_t fh,
 	pthread_mutex_unlock(&c->lock);
 	atomic_fetch_add(&c->attr_misses, 1);
 
-	rc = c->be->getattr(c->vol, path, h ? h->inner : VOLFS_NO_FH, st);
+	rc = c->ops->getattr(c->vol, path, h ? h->inner : VOLFS_NO_FH, st);
 	if (h) {
 		pthread_mutex_lock(&c->lock);
 		if (--h->users == 0)
@@ -747,14 +801,14 @@ static int cache_readlink(void *vol, const char *path, char *buf, size_t size)
 {
 	struct cache_vol *c = vol;
 
-	return c->be->readlink(c->vol, path, buf, size);
+	return c->ops->readlink(c->vol, path, buf, size);
 }
 
 static int cache_mknod(void *vol, const char *path, mode_t mode, dev_t rdev,
 		       const struct volfs_caller *who)
 {
 	struct cache_vol *c = vol;
-	int rc = c->be->mknod(c->vol, path, mode, rdev, who);
+	int rc = c->ops->mknod(c->vol, path, mode, rdev, who);
 
 	cache_invalidate(c, path,
 			 rc < 0 ? CACHE_INODE
@@ -766,7 +820,7 @@ static int cache_mkdir(void *vol, const char *path, mode_t mode,
 		       const struct volfs_caller *who)
 {
 	struct cache_vol *c = vol;
-	int rc = c->be->mkdir(c->vol, path, mode, who);
+	int rc = c->ops->mkdir(c->vol, path, mode, who);
 
 	if (rc < 0) {
 		cache_invalidate(c, path, CACHE_INODE);
@@ -781,7 +835,7 @@ static int cache_mkdir(void *vol, const char *path, mode_t mode,
 static int cache_unlink_op(void *vol, const char *path)
 {
 	struct cache_vol *c = vol;
-	int rc = c->be->unlink(c->vol, path);
+	int rc = c->ops->unlink(c->vol, path);
 
 	if (rc == 0)
 		cache_fh_detach(c, path, 0);
@@ -792,7 +846,7 @@ static int cache_unlink_op(void *vol, const char *path)
 static int cache_rmdir(void *vol, const char *path)
 {
 	struct cache_vol *c = vol;
-	int rc = c->be->rmdir(c->vol, path);
+	int rc = c->ops->rmdir(c->vol, path);
 
 	cache_invalidate(c, path,
 			 rc < 0 ? CACHE_SUBTREE
@@ -804,7 +858,7 @@ static int cache_symlink(void *vol, const char *target, const char *path,
 			 const struct volfs_caller *who)
 {
 	struct cache_vol *c = vol;
-	int rc = c->be->symlink(c->vol, target, path, who);
+	int rc = c->ops->symlink(c->vol, target, path, who);
 
 	cache_invalidate(c, path, rc < 0 ? CACHE_INODE : CACHE_ADDED | S_IFLNK);
 	return rc;
@@ -814,32 +868,26 @@ static int cache_rename(void *vol, const char *from, const char *to,
 			unsigned flags)
 {
 	struct cache_vol *c = vol;
-	int rc = c->be->rename(c->vol, from, to, flags);
+	int rc = c->ops->rename(c->vol, from, to, flags);
 
-	if (rc == 0) {
+	if (rc == 0 && (flags & VOLFS_RENAME_EXCHANGE)) {
 		cache_fh_detach(c, to, 1);
 		cache_fh_detach(c, from, 1);
+	} else if (rc == 0) {
+		/* A replaced file's handles lose their name; the moved
+		 * file's (or those below the moved directory) follow it. */
+		cache_fh_detach(c, to, 1);
+		cache_fh_move(c, from, to);
 	}
 	cache_invalidate(c, from, CACHE_PARENT | CACHE_SUBTREE);
 	cache_invalidate(c, to, CACHE_PARENT | CACHE_SUBTREE);
 	return rc;
 }
 
-static int cache_link(void *vol, const char *from, const char *to)
-{
-	struct cache_vol *c = vol;
-	int rc = c->be->link(c->vol, from, to);
-
-	/* Both names share the inode: its link count changed. */
-	cache_invalidate(c, from, CACHE_INODE);
-	cache_invalidate(c, to, rc < 0 ? CACHE_INODE : CACHE_ADDED | S_IFREG);
-	return rc;
-}
-
 static int cache_chmod(void *vol, const char *path, uint64_t fh, mode_t mode)
 {
 	struct cache_vol *c = vol;
-	int rc = c->be->chmod(c->vol, path, cache_inner_fh(fh), mode);
+	int rc = c->ops->chmod(c->vol, path, cache_inner_fh(fh), mode);
 
 	cache_invalidate(c, path, CACHE_INODE);
 	return rc;
@@ -849,7 +897,7 @@ static int cache_chown(void *vol, const char *path, uint64_t fh, uid_t uid,
 		       gid_t gid)
 {
 	struct cache_vol *c = vol;
-	int rc = c->be->chown(c->vol, path, cache_inner_fh(fh), uid, gid);
+	int rc = c->ops->chown(c->vol, path, cache_inner_fh(fh), uid, gid);
 
 	cache_invalidate(c, path, CACHE_INODE);
 	return rc;
@@ -859,7 +907,7 @@ static int cache_truncate(void *vol, const char *path, uint64_t fh,
 			  off_t size)
 {
 	struct cache_vol *c = vol;
-	int rc = c->be->truncate(c->vol, path, cache_inner_fh(fh), size);
+	int rc = c->ops->truncate(c->vol, path, cache_inner_fh(fh), size);
 
 	cache_invalidate(c, path, CACHE_INODE);
 	return rc;
@@ -869,14 +917,14 @@ static int cache_utimens(void *vol, const char *path, uint64_t fh,
 			 const struct timespec tv[2])
 {
 	struct cache_vol *c = vol;
-	int rc = c->be->utimens(c->vol, path, cache_inner_fh(fh), tv);
+	int rc = c->ops->utimens(c->vol, path, cache_inner_fh(fh), tv);
 
 	cache_invalidate(c, path, CACHE_INODE);
 	return rc;
 }
 
 /*
- * Opens path through the inner backend (creates it, with create) and hands
+ * Opens path through the inner store (creates it, with create) and hands
  * out a handle of ours that remembers the path.
  */
 static int cache_open_as(struct cache_vol *c, const char *path, int flags,
@@ -888,9 +936,9 @@ static int cache_open_as(struct cache_vol *c, const char *path, int flags,
 
 	if (!h)
 		return -ENOMEM;
-	rc = create ? c->be->create_file(c->vol, path, flags, mode, who,
+	rc = create ? c->ops->create_file(c->vol, path, flags, mode, who,
 					 &h->inner)
-		    : c->be->open_file(c->vol, path, flags, &h->inner);
+		    : c->ops->open_file(c->vol, path, flags, &h->inner);
 	if (create)
 		cache_invalidate(c, path,
 				 rc < 0 ? CACHE_INODE : CACHE_ADDED | S_IFREG);
@@ -898,7 +946,7 @@ static int cache_open_as(struct cache_vol *c, const char *path, int flags,
 		/* O_TRUNC changed the size. */
 		cache_invalidate(c, path, CACHE_INODE);
 	if (rc < 0) {
-		free(h);
+		cache_fh_free(h);
 		return rc;
 	}
 	cache_fh_add(c, h);
@@ -924,7 +972,7 @@ static ssize_t cache_read(void *vol, uint64_t fh, void *buf, size_t size,
 {
 	struct cache_vol *c = vol;
 
-	return c->be->read(c->vol, cache_inner_fh(fh), buf, size, off);
+	return c->ops->read(c->vol, cache_inner_fh(fh), buf, size, off);
 }
 
 static ssize_t cache_write(void *vol, uint64_t fh, const void *buf,
@@ -932,9 +980,9 @@ static ssize_t cache_write(void *vol, uint64_t fh, const void *buf,
 {
 	struct cache_vol *c = vol;
 	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
-	ssize_t n = c->be->write(c->vol, h->inner, buf, size, off);
+	ssize_t n = c->ops->write(c->vol, h->inner, buf, size, off);
 
-	cache_invalidate(c, h->path, CACHE_INODE);
+	cache_fh_invalidate(c, h, CACHE_INODE);
 	return n;
 }
 
@@ -942,9 +990,9 @@ static int cache_flush(void *vol, uint64_t fh)
 {
 	struct cache_vol *c = vol;
 	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
-	int rc = c->be->flush(c->vol, h->inner);
+	int rc = c->ops->flush(c->vol, h->inner);
 
-	cache_invalidate(c, h->path, CACHE_INODE);
+	cache_fh_invalidate(c, h, CACHE_INODE);
 	return rc;
 }
 
@@ -952,9 +1000,9 @@ static int cache_fsync(void *vol, uint64_t fh, int datasync)
 {
 	struct cache_vol *c = vol;
 	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
-	int rc = c->be->fsync(c->vol, h->inner, datasync);
+	int rc = c->ops->fsync(c->vol, h->inner, datasync);
 
-	cache_invalidate(c, h->path, CACHE_INODE);
+	cache_fh_invalidate(c, h, CACHE_INODE);
 	return rc;
 }
 
@@ -968,12 +1016,12 @@ static int cache_release(void *vol, uint64_t fh)
 	 * finds them by path, or, for many files written into one listed
 	 * directory, by listing it once (cache_known()). */
 	cache_fh_del(c, h);
-	rc = c->be->release(c->vol, h->inner);
-	free(h);
+	rc = c->ops->release(c->vol, h->inner);
+	cache_fh_free(h);
 	return rc;
 }
 
-/* The core's release when the inner backend has none: free our handle. */
+/* The release of a store that has none: free our handle. */
 static int cache_release_only(void *vol, uint64_t fh)
 {
 	struct cache_vol *c = vol;
@@ -981,7 +1029,7 @@ static int cache_release_only(void *vol, uint64_t fh)
 
 	cache_fh_del(c, h);
 	cache_invalidate(c, h->path, CACHE_INODE);
-	free(h);
+	cache_fh_free(h);
 	return 0;
 }
 
@@ -989,7 +1037,7 @@ static int cache_fd(void *vol, uint64_t fh)
 {
 	struct cache_vol *c = vol;
 
-	return c->be->fd(c->vol, cache_inner_fh(fh));
+	return c->ops->fd(c->vol, cache_inner_fh(fh));
 }
 
 static int cache_fallocate(void *vol, uint64_t fh, int mode, off_t off,
@@ -997,9 +1045,9 @@ static int cache_fallocate(void *vol, uint64_t fh, int mode, off_t off,
 {
 	struct cache_vol *c = vol;
 	struct cache_fh *h = (struct cache_fh *)(uintptr_t)fh;
-	int rc = c->be->fallocate(c->vol, h->inner, mode, off, len);
+	int rc = c->ops->fallocate(c->vol, h->inner, mode, off, len);
 
-	cache_invalidate(c, h->path, CACHE_INODE);
+	cache_fh_invalidate(c, h, CACHE_INODE);
 	return rc;
 }
 
@@ -1007,10 +1055,10 @@ static off_t cache_lseek(void *vol, uint64_t fh, off_t off, int whence)
 {
 	struct cache_vol *c = vol;
 
-	return c->be->lseek(c->vol, cache_inner_fh(fh), off, whence);
+	return c->ops->lseek(c->vol, cache_inner_fh(fh), off, whence);
 }
 
-/* Collects a listing from the inner backend. */
+/* Collects a listing from the inner store. */
 struct cache_collect {
 	struct cache_list *l;
 	int nomem;
@@ -1028,7 +1076,7 @@ static int cache_collect_fill(void *ctx, const char *name, mode_t type,
 	return 0;
 }
 
-static void cache_replay(const struct cache_list *l, volfs_fill_fn fill,
+static void cache_replay(const struct cache_list *l, volfs_path_fill_fn fill,
 			 void *ctx)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -1072,7 +1120,7 @@ static void cache_store_children(struct cache_vol *c, const char *path,
 }
 
 /*
- * Lists directory path through the inner backend and keeps the listing
+ * Lists directory path through the inner store and keeps the listing
  * (unless something changed meanwhile).  *out: the listing, one reference
  * the caller puts.
  */
@@ -1095,7 +1143,7 @@ static int cache_list_load(struct cache_vol *c, const char *path,
 		return -ENOMEM;
 	l->refs = 1;
 	cc.l = l;
-	rc = c->be->readdir(c->vol, path, cache_collect_fill, &cc);
+	rc = c->ops->readdir(c->vol, path, cache_collect_fill, &cc);
 	if (rc == 0 && cc.nomem)
 		rc = -ENOMEM;
 	if (rc < 0) {
@@ -1118,7 +1166,7 @@ static int cache_list_load(struct cache_vol *c, const char *path,
 	return 0;
 }
 
-static int cache_readdir(void *vol, const char *path, volfs_fill_fn fill,
+static int cache_readdir(void *vol, const char *path, volfs_path_fill_fn fill,
 			 void *ctx)
 {
 	struct cache_vol *c = vol;
@@ -1148,7 +1196,7 @@ static int cache_setxattr(void *vol, const char *path, const char *name,
 			  const void *value, size_t size, int flags)
 {
 	struct cache_vol *c = vol;
-	int rc = c->be->setxattr(c->vol, path, name, value, size, flags);
+	int rc = c->ops->setxattr(c->vol, path, name, value, size, flags);
 
 	/* ctime changed. */
 	cache_invalidate(c, path, CACHE_INODE);
@@ -1160,7 +1208,7 @@ static ssize_t cache_getxattr(void *vol, const char *path, const char *name,
 {
 	struct cache_vol *c = vol;
 
-	return c->be->getxattr(c->vol, path, name, value, size);
+	return c->ops->getxattr(c->vol, path, name, value, size);
 }
 
 static ssize_t cache_listxattr(void *vol, const char *path, char *list,
@@ -1168,33 +1216,26 @@ static ssize_t cache_listxattr(void *vol, const char *path, char *list,
 {
 	struct cache_vol *c = vol;
 
-	return c->be->listxattr(c->vol, path, list, size);
+	return c->ops->listxattr(c->vol, path, list, size);
 }
 
 static int cache_removexattr(void *vol, const char *path, const char *name)
 {
 	struct cache_vol *c = vol;
-	int rc = c->be->removexattr(c->vol, path, name);
+	int rc = c->ops->removexattr(c->vol, path, name);
 
 	cache_invalidate(c, path, CACHE_INODE);
 	return rc;
 }
 
-static unsigned cache_volume_caps(void *vol)
-{
-	struct cache_vol *c = vol;
-
-	return c->be->volume_caps(c->vol);
-}
-
 /* Our op where the inner table has one, else NULL. */
-#define CACHE_OP(t, be, op, fn) ((t)->op = (be)->op ? (fn) : NULL)
+#define CACHE_OP(t, ops, op, fn) ((t)->op = (ops)->op ? (fn) : NULL)
 
-int volfs_cache_wrap(const struct volfs_backend *be, void *vol,
-		     unsigned ttl_ms, const struct volfs_backend **be_out,
-		     void **vol_out)
+int pathcache_wrap(const struct volfs_pathops *ops, void *vol,
+		   unsigned ttl_ms, const struct volfs_pathops **ops_out,
+		   void **vol_out)
 {
-	struct volfs_backend *t;
+	struct volfs_pathops *t;
 	struct cache_vol *c;
 
 	c = calloc(1, sizeof(*c));
@@ -1212,51 +1253,47 @@ int volfs_cache_wrap(const struct volfs_backend *be, void *vol,
 		return -ENOMEM;
 	}
 	pthread_cond_init(&c->unused, NULL);
-	c->be = be;
+	c->ops = ops;
 	c->vol = vol;
 	c->ttl_ns = (int64_t)ttl_ms * 1000000;
 
 	t = &c->table;
-	/* Name, options, caps and the ops on no volume stay the inner's. */
-	*t = *be;
 	t->close = cache_close;
-	CACHE_OP(t, be, statfs, cache_statfs);
-	CACHE_OP(t, be, getattr, cache_getattr);
-	CACHE_OP(t, be, readlink, cache_readlink);
-	CACHE_OP(t, be, mknod, cache_mknod);
-	CACHE_OP(t, be, mkdir, cache_mkdir);
-	CACHE_OP(t, be, unlink, cache_unlink_op);
-	CACHE_OP(t, be, rmdir, cache_rmdir);
-	CACHE_OP(t, be, symlink, cache_symlink);
-	CACHE_OP(t, be, rename, cache_rename);
-	CACHE_OP(t, be, link, cache_link);
-	CACHE_OP(t, be, chmod, cache_chmod);
-	CACHE_OP(t, be, chown, cache_chown);
-	CACHE_OP(t, be, truncate, cache_truncate);
-	CACHE_OP(t, be, utimens, cache_utimens);
-	CACHE_OP(t, be, open_file, cache_open_file);
-	CACHE_OP(t, be, create_file, cache_create_file);
-	CACHE_OP(t, be, read, cache_read);
-	CACHE_OP(t, be, write, cache_write);
-	CACHE_OP(t, be, flush, cache_flush);
-	CACHE_OP(t, be, fsync, cache_fsync);
+	CACHE_OP(t, ops, statfs, cache_statfs);
+	CACHE_OP(t, ops, getattr, cache_getattr);
+	CACHE_OP(t, ops, readlink, cache_readlink);
+	CACHE_OP(t, ops, mknod, cache_mknod);
+	CACHE_OP(t, ops, mkdir, cache_mkdir);
+	CACHE_OP(t, ops, unlink, cache_unlink_op);
+	CACHE_OP(t, ops, rmdir, cache_rmdir);
+	CACHE_OP(t, ops, symlink, cache_symlink);
+	CACHE_OP(t, ops, rename, cache_rename);
+	CACHE_OP(t, ops, chmod, cache_chmod);
+	CACHE_OP(t, ops, chown, cache_chown);
+	CACHE_OP(t, ops, truncate, cache_truncate);
+	CACHE_OP(t, ops, utimens, cache_utimens);
+	CACHE_OP(t, ops, open_file, cache_open_file);
+	CACHE_OP(t, ops, create_file, cache_create_file);
+	CACHE_OP(t, ops, read, cache_read);
+	CACHE_OP(t, ops, write, cache_write);
+	CACHE_OP(t, ops, flush, cache_flush);
+	CACHE_OP(t, ops, fsync, cache_fsync);
 	/* Our handles must be freed even if the inner ones need nothing. */
-	t->release = be->release ? cache_release : cache_release_only;
-	CACHE_OP(t, be, fd, cache_fd);
-	CACHE_OP(t, be, fallocate, cache_fallocate);
-	CACHE_OP(t, be, lseek, cache_lseek);
-	CACHE_OP(t, be, readdir, cache_readdir);
-	CACHE_OP(t, be, setxattr, cache_setxattr);
-	CACHE_OP(t, be, getxattr, cache_getxattr);
-	CACHE_OP(t, be, listxattr, cache_listxattr);
-	CACHE_OP(t, be, removexattr, cache_removexattr);
-	CACHE_OP(t, be, volume_caps, cache_volume_caps);
-	*be_out = t;
+	t->release = ops->release ? cache_release : cache_release_only;
+	CACHE_OP(t, ops, fd, cache_fd);
+	CACHE_OP(t, ops, fallocate, cache_fallocate);
+	CACHE_OP(t, ops, lseek, cache_lseek);
+	CACHE_OP(t, ops, readdir, cache_readdir);
+	CACHE_OP(t, ops, setxattr, cache_setxattr);
+	CACHE_OP(t, ops, getxattr, cache_getxattr);
+	CACHE_OP(t, ops, listxattr, cache_listxattr);
+	CACHE_OP(t, ops, removexattr, cache_removexattr);
+	*ops_out = t;
 	*vol_out = c;
 	return 0;
 }
 
-void volfs_cache_get_stats(void *vol, struct volfs_cache_stats *out)
+void pathcache_get_stats(void *vol, struct pathcache_stats *out)
 {
 	struct cache_vol *c = vol;
 
