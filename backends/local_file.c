@@ -43,7 +43,9 @@ int local_readlink(void *vol, uint64_t node, char *buf, size_t size)
 {
 	ssize_t n;
 
-	if (size == 0)
+	/* readlinkat() of an empty name says ENOENT for anything but a
+	 * symlink, where readlink(2) says EINVAL. */
+	if (size == 0 || local_node_type(node) != S_IFLNK)
 		return -EINVAL;
 	n = readlinkat(local_node_fd(vol, node), "", buf, size - 1);
 	if (n < 0)

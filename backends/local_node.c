@@ -2,9 +2,9 @@
 /*
  * The local backend's nodes, and the ops that find, make and remove names.
  *
- * A name is resolved in its parent's descriptor only: openat() of the one
- * component with O_PATH | O_NOFOLLOW, which never follows a link and never
- * leaves the directory, then fstat() of what it opened.  The file's
+ * A name is resolved in its parent's descriptor only: fstatat() and
+ * openat() of the one component with AT_SYMLINK_NOFOLLOW / O_PATH |
+ * O_NOFOLLOW, which never follow a link and never leave the directory.  The file's
  * (st_dev, st_ino) finds the node the core already holds for it, whichever
  * of its hard links it was reached by; otherwise the descriptor becomes a
  * new node's.
@@ -189,12 +189,36 @@ void local_forget(void *vol, uint64_t node, uint64_t n)
 	free(ln);
 }
 
+/*
+ * A file the core holds already (most lookups, when the kernel's caches
+ * are short) costs one fstatat(): its node is found by the (st_dev,
+ * st_ino) the name has now.  Only a file new to the core is opened, and
+ * stated again through its descriptor, which is what the node keeps.
+ */
 int local_lookup_at(struct local_vol *lv, int dirfd, const char *name,
 		    struct volfs_entry *e)
 {
+	struct local_node *n;
 	struct stat st;
 	int fd, rc;
 
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (st.st_dev == lv->rootdev && st.st_ino == lv->rootino) {
+		e->st = st;
+		e->node = VOLFS_ROOT_NODE;
+		return 0;
+	}
+	pthread_mutex_lock(&lv->lock);
+	n = *local_slot(lv, st.st_dev, st.st_ino);
+	if (n)
+		n->refs++;
+	pthread_mutex_unlock(&lv->lock);
+	if (n) {
+		e->st = st;
+		e->node = (uint64_t)(uintptr_t)n;
+		return 0;
+	}
 	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -26,7 +26,10 @@
  *    naming the same file, while a reference is held: after every name of
  *    the file was removed or replaced (ops on it still work where POSIX says
  *    they do on an unlinked file), and after a rename of it or of any
- *    directory above it.
+ *    directory above it.  A store that names files by path (no
+ *    VOLFS_CAP_STABLE_INO) keeps this while an open handle holds the file,
+ *    and may answer -ENOENT for a node whose every name is gone once no
+ *    handle holds it.
  *
  *  - While references to a file are held, every op that produces an entry
  *    for that file gives the same node value (whichever of its hard links
