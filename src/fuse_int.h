@@ -387,6 +387,9 @@ struct fs_vol *fs_vol_new(struct volfs_fs *fs, struct volfs_open_volume *ov,
 /* Closes gone, whose last node the kernel forgot, unless it is in use
  * again. */
 void fs_vol_forgotten(struct volfs_fs *fs, struct fs_vol *gone);
+/* Serve: closes the volumes removed from the source that nothing uses
+ * any more (the kernel forgot them before they were found removed). */
+void fs_vols_reap(struct volfs_fs *fs);
 /* Serve: looks volume name up in the root, opening it if need be, and
  * fills e, taking one lookup reference on its root node: 0 or -errno. */
 int fs_lookup_volume(struct volfs_fs *fs, const char *name,

@@ -165,6 +165,7 @@ static void fs_janitor_pass(struct volfs_fs *fs, int periodic, unsigned idle)
 	}
 	free(names);
 	free(whys);
+	fs_vols_reap(fs);
 }
 
 static int64_t fs_now_ms(void)

@@ -169,6 +169,19 @@ static void fs_vol_close(struct fs_vol *v)
 }
 
 /*
+ * Whether v may be closed now (vols_lock held): nothing uses it (no pin,
+ * no node the kernel holds), and closing loses nothing: its data outlives
+ * the process, or it was removed.  A ram volume the kernel forgot (its
+ * name invalidated, a cold dentry) keeps its data for the next lookup.
+ */
+static int fs_vol_closable(struct volfs_fs *fs, struct fs_vol *v)
+{
+	if (v->pins || v->opening || volfs_nodes_held(fs->nodes, &v->nv))
+		return 0;
+	return !v->ov || v->gone || (v->caps & VOLFS_CAP_PERSISTENT);
+}
+
+/*
  * Closes volumes whose last node the kernel forgot.  A root lookup may
  * have opened it again in between, or be using it: it then stays.
  */
@@ -177,13 +190,33 @@ void fs_vol_forgotten(struct volfs_fs *fs, struct fs_vol *gone)
 	if (!gone || gone == fs->single)
 		return;
 	pthread_mutex_lock(&fs->vols_lock);
-	if (gone->pins || volfs_nodes_held(fs->nodes, &gone->nv)) {
+	if (!fs_vol_closable(fs, gone)) {
 		pthread_mutex_unlock(&fs->vols_lock);
 		return;
 	}
 	fs_vol_unlink(fs, gone);
 	pthread_mutex_unlock(&fs->vols_lock);
 	fs_vol_close(gone);
+}
+
+void fs_vols_reap(struct volfs_fs *fs)
+{
+	struct fs_vol *close = NULL, *v, *next;
+
+	pthread_mutex_lock(&fs->vols_lock);
+	for (v = fs->vols; v; v = next) {
+		next = v->next;
+		if (!v->gone || !fs_vol_closable(fs, v))
+			continue;
+		fs_vol_unlink(fs, v);
+		v->next = close;
+		close = v;
+	}
+	pthread_mutex_unlock(&fs->vols_lock);
+	for (v = close; v; v = next) {
+		next = v->next;
+		fs_vol_close(v);
+	}
 }
 
 /*
@@ -233,7 +266,7 @@ static void fs_vol_unpin(struct volfs_fs *fs, struct fs_vol *v)
 
 	pthread_mutex_lock(&fs->vols_lock);
 	v->pins--;
-	drop = !v->pins && !v->opening && !volfs_nodes_held(fs->nodes, &v->nv);
+	drop = fs_vol_closable(fs, v);
 	if (drop)
 		fs_vol_unlink(fs, v);
 	pthread_mutex_unlock(&fs->vols_lock);
