@@ -2,9 +2,9 @@
 # The command line itself: version, --help everywhere, exit codes 0/1/2.
 . "$VOLFS_SRCDIR/test/integration/lib.sh"
 
-# version: "volfs X.Y.Z (backend ABI 2)"
+# version: "volfs X.Y.Z (backend ABI 3)"
 expect_exit 0 vol version
-assert_grep '^volfs [0-9]+\.[0-9]+\.[0-9]+ \(backend ABI 2\)$' "$T/out"
+assert_grep '^volfs [0-9]+\.[0-9]+\.[0-9]+ \(backend ABI 3\)$' "$T/out"
 [ "$(wc -l <"$T/out")" -eq 1 ] || fail "version printed more than one line"
 
 # Top-level help.
