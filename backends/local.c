@@ -558,6 +558,7 @@ int volfs_local_open_root(int rootfd, unsigned caps, void *owner, void **vol)
 	lv->rootdev = st.st_dev;
 	lv->rootino = st.st_ino;
 	lv->caps = caps;
+	lv->reclaim = !!(caps & VOLFS_CAP_SIZE_LIMIT);
 	lv->owner = owner;
 	lv->euid = geteuid();
 	lv->egid = getegid();

@@ -139,6 +139,7 @@ int local_open_file(void *vol, uint64_t node, int flags, uint64_t *fh)
 				O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	local_node_opened(vol, node);
 	*fh = (uint64_t)fd;
 	return 0;
 }
@@ -184,6 +185,7 @@ int local_release(void *vol, uint64_t fh)
 
 	if (fd < 0)
 		return fd;
+	local_release_reclaim(vol, fd);
 	/* The descriptor is gone whatever close() says, except EINTR's
 	 * meaning is unspecified: report nothing then. */
 	if (close(fd) < 0 && errno != EINTR)

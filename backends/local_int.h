@@ -38,6 +38,9 @@ struct local_node {
 	mode_t type;
 	/* References the core holds; under the volume's lock. */
 	uint64_t refs;
+	/* Open handles of the file, counted where the volume reclaims
+	 * (struct local_vol); under the volume's lock. */
+	uint64_t nopen;
 };
 
 struct local_vol {
@@ -49,6 +52,14 @@ struct local_vol {
 	/* What the volume can do (VOLFS_CAP_EXTERNAL_CHANGES for a host
 	 * directory given with path=, which others may change). */
 	unsigned caps;
+	/*
+	 * A volume with a size limit of its own (VOLFS_CAP_SIZE_LIMIT: ram's
+	 * tmpfs store) gives a removed file's data back when its last name
+	 * and last open handle are gone, not when the kernel forgets the
+	 * node (a FORGET may be served after the next request, which would
+	 * then find the space still taken).  Its nodes count open handles.
+	 */
+	int reclaim;
 	/* Running as root: new objects are given to their caller. */
 	int chown_new;
 	uid_t euid;
@@ -66,6 +77,13 @@ struct local_vol {
 	size_t nbuckets;
 	size_t count;
 };
+
+/* Where the volume reclaims: a handle of node was opened. */
+void local_node_opened(struct local_vol *lv, uint64_t node);
+/* Where the volume reclaims: frees the data of the file of open handle fd,
+ * which is being released, when it was its last handle and the file has no
+ * name left. */
+void local_release_reclaim(struct local_vol *lv, int fd);
 
 /* "." or "..", which a directory lists but no op takes as a name. */
 static inline int local_is_dot(const char *name)

@@ -383,10 +383,77 @@ int local_link(void *vol, uint64_t node, uint64_t newparent,
 	return 0;
 }
 
+void local_node_opened(struct local_vol *lv, uint64_t node)
+{
+	if (!lv->reclaim || node == VOLFS_ROOT_NODE)
+		return;
+	pthread_mutex_lock(&lv->lock);
+	local_node_of(node)->nopen++;
+	pthread_mutex_unlock(&lv->lock);
+}
+
+/*
+ * Empties the regular file st described (before its name went) when no
+ * name and no open handle of it is left: only the node's O_PATH
+ * descriptor still holds it, and nothing can open it again.
+ */
+static void local_reclaim(struct local_vol *lv, const struct stat *st)
+{
+	char proc[LOCAL_PROC_MAX];
+	struct local_node *n;
+	struct stat now;
+	int fd = -1;
+
+	if (!S_ISREG(st->st_mode) || st->st_nlink > 1)
+		return;
+	pthread_mutex_lock(&lv->lock);
+	n = *local_slot(lv, st->st_dev, st->st_ino);
+	if (n && !n->nopen && fstat(n->fd, &now) == 0 && now.st_nlink == 0) {
+		/* Under the lock: the node stays while the core may forget
+		 * it meanwhile. */
+		local_proc(proc, n->fd);
+		fd = open(proc, O_WRONLY | O_CLOEXEC);
+	}
+	pthread_mutex_unlock(&lv->lock);
+	/* Should it fail, the data goes when the core forgets the node. */
+	if (fd >= 0) {
+		if (ftruncate(fd, 0) < 0)
+			(void)0;
+		close(fd);
+	}
+}
+
+void local_release_reclaim(struct local_vol *lv, int fd)
+{
+	struct local_node *n;
+	struct stat st;
+	int last = 0;
+
+	if (!lv->reclaim || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	pthread_mutex_lock(&lv->lock);
+	n = *local_slot(lv, st.st_dev, st.st_ino);
+	if (n && n->nopen && --n->nopen == 0)
+		last = st.st_nlink == 0;
+	pthread_mutex_unlock(&lv->lock);
+	/* Nothing else can open a file without a name and handles.  Should
+	 * it fail, the data goes when the core forgets the node. */
+	if (last && ftruncate(fd, 0) < 0)
+		(void)0;
+}
+
 int local_unlink(void *vol, uint64_t parent, const char *name)
 {
-	if (unlinkat(local_node_fd(vol, parent), name, 0) < 0)
+	struct local_vol *lv = vol;
+	int dirfd = local_node_fd(lv, parent);
+	struct stat st;
+
+	if (lv->reclaim && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	if (unlinkat(dirfd, name, 0) < 0)
+		return -errno;
+	if (lv->reclaim)
+		local_reclaim(lv, &st);
 	return 0;
 }
 
@@ -401,10 +468,18 @@ int local_rename(void *vol, uint64_t parent, const char *name,
 		 uint64_t newparent, const char *newname, unsigned flags)
 {
 	struct local_vol *lv = vol;
+	int todir = local_node_fd(lv, newparent);
+	struct stat st;
+	int replaced;
 
-	if (renameat2(local_node_fd(lv, parent), name,
-		      local_node_fd(lv, newparent), newname, flags) < 0)
+	/* The file a rename replaces loses a name too. */
+	replaced = lv->reclaim && !(flags & VOLFS_RENAME_EXCHANGE) &&
+		   fstatat(todir, newname, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (renameat2(local_node_fd(lv, parent), name, todir, newname, flags) <
+	    0)
 		return -errno;
+	if (replaced)
+		local_reclaim(lv, &st);
 	return 0;
 }
 
@@ -473,6 +548,7 @@ int local_create_file(void *vol, uint64_t parent, const char *name, int flags,
 	rc = local_node_enter(lv, pathfd, &st, e);
 	if (rc)
 		goto err_close;
+	local_node_opened(lv, e->node);
 	*fh = (uint64_t)fd;
 	return 0;
 
