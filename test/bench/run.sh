@@ -1,18 +1,25 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# The volfs benchmark: measures volfs next to native ext4, kernel tmpfs and
-# bindfs (a FUSE peer) with the same workloads, in one run, and prints the
-# medians and the ratios to native ext4 (volfs-ram also to tmpfs).
+# The volfs benchmark: measures volfs next to native ext4, kernel tmpfs,
+# bindfs and libfuse's passthrough_hp (FUSE peers) with the same workloads,
+# in one run, and prints the medians and the ratios to native ext4
+# (volfs-ram also to tmpfs).
 #
 #   test/bench/run.sh [--quick] [--reps N] [--targets LIST] [--tests LIST]
 #                     [--out FILE] [--workdir DIR] [--cpu-latency-0]
-#                     [--io-uring on|off] [--pin-cpu N]
+#                     [--io-uring on|off] [--pin-cpu N] [--libfuse-src DIR]
 #
 # Targets (--targets takes a comma-separated subset, in this order):
 #   native       a directory on the file system of --workdir (ext4 here)
 #   tmpfs        mount -t tmpfs -o size=3g
 #   bindfs       Debian's bindfs (libfuse 2) over a native directory
+#   passthrough_hp  libfuse's example/passthrough_hp.cc (libfuse 3's
+#                low-level API, multi-threaded: the closest peer of volfs
+#                local), built with g++ from the libfuse source tree that
+#                --libfuse-src names, against the installed fuse3, over a
+#                native directory; skipped, with a note, without
+#                --libfuse-src
 #   volfs-local  a `local` volume, `volfs mount` with the default options
 #   volfs-ram    a `ram` volume (volfs create -b ram -o size=3g: its
 #                tmpfs store when run as root); skipped, with a note,
@@ -61,9 +68,11 @@
 # wake-up on every request.
 #
 # Needs root (mounts, drop_caches), fio, jq, tar, a C compiler, bindfs for
-# the bindfs target.  The volfs binary is $VOLFS, else the one built next to
-# this script (../../volfs), else `volfs` from PATH; backend modules come
-# from $VOLFS_BACKEND_DIR, else ../../backends/.libs next to a built volfs.
+# the bindfs target, a C++17 compiler ($CXX, else g++) and fuse3's
+# development files for the passthrough_hp target.  The volfs binary is
+# $VOLFS, else the one built next to this script (../../volfs), else
+# `volfs` from PATH; backend modules come from $VOLFS_BACKEND_DIR, else
+# ../../backends/.libs next to a built volfs.
 # State goes to a private VOLFS_ROOT inside the work directory, which is
 # removed at the end; every mount made is undone on exit, error or Ctrl-C.
 #
@@ -77,6 +86,7 @@ usage() {
 	cat <<EOF
 usage: $PROG [--quick] [--reps N] [--targets LIST] [--tests LIST] [--out FILE]
        [--workdir DIR] [--cpu-latency-0] [--io-uring on|off] [--pin-cpu N]
+       [--libfuse-src DIR]
 
   --quick         small sizes, short fio runs, 1 repetition (a smoke check)
   --reps N        repetitions (default 3; 1 with --quick)
@@ -93,11 +103,14 @@ usage: $PROG [--quick] [--reps N] [--targets LIST] [--tests LIST] [--out FILE]
                   kernel has it (default on: fuse.enable_uring is set to Y
                   while they mount)
   --pin-cpu N     run the workloads on CPU N only (the daemons stay free)
+  --libfuse-src DIR  a libfuse source tree (or its example/ directory):
+                  its example/passthrough_hp.cc is built and measured as
+                  the passthrough_hp target
 EOF
 }
 
-ALL_TARGETS=(native tmpfs bindfs volfs-local volfs-ram volfs-ramd)
-DEFAULT_TARGETS=(native tmpfs bindfs volfs-local volfs-ram)
+ALL_TARGETS=(native tmpfs bindfs passthrough_hp volfs-local volfs-ram volfs-ramd)
+DEFAULT_TARGETS=(native tmpfs bindfs passthrough_hp volfs-local volfs-ram)
 ALL_TARGETS_CSV=$(
 	IFS=,
 	echo "${ALL_TARGETS[*]}"
@@ -120,6 +133,7 @@ CPU_LATENCY_0=0
 IO_URING=on
 PIN_CPU=
 PIN=()
+LIBFUSE_SRC=
 URING_PARAM=/sys/module/fuse/parameters/enable_uring
 
 while [ $# -gt 0 ]; do
@@ -168,6 +182,12 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--pin-cpu=*) PIN_CPU=${1#*=} ;;
+	--libfuse-src)
+		[ $# -ge 2 ] || { usage >&2; exit 2; }
+		LIBFUSE_SRC=$2
+		shift
+		;;
+	--libfuse-src=*) LIBFUSE_SRC=${1#*=} ;;
 	-h | --help)
 		usage
 		exit 0
@@ -569,6 +589,62 @@ setup_volfs() {
 	TNOTE[$t]="volfs create ${*:+$* }$name; volfs mount $name DIR (daemon pid ${pid:-?}); $ring; mount options: $(mount_opts_of "$dir")"
 }
 
+# libfuse's passthrough_hp, built from the source --libfuse-src names
+# against the installed libfuse 3 (the one volfs uses), over a native
+# directory, with its own defaults: as many threads as it wants, splice,
+# entries and attributes cached for a day.
+setup_passthrough_hp() {
+	local t=passthrough_hp ex cxx flags version src dir pid
+	if [ -z "$LIBFUSE_SRC" ]; then
+		TNOTE[$t]="skipped: no libfuse source (--libfuse-src DIR)"
+		return 1
+	fi
+	for ex in "$LIBFUSE_SRC/example" "$LIBFUSE_SRC"; do
+		[ -f "$ex/passthrough_hp.cc" ] && break
+	done
+	if [ ! -f "$ex/passthrough_hp.cc" ]; then
+		TNOTE[$t]="skipped: no example/passthrough_hp.cc in --libfuse-src $LIBFUSE_SRC"
+		return 1
+	fi
+	cxx=${CXX:-g++}
+	if ! command -v "$cxx" >/dev/null 2>&1; then
+		TNOTE[$t]="skipped: no C++ compiler ($cxx) to build passthrough_hp"
+		return 1
+	fi
+	if ! flags=$(pkg-config --cflags --libs fuse3 2>/dev/null); then
+		TNOTE[$t]="skipped: pkg-config knows no fuse3 (install libfuse3-dev)"
+		return 1
+	fi
+	# passthrough_hp.cc includes cxxopts.hpp from its own directory.  The
+	# HAVE_ macros are what libfuse's meson finds on Linux; without
+	# HAVE_UTIMENSAT (which libfuse 3.14's own build does not pass to
+	# C++) setting a time by path fails with EOPNOTSUPP, and tar -x fails.
+	mkdir -p "$W/bin"
+	# shellcheck disable=SC2086 # flags is a word list
+	if ! "$cxx" -O2 -std=c++17 -DHAVE_UTIMENSAT -DHAVE_POSIX_FALLOCATE \
+		-DHAVE_SETXATTR -I"$ex" "$ex/passthrough_hp.cc" \
+		-o "$W/bin/passthrough_hp" $flags >"$W/passthrough_hp.build" 2>&1; then
+		TNOTE[$t]="skipped: $cxx could not build $ex/passthrough_hp.cc: $(grep -m 2 error "$W/passthrough_hp.build" | tr '\n' ' ')"
+		return 1
+	fi
+	version=$(sed -n "s/^project(.*version *: *'\([^']*\)'.*/\1/p" \
+		"$ex/../meson.build" 2>/dev/null | head -n 1)
+	src=$W/passthrough_hp-src
+	dir=$W/passthrough_hp
+	mkdir -p "$src" "$dir"
+	MOUNTS+=("$dir"$'\t'passthrough_hp)
+	"$W/bin/passthrough_hp" --foreground "$src" "$dir" >"$W/passthrough_hp.log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	if ! wait_mounted "$dir" "$pid"; then
+		TNOTE[$t]="skipped: passthrough_hp would not mount: $(head -n 2 "$W/passthrough_hp.log" | tr '\n' ' ')"
+		return 1
+	fi
+	TDIR[$t]=$dir
+	TMOUNT[$t]=$dir
+	TNOTE[$t]="libfuse ${version:-?} example/passthrough_hp.cc ($cxx -O2 -std=c++17 -DHAVE_UTIMENSAT -DHAVE_POSIX_FALLOCATE -DHAVE_SETXATTR, fuse3 $FUSE3_VERSION): passthrough_hp --foreground SRC DIR (pid $pid, $(awk '/^Threads:/ { print $2 }' "/proc/$pid/status") threads at the start, its defaults); mount options: $(mount_opts_of "$dir")"
+}
+
 setup_target() {
 	local t=$1 dir src pid opts
 	case $t in
@@ -615,6 +691,9 @@ setup_target() {
 		TNOTE[$t]="skipped: bindfs would not mount: $(head -n 2 "$W/bindfs.log" | tr '\n' ' ')"
 		return 1
 		;;
+	passthrough_hp)
+		setup_passthrough_hp || return 1
+		;;
 	volfs-local)
 		setup_volfs "$t" bench-local || return 1
 		;;
@@ -643,7 +722,7 @@ done
 	echo
 	echo "targets:"
 	for t in "${TARGETS[@]}"; do
-		printf '  %-12s %s\n' "$t" "${TNOTE[$t]}"
+		printf '  %-14s %s\n' "$t" "${TNOTE[$t]}"
 	done
 } | emit
 [ ${#ACTIVE[@]} -gt 0 ] || die "no target could be set up"
@@ -1017,14 +1096,14 @@ END {
 		m = mkey[i]
 		printf "\n%s (%s, %s)\n", mtitle[i], munit[i],
 			mbetter[i] == "h" ? "higher is better" : "lower is better; ratios are times, target / native"
-		printf "  %-12s %10s %10s %10s %5s %10s %10s\n", "target",
+		printf "  %-14s %10s %10s %10s %5s %10s %10s\n", "target",
 			"median", "min", "max", "n", "vs native", "vs tmpfs"
 		for (j = 1; j <= nt; j++) {
 			key = tg[j] SUBSEP m
 			if (!(key in med))
 				continue
 			vt = (tg[j] ~ /^volfs-ram/) ? ratio(med[key], med["tmpfs" SUBSEP m]) : ""
-			printf "  %-12s %10s %10s %10s %5d %10s %10s\n", tg[j],
+			printf "  %-14s %10s %10s %10s %5d %10s %10s\n", tg[j],
 				fmt(med[key]), fmt(mn[key]), fmt(mx[key]), cnt[key],
 				ratio(med[key], med["native" SUBSEP m]), vt
 		}
@@ -1032,9 +1111,12 @@ END {
 
 	printf "\nSummary: medians; every target column is the ratio to native ext4 (for untar and rm -rf: time ratio, lower is better)\n"
 	printf "  %-14s %-10s %12s", "workload", "unit", "native"
-	for (j = 1; j <= nt; j++)
+	# Each target column as wide as its name, 12 at least.
+	for (j = 1; j <= nt; j++) {
+		cw[j] = length(tg[j]) > 12 ? length(tg[j]) : 12
 		if (tg[j] != "native")
-			printf " %12s", tg[j]
+			printf " %" cw[j] "s", tg[j]
+	}
 	hasram = 0
 	for (j = 1; j <= nt; j++)
 		if (tg[j] == "volfs-ram") hasram = 1
@@ -1047,7 +1129,7 @@ END {
 		printf "  %-14s %-10s %12s", mlabel[i], munit[i], (nkey in med) ? fmt(med[nkey]) : "-"
 		for (j = 1; j <= nt; j++)
 			if (tg[j] != "native")
-				printf " %12s", ratio(med[tg[j] SUBSEP m], med[nkey])
+				printf " %" cw[j] "s", ratio(med[tg[j] SUBSEP m], med[nkey])
 		if (hasram)
 			printf " %12s", ratio(med["volfs-ram" SUBSEP m], med["tmpfs" SUBSEP m])
 		printf "\n"
