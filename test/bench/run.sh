@@ -1137,49 +1137,54 @@ END {
 
 	# The goals, on the medians of this run.
 	printf "\nGoals (medians of this run)\n"
-	L = "volfs-local"; R = "volfs-ram"
-	ng = split("seqwrite:1.0 seqread_warm:0.9 seqread_cold:0.9 randread_1j:0.9 randread_4j:0.9 create:0.8 stat:0.2 unlink:0.2 small_write:0.2", goals, " ")
+	L = "volfs-local"; R = "volfs-ram"; H = "passthrough_hp"
+	# Data paths: at least 0.9x native; readdir 0.8x.
+	ng = split("seqwrite:0.9 seqread_warm:0.9 seqread_cold:0.9 randread_1j:0.9 randread_4j:0.9 randwrite:0.9 readdir:0.8", goals, " ")
 	for (g = 1; g <= ng; g++) {
 		split(goals[g], gf, ":")
 		a = med[L SUBSEP gf[1]]; b = med["native" SUBSEP gf[1]]
 		if (a == "" || b == "" || b == 0) {
-			printf "  %-48s %-8s not measured\n", "volfs-local " gf[1] " >= " gf[2] "x native", "-"
+			printf "  %-50s %-8s not measured\n", "volfs-local " gf[1] " >= " gf[2] "x native", "-"
 			continue
 		}
-		printf "  %-48s %-8s %.2fx\n", "volfs-local " gf[1] " >= " gf[2] "x native",
+		printf "  %-50s %-8s %.2fx\n", "volfs-local " gf[1] " >= " gf[2] "x native",
 			(a / b >= gf[2] ? "met" : "MISSED"), a / b
 	}
 	a = med[L SUBSEP "untar"]; b = med["native" SUBSEP "untar"]
 	if (a != "" && b != "" && b > 0)
-		printf "  %-48s %-8s %.2fx\n", "volfs-local untar <= 2.5x native time",
+		printf "  %-50s %-8s %.2fx\n", "volfs-local untar <= 2.5x native time",
 			(a / b <= 2.5 ? "met" : "MISSED"), a / b
 	else
-		printf "  %-48s %-8s not measured\n", "volfs-local untar <= 2.5x native time", "-"
+		printf "  %-50s %-8s not measured\n", "volfs-local untar <= 2.5x native time", "-"
+	# Ahead of libfuse's passthrough_hp on every workload (ahead of
+	# bindfs, where passthrough_hp was not measured).
+	P = ((H SUBSEP "seqwrite") in med) ? H : "bindfs"
 	for (i = 1; i <= nm; i++) {
 		m = mkey[i]
-		a = med[L SUBSEP m]; b = med["bindfs" SUBSEP m]
-		if (a == "" || b == "")
+		a = med[L SUBSEP m]; b = med[P SUBSEP m]
+		if (a == "" || b == "" || m == "pingpong")
 			continue
-		ahead = (mbetter[i] == "h") ? (a > b) : (a < b)
+		ahead = (mbetter[i] == "h") ? (a >= b) : (a <= b)
 		# getxattr measures the cost of one request, not a workload
 		# of the goals: shown, not judged.
-		printf "  %-48s %-8s %s vs %s %s\n", "volfs-local ahead of bindfs: " mlabel[i],
-			(m == "xattr" ? "(info)" : ahead ? "met" : "MISSED"), fmt(a), fmt(b), munit[i]
+		printf "  %-50s %-8s %s vs %s %s (%.2fx)\n", "volfs-local ahead of " P ": " mlabel[i],
+			(m == "xattr" ? "(info)" : ahead ? "met" : "MISSED"), fmt(a), fmt(b), munit[i],
+			(mbetter[i] == "h") ? a / b : b / a
 	}
 	nd = split("seqwrite seqread_cold seqread_warm randread_1j randread_4j randwrite", data, " ")
 	for (g = 1; g <= nd; g++) {
 		a = med[R SUBSEP data[g]]; b = med["tmpfs" SUBSEP data[g]]
 		if (a == "" || b == "" || b == 0)
 			continue
-		printf "  %-48s %-8s %.2fx\n", "volfs-ram " data[g] " >= 0.5x tmpfs",
-			(a / b >= 0.5 ? "met" : "MISSED"), a / b
+		printf "  %-50s %-8s %.2fx\n", "volfs-ram " data[g] " >= 0.8x tmpfs",
+			(a / b >= 0.8 ? "met" : "MISSED"), a / b
 	}
-	nd = split("create stat readdir unlink", data, " ")
+	nd = split("create stat readdir unlink small_write small_read", data, " ")
 	for (g = 1; g <= nd; g++) {
 		a = med[R SUBSEP data[g]]; b = med[L SUBSEP data[g]]
 		if (a == "" || b == "" || b == 0)
 			continue
-		printf "  %-48s %-8s %.2fx\n", "volfs-ram " data[g] " >= volfs-local",
+		printf "  %-50s %-8s %.2fx\n", "volfs-ram " data[g] " >= volfs-local",
 			(a >= b ? "met" : "MISSED"), a / b
 	}
 
