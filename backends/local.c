@@ -7,14 +7,15 @@
  *
  * open() keeps an O_PATH descriptor of the volume root.  Every other file the
  * core holds is a node (local_node.c) with an O_PATH descriptor of its own,
- * found by (st_dev, st_ino), so hard links are one node and a node keeps
- * naming its file after renames and removals, at any depth.  A name is one
+ * or its file handle once the process's descriptors run short, found by
+ * (st_dev, st_ino), so hard links are one node and a node keeps naming its
+ * file after renames and removals, at any depth.  A name is one
  * component opened in its parent's descriptor without following a link:
  * when something on the host swaps a directory for a symlink, the node of
  * the directory still names the directory that was moved away, and the
  * symlink is only ever a symlink, so no op leaves the volume.  Ops on a
- * node use its descriptor, or its /proc link where a call takes no empty
- * path (local_file.c).
+ * node use its descriptor (opened from the handle for the call), or its
+ * /proc link where a call takes no empty path (local_file.c).
  *
  * A file handle is the file's open descriptor widened to 64 bits: fd() is a
  * conversion, and an open file costs no allocation.  A directory handle
@@ -549,14 +550,14 @@ int volfs_local_open_root(int rootfd, unsigned caps, void *owner, void **vol)
 	lv = calloc(1, sizeof(*lv));
 	if (!lv)
 		return -ENOMEM;
+	lv->rootfd = rootfd;
+	lv->rootdev = st.st_dev;
+	lv->rootino = st.st_ino;
 	rc = local_nodes_init(lv);
 	if (rc) {
 		free(lv);
 		return rc;
 	}
-	lv->rootfd = rootfd;
-	lv->rootdev = st.st_dev;
-	lv->rootino = st.st_ino;
 	lv->caps = caps;
 	lv->reclaim = !!(caps & VOLFS_CAP_SIZE_LIMIT);
 	lv->owner = owner;

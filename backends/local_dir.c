@@ -37,19 +37,18 @@ struct local_dir {
 int local_opendir(void *vol, uint64_t node, uint64_t *dh)
 {
 	struct local_dir *d;
+	int fd;
 
+	/* A node that is no directory fails with ENOTDIR. */
+	fd = local_node_reopen(vol, node, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fd;
 	d = malloc(sizeof(*d));
-	if (!d)
+	if (!d) {
+		close(fd);
 		return -ENOMEM;
-	/* "." of a node that is no directory fails with ENOTDIR. */
-	d->fd = openat(local_node_fd(vol, node), ".",
-		       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d->fd < 0) {
-		int rc = -errno;
-
-		free(d);
-		return rc;
 	}
+	d->fd = fd;
 	d->pos = 0;
 	d->at = 0;
 	d->len = 0;

@@ -9,7 +9,9 @@
  * file the descriptor holds, and goes no further even when that is a
  * symlink, so they act on the node's own file whatever became of its
  * names.  An open handle, when the core passes one, is used instead: one
- * call on a descriptor the kernel has at hand.
+ * call on a descriptor the kernel has at hand.  A node that has a file
+ * handle instead of a descriptor is opened from it for the call
+ * (local_fd_get()), which fails with ESTALE once the file is deleted.
  */
 #include "config.h"
 
@@ -25,7 +27,7 @@
 
 int local_getattr(void *vol, uint64_t node, uint64_t fh, struct stat *st)
 {
-	int fd;
+	int fd, rc = 0;
 
 	if (fh != VOLFS_NO_FH) {
 		fd = local_fh_fd(fh);
@@ -33,31 +35,47 @@ int local_getattr(void *vol, uint64_t node, uint64_t fh, struct stat *st)
 			return fd;
 		return fstat(fd, st) < 0 ? -errno : 0;
 	}
-	if (fstatat(local_node_fd(vol, node), "", st,
-		    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return 0;
+	/*
+	 * A handle that no longer opens is a deleted file: ESTALE, as from
+	 * the other ops, not ENOENT.  The kernel's path walk retries a call
+	 * that met ESTALE once with a fresh lookup of every name, which
+	 * finds the file a name has now (the host may have put another file
+	 * there); ENOENT would end stat() or open() of a name that exists.
+	 */
+	fd = local_fd_get(vol, node);
+	if (fd < 0)
+		return fd;
+	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	local_fd_put(node, fd);
+	return rc;
 }
 
 int local_readlink(void *vol, uint64_t node, char *buf, size_t size)
 {
 	ssize_t n;
+	int fd;
 
 	/* readlinkat() of an empty name says ENOENT for anything but a
 	 * symlink, where readlink(2) says EINVAL. */
 	if (size == 0 || local_node_type(node) != S_IFLNK)
 		return -EINVAL;
-	n = readlinkat(local_node_fd(vol, node), "", buf, size - 1);
+	fd = local_fd_get(vol, node);
+	if (fd < 0)
+		return fd;
+	n = readlinkat(fd, "", buf, size - 1);
 	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
+		n = -errno;
+	else
+		buf[n] = '\0';
+	local_fd_put(node, fd);
+	return n < 0 ? (int)n : 0;
 }
 
 int local_chmod(void *vol, uint64_t node, uint64_t fh, mode_t mode)
 {
 	char proc[LOCAL_PROC_MAX];
-	int fd;
+	int fd, rc;
 
 	if (fh != VOLFS_NO_FH) {
 		fd = local_fh_fd(fh);
@@ -68,13 +86,18 @@ int local_chmod(void *vol, uint64_t node, uint64_t fh, mode_t mode)
 	/* A symlink's mode means nothing, and some kernels would set it. */
 	if (S_ISLNK(local_node_type(node)))
 		return -EOPNOTSUPP;
-	local_proc(proc, local_node_fd(vol, node));
-	return chmod(proc, mode) < 0 ? -errno : 0;
+	fd = local_fd_get(vol, node);
+	if (fd < 0)
+		return fd;
+	local_proc(proc, fd);
+	rc = chmod(proc, mode) < 0 ? -errno : 0;
+	local_fd_put(node, fd);
+	return rc;
 }
 
 int local_chown(void *vol, uint64_t node, uint64_t fh, uid_t uid, gid_t gid)
 {
-	int fd;
+	int fd, rc = 0;
 
 	if (fh != VOLFS_NO_FH) {
 		fd = local_fh_fd(fh);
@@ -82,16 +105,19 @@ int local_chown(void *vol, uint64_t node, uint64_t fh, uid_t uid, gid_t gid)
 			return fd;
 		return fchown(fd, uid, gid) < 0 ? -errno : 0;
 	}
-	if (fchownat(local_node_fd(vol, node), "", uid, gid,
-		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return 0;
+	fd = local_fd_get(vol, node);
+	if (fd < 0)
+		return fd;
+	if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	local_fd_put(node, fd);
+	return rc;
 }
 
 int local_truncate(void *vol, uint64_t node, uint64_t fh, off_t size)
 {
 	char proc[LOCAL_PROC_MAX];
-	int fd;
+	int fd, rc;
 
 	if (fh != VOLFS_NO_FH) {
 		fd = local_fh_fd(fh);
@@ -99,17 +125,22 @@ int local_truncate(void *vol, uint64_t node, uint64_t fh, off_t size)
 			return fd;
 		return ftruncate(fd, size) < 0 ? -errno : 0;
 	}
+	fd = local_fd_get(vol, node);
+	if (fd < 0)
+		return fd;
 	/* truncate() opens nothing: a FIFO fails at once instead of
 	 * waiting for a reader. */
-	local_proc(proc, local_node_fd(vol, node));
-	return truncate(proc, size) < 0 ? -errno : 0;
+	local_proc(proc, fd);
+	rc = truncate(proc, size) < 0 ? -errno : 0;
+	local_fd_put(node, fd);
+	return rc;
 }
 
 int local_utimens(void *vol, uint64_t node, uint64_t fh,
 		  const struct timespec tv[2])
 {
 	char proc[LOCAL_PROC_MAX];
-	int fd;
+	int fd, rc = 0;
 
 	if (fh != VOLFS_NO_FH) {
 		fd = local_fh_fd(fh);
@@ -117,28 +148,31 @@ int local_utimens(void *vol, uint64_t node, uint64_t fh,
 			return fd;
 		return futimens(fd, tv) < 0 ? -errno : 0;
 	}
-	fd = local_node_fd(vol, node);
-	if (utimensat(fd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
-		return 0;
-	/* A kernel without AT_EMPTY_PATH here says EINVAL. */
-	if (errno != EINVAL)
-		return -errno;
-	local_proc(proc, fd);
-	return utimensat(AT_FDCWD, proc, tv, 0) < 0 ? -errno : 0;
+	fd = local_fd_get(vol, node);
+	if (fd < 0)
+		return fd;
+	if (utimensat(fd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = -errno;
+		/* A kernel without AT_EMPTY_PATH here says EINVAL. */
+		if (rc == -EINVAL) {
+			local_proc(proc, fd);
+			rc = utimensat(AT_FDCWD, proc, tv, 0) < 0 ? -errno : 0;
+		}
+	}
+	local_fd_put(node, fd);
+	return rc;
 }
 
 int local_open_file(void *vol, uint64_t node, int flags, uint64_t *fh)
 {
-	char proc[LOCAL_PROC_MAX];
 	int fd;
 
-	/* Opening the link of a symlink's descriptor fails with ELOOP, as
-	 * O_NOFOLLOW would on its name. */
-	local_proc(proc, local_node_fd(vol, node));
-	fd = open(proc, (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_NOCTTY |
-				O_CLOEXEC);
+	/* A symlink fails with ELOOP, as O_NOFOLLOW would on its name. */
+	fd = local_node_reopen(vol, node,
+			       (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) |
+				       O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	local_node_opened(vol, node);
 	*fh = (uint64_t)fd;
 	return 0;
@@ -227,36 +261,60 @@ int local_setxattr(void *vol, uint64_t node, const char *name,
 		   const void *value, size_t size, int flags)
 {
 	char proc[LOCAL_PROC_MAX];
+	int fd = local_fd_get(vol, node);
+	int rc;
 
-	local_proc(proc, local_node_fd(vol, node));
-	return setxattr(proc, name, value, size, flags) < 0 ? -errno : 0;
+	if (fd < 0)
+		return fd;
+	local_proc(proc, fd);
+	rc = setxattr(proc, name, value, size, flags) < 0 ? -errno : 0;
+	local_fd_put(node, fd);
+	return rc;
 }
 
 ssize_t local_getxattr(void *vol, uint64_t node, const char *name, void *value,
 		       size_t size)
 {
 	char proc[LOCAL_PROC_MAX];
+	int fd = local_fd_get(vol, node);
 	ssize_t n;
 
-	local_proc(proc, local_node_fd(vol, node));
+	if (fd < 0)
+		return fd;
+	local_proc(proc, fd);
 	n = getxattr(proc, name, value, size);
-	return n < 0 ? -errno : n;
+	if (n < 0)
+		n = -errno;
+	local_fd_put(node, fd);
+	return n;
 }
 
 ssize_t local_listxattr(void *vol, uint64_t node, char *list, size_t size)
 {
 	char proc[LOCAL_PROC_MAX];
+	int fd = local_fd_get(vol, node);
 	ssize_t n;
 
-	local_proc(proc, local_node_fd(vol, node));
+	if (fd < 0)
+		return fd;
+	local_proc(proc, fd);
 	n = listxattr(proc, list, size);
-	return n < 0 ? -errno : n;
+	if (n < 0)
+		n = -errno;
+	local_fd_put(node, fd);
+	return n;
 }
 
 int local_removexattr(void *vol, uint64_t node, const char *name)
 {
 	char proc[LOCAL_PROC_MAX];
+	int fd = local_fd_get(vol, node);
+	int rc;
 
-	local_proc(proc, local_node_fd(vol, node));
-	return removexattr(proc, name) < 0 ? -errno : 0;
+	if (fd < 0)
+		return fd;
+	local_proc(proc, fd);
+	rc = removexattr(proc, name) < 0 ? -errno : 0;
+	local_fd_put(node, fd);
+	return rc;
 }

@@ -10,6 +10,7 @@
 #define VOLFS_LOCAL_INT_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "volfs/backend.h"
 
@@ -24,23 +26,32 @@
 #define LOCAL_PROC_MAX (sizeof("/proc/self/fd/") + 10)
 
 /*
- * One file the core holds references to.  The O_PATH descriptor keeps the
- * inode alive, so (dev, ino) names no other file while the node lives.
+ * One file the core holds references to, by an O_PATH descriptor while the
+ * process has descriptors to spare, else by its file handle.  A descriptor
+ * keeps the inode alive, so (dev, ino) names no other file while the node
+ * lives; a handle does not, and names the file (its inode number and
+ * generation) until it is deleted, when open_by_handle_at() fails with
+ * ESTALE.  Which of the two a node has is set when it is made and never
+ * changes, so ops read it without the lock.
  */
 struct local_node {
 	/* The next node in its hash chain. */
 	struct local_node *next;
 	dev_t dev;
 	ino_t ino;
-	/* O_PATH | O_NOFOLLOW descriptor of the file. */
-	int fd;
-	/* Its S_IF* type, which never changes. */
-	mode_t type;
 	/* References the core holds; under the volume's lock. */
 	uint64_t refs;
 	/* Open handles of the file, counted where the volume reclaims
 	 * (struct local_vol); under the volume's lock. */
 	uint64_t nopen;
+	/* O_PATH | O_NOFOLLOW descriptor of the file, or -1: handle[]. */
+	int fd;
+	/* Its S_IF* type, which never changes. */
+	mode_t type;
+	/* Without fd: a struct file_handle and its handle_bytes, which the
+	 * node is allocated with room for (8 to 20 bytes on the usual file
+	 * systems). */
+	unsigned int handle[];
 };
 
 struct local_vol {
@@ -49,6 +60,21 @@ struct local_vol {
 	int rootfd;
 	dev_t rootdev;
 	ino_t rootino;
+	/*
+	 * A descriptor of the root that open_by_handle_at() takes (not
+	 * O_PATH), or -errno when file handles cannot name the volume's
+	 * files here: no CAP_DAC_READ_SEARCH, or a file system without
+	 * them.  Nodes then keep descriptors until the limit is reached.
+	 */
+	int mntfd;
+	/*
+	 * A node keeps its descriptor only when the kernel numbered it below
+	 * this: the open-file limit less a reserve for open files, sockets,
+	 * the FUSE device and the catalog.  As the kernel gives the lowest
+	 * free number, node descriptors never take the reserve, whichever
+	 * volumes and modules of the process made them.
+	 */
+	int node_fds;
 	/* What the volume can do (VOLFS_CAP_EXTERNAL_CHANGES for a host
 	 * directory given with path=, which others may change). */
 	unsigned caps;
@@ -69,13 +95,16 @@ struct local_vol {
 	/*
 	 * The nodes handed out, hashed by (dev, ino): a power of two of
 	 * chains.  The lock is taken by the ops that hand out or give back
-	 * references only; every other op uses a node's descriptor, which
-	 * the reference its caller holds keeps open.
+	 * references only; every other op uses a node's descriptor or
+	 * handle, which the reference its caller holds keeps.
 	 */
 	pthread_mutex_t lock;
 	struct local_node **hash;
 	size_t nbuckets;
 	size_t count;
+	/* Nodes with a handle whose file is gone and whose inode number a
+	 * new file has: no lookup finds them; freed once forgotten. */
+	struct local_node *gone;
 };
 
 /* Where the volume reclaims: a handle of node was opened. */
@@ -103,10 +132,29 @@ static inline struct local_node *local_node_of(uint64_t node)
 	return (struct local_node *)(uintptr_t)node;
 }
 
-/* The descriptor of node: the root's, or the node's O_PATH descriptor. */
-static inline int local_node_fd(const struct local_vol *lv, uint64_t node)
+/* A new O_PATH descriptor of n, from its handle, or -errno (-ESTALE: the
+ * file is gone). */
+int local_node_open(const struct local_vol *lv, struct local_node *n);
+
+/*
+ * A descriptor of node for one op, or -errno (-ESTALE: its file is gone):
+ * the root's, the node's own, or one opened from the node's handle.  Give
+ * it back with local_fd_put().
+ */
+static inline int local_fd_get(const struct local_vol *lv, uint64_t node)
 {
-	return node == VOLFS_ROOT_NODE ? lv->rootfd : local_node_of(node)->fd;
+	if (node == VOLFS_ROOT_NODE)
+		return lv->rootfd;
+	if (local_node_of(node)->fd >= 0)
+		return local_node_of(node)->fd;
+	return local_node_open(lv, local_node_of(node));
+}
+
+/* Closes fd when local_fd_get() opened it for the op. */
+static inline void local_fd_put(uint64_t node, int fd)
+{
+	if (fd >= 0 && node != VOLFS_ROOT_NODE && local_node_of(node)->fd < 0)
+		close(fd);
 }
 
 static inline mode_t local_node_type(uint64_t node)
@@ -122,6 +170,7 @@ static inline void local_proc(char buf[LOCAL_PROC_MAX], int fd)
 }
 
 /* local_node.c */
+/* Sets up the node table of lv, whose rootfd is open. */
 int local_nodes_init(struct local_vol *lv);
 void local_nodes_free(struct local_vol *lv);
 int local_lookup_at(struct local_vol *lv, int dirfd, const char *name,
@@ -146,6 +195,9 @@ int local_rename(void *vol, uint64_t parent, const char *name,
 int local_create_file(void *vol, uint64_t parent, const char *name, int flags,
 		      mode_t mode, const struct volfs_caller *who,
 		      struct volfs_entry *e, uint64_t *fh);
+/* Opens the file of node with flags (an open descriptor for a file or
+ * directory handle), or -errno. */
+int local_node_reopen(const struct local_vol *lv, uint64_t node, int flags);
 int local_node_encode(void *vol, uint64_t node, void *buf, size_t *len);
 int local_node_decode(void *vol, const void *buf, size_t len,
 		      struct volfs_entry *e);

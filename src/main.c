@@ -18,22 +18,24 @@ struct cli_command {
 	const char *summary;
 	/* Whether it may make the state root and catalog (see cli.h). */
 	int creates;
+	/* Whether it starts a daemon, which may serve many files. */
+	int daemon;
 };
 
 static int cmd_version(struct volfs_cli *cli, int argc, char **argv);
 
 static const struct cli_command commands[] = {
-	{ "create", cmd_create, "Create a volume", 1 },
-	{ "ls", cmd_ls, "List volumes", 0 },
-	{ "inspect", cmd_inspect, "Show volumes in detail (JSON)", 0 },
-	{ "rm", cmd_rm, "Remove volumes", 0 },
-	{ "prune", cmd_prune, "Remove unused volumes", 0 },
-	{ "mount", cmd_mount, "Mount a volume on a directory", 1 },
-	{ "umount", cmd_umount, "Unmount a volume", 0 },
-	{ "serve", cmd_serve, "Serve every volume under one mount", 1 },
-	{ "gc", cmd_gc, "Drop references nobody holds any more", 0 },
-	{ "version", cmd_version, "Show the version", 0 },
-	{ NULL, NULL, NULL, 0 },
+	{ "create", cmd_create, "Create a volume", 1, 0 },
+	{ "ls", cmd_ls, "List volumes", 0, 0 },
+	{ "inspect", cmd_inspect, "Show volumes in detail (JSON)", 0, 0 },
+	{ "rm", cmd_rm, "Remove volumes", 0, 0 },
+	{ "prune", cmd_prune, "Remove unused volumes", 0, 0 },
+	{ "mount", cmd_mount, "Mount a volume on a directory", 1, 1 },
+	{ "umount", cmd_umount, "Unmount a volume", 0, 0 },
+	{ "serve", cmd_serve, "Serve every volume under one mount", 1, 1 },
+	{ "gc", cmd_gc, "Drop references nobody holds any more", 0, 0 },
+	{ "version", cmd_version, "Show the version", 0, 0 },
+	{ NULL, NULL, NULL, 0, 0 },
 };
 
 static void usage(FILE *out)
@@ -137,6 +139,7 @@ int main(int argc, char **argv)
 	if (strcmp(base, "mount.volfs") == 0) {
 		cli_progname = "mount.volfs";
 		cli.create = 1;
+		volfs_nofile_raise();
 		rc = cli_mount_helper(&cli, argc, argv);
 		if (cli.cat)
 			volfs_catalog_close(cli.cat);
@@ -183,6 +186,11 @@ int main(int argc, char **argv)
 		/* Each command parses its own options from a fresh start. */
 		optind = 0;
 		cli.create = cmd->creates;
+		/* Before the daemon forks, which inherits the limit: a local
+		 * volume gives each file the kernel knows a descriptor while
+		 * it may. */
+		if (cmd->daemon)
+			volfs_nofile_raise();
 		rc = cmd->fn(&cli, sub_argc, sub_argv);
 		if (cli.cat)
 			volfs_catalog_close(cli.cat);

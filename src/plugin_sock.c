@@ -261,30 +261,21 @@ unsigned plugin_guard_limit(struct plugin_guard *g)
 {
 	const rlim_t want = PLUGIN_MAX_CONNECTIONS + PLUGIN_SPARE_CONNECTIONS +
 			    PSOCK_FD_RESERVE;
-	struct rlimit rl;
+	/* A service's soft limit is often 1024 while it may have more. */
+	const rlim_t cur = volfs_nofile_raise();
 	rlim_t room = PLUGIN_MAX_CONNECTIONS;
 
-	/* A service's soft limit is often 1024 while it may have more:
-	 * raise it (only the plugin's poll()ed sockets need it). */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		if (rl.rlim_cur < want && rl.rlim_max > rl.rlim_cur) {
-			rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-				getrlimit(RLIMIT_NOFILE, &rl);
-		}
-		/* What the reserve and the spare connections leave. */
-		if (rl.rlim_cur < want)
-			room = want - rl.rlim_cur < PLUGIN_MAX_CONNECTIONS
-				       ? PLUGIN_MAX_CONNECTIONS -
-						 (want - rl.rlim_cur)
-				       : 16;
-	}
+	/* What the reserve and the spare connections leave. */
+	if (cur && cur < want)
+		room = want - cur < PLUGIN_MAX_CONNECTIONS
+			       ? PLUGIN_MAX_CONNECTIONS - (want - cur)
+			       : 16;
 	if (room < PLUGIN_MAX_CONNECTIONS)
 		volfs_log(VOLFS_LOG_NOTICE,
 			  "docker plugin socket: at most %lu connections at "
 			  "once (the limit of open files is %lu; raise it, "
 			  "e.g. LimitNOFILE=%lu, for up to %d)",
-			  (unsigned long)room, (unsigned long)rl.rlim_cur,
+			  (unsigned long)room, (unsigned long)cur,
 			  (unsigned long)want, PLUGIN_MAX_CONNECTIONS);
 	pthread_mutex_lock(&g->lock);
 	g->max = (unsigned)room;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/mount.h>
@@ -264,6 +265,52 @@ const char *volfs_default_root(void)
 	const char *env = getenv("VOLFS_ROOT");
 
 	return env && *env ? env : "/var/lib/volfs";
+}
+
+/*
+ * The most open files a daemon asks for when it may raise its hard limit:
+ * systemd's default hard limit for services.  A node or a connection is
+ * one descriptor, and the kernel's table grows with the descriptors used,
+ * not with the limit.
+ */
+#define UTIL_NOFILE_MAX 1048576
+
+/* fs.nr_open, the most any process may have (0 when unknown). */
+static rlim_t util_nr_open(void)
+{
+	unsigned long long n = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &n) != 1)
+		n = 0;
+	fclose(f);
+	return (rlim_t)n;
+}
+
+unsigned long volfs_nofile_raise(void)
+{
+	struct rlimit rl, up;
+	rlim_t most = util_nr_open();
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (most > UTIL_NOFILE_MAX)
+		most = UTIL_NOFILE_MAX;
+	/* Raising the hard limit needs CAP_SYS_RESOURCE: EPERM otherwise,
+	 * and the soft limit goes as far as the hard one allows. */
+	if (most > rl.rlim_max) {
+		up.rlim_cur = up.rlim_max = most;
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return (unsigned long)most;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		up.rlim_cur = up.rlim_max = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl.rlim_cur = rl.rlim_max;
+	}
+	return (unsigned long)rl.rlim_cur;
 }
 
 int volfs_unmount(const char *dir, int lazy)

@@ -29,7 +29,9 @@
  *    directory above it.  A store that names files by path (no
  *    VOLFS_CAP_STABLE_INO) keeps this while an open handle holds the file,
  *    and may answer -ENOENT for a node whose every name is gone once no
- *    handle holds it.
+ *    handle holds it; one that holds some nodes by a file handle instead
+ *    of a descriptor (local, past its descriptor budget) answers -ESTALE
+ *    for such a node then.
  *
  *  - While references to a file are held, every op that produces an entry
  *    for that file gives the same node value (whichever of its hard links

@@ -98,6 +98,17 @@ int volfs_rm_rf(const char *path);
  */
 int volfs_sd_notify(const char *state);
 
+/*
+ * Raises the limit of open files of this process as far as it may go: the
+ * soft limit to the hard one, and both to fs.nr_open (at most 1048576)
+ * with CAP_SYS_RESOURCE.  A local volume gives the files the kernel holds
+ * descriptors while the limit leaves room, and every plugin connection is
+ * one: a daemon calls this before it opens a volume.  What cannot be
+ * raised stays as it is.  Returns the soft limit now in force (0 if it
+ * cannot be read).
+ */
+unsigned long volfs_nofile_raise(void);
+
 /* The state root: --root, else $VOLFS_ROOT, else /var/lib/volfs. */
 const char *volfs_default_root(void);
 
