@@ -1156,7 +1156,7 @@ END {
 			(a / b <= 2.5 ? "met" : "MISSED"), a / b
 	else
 		printf "  %-50s %-8s not measured\n", "volfs-local untar <= 2.5x native time", "-"
-	# Ahead of libfuse's passthrough_hp on every workload (ahead of
+	# Ahead of libfuse passthrough_hp on every workload (ahead of
 	# bindfs, where passthrough_hp was not measured).
 	P = ((H SUBSEP "seqwrite") in med) ? H : "bindfs"
 	for (i = 1; i <= nm; i++) {
