@@ -246,3 +246,59 @@ ls_refs() {
 data_dir() {
 	echo "$VOLFS_ROOT/volumes/$1/_data"
 }
+
+# identity_targets SIZE: the volumes the checks of files known by identity
+# run on, as NAME=DIR words in TARGETS: a local volume, a ram volume of
+# SIZE in each store (when ram.so is built), and a local volume under a
+# volfs serve of its own.
+identity_targets() {
+	local store srv
+	vol create loc >/dev/null
+	mount_vol loc "$T/loc"
+	TARGETS="local=$(abspath "$T/loc")"
+	if [ -e "$VOLFS_BACKEND_DIR/ram.so" ]; then
+		for store in tmpfs daemon; do
+			vol create -b ram -o size="$1" -o store=$store ram-$store >/dev/null
+			mount_vol ram-$store "$T/ram-$store"
+			TARGETS="$TARGETS ram-$store=$(abspath "$T/ram-$store")"
+		done
+	else
+		echo "the ram backend module is not built: ram volumes not checked"
+	fi
+	mkdir "$T/srv"
+	srv=$(abspath "$T/srv")
+	echo "$srv" >>"$T/mounts"
+	"$VOLFS" serve -m "$srv" --no-docker 2>"$T/serve.err" &
+	track_pid $!
+	wait_until 10 is_mounted "$srv" ||
+		{ cat "$T/serve.err" >&2; fail "volfs serve did not mount $srv"; }
+	vol create served >/dev/null
+	TARGETS="$TARGETS served=$srv/served"
+}
+
+# check_targets WHAT: runs the test's check() on each NAME=ARG word of
+# TARGETS, with ARG, each in a subshell where fail() names the target, so
+# one failing target hides no other; then fails saying which were broken.
+check_targets() {
+	local tgt name rc failed=
+	for tgt in $TARGETS; do
+		name=${tgt%%=*}
+		set +e
+		(
+			set -e
+			fail() {
+				echo "FAIL: $name: $*" >&2
+				exit 1
+			}
+			check "${tgt#*=}"
+		)
+		rc=$?
+		set -e
+		if [ $rc -eq 0 ]; then
+			echo "$name: ok"
+		else
+			failed="$failed $name"
+		fi
+	done
+	[ -z "$failed" ] || fail "$1 on:$failed"
+}

@@ -12,28 +12,7 @@ renamerace=${VOLFS_TEST_HELPERS:-}/renamerace
 [ -x "$renamerace" ] || fail "renamerace helper not built ($renamerace)"
 seconds=${VOLFS_RACE_SECONDS:-5}
 
-# The volumes to check, as NAME=DIR words.
-vol create loc >/dev/null
-mount_vol loc "$T/loc"
-TARGETS="local=$(abspath "$T/loc")"
-if [ -e "$VOLFS_BACKEND_DIR/ram.so" ]; then
-	for store in tmpfs daemon; do
-		vol create -b ram -o size=1g -o store=$store ram-$store >/dev/null
-		mount_vol ram-$store "$T/ram-$store"
-		TARGETS="$TARGETS ram-$store=$(abspath "$T/ram-$store")"
-	done
-else
-	echo "the ram backend module is not built: ram volumes not checked"
-fi
-mkdir "$T/srv"
-srv=$(abspath "$T/srv")
-echo "$srv" >>"$T/mounts"
-"$VOLFS" serve -m "$srv" --no-docker 2>"$T/serve.err" &
-track_pid $!
-wait_until 10 is_mounted "$srv" ||
-	{ cat "$T/serve.err" >&2; fail "volfs serve did not mount $srv"; }
-vol create served >/dev/null
-TARGETS="$TARGETS served=$srv/served"
+identity_targets 1g
 
 check() {
 	cd "$1"
@@ -71,25 +50,5 @@ check() {
 	rm -r "$1/a" "$1/b" || fail "rm -r after the race"
 }
 
-failed=
-for tgt in $TARGETS; do
-	name=${tgt%%=*}
-	set +e
-	(
-		set -e
-		fail() {
-			echo "FAIL: $name: $*" >&2
-			exit 1
-		}
-		check "${tgt#*=}"
-	)
-	rc=$?
-	set -e
-	if [ $rc -eq 0 ]; then
-		echo "$name: ok"
-	else
-		failed="$failed $name"
-	fi
-done
-[ -z "$failed" ] || fail "renames racing lookups lost files on:$failed"
+check_targets "renames racing lookups lost files"
 exit 0

@@ -24,28 +24,7 @@ for t in ${VOLFS_PJDFSTEST_TESTS:-}; do
 done
 : "${tests:=$pjd/tests}"
 
-# The volumes to check, as NAME=DIR words.
-vol create loc >/dev/null
-mount_vol loc "$T/loc"
-TARGETS="local=$(abspath "$T/loc")"
-if [ -e "$VOLFS_BACKEND_DIR/ram.so" ]; then
-	for store in tmpfs daemon; do
-		vol create -b ram -o size=1g -o store=$store ram-$store >/dev/null
-		mount_vol ram-$store "$T/ram-$store"
-		TARGETS="$TARGETS ram-$store=$(abspath "$T/ram-$store")"
-	done
-else
-	echo "the ram backend module is not built: ram volumes not checked"
-fi
-mkdir "$T/srv"
-srv=$(abspath "$T/srv")
-echo "$srv" >>"$T/mounts"
-"$VOLFS" serve -m "$srv" --no-docker 2>"$T/serve.err" &
-track_pid $!
-wait_until 10 is_mounted "$srv" ||
-	{ cat "$T/serve.err" >&2; fail "volfs serve did not mount $srv"; }
-vol create served >/dev/null
-TARGETS="$TARGETS served=$srv/served"
+identity_targets 1g
 
 failed=
 for tgt in $TARGETS; do

@@ -48,7 +48,7 @@ FILES=2000
 MAX_FDS=100
 
 check() {
-	dir=$1 pid=$2
+	dir=${1%=*} pid=${1##*=}
 	"$posixops" "$dir" >"$T/posixops.out" 2>&1 || {
 		cat "$T/posixops.out"
 		fail "posixops: $(grep -c '^FAIL' "$T/posixops.out") checks failed"
@@ -69,28 +69,7 @@ check() {
 	rm -r "$dir/many"
 }
 
-failed=
-for tgt in $TARGETS; do
-	name=${tgt%%=*}
-	rest=${tgt#*=}
-	set +e
-	(
-		set -e
-		fail() {
-			echo "FAIL: $name: $*" >&2
-			exit 1
-		}
-		check "${rest%=*}" "${rest##*=}"
-	)
-	rc=$?
-	set -e
-	if [ $rc -eq 0 ]; then
-		echo "$name: ok"
-	else
-		failed="$failed $name"
-	fi
-done
-[ -z "$failed" ] || fail "nodes with file handles broken on:$failed"
+check_targets "nodes with file handles broken"
 
 # A deleted file's inode number is soon a new file's (on ext4, at once).
 # Names cached long, attributes not: the kernel asks for the attributes of

@@ -21,7 +21,9 @@ rm -f "$src/config.status" "$src/config.cache"
 unit_dir() {
 	(cd "$src" && ./configure -q --prefix="$1" >"$T/configure.out" 2>&1) ||
 		{ cat "$T/configure.out" >&2; fail "configure --prefix=$1 failed"; }
-	make -s --no-print-directory -C "$src" -f - print-unitdir <<'MK'
+	# A make check run by make -jN passes its flags down (-w among them),
+	# and this make's output is the answer: it gets none.
+	MAKEFLAGS= make -s --no-print-directory -C "$src" -f - print-unitdir <<'MK'
 include Makefile
 print-unitdir:
 	@echo $(systemdsystemunitdir)
