@@ -390,6 +390,7 @@ int main(int argc, char **argv)
 	atomic_store(&rr_stop, 1);
 	for (unsigned int i = 0; i < 2 * nrenamers; i++)
 		pthread_join(renamers[i], NULL);
+	free(renamers);
 	for (unsigned int i = 0; i < rr_nworkers; i++) {
 		pthread_join(rr_workers[i].thread, NULL);
 		made += atomic_load(&rr_workers[i].made);
