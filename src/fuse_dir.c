@@ -169,7 +169,7 @@ static int fs_fill(void *ctx, const char *name, mode_t type, ino_t ino,
 			return 1;
 		/* The entry vanished from the table: skipped, as one that
 		 * vanished from the directory. */
-		if (fs_entry(f->fs, f->v, be, &e) < 0)
+		if (fs_entry(f->fs, f->v, be, &e, 1) < 0)
 			return 0;
 		len = fuse_add_direntry_plus(f->req, f->p, f->rem, name, &e,
 					     next);

@@ -235,7 +235,7 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	rc = fs_open_at(fs, &at, name, flags | (fi->flags & O_EXCL), mode,
 			&who, &be, &bfh);
 	FS_CHECK(req, rc);
-	rc = fs_entry(fs, at.v, &be, &e);
+	rc = fs_entry(fs, at.v, &be, &e, 0);
 	if (rc == 0) {
 		f = fs_file_new(fs, at.v, e.ino, bfh);
 		if (!f) {

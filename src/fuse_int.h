@@ -327,9 +327,10 @@ int fs_kill_priv_notify(fuse_req_t req, struct volfs_fs *fs, struct fs_vol *v,
 void fs_forget_one(struct volfs_fs *fs, fuse_ino_t ino, uint64_t n);
 /* Makes the backend's entry be (whose reference it takes) a node the
  * kernel learns of, filling e with one lookup reference: 0 or -errno (the
- * reference then given back). */
+ * reference then given back; locked: from inside a backend call, which
+ * holds the volume's lock already). */
 int fs_entry(struct volfs_fs *fs, struct fs_vol *v, struct volfs_entry *be,
-	     struct fuse_entry_param *e);
+	     struct fuse_entry_param *e, int locked);
 /* Gives n references of backend node bnode of v back. */
 void fs_bforget(struct fs_vol *v, uint64_t bnode, uint64_t n);
 /* Who sent req, as the backends see it. */

@@ -151,7 +151,7 @@ void fs_forget_one(struct volfs_fs *fs, fuse_ino_t ino, uint64_t n)
 }
 
 int fs_entry(struct volfs_fs *fs, struct fs_vol *v, struct volfs_entry *be,
-	     struct fuse_entry_param *e)
+	     struct fuse_entry_param *e, int locked)
 {
 	uint64_t ino;
 	int rc;
@@ -159,7 +159,10 @@ int fs_entry(struct volfs_fs *fs, struct fs_vol *v, struct volfs_entry *be,
 	memset(e, 0, sizeof(*e));
 	rc = volfs_nodes_add(fs->nodes, &v->nv, be->node, &ino);
 	if (rc < 0) {
-		fs_bforget(v, be->node, 1);
+		if (!locked)
+			fs_bforget(v, be->node, 1);
+		else if (be->node != VOLFS_ROOT_NODE && v->be->forget)
+			v->be->forget(v->state, be->node, 1);
 		return rc;
 	}
 	e->ino = ino;
@@ -175,7 +178,7 @@ static void fs_reply_entry(fuse_req_t req, struct volfs_fs *fs,
 			   struct fs_vol *v, struct volfs_entry *be)
 {
 	struct fuse_entry_param e;
-	int rc = fs_entry(fs, v, be, &e);
+	int rc = fs_entry(fs, v, be, &e, 0);
 
 	if (rc < 0) {
 		fs_reply_err(req, rc);
