@@ -1,0 +1,821 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The staging layer's volume: options, opening and closing, and the ops on
+ * names and directories.  Names reach the store before an op returns; a
+ * staged file that is not on the store yet (created, never uploaded) is
+ * the layer's alone, shown in listings and stat, and its name moves here.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "volfs/backend_util.h"
+#include "pathcache.h"
+#include "stage_int.h"
+
+#define STAGE_TTL_DEFAULT_MS 1000u
+#define STAGE_TTL_MAX_S 86400u
+#define STAGE_TIMEOUT_DEFAULT_MS 20000
+#define STAGE_DELAY_MAX_MS 3600000u
+#define STAGE_CAP_MAX_DEFAULT ((uint64_t)10 << 30)
+#define STAGE_CAP_MIN ((uint64_t)16 << 20)
+
+int64_t stage_deadline(const struct stage *s)
+{
+	return volfs_store_deadline(s->timeout_ms);
+}
+
+void stage_log(const struct stage *s, int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!s->vi->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->vi->log(level, "volume '%s': %s", s->vi->name, msg);
+}
+
+const char *stage_path(const char *path)
+{
+	return strcmp(path, ".") == 0 ? "" : path;
+}
+
+int stage_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (!n)
+		return 1;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static size_t stage_hash(const char *path)
+{
+	size_t h = 14695981039346656037ull;
+
+	for (; *path; path++)
+		h = (h ^ (unsigned char)*path) * 1099511628211ull;
+	return h;
+}
+
+struct stage_file *stage_find(struct stage *s, const char *path)
+{
+	struct stage_file *f;
+
+	if (!s->nbuckets)
+		return NULL;
+	for (f = s->tab[stage_hash(path) % s->nbuckets]; f; f = f->hnext)
+		if (strcmp(f->path, path) == 0)
+			return f;
+	return NULL;
+}
+
+static void stage_rehash(struct stage *s)
+{
+	size_t n = s->nbuckets ? s->nbuckets * 2 : 64;
+	struct stage_file **tab = calloc(n, sizeof(*tab));
+
+	/* Without memory the chains just grow longer. */
+	if (!tab)
+		return;
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		struct stage_file *f, *next;
+
+		for (f = s->tab[i]; f; f = next) {
+			size_t b = stage_hash(f->path) % n;
+
+			next = f->hnext;
+			f->hnext = tab[b];
+			tab[b] = f;
+		}
+	}
+	free(s->tab);
+	s->tab = tab;
+	s->nbuckets = n;
+}
+
+void stage_hash_add(struct stage *s, struct stage_file *f)
+{
+	size_t b;
+
+	if (s->count >= s->nbuckets)
+		stage_rehash(s);
+	if (!s->nbuckets)
+		return;
+	b = stage_hash(f->path) % s->nbuckets;
+	f->hnext = s->tab[b];
+	s->tab[b] = f;
+	s->count++;
+}
+
+void stage_hash_del(struct stage *s, struct stage_file *f)
+{
+	struct stage_file **pp;
+
+	if (!f->path || !s->nbuckets)
+		return;
+	for (pp = &s->tab[stage_hash(f->path) % s->nbuckets]; *pp;
+	     pp = &(*pp)->hnext) {
+		if (*pp == f) {
+			*pp = f->hnext;
+			f->hnext = NULL;
+			s->count--;
+			return;
+		}
+	}
+}
+
+/* Calls fn on every named file at or below dir (lock held); fn may take
+ * the file out of the table. */
+static void stage_each_below(struct stage *s, const char *dir,
+			     void (*fn)(struct stage *, struct stage_file *,
+					void *),
+			     void *ctx)
+{
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		struct stage_file *f, *next;
+
+		for (f = s->tab[i]; f; f = next) {
+			next = f->hnext;
+			if (stage_below(f->path, dir))
+				fn(s, f, ctx);
+		}
+	}
+}
+
+/* Options. */
+
+static const char *stage_opt(const struct volfs_volinfo *vi, const char *key)
+{
+	for (size_t i = 0; i < vi->nopts; i++)
+		if (strcmp(vi->opts[i].key, key) == 0)
+			return vi->opts[i].value;
+	return NULL;
+}
+
+static int stage_parse_uint(const char *v, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!v || !*v || *v == '-' || *v == '+')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || *end || n > max)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int stage_parse_size(const char *v, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+	unsigned shift = 0;
+
+	if (!v || !*v || *v == '-' || *v == '+')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		shift = 10;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		break;
+	case 't': case 'T':
+		shift = 40;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end && end[1] && strcmp(end + 1, "iB") != 0 &&
+	    strcmp(end + 1, "B") != 0)
+		return -EINVAL;
+	if (shift && n > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)n << shift;
+	return 0;
+}
+
+struct stage_opts {
+	int mode;
+	unsigned ttl_ms, delay_ms;
+	int64_t timeout_ms;
+	uint64_t cap;
+};
+
+static int stage_opts_parse(const struct volfs_volinfo *vi,
+			    struct stage_opts *o, char *err, size_t errlen)
+{
+	const char *v;
+	uint64_t n;
+
+	o->mode = STAGE_CACHE_FULL;
+	o->ttl_ms = STAGE_TTL_DEFAULT_MS;
+	o->delay_ms = 0;
+	o->timeout_ms = STAGE_TIMEOUT_DEFAULT_MS;
+	o->cap = 0;
+	v = stage_opt(vi, "cache");
+	if (v) {
+		if (strcmp(v, "full") == 0)
+			o->mode = STAGE_CACHE_FULL;
+		else if (strcmp(v, "meta") == 0)
+			o->mode = STAGE_CACHE_META;
+		else if (strcmp(v, "off") == 0)
+			o->mode = STAGE_CACHE_OFF;
+		else
+			return volfs_be_errf(err, errlen, -EINVAL,
+					     "option 'cache': '%s' is not one "
+					     "of full, meta, off", v);
+	}
+	v = stage_opt(vi, "cache_ttl");
+	if (v) {
+		if (stage_parse_uint(v, STAGE_TTL_MAX_S, &n))
+			return volfs_be_errf(err, errlen, -EINVAL,
+					     "option 'cache_ttl': '%s' is not "
+					     "a number of seconds from 0 to %u",
+					     v, STAGE_TTL_MAX_S);
+		o->ttl_ms = (unsigned)n * 1000u;
+	}
+	if (o->mode == STAGE_CACHE_OFF)
+		o->ttl_ms = 0;
+	v = stage_opt(vi, "upload_delay");
+	if (v) {
+		if (stage_parse_uint(v, STAGE_DELAY_MAX_MS, &n))
+			return volfs_be_errf(err, errlen, -EINVAL,
+					     "option 'upload_delay': '%s' is "
+					     "not a number of milliseconds from "
+					     "0 to %u", v, STAGE_DELAY_MAX_MS);
+		o->delay_ms = (unsigned)n;
+	}
+	v = stage_opt(vi, "timeout");
+	if (v && stage_parse_uint(v, 600, &n) == 0 && n > 0)
+		o->timeout_ms = (int64_t)n * 1000;
+	v = stage_opt(vi, "cache_size");
+	if (v) {
+		if (stage_parse_size(v, &n) || n < STAGE_CAP_MIN)
+			return volfs_be_errf(err, errlen, -EINVAL,
+					     "option 'cache_size': '%s' is not "
+					     "a size of at least 16M (a number "
+					     "with K, M, G or T)", v);
+		o->cap = n;
+	}
+	return 0;
+}
+
+int volfs_stage_validate(const struct volfs_volinfo *vi, char *err,
+			 size_t errlen)
+{
+	struct stage_opts o;
+
+	return stage_opts_parse(vi, &o, err, errlen);
+}
+
+/* The default cap: a quarter of the free space under the cache, at most
+ * 10 GiB, at least the minimum. */
+static uint64_t stage_default_cap(int dirfd)
+{
+	struct statvfs sv;
+	uint64_t cap;
+
+	if (fstatvfs(dirfd, &sv) != 0)
+		return STAGE_CAP_MAX_DEFAULT;
+	cap = (uint64_t)sv.f_bavail * sv.f_frsize / 4;
+	if (cap > STAGE_CAP_MAX_DEFAULT)
+		cap = STAGE_CAP_MAX_DEFAULT;
+	if (cap < STAGE_CAP_MIN)
+		cap = STAGE_CAP_MIN;
+	return cap;
+}
+
+/* The ops on names and directories. */
+
+static int stage_statfs(void *vol, struct statvfs *sv)
+{
+	struct stage *s = vol;
+
+	if (!s->store->statfs) {
+		memset(sv, 0, sizeof(*sv));
+		sv->f_bsize = sv->f_frsize = 4096;
+		sv->f_namemax = 255;
+		return 0;
+	}
+	return s->store->statfs(s->st, sv, stage_deadline(s));
+}
+
+static int stage_mkdir(void *vol, const char *path, mode_t mode,
+		       const struct volfs_caller *who)
+{
+	struct stage *s = vol;
+	struct stage_file *f;
+
+	(void)who;
+	if (!s->store->mkdir)
+		return -ENOTSUP;
+	pthread_mutex_lock(&s->lock);
+	f = stage_find(s, path);
+	if (f && stage_file_local(f)) {
+		pthread_mutex_unlock(&s->lock);
+		return -EEXIST;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return s->store->mkdir(s->st, path, mode & 07777, stage_deadline(s));
+}
+
+struct stage_any {
+	const char *dir;
+	int found;
+};
+
+static void stage_any_fn(struct stage *s, struct stage_file *f, void *ctx)
+{
+	struct stage_any *a = ctx;
+
+	(void)s;
+	if (strcmp(f->path, a->dir) != 0 && !f->remote)
+		a->found = 1;
+}
+
+static int stage_rmdir(void *vol, const char *path)
+{
+	struct stage *s = vol;
+	struct stage_any any = { .dir = path };
+
+	if (!s->store->rmdir)
+		return -ENOTSUP;
+	/* Files created here and not uploaded yet are in it. */
+	pthread_mutex_lock(&s->lock);
+	stage_each_below(s, path, stage_any_fn, &any);
+	pthread_mutex_unlock(&s->lock);
+	if (any.found)
+		return -ENOTEMPTY;
+	return s->store->rmdir(s->st, path, stage_deadline(s));
+}
+
+/*
+ * Takes file f's name away: waits for its upload under way, removes the
+ * object (unless remove is 0 or it was never uploaded) and detaches f.  An
+ * open file keeps its data: what of it is still on the store is fetched
+ * first.  lock held; let go meanwhile.
+ */
+static int stage_unname(struct stage *s, struct stage_file *f, int remove,
+			const char *path)
+{
+	int rc = 0;
+
+	f->opens++;
+	stage_wait_uploads(s, f->path);
+	if (f->opens > 1 && f->present) {
+		pthread_mutex_unlock(&s->lock);
+		rc = stage_fetch(s, f, 0, f->rsize);
+		pthread_mutex_lock(&s->lock);
+	}
+	if (!rc && remove && f->remote) {
+		pthread_mutex_unlock(&s->lock);
+		rc = s->store->remove(s->st, path, stage_deadline(s));
+		pthread_mutex_lock(&s->lock);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	if (!rc && f->path)
+		stage_file_detach(s, f);
+	f->opens--;
+	if (!f->opens && !f->path && !f->queued && !f->uploading)
+		stage_file_free(s, f);
+	return rc;
+}
+
+static int stage_unlink(void *vol, const char *path)
+{
+	struct stage *s = vol;
+	struct stage_file *f;
+	int rc;
+
+	if (!s->store->remove)
+		return -EROFS;
+	pthread_mutex_lock(&s->lock);
+	f = stage_find(s, path);
+	if (f) {
+		int remote = f->remote;
+
+		rc = stage_unname(s, f, 1, path);
+		pthread_mutex_unlock(&s->lock);
+		if (rc || remote)
+			return rc;
+		/* Never uploaded: the store may still have an object of
+		 * that name made by someone else; it goes too. */
+		rc = s->store->remove(s->st, path, stage_deadline(s));
+		return rc == -ENOENT ? 0 : rc;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return s->store->remove(s->st, path, stage_deadline(s));
+}
+
+struct stage_move {
+	const char *from, *to;
+	size_t fromlen;
+	int failed;
+};
+
+static void stage_move_fn(struct stage *s, struct stage_file *f, void *ctx)
+{
+	struct stage_move *m = ctx;
+	size_t tail = strlen(f->path) - m->fromlen;
+	size_t tolen = strlen(m->to);
+	char *p = malloc(tolen + tail + 1);
+
+	if (!p) {
+		m->failed = 1;
+		return;
+	}
+	memcpy(p, m->to, tolen);
+	memcpy(p + tolen, f->path + m->fromlen, tail + 1);
+	stage_hash_del(s, f);
+	free(f->path);
+	f->path = p;
+	stage_hash_add(s, f);
+	if (f->jstate >= 0)
+		stage_journal_put(s, f, f->jstate, 0);
+}
+
+/* Files at or below from: collected first, since moving them changes the
+ * table being walked. */
+struct stage_list {
+	struct stage_file **v;
+	size_t n, cap;
+	int failed;
+};
+
+static void stage_list_fn(struct stage *s, struct stage_file *f, void *ctx)
+{
+	struct stage_list *l = ctx;
+
+	(void)s;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct stage_file **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			l->failed = 1;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = f;
+}
+
+static int stage_rename(void *vol, const char *from, const char *to,
+			unsigned flags)
+{
+	struct stage *s = vol;
+	struct stage_list l = { 0 };
+	struct stage_move m = { .from = from, .to = to,
+				.fromlen = strlen(from) };
+	struct stage_file *src, *dst;
+	int rc = 0;
+
+	if (flags & ~VOLFS_RENAME_NOREPLACE)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	/* Nothing below either name is being uploaded while they move. */
+	stage_wait_uploads(s, from);
+	stage_wait_uploads(s, to);
+	src = stage_find(s, from);
+	dst = stage_find(s, to);
+	if (dst && (flags & VOLFS_RENAME_NOREPLACE)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (src && !src->remote) {
+		/* Only here: the store learns the name at the upload.  An
+		 * object the new name replaces goes now, as a rename on
+		 * the store would replace it. */
+		if (dst && dst != src) {
+			rc = stage_unname(s, dst, 1, to);
+			if (rc)
+				goto out;
+		} else if (!dst) {
+			struct volfs_store_attr a;
+
+			pthread_mutex_unlock(&s->lock);
+			rc = s->store->stat(s->st, to, &a, stage_deadline(s));
+			if (rc == 0 && (flags & VOLFS_RENAME_NOREPLACE))
+				rc = -EEXIST;
+			else if (rc == 0 && S_ISDIR(a.st.st_mode))
+				rc = -EISDIR;
+			else if (rc == 0)
+				rc = s->store->remove(s->st, to,
+						      stage_deadline(s));
+			if (rc == -ENOENT)
+				rc = 0;
+			pthread_mutex_lock(&s->lock);
+			if (rc)
+				goto out;
+		}
+	} else {
+		if (!s->store->rename) {
+			rc = -EXDEV;
+			goto out;
+		}
+		pthread_mutex_unlock(&s->lock);
+		rc = s->store->rename(s->st, from, to, flags,
+				      stage_deadline(s));
+		pthread_mutex_lock(&s->lock);
+		if (rc)
+			goto out;
+		dst = stage_find(s, to);
+		if (dst && dst != src)
+			rc = stage_unname(s, dst, 0, to);
+		rc = 0;
+	}
+	stage_each_below(s, from, stage_list_fn, &l);
+	for (size_t i = 0; i < l.n; i++)
+		stage_move_fn(s, l.v[i], &m);
+	if (l.failed || m.failed)
+		stage_log(s, VOLFS_LOG_ERR, "out of memory moving staged files "
+			  "of '%s'", from);
+	free(l.v);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* Listings: the store's, with the staged files' attributes over theirs
+ * and the files not uploaded yet added. */
+
+struct stage_dirctx {
+	struct stage *s;
+	const char *dir;
+	volfs_path_fill_fn fill;
+	void *ctx;
+	int stopped;
+	char name[PATH_MAX];
+};
+
+static int stage_list_fill(void *ctx, const char *name,
+			   const struct volfs_store_attr *a)
+{
+	struct stage_dirctx *d = ctx;
+	struct stage_file *f;
+	struct stat st = a->st;
+	int n;
+
+	n = snprintf(d->name, sizeof(d->name), "%s%s%s", d->dir,
+		     *d->dir ? "/" : "", name);
+	if (n > 0 && (size_t)n < sizeof(d->name)) {
+		pthread_mutex_lock(&d->s->lock);
+		f = stage_find(d->s, d->name);
+		if (f && stage_file_local(f))
+			stage_file_stat(f, &st);
+		pthread_mutex_unlock(&d->s->lock);
+	}
+	if (d->fill(d->ctx, name, st.st_mode & S_IFMT, &st)) {
+		d->stopped = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* The names of staged files directly in dir that the store does not have
+ * yet. */
+struct stage_names {
+	const char *dir;
+	size_t dirlen;
+	char **v;
+	struct stat *st;
+	size_t n, cap;
+};
+
+static void stage_names_fn(struct stage *s, struct stage_file *f, void *ctx)
+{
+	struct stage_names *nm = ctx;
+	const char *name = f->path + nm->dirlen + (nm->dirlen ? 1 : 0);
+
+	(void)s;
+	if (f->remote || !*name || strchr(name, '/'))
+		return;
+	if (nm->n == nm->cap) {
+		size_t cap = nm->cap ? nm->cap * 2 : 8;
+		char **v = realloc(nm->v, cap * sizeof(*v));
+		struct stat *st;
+
+		if (!v)
+			return;
+		nm->v = v;
+		st = realloc(nm->st, cap * sizeof(*st));
+		if (!st)
+			return;
+		nm->st = st;
+		nm->cap = cap;
+	}
+	nm->v[nm->n] = strdup(name);
+	if (nm->v[nm->n])
+		stage_file_stat(f, &nm->st[nm->n++]);
+}
+
+static int stage_readdir(void *vol, const char *path, volfs_path_fill_fn fill,
+			 void *ctx)
+{
+	struct stage *s = vol;
+	struct stage_dirctx *d;
+	struct stage_names nm = { 0 };
+	char cursor[1024] = "";
+	int rc;
+
+	path = stage_path(path);
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->s = s;
+	d->dir = path;
+	d->fill = fill;
+	d->ctx = ctx;
+	do {
+		rc = s->store->list(s->st, path, cursor, sizeof(cursor),
+				    stage_list_fill, d, stage_deadline(s));
+	} while (!rc && !d->stopped && cursor[0]);
+	if (!rc && !d->stopped) {
+		nm.dir = path;
+		nm.dirlen = strlen(path);
+		pthread_mutex_lock(&s->lock);
+		stage_each_below(s, path, stage_names_fn, &nm);
+		pthread_mutex_unlock(&s->lock);
+		for (size_t i = 0; i < nm.n && !d->stopped; i++)
+			if (fill(ctx, nm.v[i], S_IFREG, &nm.st[i]))
+				d->stopped = 1;
+	}
+	for (size_t i = 0; i < nm.n; i++)
+		free(nm.v[i]);
+	free(nm.v);
+	free(nm.st);
+	free(d);
+	return rc;
+}
+
+static void stage_close(void *vol)
+{
+	struct stage *s = vol;
+
+	stage_uploaders_stop(s);
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		while (s->tab[i]) {
+			struct stage_file *f = s->tab[i];
+
+			stage_hash_del(s, f);
+			free(f->path);
+			f->path = NULL;
+			/* A dirty file's copy and journal entry stay for the
+			 * next process. */
+			if (f->jstate >= 0) {
+				close(f->fd);
+				f->fd = -1;
+			}
+			stage_unqueue(s, f);
+			stage_lru_del(s, f);
+			stage_file_free(s, f);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(s->tab);
+	stage_stats_fini(s);
+	s->store->close(s->st);
+	close(s->datafd);
+	close(s->jfd);
+	close(s->lockfd);
+	close(s->dirfd);
+	pthread_cond_destroy(&s->changed);
+	pthread_cond_destroy(&s->work);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static const struct volfs_pathops stage_ops = {
+	.close = stage_close,
+	.statfs = stage_statfs,
+	.getattr = stage_getattr,
+	.mkdir = stage_mkdir,
+	.unlink = stage_unlink,
+	.rmdir = stage_rmdir,
+	.rename = stage_rename,
+	.truncate = stage_truncate,
+	.utimens = stage_utimens,
+	.open_file = stage_open_file,
+	.create_file = stage_create_file,
+	.read = stage_read,
+	.write = stage_write,
+	.flush = stage_flush,
+	.fsync = stage_fsync,
+	.release = stage_release,
+	.fd = stage_fd,
+	.readdir = stage_readdir,
+};
+
+int volfs_stage_open(const struct volfs_store *store,
+		     const struct volfs_volinfo *vi, void **vol, char *err,
+		     size_t errlen)
+{
+	const struct volfs_pathops *ops = &stage_ops;
+	struct stage_opts o;
+	struct stage *s;
+	void *top;
+	int rc;
+
+	if (store->abi_version != VOLFS_STORE_ABI ||
+	    store->size < offsetof(struct volfs_store, refresh))
+		return volfs_be_errf(err, errlen, -EINVAL,
+				     "store '%s' was built for another store "
+				     "interface (%d)", store->name,
+				     store->abi_version);
+	rc = stage_opts_parse(vi, &o, err, errlen);
+	if (rc)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return volfs_be_errf(err, errlen, -ENOMEM, "out of memory");
+	s->store = store;
+	s->vi = vi;
+	s->mode = o.mode;
+	s->ttl_ms = o.ttl_ms;
+	s->delay_ms = o.delay_ms;
+	s->timeout_ms = o.timeout_ms;
+	s->dirfd = s->datafd = s->jfd = s->lockfd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->changed, NULL);
+	pthread_cond_init(&s->work, NULL);
+	rc = stage_dir_init(s, err, errlen);
+	if (rc)
+		goto err_free;
+	s->cap = o.cap ? o.cap : stage_default_cap(s->dirfd);
+	s->stats->cache_cap = s->cap;
+	rc = store->open(vi, &s->st, err, errlen);
+	if (rc)
+		goto err_dirs;
+	rc = stage_journal_replay(s);
+	if (rc) {
+		volfs_be_errf(err, errlen, rc, "cannot read the cache journal "
+			      "of volume '%s': %s", vi->name,
+			      volfs_be_strerror(rc));
+		goto err_store;
+	}
+	rc = stage_uploaders_start(s);
+	if (rc) {
+		volfs_be_errf(err, errlen, rc, "cannot start the uploader: %s",
+			      volfs_be_strerror(rc));
+		goto err_store;
+	}
+	top = s;
+	if (s->ttl_ms) {
+		rc = pathcache_wrap(ops, s, s->ttl_ms, &ops, &top);
+		if (rc)
+			goto err_up;
+	}
+	rc = pathfs_new(ops, top, vol);
+	if (rc) {
+		ops->close(top);
+		return volfs_be_errf(err, errlen, rc, "out of memory");
+	}
+	return 0;
+
+err_up:
+	/* Closes the store and frees s, with the journal kept. */
+	stage_close(s);
+	return volfs_be_errf(err, errlen, rc, "out of memory");
+err_store:
+	stage_close(s);
+	return rc;
+err_dirs:
+	stage_stats_fini(s);
+	close(s->datafd);
+	close(s->jfd);
+	close(s->lockfd);
+	close(s->dirfd);
+err_free:
+	pthread_cond_destroy(&s->changed);
+	pthread_cond_destroy(&s->work);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return rc;
+}

@@ -1,0 +1,907 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Staged files: the local copy of a file's data, fetched by blocks on
+ * demand, written in place, counted against the cache's cap; and the file
+ * ops on them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "volfs/backend_util.h"
+#include "stage_int.h"
+
+#define STAGE_BIT(m, i) ((m)[(i) / 8] & (1u << ((i) % 8)))
+#define STAGE_SET(m, i) ((m)[(i) / 8] |= (uint8_t)(1u << ((i) % 8)))
+#define STAGE_CLR(m, i) ((m)[(i) / 8] &= (uint8_t) ~(1u << ((i) % 8)))
+
+/* Maps cache/stats, where `volfs stats` reads the counters. */
+static int stage_stats_init(struct stage *s)
+{
+	struct volfs_stage_stats *st = MAP_FAILED;
+	int fd;
+
+	fd = openat(s->dirfd, "stats", O_RDWR | O_CREAT | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+	if (fd >= 0 && ftruncate(fd, sizeof(*st)) == 0)
+		st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
+			  MAP_SHARED, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (st == MAP_FAILED) {
+		/* Counted all the same, for this process only. */
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return -ENOMEM;
+	} else {
+		s->stats_mapped = 1;
+		memset(st, 0, sizeof(*st));
+	}
+	st->size = sizeof(*st);
+	st->pid = (uint64_t)getpid();
+	st->mem_budget = STAGE_MEM_BUDGET;
+	__atomic_store_n(&st->magic, VOLFS_STAGE_STATS_MAGIC, __ATOMIC_RELEASE);
+	s->stats = st;
+	return 0;
+}
+
+void stage_stats_fini(struct stage *s)
+{
+	if (!s->stats)
+		return;
+	s->stats->pid = 0;
+	s->stats->uploading = 0;
+	if (s->stats_mapped)
+		munmap(s->stats, sizeof(*s->stats));
+	else
+		free(s->stats);
+	s->stats = NULL;
+}
+
+void stage_publish(struct stage *s, int now)
+{
+	struct volfs_stage_stats *st = s->stats;
+	uint64_t files = 0, bytes = 0, failed = 0;
+	int64_t t = volfs_store_deadline(0);
+
+	if (!now && t - s->published < 1000)
+		return;
+	s->published = t;
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		for (struct stage_file *f = s->tab[i]; f; f = f->hnext) {
+			if (f->gen == f->synced)
+				continue;
+			files++;
+			bytes += (uint64_t)f->size;
+			if (f->error)
+				failed++;
+		}
+	}
+	__atomic_store_n(&st->dirty_files, files, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->dirty_bytes, bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->failed_files, failed, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->uploading, s->uploading, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->cache_used, s->used, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->cache_cap, s->cap, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->mem_used, s->mem, __ATOMIC_RELAXED);
+}
+
+int stage_dir_init(struct stage *s, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	if (snprintf(path, sizeof(path), "%s/cache", s->vi->state_dir) >=
+	    (int)sizeof(path))
+		return volfs_be_errf(err, errlen, -ENAMETOOLONG,
+				     "state directory path too long");
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		goto err;
+	s->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (s->dirfd < 0)
+		goto err;
+	if ((mkdirat(s->dirfd, "data", 0700) != 0 && errno != EEXIST) ||
+	    (mkdirat(s->dirfd, "journal", 0700) != 0 && errno != EEXIST))
+		goto err;
+	s->datafd = openat(s->dirfd, "data",
+			   O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	s->jfd = openat(s->dirfd, "journal",
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
+			   0600);
+	if (s->datafd < 0 || s->jfd < 0 || s->lockfd < 0)
+		goto err;
+	/* One process serves a volume's cache; a second waits a moment for
+	 * one that is closing, then gives up. */
+	for (int i = 0; i < 40; i++) {
+		if (lockf(s->lockfd, F_TLOCK, 0) == 0)
+			return stage_stats_init(s);
+		if (errno != EACCES && errno != EAGAIN)
+			goto err;
+		usleep(50000);
+	}
+	return volfs_be_errf(err, errlen, -EBUSY,
+			     "the cache of volume '%s' (%s) is in use by "
+			     "another volfs process; unmount the volume there "
+			     "first", s->vi->name, path);
+err:
+	rc = -errno;
+	return volfs_be_errf(err, errlen, rc, "cannot open the cache %s: %s",
+			     path, volfs_be_strerror(rc));
+}
+
+/* LRU of clean, closed copies. */
+
+void stage_lru_del(struct stage *s, struct stage_file *f)
+{
+	if (!f->lru_prev && s->lru_head != f)
+		return;
+	if (f->lru_prev)
+		f->lru_prev->lru_next = f->lru_next;
+	else
+		s->lru_head = f->lru_next;
+	if (f->lru_next)
+		f->lru_next->lru_prev = f->lru_prev;
+	else
+		s->lru_tail = f->lru_prev;
+	f->lru_prev = f->lru_next = NULL;
+}
+
+static void stage_lru_add(struct stage *s, struct stage_file *f)
+{
+	f->lru_prev = s->lru_tail;
+	f->lru_next = NULL;
+	if (s->lru_tail)
+		s->lru_tail->lru_next = f;
+	else
+		s->lru_head = f;
+	s->lru_tail = f;
+}
+
+void stage_file_stat(const struct stage_file *f, struct stat *st)
+{
+	*st = f->st;
+	st->st_size = f->size;
+	st->st_blocks = (f->size + 511) / 512;
+}
+
+int stage_file_local(const struct stage_file *f)
+{
+	return f->opens || f->gen != f->synced || !f->remote || f->uploading;
+}
+
+/* What f holds in memory: the struct, its name, its bitmaps, as charged
+ * when made (a rename or a truncate leaves the charge as it was). */
+uint64_t stage_file_mem(const struct stage_file *f)
+{
+	return f->mem;
+}
+
+struct stage_file *stage_file_new(struct stage *s, const char *path)
+{
+	struct stage_file *f = calloc(1, sizeof(*f));
+	char name[32];
+
+	if (!f)
+		return NULL;
+	f->path = strdup(path);
+	if (!f->path)
+		goto err;
+	f->mem = sizeof(*f) + strlen(path) + 1;
+	f->id = s->next_id++;
+	snprintf(name, sizeof(name), "%" PRIu64, f->id);
+	f->fd = openat(s->datafd, name,
+		       O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		       0600);
+	if (f->fd < 0)
+		goto err;
+	f->jstate = -1;
+	f->ra_win = STAGE_RA_MIN;
+	s->mem += stage_file_mem(f);
+	return f;
+err:
+	free(f->path);
+	free(f);
+	return NULL;
+}
+
+void stage_file_free(struct stage *s, struct stage_file *f)
+{
+	char name[32];
+
+	stage_lru_del(s, f);
+	if (f->fd >= 0) {
+		close(f->fd);
+		snprintf(name, sizeof(name), "%" PRIu64, f->id);
+		unlinkat(s->datafd, name, 0);
+	}
+	s->used -= f->charged;
+	s->mem -= stage_file_mem(f);
+	free(f->present);
+	free(f->fetching);
+	free(f->path);
+	free(f);
+}
+
+void stage_file_detach(struct stage *s, struct stage_file *f)
+{
+	stage_hash_del(s, f);
+	free(f->path);
+	f->path = NULL;
+	stage_journal_del(s, f);
+	stage_unqueue(s, f);
+	stage_lru_del(s, f);
+	/* Nothing of it is to reach the store any more. */
+	f->synced = f->gen;
+}
+
+void stage_charge(struct stage *s, struct stage_file *f)
+{
+	struct stat st;
+
+	if (fstat(f->fd, &st) != 0)
+		return;
+	s->used -= f->charged;
+	f->charged = (uint64_t)st.st_blocks * 512;
+	s->used += f->charged;
+}
+
+int stage_reserve(struct stage *s, uint64_t n)
+{
+	while (s->used + n > s->cap) {
+		struct stage_file *f = s->lru_head;
+
+		if (!f)
+			return -ENOSPC;
+		stage_lru_del(s, f);
+		stage_hash_del(s, f);
+		stage_file_free(s, f);
+	}
+	return 0;
+}
+
+void stage_file_idle(struct stage *s, struct stage_file *f)
+{
+	if (f->opens || f->gen != f->synced || f->queued || f->uploading)
+		return;
+	if (!f->path || s->mode != STAGE_CACHE_FULL || f->present) {
+		/* A partial copy is not worth keeping: the next open
+		 * checks the version and starts again anyway. */
+		stage_hash_del(s, f);
+		stage_file_free(s, f);
+		return;
+	}
+	stage_lru_del(s, f);
+	stage_lru_add(s, f);
+	/* Kept copies cost memory too: the oldest go past the budget. */
+	while (s->mem > STAGE_MEM_BUDGET && s->lru_head) {
+		struct stage_file *old = s->lru_head;
+
+		stage_hash_del(s, old);
+		stage_file_free(s, old);
+	}
+}
+
+/* Attributes of a new staged file: its parent's owner, a file's mode. */
+static void stage_new_attr(struct stage *s, const char *path,
+			   struct stat *st)
+{
+	char parent[PATH_MAX];
+	struct volfs_store_attr a;
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	struct timespec now;
+
+	memcpy(parent, path, n);
+	parent[n] = '\0';
+	memset(st, 0, sizeof(*st));
+	if (s->store->stat(s->st, parent, &a, stage_deadline(s)) == 0) {
+		st->st_uid = a.st.st_uid;
+		st->st_gid = a.st.st_gid;
+		st->st_mode = S_IFREG | (a.st.st_mode & 0666);
+	} else {
+		st->st_mode = S_IFREG | 0644;
+	}
+	st->st_nlink = 1;
+	st->st_blksize = 4096;
+	clock_gettime(CLOCK_REALTIME, &now);
+	st->st_atim = st->st_mtim = st->st_ctim = now;
+}
+
+/* Sets up f as the copy of object a (its first rsize bytes to fetch). */
+static int stage_file_base(struct stage *s, struct stage_file *f,
+			   const struct volfs_store_attr *a)
+{
+	size_t nb = (size_t)((a->st.st_size + STAGE_BLOCK - 1) / STAGE_BLOCK);
+
+	f->remote = 1;
+	snprintf(f->base, sizeof(f->base), "%s", a->version);
+	f->rsize = a->st.st_size;
+	f->size = a->st.st_size;
+	f->st = a->st;
+	f->nblocks = nb;
+	if (nb) {
+		f->present = calloc((nb + 7) / 8, 1);
+		f->fetching = calloc((nb + 7) / 8, 1);
+		if (!f->present || !f->fetching)
+			return -ENOMEM;
+	}
+	s->mem += 2 * ((nb + 7) / 8);
+	f->mem += 2 * ((nb + 7) / 8);
+	if (ftruncate(f->fd, f->size) != 0)
+		return -errno;
+	return 0;
+}
+
+/* Whether f's copy still matches object a. */
+static int stage_same(const struct stage_file *f,
+		      const struct volfs_store_attr *a)
+{
+	if (a->version[0] || f->base[0])
+		return strcmp(a->version, f->base) == 0;
+	return a->st.st_size == f->rsize &&
+	       a->st.st_mtim.tv_sec == f->st.st_mtim.tv_sec &&
+	       a->st.st_mtim.tv_nsec == f->st.st_mtim.tv_nsec;
+}
+
+/* Marks whole blocks of the copy present from off on while the rest of the
+ * file's bytes there are not the store's (lock held). */
+static void stage_all_present(struct stage_file *f)
+{
+	free(f->present);
+	free(f->fetching);
+	f->present = f->fetching = NULL;
+}
+
+static int stage_present_all(const struct stage_file *f)
+{
+	if (!f->present)
+		return 1;
+	for (size_t i = 0; i < f->nblocks; i++)
+		if (!STAGE_BIT(f->present, i))
+			return 0;
+	return 1;
+}
+
+int stage_fetch(struct stage *s, struct stage_file *f, off_t off, off_t len)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		size_t first, last, b, e;
+		char path[PATH_MAX], base[VOLFS_STORE_VERSION_MAX];
+		off_t end = off + len;
+		ssize_t n;
+
+		if (!f->present)
+			break;
+		if (end > f->rsize)
+			end = f->rsize;
+		if (off >= end)
+			break;
+		first = (size_t)(off / STAGE_BLOCK);
+		last = (size_t)((end - 1) / STAGE_BLOCK);
+		/* The first missing block not being fetched; wait for one
+		 * that is. */
+		for (b = first; b <= last; b++)
+			if (!STAGE_BIT(f->present, b))
+				break;
+		if (b > last) {
+			if (stage_present_all(f))
+				stage_all_present(f);
+			break;
+		}
+		if (STAGE_BIT(f->fetching, b)) {
+			pthread_cond_wait(&s->changed, &s->lock);
+			continue;
+		}
+		for (e = b; e <= last && e - b < 8 &&
+			    !STAGE_BIT(f->present, e) &&
+			    !STAGE_BIT(f->fetching, e); e++)
+			;
+		if (!f->path) {
+			/* Its name is gone, and with it the store's bytes. */
+			rc = -EIO;
+			break;
+		}
+		rc = stage_reserve(s, (uint64_t)(e - b) * STAGE_BLOCK);
+		if (rc)
+			break;
+		for (size_t i = b; i < e; i++)
+			STAGE_SET(f->fetching, i);
+		snprintf(path, sizeof(path), "%s", f->path ? f->path : "");
+		snprintf(base, sizeof(base), "%s", f->base);
+		f->opens++;
+		pthread_mutex_unlock(&s->lock);
+		{
+			off_t o = (off_t)b * STAGE_BLOCK;
+			off_t want = (off_t)(e - b) * STAGE_BLOCK;
+
+			if (o + want > f->rsize)
+				want = f->rsize - o;
+			n = s->store->get(s->st, path, base, o, (size_t)want,
+					  f->fd, NULL, stage_deadline(s));
+			if (n >= 0 && n < want)
+				n = -EIO;
+			STAGE_COUNT(s, requests, 1);
+			if (n > 0)
+				STAGE_COUNT(s, bytes_in, n);
+		}
+		pthread_mutex_lock(&s->lock);
+		f->opens--;
+		for (size_t i = b; i < e; i++) {
+			STAGE_CLR(f->fetching, i);
+			if (n >= 0 && f->present)
+				STAGE_SET(f->present, i);
+		}
+		stage_charge(s, f);
+		pthread_cond_broadcast(&s->changed);
+		/* Renamed meanwhile: again, under the new name. */
+		if (n == -ENOENT && f->path && strcmp(f->path, path) != 0)
+			continue;
+		if (n < 0) {
+			STAGE_COUNT(s, errors, 1);
+			rc = (int)n;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* The ops. */
+
+static struct stage_handle *stage_h(uint64_t fh)
+{
+	return (struct stage_handle *)(uintptr_t)fh;
+}
+
+int stage_getattr(void *vol, const char *path, uint64_t fh, struct stat *st)
+{
+	struct stage *s = vol;
+	struct volfs_store_attr a;
+	struct stage_file *f = NULL;
+	int rc;
+
+	path = stage_path(path);
+	pthread_mutex_lock(&s->lock);
+	if (fh != VOLFS_NO_FH)
+		f = stage_h(fh)->f;
+	else if (*path)
+		f = stage_find(s, path);
+	if (f && stage_file_local(f)) {
+		stage_file_stat(f, st);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	rc = s->store->stat(s->st, path, &a, stage_deadline(s));
+	if (rc)
+		return rc;
+	*st = a.st;
+	if (!st->st_blocks)
+		st->st_blocks = (st->st_size + 511) / 512;
+	return 0;
+}
+
+static int stage_handle_new(struct stage *s, struct stage_file *f, int flags,
+			    uint64_t *fh)
+{
+	struct stage_handle *h = malloc(sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	h->f = f;
+	h->flags = flags;
+	f->opens++;
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		f->writers++;
+	stage_lru_del(s, f);
+	*fh = (uint64_t)(uintptr_t)h;
+	return 0;
+}
+
+/* A change to f's data: the journal learns it is dirty.  lock held. */
+static void stage_dirty(struct stage *s, struct stage_file *f)
+{
+	struct timespec now;
+
+	f->gen++;
+	clock_gettime(CLOCK_REALTIME, &now);
+	f->st.st_mtim = f->st.st_ctim = now;
+	if (f->jstate < 0 && f->path)
+		stage_journal_put(s, f, STAGE_J_OPEN, 0);
+}
+
+static int stage_trunc_locked(struct stage *s, struct stage_file *f,
+			      off_t size)
+{
+	if (ftruncate(f->fd, size) != 0)
+		return -errno;
+	if (size < f->rsize) {
+		size_t nb = (size_t)((size + STAGE_BLOCK - 1) / STAGE_BLOCK);
+
+		/* The store's bytes past size are no longer the file's; a
+		 * partial last block must be fetched before it is cut. */
+		f->rsize = size;
+		if (f->present)
+			f->nblocks = nb;
+		if (f->present && stage_present_all(f))
+			stage_all_present(f);
+	}
+	f->size = size;
+	stage_charge(s, f);
+	stage_dirty(s, f);
+	return 0;
+}
+
+int stage_open_file(void *vol, const char *path, int flags, uint64_t *fh)
+{
+	struct stage *s = vol;
+	struct volfs_store_attr a;
+	struct stage_file *f;
+	int rc;
+
+	path = stage_path(path);
+	pthread_mutex_lock(&s->lock);
+	f = stage_find(s, path);
+	if (f && stage_file_local(f))
+		goto have;
+	pthread_mutex_unlock(&s->lock);
+	/* Close-to-open: the store is asked whether a kept copy is still
+	 * the object's. */
+	rc = s->store->stat(s->st, path, &a, stage_deadline(s));
+	if (rc)
+		return rc;
+	if (S_ISDIR(a.st.st_mode))
+		return -EISDIR;
+	pthread_mutex_lock(&s->lock);
+	f = stage_find(s, path);
+	if (f && !stage_file_local(f) && !stage_same(f, &a)) {
+		stage_hash_del(s, f);
+		stage_file_free(s, f);
+		f = NULL;
+	}
+	if (f) {
+		STAGE_COUNT(s, hits, 1);
+		f->st = a.st;
+		goto have;
+	}
+	STAGE_COUNT(s, misses, 1);
+	f = stage_file_new(s, path);
+	if (!f) {
+		rc = -errno ? -errno : -ENOMEM;
+		goto out;
+	}
+	rc = stage_file_base(s, f, &a);
+	if (rc) {
+		stage_file_free(s, f);
+		goto out;
+	}
+	stage_hash_add(s, f);
+have:
+	rc = stage_handle_new(s, f, flags, fh);
+	if (!rc && (flags & O_TRUNC) && f->size) {
+		rc = stage_trunc_locked(s, f, 0);
+		if (rc) {
+			pthread_mutex_unlock(&s->lock);
+			stage_release(s, *fh);
+			return rc;
+		}
+	}
+out:
+	if (rc && f && !f->opens)
+		stage_file_idle(s, f);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int stage_create_file(void *vol, const char *path, int flags, mode_t mode,
+		      const struct volfs_caller *who, uint64_t *fh)
+{
+	struct stage *s = vol;
+	struct volfs_store_attr a;
+	struct stage_file *f;
+	struct stat st;
+	int rc;
+
+	(void)mode;
+	(void)who;
+	path = stage_path(path);
+	pthread_mutex_lock(&s->lock);
+	f = stage_find(s, path);
+	if (f && !stage_file_local(f)) {
+		/* A kept copy proves nothing: the store says. */
+		stage_hash_del(s, f);
+		stage_file_free(s, f);
+		f = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (f)
+		return -EEXIST;
+	rc = s->store->stat(s->st, path, &a, stage_deadline(s));
+	if (rc == 0)
+		return -EEXIST;
+	if (rc != -ENOENT)
+		return rc;
+	stage_new_attr(s, path, &st);
+	pthread_mutex_lock(&s->lock);
+	if (stage_find(s, path)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	f = stage_file_new(s, path);
+	if (!f) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	f->st = st;
+	stage_hash_add(s, f);
+	rc = stage_handle_new(s, f, flags, fh);
+	if (rc) {
+		stage_hash_del(s, f);
+		stage_file_free(s, f);
+		goto out;
+	}
+	/* Not on the store yet: dirty until its first upload. */
+	stage_dirty(s, f);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+ssize_t stage_read(void *vol, uint64_t fh, void *buf, size_t size, off_t off)
+{
+	struct stage *s = vol;
+	struct stage_file *f = stage_h(fh)->f;
+	off_t want = (off_t)size;
+	ssize_t n;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	if (f->present) {
+		/* Sequential reads fetch ahead, in a growing window. */
+		if (off == f->ra_next) {
+			if (f->ra_win < STAGE_RA_MAX)
+				f->ra_win *= 2;
+		} else {
+			f->ra_win = STAGE_RA_MIN;
+		}
+		if (want < f->ra_win)
+			want = f->ra_win;
+	}
+	f->ra_next = off + (off_t)size;
+	pthread_mutex_unlock(&s->lock);
+	rc = stage_fetch(s, f, off, want);
+	if (rc == -ENOSPC) {
+		/* No room in the cache: the bytes come straight from the
+		 * store. */
+		char path[PATH_MAX];
+
+		pthread_mutex_lock(&s->lock);
+		snprintf(path, sizeof(path), "%s", f->path ? f->path : "");
+		pthread_mutex_unlock(&s->lock);
+		return s->store->get(s->st, path, f->base, off, size, -1, buf,
+				     stage_deadline(s));
+	}
+	if (rc)
+		return rc;
+	n = pread(f->fd, buf, size, off);
+	return n < 0 ? -errno : n;
+}
+
+ssize_t stage_write(void *vol, uint64_t fh, const void *buf, size_t size,
+		    off_t off)
+{
+	struct stage *s = vol;
+	struct stage_handle *h = stage_h(fh);
+	struct stage_file *f = h->f;
+	ssize_t n;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	if (h->flags & O_APPEND)
+		off = f->size;
+	pthread_mutex_unlock(&s->lock);
+	/* Blocks written only in part keep the store's other bytes. */
+	if (off % STAGE_BLOCK) {
+		rc = stage_fetch(s, f, off, 1);
+		if (rc)
+			return rc;
+	}
+	if ((off + (off_t)size) % STAGE_BLOCK) {
+		rc = stage_fetch(s, f, off + (off_t)size - 1, 1);
+		if (rc)
+			return rc;
+	}
+	pthread_mutex_lock(&s->lock);
+	rc = stage_reserve(s, size);
+	if (rc) {
+		pthread_mutex_unlock(&s->lock);
+		return rc;
+	}
+	if (h->flags & O_APPEND)
+		off = f->size;
+	n = pwrite(f->fd, buf, size, off);
+	if (n < 0) {
+		rc = -errno;
+		pthread_mutex_unlock(&s->lock);
+		return rc;
+	}
+	if (f->present && off < f->rsize) {
+		off_t end = off + n;
+
+		for (off_t b = off / STAGE_BLOCK;
+		     b * STAGE_BLOCK < end && b * STAGE_BLOCK < f->rsize; b++)
+			STAGE_SET(f->present, (size_t)b);
+	}
+	if (off + n > f->size)
+		f->size = off + n;
+	stage_charge(s, f);
+	stage_dirty(s, f);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+int stage_truncate(void *vol, const char *path, uint64_t fh, off_t size)
+{
+	struct stage *s = vol;
+	struct stage_file *f;
+	uint64_t tmp;
+	int rc;
+
+	if (fh == VOLFS_NO_FH) {
+		/* truncate(2) by name: staged, uploaded, closed, as an
+		 * open, ftruncate, fsync and close would. */
+		rc = stage_open_file(vol, path, O_WRONLY, &tmp);
+		if (rc)
+			return rc;
+		rc = stage_truncate(vol, path, tmp, size);
+		if (!rc)
+			rc = stage_fsync(vol, tmp, 0);
+		stage_release(vol, tmp);
+		return rc;
+	}
+	f = stage_h(fh)->f;
+	if (size % STAGE_BLOCK) {
+		rc = stage_fetch(s, f, size - 1, 1);
+		if (rc)
+			return rc;
+	}
+	pthread_mutex_lock(&s->lock);
+	rc = stage_trunc_locked(s, f, size);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int stage_utimens(void *vol, const char *path, uint64_t fh,
+		  const struct timespec tv[2])
+{
+	struct stage *s = vol;
+	struct stage_file *f = NULL;
+	struct volfs_store_attr a;
+	struct timespec now;
+	unsigned mask = 0;
+	int rc;
+
+	path = stage_path(path);
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&s->lock);
+	if (fh != VOLFS_NO_FH)
+		f = stage_h(fh)->f;
+	else if (*path)
+		f = stage_find(s, path);
+	if (f && (f->gen != f->synced || !f->remote)) {
+		/* Not on the store yet: kept here, and the upload carries
+		 * the modification time. */
+		if (tv[0].tv_nsec != UTIME_OMIT)
+			f->st.st_atim = tv[0].tv_nsec == UTIME_NOW ? now : tv[0];
+		if (tv[1].tv_nsec != UTIME_OMIT)
+			f->st.st_mtim = tv[1].tv_nsec == UTIME_NOW ? now
+								   : tv[1];
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!s->store->setattr)
+		return 0;
+	memset(&a, 0, sizeof(a));
+	if (tv[0].tv_nsec != UTIME_OMIT) {
+		mask |= VOLFS_STORE_SET_ATIME;
+		a.st.st_atim = tv[0].tv_nsec == UTIME_NOW ? now : tv[0];
+	}
+	if (tv[1].tv_nsec != UTIME_OMIT) {
+		mask |= VOLFS_STORE_SET_MTIME;
+		a.st.st_mtim = tv[1].tv_nsec == UTIME_NOW ? now : tv[1];
+	}
+	if (!mask)
+		return 0;
+	rc = s->store->setattr(s->st, path, mask, &a, stage_deadline(s));
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&s->lock);
+	f = stage_find(s, path);
+	if (f) {
+		if (mask & VOLFS_STORE_SET_ATIME)
+			f->st.st_atim = a.st.st_atim;
+		if (mask & VOLFS_STORE_SET_MTIME)
+			f->st.st_mtim = a.st.st_mtim;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+int stage_flush(void *vol, uint64_t fh)
+{
+	(void)vol;
+	(void)fh;
+	return 0;
+}
+
+int stage_fsync(void *vol, uint64_t fh, int datasync)
+{
+	struct stage *s = vol;
+	struct stage_file *f = stage_h(fh)->f;
+	int rc;
+
+	(void)datasync;
+	if (fdatasync(f->fd) != 0)
+		return -errno;
+	pthread_mutex_lock(&s->lock);
+	rc = stage_upload(s, f);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int stage_release(void *vol, uint64_t fh)
+{
+	struct stage *s = vol;
+	struct stage_handle *h = stage_h(fh);
+	struct stage_file *f = h->f;
+
+	pthread_mutex_lock(&s->lock);
+	f->opens--;
+	if ((h->flags & O_ACCMODE) != O_RDONLY)
+		f->writers--;
+	if (f->path && f->gen != f->synced && !f->writers) {
+		/* Closed dirty: from now on a crash does not lose it. */
+		stage_journal_put(s, f, STAGE_J_CLOSED, 0);
+		stage_queue(s, f, volfs_store_deadline(s->delay_ms));
+	}
+	if (!f->opens) {
+		if (!f->path && !f->queued && !f->uploading)
+			stage_file_free(s, f);
+		else
+			stage_file_idle(s, f);
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(h);
+	return 0;
+}
+
+int stage_fd(void *vol, uint64_t fh)
+{
+	struct stage *s = vol;
+	struct stage_handle *h = stage_h(fh);
+	int fd = -1;
+
+	/* Reads of a read-only handle on a whole copy go straight to it;
+	 * everything else passes through the layer, which fetches and
+	 * tracks changes. */
+	pthread_mutex_lock(&s->lock);
+	if ((h->flags & O_ACCMODE) == O_RDONLY && !h->f->present &&
+	    !h->f->writers)
+		fd = h->f->fd;
+	pthread_mutex_unlock(&s->lock);
+	return fd;
+}
