@@ -412,7 +412,10 @@ struct volfs_backend {
 	/*
 	 * Only with VOLFS_CAP_REAL_FD: the file descriptor behind fh, owned by
 	 * the backend and valid until release().  The core reads and writes it
-	 * with pread/pwrite/splice instead of calling read()/write().
+	 * with pread/pwrite/splice instead of calling read()/write().  A
+	 * backend that must see a handle's I/O (a staged file open for
+	 * writing, or not yet fetched whole) returns -1 for it, and the core
+	 * calls read() and write() for that handle.
 	 */
 	int (*fd)(void *vol, uint64_t fh);
 

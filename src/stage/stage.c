@@ -33,6 +33,23 @@ int64_t stage_deadline(const struct stage *s)
 	return volfs_store_deadline(s->timeout_ms);
 }
 
+int stage_unreachable(int rc)
+{
+	switch (-rc) {
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ETIMEDOUT:
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EIO:
+	case EAGAIN:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void stage_log(const struct stage *s, int level, const char *fmt, ...)
 {
 	char msg[1024];
@@ -339,6 +356,10 @@ static int stage_mkdir(void *vol, const char *path, mode_t mode,
 		pthread_mutex_unlock(&s->lock);
 		return -EEXIST;
 	}
+	if (stage_parent_file(s, path)) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOTDIR;
+	}
 	pthread_mutex_unlock(&s->lock);
 	return s->store->mkdir(s->st, path, mode & 07777, stage_deadline(s));
 }
@@ -361,11 +382,18 @@ static int stage_rmdir(void *vol, const char *path)
 {
 	struct stage *s = vol;
 	struct stage_any any = { .dir = path };
+	struct stage_file *f;
 
 	if (!s->store->rmdir)
 		return -ENOTSUP;
-	/* Files created here and not uploaded yet are in it. */
+	/* Files created here and not uploaded yet are in it, or it is
+	 * one. */
 	pthread_mutex_lock(&s->lock);
+	f = stage_find(s, path);
+	if ((f && stage_file_local(f)) || stage_parent_file(s, path)) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOTDIR;
+	}
 	stage_each_below(s, path, stage_any_fn, &any);
 	pthread_mutex_unlock(&s->lock);
 	if (any.found)
@@ -568,20 +596,80 @@ out:
 struct stage_dirctx {
 	struct stage *s;
 	const char *dir;
-	volfs_path_fill_fn fill;
-	void *ctx;
-	int stopped;
+	struct stage_names *names;
+	/* How many of names came from the staged files. */
+	size_t nlocal;
+	int rc;
 	char name[PATH_MAX];
 };
+
+/* The staged files directly in dir that the store does not have yet,
+ * sorted by name. */
+struct stage_name {
+	char *name;
+	struct stat st;
+};
+
+struct stage_names {
+	const char *dir;
+	size_t dirlen;
+	struct stage_name *v;
+	size_t n, cap;
+};
+
+/* Appends an entry to nm (lock not needed: nm is the caller's). */
+static int stage_names_add(struct stage_names *nm, const char *name,
+			   const struct stat *st)
+{
+	if (nm->n == nm->cap) {
+		size_t cap = nm->cap ? nm->cap * 2 : 64;
+		struct stage_name *v = realloc(nm->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		nm->v = v;
+		nm->cap = cap;
+	}
+	nm->v[nm->n].name = strdup(name);
+	if (!nm->v[nm->n].name)
+		return -ENOMEM;
+	nm->v[nm->n++].st = *st;
+	return 0;
+}
+
+static void stage_names_fn(struct stage *s, struct stage_file *f, void *ctx)
+{
+	struct stage_names *nm = ctx;
+	const char *name = f->path + nm->dirlen + (nm->dirlen ? 1 : 0);
+	struct stat st;
+
+	(void)s;
+	if (f->remote || !*name || strchr(name, '/'))
+		return;
+	stage_file_stat(f, &st);
+	stage_names_add(nm, name, &st);
+}
+
+static int stage_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct stage_name *)a)->name,
+		      ((const struct stage_name *)b)->name);
+}
 
 static int stage_list_fill(void *ctx, const char *name,
 			   const struct volfs_store_attr *a)
 {
 	struct stage_dirctx *d = ctx;
+	struct stage_name key = { .name = (char *)name };
 	struct stage_file *f;
 	struct stat st = a->st;
 	int n;
 
+	/* Taken from the snapshot instead: it was not on the store when
+	 * the listing began (it may be by now). */
+	if (d->nlocal && bsearch(&key, d->names->v, d->nlocal, sizeof(key),
+				 stage_name_cmp))
+		return 0;
 	n = snprintf(d->name, sizeof(d->name), "%s%s%s", d->dir,
 		     *d->dir ? "/" : "", name);
 	if (n > 0 && (size_t)n < sizeof(d->name)) {
@@ -591,56 +679,23 @@ static int stage_list_fill(void *ctx, const char *name,
 			stage_file_stat(f, &st);
 		pthread_mutex_unlock(&d->s->lock);
 	}
-	if (d->fill(d->ctx, name, st.st_mode & S_IFMT, &st)) {
-		d->stopped = 1;
-		return 1;
-	}
-	return 0;
+	d->rc = stage_names_add(d->names, name, &st);
+	return d->rc;
 }
 
-/* The names of staged files directly in dir that the store does not have
- * yet. */
-struct stage_names {
-	const char *dir;
-	size_t dirlen;
-	char **v;
-	struct stat *st;
-	size_t n, cap;
-};
-
-static void stage_names_fn(struct stage *s, struct stage_file *f, void *ctx)
-{
-	struct stage_names *nm = ctx;
-	const char *name = f->path + nm->dirlen + (nm->dirlen ? 1 : 0);
-
-	(void)s;
-	if (f->remote || !*name || strchr(name, '/'))
-		return;
-	if (nm->n == nm->cap) {
-		size_t cap = nm->cap ? nm->cap * 2 : 8;
-		char **v = realloc(nm->v, cap * sizeof(*v));
-		struct stat *st;
-
-		if (!v)
-			return;
-		nm->v = v;
-		st = realloc(nm->st, cap * sizeof(*st));
-		if (!st)
-			return;
-		nm->st = st;
-		nm->cap = cap;
-	}
-	nm->v[nm->n] = strdup(name);
-	if (nm->v[nm->n])
-		stage_file_stat(f, &nm->st[nm->n++]);
-}
-
+/*
+ * Lists the store's entries with the staged files not uploaded yet, in
+ * the order of their names: a listing made again (a rewind) has the same
+ * order as long as the directory has the same names, whichever of them
+ * reached the store meanwhile.
+ */
 static int stage_readdir(void *vol, const char *path, volfs_path_fill_fn fill,
 			 void *ctx)
 {
 	struct stage *s = vol;
 	struct stage_dirctx *d;
 	struct stage_names nm = { 0 };
+	struct stage_file *f;
 	char cursor[1024] = "";
 	int rc;
 
@@ -650,26 +705,39 @@ static int stage_readdir(void *vol, const char *path, volfs_path_fill_fn fill,
 		return -ENOMEM;
 	d->s = s;
 	d->dir = path;
-	d->fill = fill;
-	d->ctx = ctx;
+	d->names = &nm;
+	/* The files not uploaded yet are taken first, so one whose upload
+	 * ends during the listing is listed once. */
+	nm.dir = path;
+	nm.dirlen = strlen(path);
+	pthread_mutex_lock(&s->lock);
+	f = *path ? stage_find(s, path) : NULL;
+	if ((f && stage_file_local(f)) || stage_parent_file(s, path)) {
+		pthread_mutex_unlock(&s->lock);
+		free(d);
+		return -ENOTDIR;
+	}
+	stage_each_below(s, path, stage_names_fn, &nm);
+	pthread_mutex_unlock(&s->lock);
+	d->nlocal = nm.n;
+	if (nm.n)
+		qsort(nm.v, nm.n, sizeof(*nm.v), stage_name_cmp);
 	do {
 		rc = s->store->list(s->st, path, cursor, sizeof(cursor),
 				    stage_list_fill, d, stage_deadline(s));
-	} while (!rc && !d->stopped && cursor[0]);
-	if (!rc && !d->stopped) {
-		nm.dir = path;
-		nm.dirlen = strlen(path);
-		pthread_mutex_lock(&s->lock);
-		stage_each_below(s, path, stage_names_fn, &nm);
-		pthread_mutex_unlock(&s->lock);
-		for (size_t i = 0; i < nm.n && !d->stopped; i++)
-			if (fill(ctx, nm.v[i], S_IFREG, &nm.st[i]))
-				d->stopped = 1;
+	} while (!rc && cursor[0]);
+	if (!rc)
+		rc = d->rc;
+	if (!rc) {
+		qsort(nm.v, nm.n, sizeof(*nm.v), stage_name_cmp);
+		for (size_t i = 0; i < nm.n; i++)
+			if (fill(ctx, nm.v[i].name, nm.v[i].st.st_mode & S_IFMT,
+				 &nm.v[i].st))
+				break;
 	}
 	for (size_t i = 0; i < nm.n; i++)
-		free(nm.v[i]);
+		free(nm.v[i].name);
 	free(nm.v);
-	free(nm.st);
 	free(d);
 	return rc;
 }
@@ -773,6 +841,18 @@ int volfs_stage_open(const struct volfs_store *store,
 	rc = store->open(vi, &s->st, err, errlen);
 	if (rc)
 		goto err_dirs;
+	{
+		struct volfs_store_attr a;
+
+		rc = store->stat(s->st, "", &a, stage_deadline(s));
+		if (rc) {
+			volfs_be_errf(err, errlen, rc, "cannot read the root "
+				      "of volume '%s' on the store: %s",
+				      vi->name, volfs_be_strerror(rc));
+			goto err_store;
+		}
+		s->root_st = a.st;
+	}
 	rc = stage_journal_replay(s);
 	if (rc) {
 		volfs_be_errf(err, errlen, rc, "cannot read the cache journal "

@@ -169,9 +169,37 @@ static void stage_lru_add(struct stage *s, struct stage_file *f)
 
 void stage_file_stat(const struct stage_file *f, struct stat *st)
 {
+	struct stat cst;
+
 	*st = f->st;
 	st->st_size = f->size;
-	st->st_blocks = (f->size + 511) / 512;
+	/* A whole copy allocates what the file does (holes included);
+	 * of a partial one only the size tells. */
+	if (!f->present && f->fd >= 0 && fstat(f->fd, &cst) == 0)
+		st->st_blocks = cst.st_blocks;
+	else
+		st->st_blocks = (f->size + 511) / 512;
+	if (!f->path)
+		st->st_nlink = 0;
+}
+
+int stage_parent_file(struct stage *s, const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, path, n + 1);
+	for (char *p = strrchr(buf, '/'); p; p = strrchr(buf, '/')) {
+		struct stage_file *f;
+
+		*p = '\0';
+		f = stage_find(s, buf);
+		if (f && stage_file_local(f))
+			return 1;
+	}
+	return 0;
 }
 
 int stage_file_local(const struct stage_file *f)
@@ -486,6 +514,18 @@ int stage_getattr(void *vol, const char *path, uint64_t fh, struct stat *st)
 	}
 	pthread_mutex_unlock(&s->lock);
 	rc = s->store->stat(s->st, path, &a, stage_deadline(s));
+	if (rc && !*path && stage_unreachable(rc)) {
+		/* The mount point itself stays visible through an outage. */
+		*st = s->root_st;
+		return 0;
+	}
+	if (rc == -ENOENT) {
+		/* Below a file the store does not have yet. */
+		pthread_mutex_lock(&s->lock);
+		if (stage_parent_file(s, path))
+			rc = -ENOTDIR;
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (rc)
 		return rc;
 	*st = a.st;
@@ -626,13 +666,20 @@ int stage_create_file(void *vol, const char *path, int flags, mode_t mode,
 		stage_file_free(s, f);
 		f = NULL;
 	}
+	if (!f && stage_parent_file(s, path)) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOTDIR;
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (f)
 		return -EEXIST;
 	rc = s->store->stat(s->st, path, &a, stage_deadline(s));
 	if (rc == 0)
 		return -EEXIST;
-	if (rc != -ENOENT)
+	/* Through an outage a file is still made here, to be uploaded
+	 * when the store is back (conditional on its absence where the
+	 * store has versions). */
+	if (rc != -ENOENT && !stage_unreachable(rc))
 		return rc;
 	stage_new_attr(s, path, &st);
 	pthread_mutex_lock(&s->lock);
@@ -899,8 +946,7 @@ int stage_fd(void *vol, uint64_t fh)
 	 * everything else passes through the layer, which fetches and
 	 * tracks changes. */
 	pthread_mutex_lock(&s->lock);
-	if ((h->flags & O_ACCMODE) == O_RDONLY && !h->f->present &&
-	    !h->f->writers)
+	if ((h->flags & O_ACCMODE) == O_RDONLY && !h->f->present)
 		fd = h->f->fd;
 	pthread_mutex_unlock(&s->lock);
 	return fd;

@@ -154,10 +154,15 @@ struct stage {
 	int64_t published;
 	/* Memory held for files. */
 	uint64_t mem;
+	/* The root's attributes as of the open, shown while the store
+	 * cannot be reached. */
+	struct stat root_st;
 };
 
 /* stage.c */
 int64_t stage_deadline(const struct stage *s);
+/* Whether rc says the store could not be reached (not that it refused). */
+int stage_unreachable(int rc);
 void stage_log(const struct stage *s, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* "." (the adapter's root) as the store's "". */
@@ -174,6 +179,8 @@ uint64_t stage_file_mem(const struct stage_file *f);
 void stage_stats_fini(struct stage *s);
 /* Frees f (out of the table, not queued, not open); drops its copy. */
 void stage_file_free(struct stage *s, struct stage_file *f);
+/* Whether a directory above path is a staged file (lock held). */
+int stage_parent_file(struct stage *s, const char *path);
 /* f's attributes as staged. */
 void stage_file_stat(const struct stage_file *f, struct stat *st);
 /* Whether the layer must answer for f instead of the store. */
