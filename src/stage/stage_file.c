@@ -207,6 +207,16 @@ int stage_file_local(const struct stage_file *f)
 	return f->opens || f->gen != f->synced || !f->remote || f->uploading;
 }
 
+/* Memory held for files by every staged volume of this process. */
+static uint64_t stage_mem_total;
+
+void stage_mem(struct stage *s, int64_t delta)
+{
+	s->mem += (uint64_t)delta;
+	__atomic_fetch_add(&stage_mem_total, (uint64_t)delta,
+			   __ATOMIC_RELAXED);
+}
+
 /* What f holds in memory: the struct, its name, its bitmaps, as charged
  * when made (a rename or a truncate leaves the charge as it was). */
 uint64_t stage_file_mem(const struct stage_file *f)
@@ -234,7 +244,7 @@ struct stage_file *stage_file_new(struct stage *s, const char *path)
 		goto err;
 	f->jstate = -1;
 	f->ra_win = STAGE_RA_MIN;
-	s->mem += stage_file_mem(f);
+	stage_mem(s, (int64_t)stage_file_mem(f));
 	return f;
 err:
 	free(f->path);
@@ -253,7 +263,7 @@ void stage_file_free(struct stage *s, struct stage_file *f)
 		unlinkat(s->datafd, name, 0);
 	}
 	s->used -= f->charged;
-	s->mem -= stage_file_mem(f);
+	stage_mem(s, -(int64_t)stage_file_mem(f));
 	free(f->present);
 	free(f->fetching);
 	free(f->path);
@@ -311,7 +321,10 @@ void stage_file_idle(struct stage *s, struct stage_file *f)
 	stage_lru_del(s, f);
 	stage_lru_add(s, f);
 	/* Kept copies cost memory too: the oldest go past the budget. */
-	while (s->mem > STAGE_MEM_BUDGET && s->lru_head) {
+	while ((s->mem > STAGE_MEM_BUDGET ||
+		__atomic_load_n(&stage_mem_total, __ATOMIC_RELAXED) >
+			STAGE_MEM_BUDGET_ALL) &&
+	       s->lru_head) {
 		struct stage_file *old = s->lru_head;
 
 		stage_hash_del(s, old);
@@ -363,7 +376,7 @@ static int stage_file_base(struct stage *s, struct stage_file *f,
 		if (!f->present || !f->fetching)
 			return -ENOMEM;
 	}
-	s->mem += 2 * ((nb + 7) / 8);
+	stage_mem(s, (int64_t)(2 * ((nb + 7) / 8)));
 	f->mem += 2 * ((nb + 7) / 8);
 	if (ftruncate(f->fd, f->size) != 0)
 		return -errno;

@@ -118,6 +118,8 @@ struct stage_handle {
 /* Memory the layer may hold for the files of one volume before it drops
  * kept copies: their state, bitmaps and names. */
 #define STAGE_MEM_BUDGET ((uint64_t)16 << 20)
+/* The same, for every staged volume of the process together. */
+#define STAGE_MEM_BUDGET_ALL ((uint64_t)64 << 20)
 
 struct stage {
 	const struct volfs_store *store;
@@ -176,6 +178,9 @@ int stage_below(const char *path, const char *dir);
 /* stage_file.c */
 struct stage_file *stage_file_new(struct stage *s, const char *path);
 uint64_t stage_file_mem(const struct stage_file *f);
+/* Counts delta bytes more (or less) of memory held for s's files, in s
+ * and in the process's total.  lock held. */
+void stage_mem(struct stage *s, int64_t delta);
 void stage_stats_fini(struct stage *s);
 /* Frees f (out of the table, not queued, not open); drops its copy. */
 void stage_file_free(struct stage *s, struct stage_file *f);

@@ -334,7 +334,7 @@ int stage_journal_replay(struct stage *s)
 			stage_file_free(s, old);
 		}
 		/* Dirty, as the previous process left it. */
-		s->mem += f->mem;
+		stage_mem(s, (int64_t)f->mem);
 		f->gen = 1;
 		f->synced = 0;
 		stage_hash_add(s, f);
