@@ -59,6 +59,8 @@
 
 /* Room for a version, NUL included. */
 #define VOLFS_STORE_VERSION_MAX 128
+/* Room for a list() cursor, NUL included. */
+#define VOLFS_STORE_CURSOR_MAX 1024
 
 /* Capability bits (struct volfs_store.caps). */
 enum {
@@ -141,8 +143,10 @@ struct volfs_store {
 
 	/*
 	 * Lists one page of directory path, calling fill per entry.  cursor
-	 * (cursorlen bytes) is "" for the first page; on return it holds what
-	 * the next call takes to go on, or "" when the listing is complete.
+	 * (cursorlen bytes, at least VOLFS_STORE_CURSOR_MAX) is "" for the
+	 * first page; on return it holds what the next call takes to go on,
+	 * or "" when the listing is complete.  When fill stops the listing,
+	 * the cursor goes on with the entry it stopped at.
 	 * A store that lists a directory in one request completes in one
 	 * call.  -ENOENT when path does not exist, -ENOTDIR when it is not a
 	 * directory.
@@ -167,10 +171,13 @@ struct volfs_store {
 	 * content or the new, and a failed put leaves the old (a share
 	 * writes to a temporary name and renames; a blob store commits a
 	 * block list or completes a multipart upload).  The store decides how
-	 * to send it (one request, blocks, parts in parallel).  if_version
-	 * NULL replaces unconditionally; "" creates only when no such object
-	 * exists (-EEXIST otherwise); another value replaces only that version
-	 * (-ESTALE otherwise), where the store has VOLFS_STORE_VERSIONS.
+	 * to send it (one request, blocks, parts in parallel).  When fd holds
+	 * fewer than size bytes the put fails with -EIO and the old object
+	 * stays.  if_version NULL replaces unconditionally; where the store
+	 * has VOLFS_STORE_VERSIONS, "" creates only when no such object
+	 * exists (-EEXIST otherwise) and another value replaces only that
+	 * version (-ESTALE otherwise); a store without versions treats both
+	 * as NULL.
 	 * Fills *out (when not NULL) with the new object's attributes.  mtime,
 	 * when not NULL, is the modification time to give it, where the store
 	 * keeps times.
@@ -199,7 +206,8 @@ struct volfs_store {
 		    int64_t deadline);
 
 	/* With VOLFS_STORE_TIMES: sets the members of a->st that mask says
-	 * (VOLFS_STORE_SET_*) on path. */
+	 * (VOLFS_STORE_SET_*) on path, to the microsecond at least.  The
+	 * object's version may change. */
 	int (*setattr)(void *st, const char *path, unsigned mask,
 		       const struct volfs_store_attr *a, int64_t deadline);
 

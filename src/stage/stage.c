@@ -447,7 +447,9 @@ static int stage_unlink(void *vol, const char *path)
 	if (f) {
 		int remote = f->remote;
 
+		stage_names_begin(s);
 		rc = stage_unname(s, f, 1, path);
+		stage_names_end(s);
 		pthread_mutex_unlock(&s->lock);
 		if (rc || remote)
 			return rc;
@@ -528,6 +530,7 @@ static int stage_rename(void *vol, const char *from, const char *to,
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	/* Nothing below either name is being uploaded while they move. */
+	stage_names_begin(s);
 	stage_wait_uploads(s, from);
 	stage_wait_uploads(s, to);
 	src = stage_find(s, from);
@@ -586,6 +589,7 @@ static int stage_rename(void *vol, const char *from, const char *to,
 			  "of '%s'", from);
 	free(l.v);
 out:
+	stage_names_end(s);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -696,7 +700,7 @@ static int stage_readdir(void *vol, const char *path, volfs_path_fill_fn fill,
 	struct stage_dirctx *d;
 	struct stage_names nm = { 0 };
 	struct stage_file *f;
-	char cursor[1024] = "";
+	char cursor[VOLFS_STORE_CURSOR_MAX] = "";
 	int rc;
 
 	path = stage_path(path);

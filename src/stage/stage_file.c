@@ -618,6 +618,9 @@ int stage_open_file(void *vol, const char *path, int flags, uint64_t *fh)
 		return rc;
 	if (S_ISDIR(a.st.st_mode))
 		return -EISDIR;
+	/* A link the store shows (a host directory's) is never followed. */
+	if (!S_ISREG(a.st.st_mode))
+		return -ELOOP;
 	pthread_mutex_lock(&s->lock);
 	f = stage_find(s, path);
 	if (f && !stage_file_local(f) && !stage_same(f, &a)) {
@@ -889,13 +892,21 @@ int stage_utimens(void *vol, const char *path, uint64_t fh,
 	rc = s->store->setattr(s->st, path, mask, &a, stage_deadline(s));
 	if (rc)
 		return rc;
+	/* The change may give the object a new version: a kept copy takes
+	 * it, since its data is still the object's. */
+	rc = s->store->stat(s->st, path, &a, stage_deadline(s));
 	pthread_mutex_lock(&s->lock);
 	f = stage_find(s, path);
-	if (f) {
-		if (mask & VOLFS_STORE_SET_ATIME)
+	if (f && f->remote && f->gen == f->synced) {
+		if (rc == 0) {
+			snprintf(f->base, sizeof(f->base), "%s", a.version);
 			f->st.st_atim = a.st.st_atim;
-		if (mask & VOLFS_STORE_SET_MTIME)
 			f->st.st_mtim = a.st.st_mtim;
+			f->st.st_ctim = a.st.st_ctim;
+		} else if (!f->opens) {
+			stage_hash_del(s, f);
+			stage_file_free(s, f);
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return 0;

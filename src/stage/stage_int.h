@@ -144,8 +144,10 @@ struct stage {
 	struct stage_file *queue;
 	uint64_t used;
 	uint64_t next_id;
-	/* Files being uploaded, and renames waiting for none. */
+	/* Files being uploaded; unlinks and renames under way (no upload
+	 * starts while there are any). */
 	unsigned uploading;
+	unsigned moving;
 	int stopping;
 	pthread_t uploaders[STAGE_UPLOADERS];
 	unsigned nuploaders;
@@ -249,5 +251,9 @@ int stage_upload(struct stage *s, struct stage_file *f);
 /* Waits until no upload of a file at or below path is under way.  lock
  * held. */
 void stage_wait_uploads(struct stage *s, const char *path);
+/* Around an unlink or a rename: no upload starts meanwhile, so none puts
+ * a file under a name that is going or moving.  lock held. */
+void stage_names_begin(struct stage *s);
+void stage_names_end(struct stage *s);
 
 #endif /* VOLFS_STAGE_INT_H */

@@ -76,6 +76,17 @@ void stage_wait_uploads(struct stage *s, const char *path)
 		pthread_cond_wait(&s->changed, &s->lock);
 }
 
+void stage_names_begin(struct stage *s)
+{
+	s->moving++;
+}
+
+void stage_names_end(struct stage *s)
+{
+	if (--s->moving == 0)
+		pthread_cond_broadcast(&s->changed);
+}
+
 /* One upload of f, lock held (let go while it runs). */
 static int stage_put(struct stage *s, struct stage_file *f)
 {
@@ -87,6 +98,12 @@ static int stage_put(struct stage *s, struct stage_file *f)
 	off_t size;
 	int rc;
 
+	/* A name may not move or go between the path taken here and the
+	 * put. */
+	while (s->moving)
+		pthread_cond_wait(&s->changed, &s->lock);
+	if (!f->path)
+		return -ENOENT;
 	snprintf(path, sizeof(path), "%s", f->path);
 	snprintf(base, sizeof(base), "%s", f->base);
 	if (s->store->caps & VOLFS_STORE_VERSIONS)

@@ -867,6 +867,16 @@ static void conf_put(void *vol, const char *path, const char *data)
 	conf_release(vol, fh);
 }
 
+/* fsync()s path, so that its data is on the storage behind the volume. */
+static void conf_sync(void *vol, const char *path)
+{
+	uint64_t fh = conf_open(vol, path, O_RDONLY);
+
+	if (conf_cur->be->fsync)
+		conf_expect(conf_cur->be->fsync(vol, fh, 0), 0);
+	conf_release(vol, fh);
+}
+
 /* Creates name in directory parent holding data. */
 static void conf_put_at(void *vol, uint64_t parent, const char *name,
 			const char *data)
@@ -2547,6 +2557,10 @@ static void conf_host_swap(void **state)
 	conf_put(vol, "deep/a/decoy", "mine");
 	conf_expect(conf_path_mkdir(vol, "rel", 0755, &me), 0);
 	conf_has_data(vol, "hs/passwd", "mine");
+	/* What the host sees is what reached the storage (a staged
+	 * volume uploads after the close). */
+	conf_sync(vol, "hs/passwd");
+	conf_sync(vol, "deep/a/decoy");
 	/* Held across the swap below. */
 	held = conf_node(vol, "deep/a");
 
