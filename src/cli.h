@@ -7,6 +7,9 @@
 #ifndef VOLFS_CLI_H
 #define VOLFS_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "volfs/catalog.h"
 #include "volfs/err.h"
 
@@ -40,6 +43,16 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a usage error and a pointer to --help; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * The usage error for getopt_long()'s error return c, when called with
+ * opterr = 0 and an option string starting with ':': names the option
+ * that is unknown, lacks its value or takes none.  Returns EXIT_USAGE.
+ */
+int cli_getopt_error(const char *cmd, char **argv, int c);
+
+/* n bytes for people, in one word for tables: "512B", "1.5KiB". */
+void cli_human_bytes(uint64_t n, char *buf, size_t size);
 
 struct volfs_fs_config;
 
@@ -112,6 +125,7 @@ int cmd_prune(struct volfs_cli *cli, int argc, char **argv);
 int cmd_mount(struct volfs_cli *cli, int argc, char **argv);
 int cmd_umount(struct volfs_cli *cli, int argc, char **argv);
 int cmd_serve(struct volfs_cli *cli, int argc, char **argv);
+int cmd_stats(struct volfs_cli *cli, int argc, char **argv);
 
 /*
  * mount.volfs, the helper mount(8) runs for file system type volfs:

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,10 +21,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "metrics.h"
 #include "volfs/fs.h"
 #include "volfs/loader.h"
 #include "volfs/options.h"
 #include "volfs/secret.h"
+#include "volfs/stage.h"
 #include "volfs/util.h"
 #include "volfs/volume.h"
 
@@ -780,20 +783,39 @@ int cli_mount_volume(struct volfs_cli *cli, const char *name,
 	return mount_background(cli, name, dir, cfg);
 }
 
+/* How long umount waits for the daemon by default, in seconds: a staged
+ * volume's daemon first uploads what is due (for up to 30 s). */
+#define UMOUNT_WAIT 10
+#define UMOUNT_WAIT_STAGED 60
+#define UMOUNT_WAIT_MAX 86400
+#define UMOUNT_POLL_MS 50
+
 static void umount_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: volfs umount [-l] DIR\n"
+		"Usage: volfs umount [-l] [--timeout SECONDS] DIR\n"
 		"\n"
 		"Unmount the volfs mount at DIR and wait for its daemon to "
-		"finish.\n"
+		"finish.  The daemon\n"
+		"of a staged volume (a remote backend's) first uploads what "
+		"is due; what the\n"
+		"store does not take stays in the local cache and is uploaded "
+		"when the volume\n"
+		"is next opened, as umount then says.\n"
 		"\n"
 		"Options:\n"
-		"  -l, --lazy   detach it now even while files are open\n"
-		"  -h, --help   show this help\n"
+		"  -l, --lazy           detach it now even while files are "
+		"open (no waiting)\n"
+		"      --timeout SECONDS\n"
+		"                       wait at most this long for the daemon "
+		"(default %d for a\n"
+		"                       staged volume, else %d; 0: do not "
+		"wait)\n"
+		"  -h, --help           show this help\n"
 		"\n"
 		"Example:\n"
-		"  volfs umount /mnt/data\n");
+		"  volfs umount /mnt/data\n",
+		UMOUNT_WAIT_STAGED, UMOUNT_WAIT);
 }
 
 /* Who serves the mount at dir, from the catalog. */
@@ -830,22 +852,89 @@ static void umount_find_owner(struct volfs_catalog *cat, const char *dir,
 		volfs_attachments_free(a, (size_t)n);
 }
 
+/* Reads a staged volume's counters into st: 1 when they show files not on
+ * the store yet, else 0. */
+static int umount_dirty(const char *state_dir, struct volfs_stage_stats *st)
+{
+	return volfs_stage_stats_load(state_dir, st) == 0 &&
+	       st->dirty_files > 0;
+}
+
+/*
+ * Waits up to timeout_s for the daemon of o to exit.  For a staged volume
+ * (state_dir not NULL), says once what it is still uploading, and what it
+ * leaves in the cache when it exits, or when this gives up on it.
+ */
+static void umount_wait(const struct umount_owner *o, const char *state_dir,
+			unsigned long timeout_s)
+{
+	int64_t polls = (int64_t)timeout_s * 1000 / UMOUNT_POLL_MS;
+	struct volfs_stage_stats st;
+	char size[32];
+	int said = 0, gone = 0;
+
+	for (int64_t i = 0;; i++) {
+		gone = volfs_pid_start(o->pid) != o->start;
+		if (gone || i >= polls)
+			break;
+		if (state_dir && !said && umount_dirty(state_dir, &st)) {
+			cli_human_bytes(st.dirty_bytes, size, sizeof(size));
+			fprintf(stderr,
+				"%s: waiting for %" PRIu64 " file(s) (%s) to "
+				"reach the store...\n",
+				cli_progname, st.dirty_files, size);
+			said = 1;
+		}
+		usleep(UMOUNT_POLL_MS * 1000);
+	}
+	if (!state_dir || !umount_dirty(state_dir, &st))
+		return;
+	cli_human_bytes(st.dirty_bytes, size, sizeof(size));
+	if (!gone)
+		fprintf(stderr,
+			"%s: gave up waiting after %lu s for the volfs daemon "
+			"(pid %d), which goes on uploading until it exits; ",
+			cli_progname, timeout_s, (int)o->pid);
+	else
+		fprintf(stderr, "%s: ", cli_progname);
+	fprintf(stderr,
+		"%" PRIu64 " file(s) (%s) not uploaded yet are kept in the "
+		"cache and uploaded when volume '%s' is next opened\n",
+		st.dirty_files, size, o->volume);
+}
+
 int cmd_umount(struct volfs_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "lazy", no_argument, NULL, 'l' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char dir[PATH_MAX], consumer[PATH_MAX + 8];
+	struct volfs_stage_stats st;
 	struct volfs_catalog *cat;
 	struct umount_owner o;
-	int c, lazy = 0, rc;
+	char *state_dir = NULL, *end;
+	unsigned long timeout = 0;
+	int c, lazy = 0, timeout_given = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "+lh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			lazy = 1;
+			break;
+		case 't':
+			errno = 0;
+			timeout = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || errno || optarg[0] == '-' ||
+			    timeout > UMOUNT_WAIT_MAX)
+				return cli_usage_error(
+					"umount",
+					"invalid --timeout '%s': give seconds "
+					"from 0 to %d",
+					optarg, UMOUNT_WAIT_MAX);
+			timeout_given = 1;
 			break;
 		case 'h':
 			umount_usage(stdout);
@@ -897,11 +986,19 @@ int cmd_umount(struct volfs_cli *cli, int argc, char **argv)
 	 * to exit.  A `volfs serve` goes on. */
 	if (o.pid > 0 && mount_is_server(cat, o.pid))
 		o.others = 1;
-	for (int i = 0; !lazy && !o.others && o.pid > 0 && i < 200; i++) {
-		if (volfs_pid_start(o.pid) != o.start)
-			break;
-		usleep(50 * 1000);
+	if (!lazy && !o.others && o.pid > 0) {
+		/* A staged volume has counters in its state directory. */
+		if (o.volume)
+			state_dir = volfs_volume_state_dir(cat, o.volume);
+		if (state_dir && volfs_stage_stats_load(state_dir, &st) < 0) {
+			free(state_dir);
+			state_dir = NULL;
+		}
+		if (!timeout_given)
+			timeout = state_dir ? UMOUNT_WAIT_STAGED : UMOUNT_WAIT;
+		umount_wait(&o, state_dir, timeout);
 	}
+	free(state_dir);
 	free(o.volume);
 	return EXIT_OK;
 }

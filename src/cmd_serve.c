@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "volfs/fs.h"
 #include "volfs/util.h"
@@ -32,6 +33,8 @@ struct serve_opts {
 	/* NULL: no Docker plugin. */
 	const char *docker_socket;
 	const char *docker_host;
+	/* NULL: no metrics endpoint. */
+	const char *metrics;
 	struct volfs_fs_config cfg;
 };
 
@@ -149,6 +152,7 @@ static void serve_usage(FILE *out)
 		"[--idle-timeout S] [--detach]\n"
 		"                   [--docker-socket PATH | --no-docker] "
 		"[--docker-host URL]\n"
+		"                   [--metrics ADDRESS]\n"
 		"\n"
 		"Serve every volume of the catalog as a directory under one "
 		"FUSE mount, in the\n"
@@ -188,6 +192,14 @@ static void serve_usage(FILE *out)
 		"still exist\n"
 		"                        (default $DOCKER_HOST, else "
 		"unix:///run/docker.sock)\n"
+		"  --metrics ADDRESS     serve Prometheus metrics at "
+		"http://ADDRESS/metrics: the\n"
+		"                        counters of every staged volume and "
+		"the latency of\n"
+		"                        FUSE requests; ADDRESS is "
+		"127.0.0.1:PORT, [::1]:PORT\n"
+		"                        or unix:/PATH (loopback only: it has "
+		"no authentication)\n"
 		"  -h, --help            show this help\n"
 		"\n"
 		"Example:\n"
@@ -227,6 +239,7 @@ static int serve_run(struct serve_src *src, struct serve_opts *o,
 	const char *dir = o->dir;
 	const struct volfs_fs_config *cfg = &o->cfg;
 	struct volfs_plugin *plugin = NULL;
+	struct volfs_metrics *metrics = NULL;
 	pthread_t reconciler;
 	int reconciling = 0;
 	const struct volfs_fs_source source = {
@@ -246,14 +259,23 @@ static int serve_run(struct serve_src *src, struct serve_opts *o,
 	struct volfs_fs *fs;
 	int rc;
 
+	/* Before the mount: its first requests are timed too. */
+	if (o->metrics) {
+		rc = volfs_metrics_start(o->metrics, o->root, &metrics, &err);
+		if (rc < 0)
+			return cli_detach_fail(notify_fd, err.msg);
+	}
 	rc = volfs_fs_mount_all(&source, dir, cfg, &fs, &err);
-	if (rc < 0)
+	if (rc < 0) {
+		volfs_metrics_stop(metrics);
 		return cli_detach_fail(notify_fd, err.msg);
+	}
 	pthread_mutex_lock(&src->lock);
 	rc = volfs_catalog_server_add(src->cat, &srv, &err);
 	pthread_mutex_unlock(&src->lock);
 	if (rc < 0) {
 		volfs_fs_destroy(fs);
+		volfs_metrics_stop(metrics);
 		return cli_detach_fail(notify_fd, err.msg);
 	}
 	if (o->docker_socket) {
@@ -268,6 +290,7 @@ static int serve_run(struct serve_src *src, struct serve_opts *o,
 		if (rc < 0) {
 			volfs_catalog_server_remove(src->cat, dir, NULL);
 			volfs_fs_destroy(fs);
+			volfs_metrics_stop(metrics);
 			return cli_detach_fail(notify_fd, err.msg);
 		}
 		reconciling = pthread_create(&reconciler, NULL,
@@ -288,7 +311,10 @@ static int serve_run(struct serve_src *src, struct serve_opts *o,
 	if (volfs_catalog_server_remove(src->cat, dir, &err) < 0)
 		volfs_log(VOLFS_LOG_WARNING, "%s", err.msg);
 	cli_release_binds(src->cat, NULL, NULL);
+	/* Closing the volumes waits for their last uploads, which the
+	 * metrics go on showing until then. */
 	volfs_fs_destroy(fs);
+	volfs_metrics_stop(metrics);
 	volfs_log(VOLFS_LOG_NOTICE, "stopped serving %s", dir);
 	return rc < 0 ? EXIT_FAIL : EXIT_OK;
 }
@@ -333,6 +359,7 @@ int cmd_serve(struct volfs_cli *cli, int argc, char **argv)
 		{ "docker-socket", required_argument, NULL, 'D' },
 		{ "no-docker", no_argument, NULL, 'N' },
 		{ "docker-host", required_argument, NULL, 'H' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -340,6 +367,7 @@ int cmd_serve(struct volfs_cli *cli, int argc, char **argv)
 	struct serve_opts o = { .docker_socket = SERVE_DOCKER_SOCKET };
 	struct volfs_fs_config *cfg = &o.cfg;
 	struct serve_src src = { 0 };
+	struct volfs_err err = { "" };
 	char dir[PATH_MAX];
 	unsigned long idle;
 	int c, rc, detach = 0, socket_given = 0, no_docker = 0;
@@ -387,6 +415,11 @@ int cmd_serve(struct volfs_cli *cli, int argc, char **argv)
 			break;
 		case 'H':
 			o.docker_host = optarg;
+			break;
+		case 'M':
+			if (volfs_metrics_check_addr(optarg, &err) < 0)
+				return cli_usage_error("serve", "%s", err.msg);
+			o.metrics = optarg;
 			break;
 		case 'h':
 			serve_usage(stdout);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fuse_int.h"
+#include "metrics.h"
 
 /*
  * The mode bits that a write or truncate by a caller without CAP_FSETID
@@ -791,38 +792,166 @@ static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fs_reply_err(req, rc);
 }
 
+/*
+ * Each handler as libfuse calls it: timed, for the latency histograms of
+ * `volfs serve --metrics` (src/metrics.c), from its call until it
+ * returns, which for these handlers includes the reply.  Without metrics a
+ * request pays one relaxed load for it.
+ */
+#define FS_TIMED(op, fn, params, args)                                       \
+	static void fs_timed_##fn params                                     \
+	{                                                                    \
+		struct timespec t0;                                          \
+									     \
+		if (!volfs_metrics_timing()) {                               \
+			fs_##fn args;                                        \
+			return;                                              \
+		}                                                            \
+		clock_gettime(CLOCK_MONOTONIC, &t0);                         \
+		fs_##fn args;                                                \
+		volfs_metrics_fuse_done(op, &t0);                            \
+	}
+
+FS_TIMED(VOLFS_FUSE_LOOKUP, lookup,
+	 (fuse_req_t req, fuse_ino_t parent, const char *name),
+	 (req, parent, name))
+FS_TIMED(VOLFS_FUSE_FORGET, forget,
+	 (fuse_req_t req, fuse_ino_t ino, uint64_t nlookup),
+	 (req, ino, nlookup))
+FS_TIMED(VOLFS_FUSE_BATCH_FORGET, forget_multi,
+	 (fuse_req_t req, size_t count, struct fuse_forget_data *forgets),
+	 (req, count, forgets))
+FS_TIMED(VOLFS_FUSE_GETATTR, getattr,
+	 (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	 (req, ino, fi))
+FS_TIMED(VOLFS_FUSE_SETATTR, setattr,
+	 (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+	  struct fuse_file_info *fi),
+	 (req, ino, attr, to_set, fi))
+FS_TIMED(VOLFS_FUSE_READLINK, readlink, (fuse_req_t req, fuse_ino_t ino),
+	 (req, ino))
+FS_TIMED(VOLFS_FUSE_MKNOD, mknod,
+	 (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	  dev_t rdev),
+	 (req, parent, name, mode, rdev))
+FS_TIMED(VOLFS_FUSE_MKDIR, mkdir,
+	 (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode),
+	 (req, parent, name, mode))
+FS_TIMED(VOLFS_FUSE_SYMLINK, symlink,
+	 (fuse_req_t req, const char *target, fuse_ino_t parent,
+	  const char *name),
+	 (req, target, parent, name))
+FS_TIMED(VOLFS_FUSE_LINK, link,
+	 (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	  const char *newname),
+	 (req, ino, newparent, newname))
+FS_TIMED(VOLFS_FUSE_UNLINK, unlink,
+	 (fuse_req_t req, fuse_ino_t parent, const char *name),
+	 (req, parent, name))
+FS_TIMED(VOLFS_FUSE_RMDIR, rmdir,
+	 (fuse_req_t req, fuse_ino_t parent, const char *name),
+	 (req, parent, name))
+FS_TIMED(VOLFS_FUSE_RENAME, rename,
+	 (fuse_req_t req, fuse_ino_t parent, const char *name,
+	  fuse_ino_t newparent, const char *newname, unsigned int flags),
+	 (req, parent, name, newparent, newname, flags))
+FS_TIMED(VOLFS_FUSE_OPEN, open,
+	 (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	 (req, ino, fi))
+FS_TIMED(VOLFS_FUSE_CREATE, create,
+	 (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	  struct fuse_file_info *fi),
+	 (req, parent, name, mode, fi))
+FS_TIMED(VOLFS_FUSE_READ, read,
+	 (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	  struct fuse_file_info *fi),
+	 (req, ino, size, off, fi))
+FS_TIMED(VOLFS_FUSE_WRITE, write_buf,
+	 (fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
+	  struct fuse_file_info *fi),
+	 (req, ino, in, off, fi))
+FS_TIMED(VOLFS_FUSE_FLUSH, flush,
+	 (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	 (req, ino, fi))
+FS_TIMED(VOLFS_FUSE_RELEASE, release,
+	 (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	 (req, ino, fi))
+FS_TIMED(VOLFS_FUSE_FSYNC, fsync,
+	 (fuse_req_t req, fuse_ino_t ino, int datasync,
+	  struct fuse_file_info *fi),
+	 (req, ino, datasync, fi))
+FS_TIMED(VOLFS_FUSE_FALLOCATE, fallocate,
+	 (fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+	  struct fuse_file_info *fi),
+	 (req, ino, mode, off, len, fi))
+FS_TIMED(VOLFS_FUSE_LSEEK, lseek,
+	 (fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+	  struct fuse_file_info *fi),
+	 (req, ino, off, whence, fi))
+FS_TIMED(VOLFS_FUSE_OPENDIR, opendir,
+	 (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	 (req, ino, fi))
+FS_TIMED(VOLFS_FUSE_READDIR, readdir,
+	 (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	  struct fuse_file_info *fi),
+	 (req, ino, size, off, fi))
+FS_TIMED(VOLFS_FUSE_READDIRPLUS, readdirplus,
+	 (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	  struct fuse_file_info *fi),
+	 (req, ino, size, off, fi))
+FS_TIMED(VOLFS_FUSE_RELEASEDIR, releasedir,
+	 (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	 (req, ino, fi))
+FS_TIMED(VOLFS_FUSE_FSYNCDIR, fsyncdir,
+	 (fuse_req_t req, fuse_ino_t ino, int datasync,
+	  struct fuse_file_info *fi),
+	 (req, ino, datasync, fi))
+FS_TIMED(VOLFS_FUSE_STATFS, statfs, (fuse_req_t req, fuse_ino_t ino),
+	 (req, ino))
+FS_TIMED(VOLFS_FUSE_SETXATTR, setxattr,
+	 (fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+	  size_t size, int flags),
+	 (req, ino, name, value, size, flags))
+FS_TIMED(VOLFS_FUSE_GETXATTR, getxattr,
+	 (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size),
+	 (req, ino, name, size))
+FS_TIMED(VOLFS_FUSE_LISTXATTR, listxattr,
+	 (fuse_req_t req, fuse_ino_t ino, size_t size), (req, ino, size))
+FS_TIMED(VOLFS_FUSE_REMOVEXATTR, removexattr,
+	 (fuse_req_t req, fuse_ino_t ino, const char *name), (req, ino, name))
+
 const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_init,
-	.lookup = fs_lookup,
-	.forget = fs_forget,
-	.forget_multi = fs_forget_multi,
-	.getattr = fs_getattr,
-	.setattr = fs_setattr,
-	.readlink = fs_readlink,
-	.mknod = fs_mknod,
-	.mkdir = fs_mkdir,
-	.symlink = fs_symlink,
-	.link = fs_link,
-	.unlink = fs_unlink,
-	.rmdir = fs_rmdir,
-	.rename = fs_rename,
-	.open = fs_open,
-	.create = fs_create,
-	.read = fs_read,
-	.write_buf = fs_write_buf,
-	.flush = fs_flush,
-	.release = fs_release,
-	.fsync = fs_fsync,
-	.fallocate = fs_fallocate,
-	.lseek = fs_lseek,
-	.opendir = fs_opendir,
-	.readdir = fs_readdir,
-	.readdirplus = fs_readdirplus,
-	.releasedir = fs_releasedir,
-	.fsyncdir = fs_fsyncdir,
-	.statfs = fs_statfs,
-	.setxattr = fs_setxattr,
-	.getxattr = fs_getxattr,
-	.listxattr = fs_listxattr,
-	.removexattr = fs_removexattr,
+	.lookup = fs_timed_lookup,
+	.forget = fs_timed_forget,
+	.forget_multi = fs_timed_forget_multi,
+	.getattr = fs_timed_getattr,
+	.setattr = fs_timed_setattr,
+	.readlink = fs_timed_readlink,
+	.mknod = fs_timed_mknod,
+	.mkdir = fs_timed_mkdir,
+	.symlink = fs_timed_symlink,
+	.link = fs_timed_link,
+	.unlink = fs_timed_unlink,
+	.rmdir = fs_timed_rmdir,
+	.rename = fs_timed_rename,
+	.open = fs_timed_open,
+	.create = fs_timed_create,
+	.read = fs_timed_read,
+	.write_buf = fs_timed_write_buf,
+	.flush = fs_timed_flush,
+	.release = fs_timed_release,
+	.fsync = fs_timed_fsync,
+	.fallocate = fs_timed_fallocate,
+	.lseek = fs_timed_lseek,
+	.opendir = fs_timed_opendir,
+	.readdir = fs_timed_readdir,
+	.readdirplus = fs_timed_readdirplus,
+	.releasedir = fs_timed_releasedir,
+	.fsyncdir = fs_timed_fsyncdir,
+	.statfs = fs_timed_statfs,
+	.setxattr = fs_timed_setxattr,
+	.getxattr = fs_timed_getxattr,
+	.listxattr = fs_timed_listxattr,
+	.removexattr = fs_timed_removexattr,
 };

@@ -33,6 +33,7 @@ static const struct cli_command commands[] = {
 	{ "mount", cmd_mount, "Mount a volume on a directory", 1, 1 },
 	{ "umount", cmd_umount, "Unmount a volume", 0, 0 },
 	{ "serve", cmd_serve, "Serve every volume under one mount", 1, 1 },
+	{ "stats", cmd_stats, "Show the counters of staged volumes", 0, 0 },
 	{ "gc", cmd_gc, "Drop references nobody holds any more", 0, 0 },
 	{ "version", cmd_version, "Show the version", 0, 0 },
 	{ NULL, NULL, NULL, 0, 0 },
@@ -87,6 +88,27 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	else
 		fprintf(stderr, "\nSee 'volfs --help'.\n");
 	return EXIT_USAGE;
+}
+
+int cli_getopt_error(const char *cmd, char **argv, int c)
+{
+	const char *arg = argv[optind - 1];
+	int is_long = strncmp(arg, "--", 2) == 0;
+	const char *eq = strchr(arg, '=');
+
+	if (c == ':') {
+		if (is_long)
+			return cli_usage_error(cmd, "option '%s' needs a value",
+					       arg);
+		return cli_usage_error(cmd, "option '-%c' needs a value",
+				       optopt);
+	}
+	if (is_long && optopt && eq)
+		return cli_usage_error(cmd, "option '%.*s' takes no value",
+				       (int)(eq - arg), arg);
+	if (is_long || !optopt)
+		return cli_usage_error(cmd, "unknown option '%s'", arg);
+	return cli_usage_error(cmd, "unknown option '-%c'", optopt);
 }
 
 struct volfs_catalog *cli_catalog(struct volfs_cli *cli)

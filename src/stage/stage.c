@@ -524,6 +524,7 @@ static int stage_rename(void *vol, const char *from, const char *to,
 	struct stage_move m = { .from = from, .to = to,
 				.fromlen = strlen(from) };
 	struct stage_file *src, *dst;
+	struct volfs_store_attr moved;
 	int rc = 0;
 
 	if (flags & ~VOLFS_RENAME_NOREPLACE)
@@ -566,13 +567,40 @@ static int stage_rename(void *vol, const char *from, const char *to,
 				goto out;
 		}
 	} else {
+		struct stage_any any = { .dir = to };
+		struct volfs_store_attr a;
+		int dst_local, src_remote;
+
 		if (!s->store->rename) {
 			rc = -EXDEV;
 			goto out;
 		}
+		/* What the store cannot see: a directory whose files are
+		 * all still here is not empty, and a file still here is
+		 * no directory. */
+		stage_each_below(s, to, stage_any_fn, &any);
+		if (any.found) {
+			rc = -ENOTEMPTY;
+			goto out;
+		}
+		dst_local = dst && stage_file_local(dst) && !dst->remote;
+		src_remote = src && src->remote;
 		pthread_mutex_unlock(&s->lock);
-		rc = s->store->rename(s->st, from, to, flags,
-				      stage_deadline(s));
+		rc = 0;
+		if (dst_local &&
+		    s->store->stat(s->st, from, &a, stage_deadline(s)) == 0 &&
+		    S_ISDIR(a.st.st_mode))
+			rc = -ENOTDIR;
+		if (!rc)
+			rc = s->store->rename(s->st, from, to, flags,
+					      stage_deadline(s));
+		/* A move may give the object a new version (a change time,
+		 * a copy's ETag): a staged file takes it. */
+		if (!rc && src_remote &&
+		    s->store->stat(s->st, to, &a, stage_deadline(s)) == 0)
+			moved = a;
+		else
+			moved.version[0] = '\0';
 		pthread_mutex_lock(&s->lock);
 		if (rc)
 			goto out;
@@ -580,6 +608,10 @@ static int stage_rename(void *vol, const char *from, const char *to,
 		if (dst && dst != src)
 			rc = stage_unname(s, dst, 0, to);
 		rc = 0;
+		src = stage_find(s, from);
+		if (src && src->remote && moved.version[0])
+			snprintf(src->base, sizeof(src->base), "%s",
+				 moved.version);
 	}
 	stage_each_below(s, from, stage_list_fn, &l);
 	for (size_t i = 0; i < l.n; i++)

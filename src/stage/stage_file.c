@@ -574,11 +574,26 @@ static void stage_dirty(struct stage *s, struct stage_file *f)
 	f->st.st_mtim = f->st.st_ctim = now;
 	if (f->jstate < 0 && f->path)
 		stage_journal_put(s, f, STAGE_J_OPEN, 0);
+	else if (f->jstate == STAGE_J_CLOSED && f->present && f->path)
+		/* Written again after a close whose copy is not whole (its
+		 * fetch failed): the entry's bitmap must say which blocks
+		 * are the file's own now, or a replay would fetch the
+		 * store's bytes over them. */
+		stage_journal_put(s, f, STAGE_J_CLOSED, 0);
+}
+
+/* Waits until no upload reads f's copy: it is sent as it was when the
+ * upload began, never a mix of two contents.  lock held. */
+static void stage_wait_put(struct stage *s, struct stage_file *f)
+{
+	while (f->uploading)
+		pthread_cond_wait(&s->changed, &s->lock);
 }
 
 static int stage_trunc_locked(struct stage *s, struct stage_file *f,
 			      off_t size)
 {
+	stage_wait_put(s, f);
 	if (ftruncate(f->fd, size) != 0)
 		return -errno;
 	if (size < f->rsize) {
@@ -788,6 +803,7 @@ ssize_t stage_write(void *vol, uint64_t fh, const void *buf, size_t size,
 			return rc;
 	}
 	pthread_mutex_lock(&s->lock);
+	stage_wait_put(s, f);
 	rc = stage_reserve(s, size);
 	if (rc) {
 		pthread_mutex_unlock(&s->lock);
@@ -941,6 +957,17 @@ int stage_release(void *vol, uint64_t fh)
 	struct stage_file *f = h->f;
 
 	pthread_mutex_lock(&s->lock);
+	if ((h->flags & O_ACCMODE) != O_RDONLY && f->writers == 1 &&
+	    f->present && f->path && f->gen != f->synced) {
+		/* The closed entry says "upload this copy": it is made
+		 * whole first (the upload needs that anyway), so later
+		 * writes need no journal update and a replay fetches
+		 * nothing over them.  A failed fetch leaves the bitmap in
+		 * the entry instead. */
+		pthread_mutex_unlock(&s->lock);
+		stage_fetch(s, f, 0, f->rsize);
+		pthread_mutex_lock(&s->lock);
+	}
 	f->opens--;
 	if ((h->flags & O_ACCMODE) != O_RDONLY)
 		f->writers--;

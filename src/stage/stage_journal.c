@@ -247,9 +247,20 @@ static struct stage_file *stage_journal_load(struct stage *s, uint64_t id,
 	f->fd = openat(s->datafd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (f->fd < 0)
 		goto bad;
+	/* The copy is as long as the file; the entry's size may be older
+	 * (the file was written again after its close). */
+	{
+		struct stat cst;
+
+		if (fstat(f->fd, &cst) != 0)
+			goto bad_fd;
+		f->size = cst.st_size;
+	}
 	free(text);
 	free(val);
 	return f;
+bad_fd:
+	close(f->fd);
 bad:
 	if (f) {
 		free(f->present);

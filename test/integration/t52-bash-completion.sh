@@ -68,7 +68,7 @@ has() {
 }
 
 comp volfs cr; want create
-comp volfs ''; want create ls inspect rm prune mount umount serve gc version
+comp volfs ''; want create ls inspect rm prune mount umount serve stats gc version
 comp volfs --log-level ''; want err warning notice info debug
 comp volfs mount ''; want alpha beta
 comp volfs inspect a; want alpha
@@ -88,5 +88,7 @@ comp volfs serve -o max; want max_threads=
 comp volfs serve --no; want --no-docker
 comp volfs gc -; want --docker-host -h --help
 comp volfs mount alpha "$T/"; has "$T/state"
-comp volfs umount -; want -l --lazy -h --help
+comp volfs umount -; want -l --lazy --timeout -h --help
+comp volfs stats --format ''; want table json
+comp volfs serve --met; want --metrics
 exit 0
