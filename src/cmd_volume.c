@@ -18,6 +18,8 @@
 #include <time.h>
 
 #include "cli.h"
+#include "metrics.h"
+#include "volfs/stage.h"
 #include "volfs/catalog.h"
 #include "volfs/loader.h"
 #include "volfs/options.h"
@@ -765,6 +767,30 @@ err:
  * backend cannot be loaded, which options are secret is unknown: then no
  * option value is shown.
  */
+/*
+ * A staged volume's cache, as its serving process last published it: the
+ * cap (cache_size, or the default it came to), what is used, the memory
+ * budget.  Nothing for a volume that is not staged or never opened.
+ */
+static int cv_cache_json(json_t *obj, const char *state_dir)
+{
+	struct volfs_stage_stats st;
+	json_t *c;
+
+	if (volfs_stage_stats_load(state_dir, &st) < 0)
+		return 0;
+	c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "size_cap",
+		      (json_int_t)st.cache_cap, "used",
+		      (json_int_t)st.cache_used, "dirty_files",
+		      (json_int_t)st.dirty_files, "dirty_bytes",
+		      (json_int_t)st.dirty_bytes, "memory_used",
+		      (json_int_t)st.mem_used, "memory_budget",
+		      (json_int_t)st.mem_budget);
+	if (!c || json_object_set_new(obj, "cache", c) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static json_t *cv_inspect_one(struct volfs_catalog *cat, const char *name)
 {
 	struct volfs_attachment *att = NULL;
@@ -811,6 +837,11 @@ static json_t *cv_inspect_one(struct volfs_catalog *cat, const char *name)
 			"mountpoints", mp, "attachments", at);
 	if (!obj)
 		goto out_nomem;
+	if (cv_cache_json(obj, state_dir) < 0) {
+		json_decref(obj);
+		obj = NULL;
+		goto out_nomem;
+	}
 	goto out_dir;
 
 out_nomem:

@@ -532,6 +532,16 @@ int stage_getattr(void *vol, const char *path, uint64_t fh, struct stat *st)
 		*st = s->root_st;
 		return 0;
 	}
+	if (rc && stage_unreachable(rc)) {
+		/* Through an outage a kept copy answers for its file. */
+		pthread_mutex_lock(&s->lock);
+		f = stage_find(s, path);
+		if (f)
+			stage_file_stat(f, st);
+		pthread_mutex_unlock(&s->lock);
+		if (f)
+			return 0;
+	}
 	if (rc == -ENOENT) {
 		/* Below a file the store does not have yet. */
 		pthread_mutex_lock(&s->lock);
@@ -629,6 +639,17 @@ int stage_open_file(void *vol, const char *path, int flags, uint64_t *fh)
 	/* Close-to-open: the store is asked whether a kept copy is still
 	 * the object's. */
 	rc = s->store->stat(s->st, path, &a, stage_deadline(s));
+	if (rc && stage_unreachable(rc)) {
+		/* Through an outage a kept copy is opened as it is; what is
+		 * written to it is uploaded once the store is back. */
+		pthread_mutex_lock(&s->lock);
+		f = stage_find(s, path);
+		if (f) {
+			STAGE_COUNT(s, hits, 1);
+			goto have;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (rc)
 		return rc;
 	if (S_ISDIR(a.st.st_mode))
