@@ -12,10 +12,12 @@
 #
 # Workloads:
 #   1. sequential write of a 1 GiB file (random data from the page cache)
-#   2. sequential read of it (mounts: a fresh mount, so from the server)
+#   2. sequential read of it (mounts: a fresh mount, so from the server),
+#      then the same read again (volfs: from its cache on local disk)
 #   3. random 4 KiB reads of it, 1 job and 4 jobs, O_DIRECT (fio; mounts
 #      only: smbclient has no random access)
-#   4. 2,000 files of 16 KiB written (cp -r), then read back (cat)
+#   4. 2,000 files of 16 KiB written (cp -r, until unmounted: the files
+#      are then on the server), then read back (cat)
 # The clients take turns, --rounds times (default 3); the table holds the
 # medians (random reads: the first round only).
 #
@@ -47,7 +49,7 @@ while [ $# -gt 0 ]; do
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	-h | --help)
-		sed -n '3,29p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) echo "smb.sh: unknown argument '$1'" >&2; exit 2 ;;
@@ -164,17 +166,25 @@ mounted() {
 	dd if="$MNT/big" of=/dev/null bs=1M status=none
 	b=$(now)
 	R[$t.seqr.$ROUND]=$(rate "$a" "$b" "$SIZE_MIB")
+	# Read again through the same mount: a cache serves it from local
+	# disk.
+	a=$(now)
+	dd if="$MNT/big" of=/dev/null bs=1M status=none
+	b=$(now)
+	R[$t.warmr.$ROUND]=$(rate "$a" "$b" "$SIZE_MIB")
 	cmp "$W/big" "$MNT/big" || { echo "smb.sh: $t: data differs" >&2; exit 1; }
 	# fio runs for --runtime seconds: once, in the first round.
 	if [ "$ROUND" = 1 ]; then
 		R[$t.rr1.$ROUND]=$(randread "$MNT/big" 1)
 		R[$t.rr4.$ROUND]=$(randread "$MNT/big" 4)
 	fi
+	# Until the files are on the server: the unmount waits for what a
+	# write-back cache still holds.
 	a=$(now)
 	cp -r "$W/small" "$MNT/small"
+	$down
 	b=$(now)
 	R[$t.smallw.$ROUND]=$(awk -v a="$a" -v b="$b" -v n="$NFILES" 'BEGIN { printf "%.0f", n / (b - a) }')
-	$down
 	$up
 	a=$(now)
 	cat "$MNT/small"/* >/dev/null
@@ -194,6 +204,10 @@ run_smbclient() {
 	"${SMBC[@]}" -c "get big /dev/null" >/dev/null
 	b=$(now)
 	R[smbclient.seqr.$ROUND]=$(rate "$a" "$b" "$SIZE_MIB")
+	a=$(now)
+	"${SMBC[@]}" -c "get big /dev/null" >/dev/null
+	b=$(now)
+	R[smbclient.warmr.$ROUND]=$(rate "$a" "$b" "$SIZE_MIB")
 	R[smbclient.rr1.$ROUND]=n/a
 	R[smbclient.rr4.$ROUND]=n/a
 	a=$(now)
@@ -225,7 +239,7 @@ done
 
 # Each target's median per metric, and every round's values.
 for t in volfs-smb smbclient rclone; do
-	for k in seqw seqr rr1 rr4 smallw smallr; do
+	for k in seqw seqr warmr rr1 rr4 smallw smallr; do
 		vals=()
 		for r in $(seq "$ROUNDS"); do
 			[ -n "${R[$t.$k.$r]:-}" ] && vals+=("${R[$t.$k.$r]}")
@@ -258,6 +272,7 @@ ratio() {
 	printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' $(seq 32))" "-----------:" "-----------:" "-----------:" "---------:" "---------:"
 	for m in seqw:"sequential write ${SIZE_MIB} MiB (MiB/s)" \
 		seqr:"sequential read ${SIZE_MIB} MiB (MiB/s)" \
+		warmr:"the same read again (MiB/s)" \
 		rr1:"random 4 KiB read, 1 job (IOPS)" \
 		rr4:"random 4 KiB read, 4 jobs (IOPS)" \
 		smallw:"${NFILES} x 16 KiB written (files/s)" \
@@ -270,7 +285,7 @@ ratio() {
 	done
 	echo
 	echo "every round:"
-	for k in seqw seqr smallw smallr; do
+	for k in seqw seqr warmr smallw smallr; do
 		for t in volfs-smb smbclient rclone; do
 			printf '  %-7s %-10s %s\n' "$k" "$t" "${R[$t.$k.all]}"
 		done
