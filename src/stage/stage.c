@@ -74,7 +74,8 @@ int stage_below(const char *path, const char *dir)
 
 	if (!n)
 		return 1;
-	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+	return strncmp(path, dir, n) == 0 &&
+	       (path[n] == '\0' || path[n] == '/');
 }
 
 static size_t stage_hash(const char *path)
@@ -211,16 +212,20 @@ static int stage_parse_size(const char *v, uint64_t *out)
 	switch (*end) {
 	case '\0':
 		break;
-	case 'k': case 'K':
+	case 'k':
+	case 'K':
 		shift = 10;
 		break;
-	case 'm': case 'M':
+	case 'm':
+	case 'M':
 		shift = 20;
 		break;
-	case 'g': case 'G':
+	case 'g':
+	case 'G':
 		shift = 30;
 		break;
-	case 't': case 'T':
+	case 't':
+	case 'T':
 		shift = 40;
 		break;
 	default:
@@ -264,7 +269,8 @@ static int stage_opts_parse(const struct volfs_volinfo *vi,
 		else
 			return volfs_be_errf(err, errlen, -EINVAL,
 					     "option 'cache': '%s' is not one "
-					     "of full, meta, off", v);
+					     "of full, meta, off",
+					     v);
 	}
 	v = stage_opt(vi, "cache_ttl");
 	if (v) {
@@ -280,10 +286,12 @@ static int stage_opts_parse(const struct volfs_volinfo *vi,
 	v = stage_opt(vi, "upload_delay");
 	if (v) {
 		if (stage_parse_uint(v, STAGE_DELAY_MAX_MS, &n))
-			return volfs_be_errf(err, errlen, -EINVAL,
-					     "option 'upload_delay': '%s' is "
-					     "not a number of milliseconds from "
-					     "0 to %u", v, STAGE_DELAY_MAX_MS);
+			return volfs_be_errf(
+				err, errlen, -EINVAL,
+				"option 'upload_delay': '%s' is "
+				"not a number of milliseconds from "
+				"0 to %u",
+				v, STAGE_DELAY_MAX_MS);
 		o->delay_ms = (unsigned)n;
 	}
 	v = stage_opt(vi, "timeout");
@@ -295,7 +303,8 @@ static int stage_opts_parse(const struct volfs_volinfo *vi,
 			return volfs_be_errf(err, errlen, -EINVAL,
 					     "option 'cache_size': '%s' is not "
 					     "a size of at least 16M (a number "
-					     "with K, M, G or T)", v);
+					     "with K, M, G or T)",
+					     v);
 		o->cap = n;
 	}
 	return 0;
@@ -381,7 +390,7 @@ static void stage_any_fn(struct stage *s, struct stage_file *f, void *ctx)
 static int stage_rmdir(void *vol, const char *path)
 {
 	struct stage *s = vol;
-	struct stage_any any = { .dir = path };
+	struct stage_any any = {.dir = path};
 	struct stage_file *f;
 
 	if (!s->store->rmdir)
@@ -520,9 +529,8 @@ static int stage_rename(void *vol, const char *from, const char *to,
 			unsigned flags)
 {
 	struct stage *s = vol;
-	struct stage_list l = { 0 };
-	struct stage_move m = { .from = from, .to = to,
-				.fromlen = strlen(from) };
+	struct stage_list l = {0};
+	struct stage_move m = {.from = from, .to = to, .fromlen = strlen(from)};
 	struct stage_file *src, *dst;
 	struct volfs_store_attr moved;
 	int rc = 0;
@@ -567,7 +575,7 @@ static int stage_rename(void *vol, const char *from, const char *to,
 				goto out;
 		}
 	} else {
-		struct stage_any any = { .dir = to };
+		struct stage_any any = {.dir = to};
 		struct volfs_store_attr a;
 		int dst_local, src_remote;
 
@@ -617,8 +625,10 @@ static int stage_rename(void *vol, const char *from, const char *to,
 	for (size_t i = 0; i < l.n; i++)
 		stage_move_fn(s, l.v[i], &m);
 	if (l.failed || m.failed)
-		stage_log(s, VOLFS_LOG_ERR, "out of memory moving staged files "
-			  "of '%s'", from);
+		stage_log(s, VOLFS_LOG_ERR,
+			  "out of memory moving staged files "
+			  "of '%s'",
+			  from);
 	free(l.v);
 out:
 	stage_names_end(s);
@@ -696,15 +706,15 @@ static int stage_list_fill(void *ctx, const char *name,
 			   const struct volfs_store_attr *a)
 {
 	struct stage_dirctx *d = ctx;
-	struct stage_name key = { .name = (char *)name };
+	struct stage_name key = {.name = (char *)name};
 	struct stage_file *f;
 	struct stat st = a->st;
 	int n;
 
 	/* Taken from the snapshot instead: it was not on the store when
 	 * the listing began (it may be by now). */
-	if (d->nlocal && bsearch(&key, d->names->v, d->nlocal, sizeof(key),
-				 stage_name_cmp))
+	if (d->nlocal &&
+	    bsearch(&key, d->names->v, d->nlocal, sizeof(key), stage_name_cmp))
 		return 0;
 	n = snprintf(d->name, sizeof(d->name), "%s%s%s", d->dir,
 		     *d->dir ? "/" : "", name);
@@ -730,7 +740,7 @@ static int stage_readdir(void *vol, const char *path, volfs_path_fill_fn fill,
 {
 	struct stage *s = vol;
 	struct stage_dirctx *d;
-	struct stage_names nm = { 0 };
+	struct stage_names nm = {0};
 	struct stage_file *f;
 	char cursor[VOLFS_STORE_CURSOR_MAX] = "";
 	int rc;
@@ -851,8 +861,8 @@ int volfs_stage_open(const struct volfs_store *store,
 	    store->size < offsetof(struct volfs_store, refresh))
 		return volfs_be_errf(err, errlen, -EINVAL,
 				     "store '%s' was built for another store "
-				     "interface (%d)", store->name,
-				     store->abi_version);
+				     "interface (%d)",
+				     store->name, store->abi_version);
 	rc = stage_opts_parse(vi, &o, err, errlen);
 	if (rc)
 		return rc;
@@ -882,7 +892,8 @@ int volfs_stage_open(const struct volfs_store *store,
 
 		rc = store->stat(s->st, "", &a, stage_deadline(s));
 		if (rc) {
-			volfs_be_errf(err, errlen, rc, "cannot read the root "
+			volfs_be_errf(err, errlen, rc,
+				      "cannot read the root "
 				      "of volume '%s' on the store: %s",
 				      vi->name, volfs_be_strerror(rc));
 			goto err_store;
@@ -891,9 +902,10 @@ int volfs_stage_open(const struct volfs_store *store,
 	}
 	rc = stage_journal_replay(s);
 	if (rc) {
-		volfs_be_errf(err, errlen, rc, "cannot read the cache journal "
-			      "of volume '%s': %s", vi->name,
-			      volfs_be_strerror(rc));
+		volfs_be_errf(err, errlen, rc,
+			      "cannot read the cache journal "
+			      "of volume '%s': %s",
+			      vi->name, volfs_be_strerror(rc));
 		goto err_store;
 	}
 	rc = stage_uploaders_start(s);

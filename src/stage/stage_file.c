@@ -30,11 +30,11 @@ static int stage_stats_init(struct stage *s)
 	struct volfs_stage_stats *st = MAP_FAILED;
 	int fd;
 
-	fd = openat(s->dirfd, "stats", O_RDWR | O_CREAT | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
+	fd = openat(s->dirfd, "stats",
+		    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0 && ftruncate(fd, sizeof(*st)) == 0)
-		st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
-			  MAP_SHARED, fd, 0);
+		st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE, MAP_SHARED,
+			  fd, 0);
 	if (fd >= 0)
 		close(fd);
 	if (st == MAP_FAILED) {
@@ -116,8 +116,8 @@ int stage_dir_init(struct stage *s, char *err, size_t errlen)
 			   O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	s->jfd = openat(s->dirfd, "journal",
 			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
-			   0600);
+	s->lockfd =
+		openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (s->datafd < 0 || s->jfd < 0 || s->lockfd < 0)
 		goto err;
 	/* One process serves a volume's cache; a second waits a moment for
@@ -132,7 +132,8 @@ int stage_dir_init(struct stage *s, char *err, size_t errlen)
 	return volfs_be_errf(err, errlen, -EBUSY,
 			     "the cache of volume '%s' (%s) is in use by "
 			     "another volfs process; unmount the volume there "
-			     "first", s->vi->name, path);
+			     "first",
+			     s->vi->name, path);
 err:
 	rc = -errno;
 	return volfs_be_errf(err, errlen, rc, "cannot open the cache %s: %s",
@@ -213,8 +214,7 @@ static uint64_t stage_mem_total;
 void stage_mem(struct stage *s, int64_t delta)
 {
 	s->mem += (uint64_t)delta;
-	__atomic_fetch_add(&stage_mem_total, (uint64_t)delta,
-			   __ATOMIC_RELAXED);
+	__atomic_fetch_add(&stage_mem_total, (uint64_t)delta, __ATOMIC_RELAXED);
 }
 
 /* What f holds in memory: the struct, its name, its bitmaps, as charged
@@ -333,8 +333,7 @@ void stage_file_idle(struct stage *s, struct stage_file *f)
 }
 
 /* Attributes of a new staged file: its parent's owner, a file's mode. */
-static void stage_new_attr(struct stage *s, const char *path,
-			   struct stat *st)
+static void stage_new_attr(struct stage *s, const char *path, struct stat *st)
 {
 	char parent[PATH_MAX];
 	struct volfs_store_attr a;
@@ -446,9 +445,10 @@ int stage_fetch(struct stage *s, struct stage_file *f, off_t off, off_t len)
 			pthread_cond_wait(&s->changed, &s->lock);
 			continue;
 		}
-		for (e = b; e <= last && e - b < 8 &&
-			    !STAGE_BIT(f->present, e) &&
-			    !STAGE_BIT(f->fetching, e); e++)
+		for (e = b;
+		     e <= last && e - b < 8 && !STAGE_BIT(f->present, e) &&
+		     !STAGE_BIT(f->fetching, e);
+		     e++)
 			;
 		if (!f->path) {
 			/* Its name is gone, and with it the store's bytes. */
@@ -600,8 +600,7 @@ static void stage_wait_put(struct stage *s, struct stage_file *f)
 		pthread_cond_wait(&s->changed, &s->lock);
 }
 
-static int stage_trunc_locked(struct stage *s, struct stage_file *f,
-			      off_t size)
+static int stage_trunc_locked(struct stage *s, struct stage_file *f, off_t size)
 {
 	stage_wait_put(s, f);
 	if (ftruncate(f->fd, size) != 0)
@@ -905,10 +904,11 @@ int stage_utimens(void *vol, const char *path, uint64_t fh,
 		/* Not on the store yet: kept here, and the upload carries
 		 * the modification time. */
 		if (tv[0].tv_nsec != UTIME_OMIT)
-			f->st.st_atim = tv[0].tv_nsec == UTIME_NOW ? now : tv[0];
+			f->st.st_atim =
+				tv[0].tv_nsec == UTIME_NOW ? now : tv[0];
 		if (tv[1].tv_nsec != UTIME_OMIT)
-			f->st.st_mtim = tv[1].tv_nsec == UTIME_NOW ? now
-								   : tv[1];
+			f->st.st_mtim =
+				tv[1].tv_nsec == UTIME_NOW ? now : tv[1];
 		pthread_mutex_unlock(&s->lock);
 		return 0;
 	}

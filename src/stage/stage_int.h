@@ -112,7 +112,7 @@ struct stage_handle {
 };
 
 /* Adds n to counter field of s's published statistics. */
-#define STAGE_COUNT(s, field, n)                                            \
+#define STAGE_COUNT(s, field, n)                                               \
 	__atomic_fetch_add(&(s)->stats->field, (uint64_t)(n), __ATOMIC_RELAXED)
 
 /* Memory the layer may hold for the files of one volume before it drops

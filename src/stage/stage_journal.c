@@ -56,10 +56,12 @@ int stage_journal_put(struct stage *s, struct stage_file *f, int state,
 	fp = open_memstream(&buf, &len);
 	if (!fp)
 		return -ENOMEM;
-	fprintf(fp, "%s\nstate %d\nremote %d\nrsize %jd\nsize %jd\n"
-		"mtime %jd %ld\nbase ", STAGE_J_MAGIC, state, f->remote,
-		(intmax_t)f->rsize, (intmax_t)f->size,
-		(intmax_t)f->st.st_mtim.tv_sec, f->st.st_mtim.tv_nsec);
+	fprintf(fp,
+		"%s\nstate %d\nremote %d\nrsize %jd\nsize %jd\n"
+		"mtime %jd %ld\nbase ",
+		STAGE_J_MAGIC, state, f->remote, (intmax_t)f->rsize,
+		(intmax_t)f->size, (intmax_t)f->st.st_mtim.tv_sec,
+		f->st.st_mtim.tv_nsec);
 	stage_hex(fp, f->base, strlen(f->base));
 	fputs("\npath ", fp);
 	stage_hex(fp, f->path, strlen(f->path));
@@ -94,8 +96,8 @@ out:
 	if (rc) {
 		stage_log(s, VOLFS_LOG_ERR,
 			  "cannot write the cache journal entry of '%s': %s "
-			  "(a crash now would lose its changes)", f->path,
-			  strerror(-rc));
+			  "(a crash now would lose its changes)",
+			  f->path, strerror(-rc));
 		STAGE_COUNT(s, errors, 1);
 		return rc;
 	}
@@ -189,16 +191,20 @@ static struct stage_file *stage_journal_load(struct stage *s, uint64_t id,
 	got = read(fd, text, STAGE_J_MAX);
 	close(fd);
 	f = calloc(1, sizeof(*f));
-	if (got <= 0 || !f || strncmp(text, STAGE_J_MAGIC "\n",
-				      sizeof(STAGE_J_MAGIC)) != 0)
+	if (got <= 0 || !f ||
+	    strncmp(text, STAGE_J_MAGIC "\n", sizeof(STAGE_J_MAGIC)) != 0)
 		goto bad;
-	if (!(v = stage_field(text, "state", val, STAGE_J_MAX)) || sscanf(v, "%d", state) != 1)
+	if (!(v = stage_field(text, "state", val, STAGE_J_MAX)) ||
+	    sscanf(v, "%d", state) != 1)
 		goto bad;
-	if (!(v = stage_field(text, "remote", val, STAGE_J_MAX)) || sscanf(v, "%d", &remote) != 1)
+	if (!(v = stage_field(text, "remote", val, STAGE_J_MAX)) ||
+	    sscanf(v, "%d", &remote) != 1)
 		goto bad;
-	if (!(v = stage_field(text, "rsize", val, STAGE_J_MAX)) || sscanf(v, "%jd", &rsize) != 1)
+	if (!(v = stage_field(text, "rsize", val, STAGE_J_MAX)) ||
+	    sscanf(v, "%jd", &rsize) != 1)
 		goto bad;
-	if (!(v = stage_field(text, "size", val, STAGE_J_MAX)) || sscanf(v, "%jd", &size) != 1)
+	if (!(v = stage_field(text, "size", val, STAGE_J_MAX)) ||
+	    sscanf(v, "%jd", &size) != 1)
 		goto bad;
 	if (!(v = stage_field(text, "mtime", val, STAGE_J_MAX)) ||
 	    sscanf(v, "%jd %ld", &sec, &nsec) != 2)
@@ -313,7 +319,8 @@ int stage_journal_replay(struct stage *s)
 					  "when the previous process "
 					  "stopped: its unsaved changes are "
 					  "dropped, the store keeps what it "
-					  "has", f->path);
+					  "has",
+					  f->path);
 				close(f->fd);
 				free(f->present);
 				free(f->fetching);
@@ -322,7 +329,8 @@ int stage_journal_replay(struct stage *s)
 			} else {
 				stage_log(s, VOLFS_LOG_WARNING,
 					  "cache journal entry %" PRIu64
-					  " is unreadable; dropped", id);
+					  " is unreadable; dropped",
+					  id);
 			}
 			unlinkat(s->jfd, de->d_name, 0);
 			dropped++;
@@ -389,7 +397,7 @@ int stage_journal_replay(struct stage *s)
 	if (queued || dropped)
 		stage_log(s, VOLFS_LOG_NOTICE,
 			  "cache journal: %u file(s) left by the previous "
-			  "process queued for upload, %u dropped", queued,
-			  dropped);
+			  "process queued for upload, %u dropped",
+			  queued, dropped);
 	return 0;
 }

@@ -119,8 +119,8 @@ static int stage_put(struct stage *s, struct stage_file *f)
 	gen = f->gen;
 	pthread_mutex_unlock(&s->lock);
 	if (!rc) {
-		rc = s->store->put(s->st, path, f->fd, size, cond, &mtime,
-				   &out, stage_deadline(s));
+		rc = s->store->put(s->st, path, f->fd, size, cond, &mtime, &out,
+				   stage_deadline(s));
 		if (rc == -EACCES && s->store->refresh &&
 		    s->store->refresh(s->st, stage_deadline(s)) == 0)
 			rc = s->store->put(s->st, path, f->fd, size, cond,
@@ -176,7 +176,8 @@ int stage_upload(struct stage *s, struct stage_file *f)
 		if (rc) {
 			stage_log(s, VOLFS_LOG_ERR,
 				  "cannot upload '%s': %s (kept in the cache, "
-				  "retried)", f->path ? f->path : "(removed)",
+				  "retried)",
+				  f->path ? f->path : "(removed)",
 				  strerror(-rc));
 			break;
 		}
@@ -210,8 +211,8 @@ static void *stage_uploader(void *arg)
 			break;
 		if (!f || f->due > now) {
 			/* At least once a second, for the counters. */
-			int64_t ms = f && f->due - now < 1000 ? f->due - now
-							      : 1000;
+			int64_t ms =
+				f && f->due - now < 1000 ? f->due - now : 1000;
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -248,9 +249,9 @@ static void *stage_uploader(void *arg)
 				stage_log(s, VOLFS_LOG_WARNING,
 					  "cannot upload '%s': %s; kept in "
 					  "the cache, retried in %jd s "
-					  "(attempt %u)", f->path,
-					  strerror(-rc), (intmax_t)wait / 1000,
-					  f->failures);
+					  "(attempt %u)",
+					  f->path, strerror(-rc),
+					  (intmax_t)wait / 1000, f->failures);
 			stage_queue(s, f, volfs_store_deadline(wait));
 		} else if (f->gen != f->synced && f->path && !f->writers) {
 			stage_queue(s, f, volfs_store_deadline(s->delay_ms));
@@ -332,5 +333,6 @@ void stage_uploaders_stop(struct stage *s)
 	if (left)
 		stage_log(s, VOLFS_LOG_WARNING,
 			  "%u file(s) not uploaded yet are kept in the cache "
-			  "and uploaded when the volume is next opened", left);
+			  "and uploaded when the volume is next opened",
+			  left);
 }
