@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the files of the staging layer share (stage.c: the volume, its
- * options, names, attributes and listings; stage_file.c: staged files,
- * their data on local disk and the cache cap; stage_journal.c: the crash
- * journal; stage_upload.c: the uploader).
+ * table of staged files and options; stage_names.c: names, directories
+ * and listings; stage_cache.c: the cache directory, staged files' life,
+ * the cap and the memory budget; stage_file.c: file data and the file
+ * ops; stage_journal.c: the crash journal; stage_upload.c: the uploader).
  *
  * The layer is a struct volfs_pathops (pathfs.h) over a store
  * (volfs/store.h); the metadata cache and the path adapter sit above it.
@@ -177,7 +178,21 @@ void stage_hash_del(struct stage *s, struct stage_file *f);
 /* Whether path is below dir ("" is above everything). */
 int stage_below(const char *path, const char *dir);
 
-/* stage_file.c */
+/* stage_names.c */
+/* Calls fn on every named file at or below dir (lock held); fn may take
+ * the file out of the table. */
+void stage_each_below(struct stage *s, const char *dir,
+		      void (*fn)(struct stage *, struct stage_file *, void *),
+		      void *ctx);
+int stage_mkdir(void *vol, const char *path, mode_t mode,
+		const struct volfs_caller *who);
+int stage_rmdir(void *vol, const char *path);
+int stage_unlink(void *vol, const char *path);
+int stage_rename(void *vol, const char *from, const char *to, unsigned flags);
+int stage_readdir(void *vol, const char *path, volfs_path_fill_fn fill,
+		  void *ctx);
+
+/* stage_cache.c, stage_file.c */
 struct stage_file *stage_file_new(struct stage *s, const char *path);
 uint64_t stage_file_mem(const struct stage_file *f);
 /* Counts delta bytes more (or less) of memory held for s's files, in s
