@@ -462,8 +462,9 @@ int stage_readdir(void *vol, const char *path, volfs_path_fill_fn fill,
 	} while (!rc && cursor[0]);
 	if (!rc)
 		rc = d->rc;
-	if (!rc) {
+	if (!rc && nm.n)
 		qsort(nm.v, nm.n, sizeof(*nm.v), stage_name_cmp);
+	if (!rc) {
 		for (size_t i = 0; i < nm.n; i++)
 			if (fill(ctx, nm.v[i].name, nm.v[i].st.st_mode & S_IFMT,
 				 &nm.v[i].st))
