@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 		if (fds[i] < 0) {
 			fprintf(stderr, "openmany: %s: %s\n", path,
 				strerror(errno));
-			return 1;
+			goto fail;
 		}
 		while (left > 0) {
 			ssize_t n = read(fds[i], buf,
@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 			if (n < 0) {
 				fprintf(stderr, "openmany: read %s: %s\n",
 					path, strerror(errno));
-				return 1;
+				goto fail;
 			}
 			if (n == 0)
 				break;
@@ -61,5 +61,11 @@ int main(int argc, char **argv)
 		;
 	for (long i = 0; i < count; i++)
 		close(fds[i]);
+	free(fds);
+	free(buf);
 	return 0;
+fail:
+	free(fds);
+	free(buf);
+	return 1;
 }
