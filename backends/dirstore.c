@@ -73,6 +73,7 @@
 #include "volfs/backend.h"
 #include "volfs/backend_util.h"
 #include "volfs/stage.h"
+#include "pathfs.h"
 #include "volfs/store.h"
 
 #include "dirstore_int.h"

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the files of the smb backend share (smb.c: libsmbclient's state,
- * connections, the volume and the ops on names and attributes;
- * smb_opts.c: options and URLs; smb_probe.c: the encryption probe;
- * smb_file.c: open files, read-ahead and write-behind).  The ops work by
- * path (pathfs.h's struct volfs_pathops); the path adapter serves them as
- * a volume of nodes.  How the backend works is described at the top of
- * smb.c.
+ * What the files of the smb store share: smb.c (the connections, the
+ * volume, the module's tables), smb_lib.c (libsmbclient's process-wide
+ * state), smb_lock.c (path locks, the read handles kept open, the
+ * janitor), smb_store.c (the store ops on names and attributes),
+ * smb_data.c (get and put), smb_opts.c (options and URLs), smb_probe.c
+ * (the encryption probe), smb_secret.c (the credential).  How the store
+ * works is described at the top of smb.c.
  */
 #ifndef VOLFS_SMB_INT_H
 #define VOLFS_SMB_INT_H
@@ -22,33 +22,43 @@
 
 #include "volfs/backend.h"
 #include "volfs/backend_util.h"
-#include "pathfs.h"
-
-#define SMB_CAPS                                                               \
-	(VOLFS_CAP_RANDOM_WRITE | VOLFS_CAP_PERSISTENT | VOLFS_CAP_THREADSAFE | \
-	 VOLFS_CAP_EXTERNAL_CHANGES)
+#include "volfs/store.h"
 
 #define SMB_PORT_DEFAULT 445
 #define SMB_CONNS_DEFAULT 4
 #define SMB_CONNS_MAX 16
 #define SMB_TIMEOUT_DEFAULT_MS 20000u
 #define SMB_TIMEOUT_MAX_MS 600000u
-#define SMB_TTL_MAX_MS 86400000u
-#define SMB_HIDDEN ".volfs-unlinked-"
+/* Names the store keeps to itself, hidden from listings: the temporary
+ * files of put() and of a replace, and what an earlier version of the
+ * backend left of files removed while open. */
+#define SMB_TMP ".volfs-tmp-"
+#define SMB_LEGACY ".volfs-unlinked-"
+/* Room for a URL: the base, and a path percent-encoded. */
+#define SMB_URL_MAX (PATH_MAX * 3 + 600)
+/* The size of one read or write request of get() and put(). */
+#define SMB_CHUNK ((size_t)4 << 20)
+/* Cached read handles per connection, and how long one is kept: idle,
+ * and at most since it was opened. */
+#define SMB_RH_MAX 4
+#define SMB_RH_IDLE_MS 500
+#define SMB_RH_AGE_MS 2000
+/* How long an op waits for a file another client holds open to be let
+ * go (the server refuses to move or delete it meanwhile). */
+#define SMB_BUSY_WAIT_MS 2000
+/* Directories recently seen, and for how long they are trusted. */
 #define SMB_DIRS 64
-/* Read-ahead windows: the first, and the largest it doubles up to. */
-#define SMB_RA_MIN ((size_t)1 << 20)
-#define SMB_RA_MAX ((size_t)8 << 20)
-/* A read-ahead window is fetched in parts of at least this size. */
-#define SMB_PF_PART_MIN ((size_t)1 << 20)
-/* Write-behind: writes of one file in flight at most. */
-#define SMB_WB_MAX 4
-/* A first write of a handle smaller than this is not sent behind. */
-#define SMB_WB_SYNC_MAX ((size_t)256 << 10)
+#define SMB_DIR_TTL_MS 1000
+/* After a request went unanswered for timeout=, new ops fail at once for
+ * this long (at most timeout=) instead of each waiting out libsmbclient's
+ * reconnection to a server that does not answer. */
+#define SMB_STALL_MS 1000
+/* Temporary files of failed uploads the server could not be asked to
+ * remove, kept to be removed later, and how often that is tried. */
+#define SMB_ORPHANS 64
+#define SMB_ORPHAN_RETRY_MS 2000
 
 enum { SMB_ENC_REQUIRED, SMB_ENC_DESIRED, SMB_ENC_OFF };
-
-/* encrypt= words, in the order of the enum above. */
 
 struct smb_params {
 	char host[256];
@@ -66,9 +76,6 @@ struct smb_params {
 	mode_t dir_mode;
 	unsigned timeout_ms;
 	unsigned conns;
-	/* cache_ttl: also how long read-ahead data and directories seen
-	 * stay trusted here (0: no read-ahead). */
-	unsigned ttl_ms;
 };
 
 /*
@@ -82,85 +89,56 @@ struct smb_secret {
 
 struct smb_vol;
 
+/* A read handle get() keeps open on a connection for the next range. */
+struct smb_rh {
+	/* NULL: a free slot. */
+	char *path;
+	/* The version get() was asked for when it opened the handle. */
+	char version[VOLFS_STORE_VERSION_MAX];
+	SMBCFILE *h;
+	int64_t opened_ms, used_ms;
+	/* To be closed by whoever holds the connection next (a path lock
+	 * that needs the file let go). */
+	int doomed;
+};
+
 struct smb_conn {
 	struct smb_vol *v;
 	SMBCCTX *ctx;
+	/* Borrowed (under the volume's lock). */
 	int busy;
 	/* Set by the credentials callback when it stopped a connection. */
 	int refused;
+	/* SMB_CHUNK + 1 bytes for get() and put(), made on first use; only
+	 * its borrower touches it. */
+	char *buf;
+	/* Filled and emptied by the borrower under the volume's lock, where
+	 * others read them and set doomed (smb_lock.c). */
+	struct smb_rh rh[SMB_RH_MAX];
+	unsigned rh_n, doomed;
 };
 
-struct smb_file {
-	struct smb_file *next;
-	/* Taken shared by I/O, alone to move the file (rename, unlink). */
-	pthread_rwlock_t mv;
-	/* Relative path; changes only under mv taken alone. */
-	char *path;
-	int flags;
-	int unlinked;
-	/* Created by this open, when: the attributes the first getattr of
-	 * the handle answers without asking (the reply to a create). */
-	_Atomic int64_t created_ms;
-	/* A write came through this handle. */
-	_Atomic int wrote;
-	/* Per context; h[i] is touched only by who holds conn[i]. */
-	SMBCFILE *h[SMB_CONNS_MAX];
-	/* Read-ahead: file bytes [ra_off, ra_off + ra_len) in ra_buf, read
-	 * at ra_ms, the end of the file if ra_eof; ra_next is where the
-	 * last read ended, ra_win the next window.  Under ra_lock. */
-	pthread_mutex_t ra_lock;
-	char *ra_buf;
-	off_t ra_off;
-	size_t ra_len;
-	int ra_eof;
-	off_t ra_next;
-	size_t ra_win;
-	int64_t ra_ms;
-	/* The next window, fetched by a volume thread while the reader works
-	 * through this one: pf_state 0 none, 1 on its way, 2 in pf_buf
-	 * (pf_rc bytes or -errno); pf_stale when written since it left.
-	 * Under ra_lock; ra_cond signals its arrival. */
-	pthread_cond_t ra_cond;
-	char *pf_buf;
-	int pf_state;
-	int pf_stale;
-	off_t pf_off;
-	ssize_t pf_rc;
-	int64_t pf_ms;
-	/* The window travels in pf_nparts parts of pf_psz bytes (the last
-	 * takes the rest of pf_len), one per volume thread, so that several
-	 * connections read it at once; pf_left are still on their way. */
-	size_t pf_len, pf_psz;
-	unsigned pf_nparts, pf_left;
-	ssize_t pf_part_rc[SMB_CONNS_MAX];
-	/* Write-behind: the ranges of the writes in flight (wb_n of them)
-	 * and the first error one met, for the next write, flush, fsync or
-	 * release to report.  Under wb_lock. */
-	pthread_mutex_t wb_lock;
-	pthread_cond_t wb_cond;
-	_Atomic unsigned wb_n;
-	struct {
-		off_t off;
-		size_t len;
-		int used;
-	} wb[SMB_WB_MAX];
-	int wb_err;
-	/* Threads that found the file in the volume's list and use it
-	 * after letting go of the list: release() waits for none (under the
-	 * volume's lock).  released: release() has begun (under mv). */
-	unsigned waiters;
-	int released;
-};
+/*
+ * A path lock (smb_lock.c), of one of three kinds:
+ *  - shared (get, stat, list): excludes exclusive locks on its path or
+ *    above it, which would move or remove what it has open;
+ *  - upload (put while it sends data): excludes exclusive locks on its
+ *    path or above it, and other uploads of the path;
+ *  - exclusive (remove, rename, rmdir, and put while it renames): excludes
+ *    every other lock on its paths or below them, and exclusive locks
+ *    above them.
+ * Waiters are served in order, a shared one after every other kind that
+ * asked before it, so a stream of reads does not starve a replace.
+ */
+enum { SMB_LOCK_SHARED, SMB_LOCK_UPLOAD, SMB_LOCK_EXCL };
 
-/* A write (or a read-ahead, with read set) for the volume's threads. */
-struct smb_job {
-	struct smb_job *next;
-	struct smb_file *f;
-	unsigned slot;
-	int read;
-	off_t off;
-	size_t len;
-	char data[];
+struct smb_plock {
+	struct smb_plock *next;
+	/* Owned by the caller; path2 (a rename's target) may be NULL. */
+	const char *path, *path2;
+	int kind;
+	int active;
+	uint64_t seq;
 };
 
 struct smb_vol {
@@ -169,67 +147,169 @@ struct smb_vol {
 	struct smb_secret pw;
 	/* "smb://HOST/SHARE[/SUBDIR]", URL-encoded. */
 	char *base;
+	/* Guards the connections' busy flags, the path locks and the
+	 * directories seen; cond (CLOCK_MONOTONIC) signals their changes. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct smb_conn conn[SMB_CONNS_MAX];
 	unsigned nconns;
-	/* Open files, under lock. */
-	struct smb_file *files;
-	/* Directories recently seen to exist (a ring), under lock. */
+	/* When a request last went unanswered (SMB_STALL_MS). */
+	_Atomic int64_t stall_ms;
+	struct smb_plock *locks;
+	uint64_t lock_seq;
+	/* Directories recently seen to exist (a ring). */
 	struct {
 		char *path;
 		int64_t ms;
 	} dirs[SMB_DIRS];
 	unsigned dir_next;
-	/* Write-behind jobs, and the threads that send them (one per
-	 * connection; none while validating). */
-	pthread_mutex_t q_lock;
-	pthread_cond_t q_cond;
-	struct smb_job *q_head, *q_tail;
-	int q_stop;
-	pthread_t workers[SMB_CONNS_MAX];
-	unsigned nworkers;
+	/* The thread that closes idle read handles and removes orphans
+	 * (none while validating); stop and jcond ask it to end. */
+	pthread_t janitor;
+	pthread_cond_t jcond;
+	int has_janitor, stop;
+	char *orphans[SMB_ORPHANS];
+	unsigned norphans;
 	void (*log)(int level, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
 };
 
-/* smb.c: errors, connections, paths. */
-/* Runs a path op with one retry after a broken connection. */
-#define SMB_PATH_OP(v, i, rcvar, call)                                   \
-	do {                                                             \
-		for (int try_ = 0; try_ < 2; try_++) {                   \
-			errno = 0;                                       \
-			rcvar = (call);                                  \
-			if (rcvar >= 0 || !(errno == ECONNRESET ||       \
-					    errno == ECONNABORTED ||     \
-					    errno == EPIPE ||            \
-					    errno == ENOTCONN))          \
-				break;                                   \
-		}                                                        \
-		if (rcvar < 0)                                           \
-			rcvar = smb_fail(v, i, errno);                   \
+/* smb.c: errors, connections, attributes. */
+
+/* Runs a path op, and once more after a broken connection while the
+ * deadline allows. */
+#define SMB_PATH_OP(v, i, rcvar, deadline, call)                               \
+	do {                                                                   \
+		for (int try_ = 0; try_ < 2; try_++) {                         \
+			errno = 0;                                             \
+			rcvar = (call);                                        \
+			if (rcvar >= 0 ||                                      \
+			    !(errno == ECONNRESET || errno == ECONNABORTED ||  \
+			      errno == EPIPE || errno == ENOTCONN) ||          \
+			    smb_late(deadline))                                \
+				break;                                         \
+		}                                                              \
+		if (rcvar < 0)                                                 \
+			rcvar = smb_fail(v, i, errno ? errno : EIO);           \
 	} while (0)
 
 /* The connection under a handle is gone: worth reopening once. */
 int smb_conn_lost(int e);
 /*
- * Borrows a context: with f, preferably one where f is open.  want >= 0
- * asks for that one.  Returns its index.
+ * Borrows a connection, one with a read handle of path open if one is
+ * free (path may be NULL), waiting until deadline at most.  Returns its
+ * index, or -ETIMEDOUT (also within SMB_STALL_MS of a request that went
+ * unanswered).
  */
-unsigned smb_get(struct smb_vol *v, const struct smb_file *f, int want);
+int smb_get(struct smb_vol *v, const char *path, int64_t deadline);
+/* Borrows a connection only if one is free now: its index, or -EBUSY. */
+int smb_tryget(struct smb_vol *v);
+/* Borrows conn i only if it is free now: 0, or -EBUSY. */
+int smb_take(struct smb_vol *v, unsigned i);
 /* Gives conn i back. */
 void smb_put(struct smb_vol *v, unsigned i);
-/* -errno of the last libsmbclient call on conn i. */
+/* -errno for libsmbclient's errno e after a call on conn i. */
 int smb_fail(struct smb_vol *v, unsigned i, int e);
-/* What SMB cannot tell, from the options: type bits and modes, owner,
- * link count. */
-void smb_fix_stat(const struct smb_vol *v, struct stat *st);
-/* stat() of url on conn i (held), retried once on a broken connection:
- * 0 or -errno. */
-int smb_stat_url(struct smb_vol *v, unsigned i, const char *url,
-		 struct stat *st);
-/* Whether path names a removed file still open (SMB_HIDDEN). */
-int smb_is_hidden(const char *path);
+/* -ETIMEDOUT once deadline has passed, else 0: checked before each
+ * request (libsmbclient bounds a request only by timeout=). */
+int smb_late(int64_t deadline);
+/* Waits for v->cond (v->lock held) until deadline: 0, or -ETIMEDOUT when
+ * it has passed. */
+int smb_wait(struct smb_vol *v, int64_t deadline);
+/* Fills *a from what libsmbclient said of a file (the options stand in
+ * for what SMB does not tell: owner, modes). */
+void smb_attr(const struct smb_vol *v, const struct stat *raw,
+	      struct volfs_store_attr *a);
+
+/* smb_lock.c: path locks and read handles. */
+
+/* Takes lock l (its paths and kind set by the caller), waiting until
+ * deadline at most: 0 or -ETIMEDOUT.  An exclusive lock also has every
+ * read handle at or below its paths closed. */
+int smb_lock(struct smb_vol *v, struct smb_plock *l, int64_t deadline);
+/* Makes held lock l exclusive, as smb_lock() would take it, keeping its
+ * place ahead of later waiters: 0, or -ETIMEDOUT with l still held as it
+ * was. */
+int smb_lock_excl(struct smb_vol *v, struct smb_plock *l, int64_t deadline);
+void smb_unlock(struct smb_vol *v, struct smb_plock *l);
+/* Closes the doomed read handles of conn i (held). */
+void smb_rh_service(struct smb_vol *v, unsigned i);
+/* The read handle of path at version on conn i (held), or NULL. */
+struct smb_rh *smb_rh_find(struct smb_vol *v, unsigned i, const char *path,
+			   const char *version);
+/* Keeps h, open on conn i (held), as the read handle of path at version;
+ * closes it instead when out of memory. */
+void smb_rh_keep(struct smb_vol *v, unsigned i, const char *path,
+		 const char *version, SMBCFILE *h);
+/* Closes read handle r of conn i (held). */
+void smb_rh_close(struct smb_vol *v, unsigned i, struct smb_rh *r);
+/* Notes path, a temporary file a failed upload left, for the janitor to
+ * remove once the server answers again. */
+void smb_orphan(struct smb_vol *v, const char *path);
+/* The janitor: closes read handles idle or old enough, and removes
+ * orphans, until stop. */
+void *smb_janitor(void *arg);
+
+/* smb_store.c: names and attributes. */
+
+/* Whether path's last component is one of the store's own names. */
+int smb_hidden(const char *path);
+/* stat() of path on conn i (held), attributes raw: 0 or -errno, with
+ * -ENOTDIR where a component above is a file. */
+int smb_stat_raw(struct smb_vol *v, unsigned i, const char *path,
+		 struct stat *st, int64_t deadline);
+/* Renames from to to on conn i (held), waiting out a client that holds
+ * one open for SMB_BUSY_WAIT_MS: 0 or -errno.  libsmbclient replaces an
+ * existing file at to, not atomically (see smb_swap()). */
+int smb_rename_raw(struct smb_vol *v, unsigned i, const char *from,
+		   const char *to, int64_t deadline);
+/* Removes file path on conn i (held), as smb_rename_raw() waits. */
+int smb_unlink_raw(struct smb_vol *v, unsigned i, const char *path,
+		   int64_t deadline);
+/* A new hidden name in the directory of path into buf. */
+int smb_tmp_name(const char *path, char *buf, size_t size);
+/*
+ * Puts file from in the place of file to, which exists, on conn i
+ * (held): to moves aside to a hidden name, from takes its name, and the
+ * old file is removed; when from cannot take the name, to gets it back.
+ */
+int smb_swap(struct smb_vol *v, unsigned i, const char *from, const char *to,
+	     int64_t deadline);
+/* Forgets the directories seen (something was removed or moved). */
+void smb_dirs_forget(struct smb_vol *v);
+int smb_statfs(void *st, struct statvfs *sv, int64_t deadline);
+int smb_stat(void *st, const char *path, struct volfs_store_attr *a,
+	     int64_t deadline);
+int smb_list(void *st, const char *path, char *cursor, size_t cursorlen,
+	     volfs_store_fill_fn fill, void *ctx, int64_t deadline);
+int smb_remove(void *st, const char *path, int64_t deadline);
+int smb_mkdir(void *st, const char *path, mode_t mode, int64_t deadline);
+int smb_rmdir(void *st, const char *path, int64_t deadline);
+int smb_rename(void *st, const char *from, const char *to, unsigned flags,
+	       int64_t deadline);
+int smb_setattr(void *st, const char *path, unsigned mask,
+		const struct volfs_store_attr *a, int64_t deadline);
+
+/* smb_data.c: file contents. */
+/* The store's get() and put(). */
+ssize_t smb_fetch(void *st, const char *path, const char *version, off_t off,
+		  size_t len, int fd, void *buf, int64_t deadline);
+int smb_upload(void *st, const char *path, int fd, off_t size,
+	       const char *if_version, const struct timespec *mtime,
+	       struct volfs_store_attr *out, int64_t deadline);
+
+/* smb_lib.c: libsmbclient's process-wide state. */
+/* Sets it up (once) and sends its debug output to log from now on. */
+void smb_lib_init(void (*log)(int level, const char *fmt, ...));
+/* Whether libsmbclient calls of several threads may run at once (else
+ * they take turns, and more threads gain nothing). */
+int smb_parallel(void);
+/* Around every use of a context: takes turns when calls may not run at
+ * once. */
+void smb_lib_enter(void);
+void smb_lib_leave(void);
+/* libsmbclient's debug output, for smbc_setLogCallback(). */
+void smb_lib_debug(void *priv, int level, const char *msg);
 
 /* smb_secret.c: the credential.  Keeps password's NT hash in s: 0,
  * -EILSEQ when password is not UTF-8, -ENOMEM. */
@@ -246,7 +326,7 @@ int smb_params(const struct volfs_volinfo *vi, struct smb_params *p, char *err,
 	       size_t errlen);
 /* Appends s percent-encoded to buf (size bytes); -ENAMETOOLONG if full. */
 int smb_url_put(char *buf, size_t size, size_t *len, const char *s);
-/* The URL of path (relative to the volume) into buf. */
+/* The URL of path (relative to the volume, "" for its root) into buf. */
 int smb_url(const struct smb_vol *v, const char *path, char *buf, size_t size);
 /* "smb://HOST/SHARE[/SUBDIR]", URL-encoded and malloc()ed; NULL when too
  * long or out of memory. */
@@ -261,77 +341,5 @@ int64_t smb_now_ms(void);
  * or -errno when the server cannot be reached or does not speak SMB2.
  */
 int smb_probe(const struct smb_params *p, int *enc);
-
-/* smb_file.c: open files; the I/O ops. */
-/* Closes f's handle on conn i (held by the caller). */
-void smb_file_off(struct smb_vol *v, struct smb_file *f, unsigned i);
-/* Borrows a context with f open on it; returns its index or -errno. */
-int smb_file_get(struct smb_vol *v, struct smb_file *f);
-/* Drops f's read-ahead data (it wrote, or was truncated). */
-void smb_ra_drop(struct smb_file *f);
-/* open_file() and, with create, create_file(): 0 or -errno. */
-int smb_open_common(struct smb_vol *v, const char *path, int flags, int create,
-		    uint64_t *fh);
-/*
- * The attributes of a file this handle has just created, without a round
- * trip: empty, of the configured modes, made now.  Only for the first
- * getattr of the handle (the reply to the create), and only while young.
- */
-int smb_created_stat(const struct smb_vol *v, struct smb_file *f,
-		     struct stat *st);
-/*
- * The open files at path (with below, also those below it: the server
- * refuses to move a directory above an open file), with their mv locks
- * taken alone, handles closed (so the server lets the file be moved); *n of
- * them in *out.
- */
-int smb_files_at(struct smb_vol *v, const char *path, int below,
-		 struct smb_file ***out, size_t *n);
-/* Lets go of what smb_files_at() took. */
-void smb_files_done(struct smb_vol *v, struct smb_file **arr, size_t n);
-/* The open files of arr (from smb_files_at() at from) now live at to, or
- * below it as they were below from; removed from their names when
- * unlinked. */
-int smb_files_moved(struct smb_vol *v, struct smb_file **arr, size_t n,
-		    const char *from, const char *to, int unlinked);
-/* Renames from to to on the server: 0 or -errno. */
-int smb_rename_url(struct smb_vol *v, const char *from, const char *to);
-/*
- * Reads through the read-ahead: a read that continues where the last one
- * ended fetches a window (1 MiB, doubling up to 8 MiB while reads stay
- * sequential) in one request, which libsmbclient splits into pipelined SMB
- * reads; the kernel's smaller read-ahead requests are then served from it,
- * while a volume thread already fetches the next window.  Data is trusted
- * for cache_ttl, like the attributes.
- */
-ssize_t smb_read(void *vol, uint64_t fh, void *buf, size_t size, off_t off);
-/* Waits until f has no write in flight. */
-void smb_wb_drain(struct smb_file *f);
-/* Waits until f has no write in flight; returns (and forgets) the error
- * one of them met. */
-int smb_wb_sync(struct smb_file *f);
-/* Waits for the writes in flight of every file open at path. */
-void smb_wb_drain_path(struct smb_vol *v, const char *path);
-/* A write-behind thread: sends queued writes until the volume closes. */
-void *smb_worker(void *arg);
-/*
- * Writes behind: the data is copied and handed to the volume's threads,
- * so up to SMB_WB_MAX writes of one file travel at once (a file written
- * with one 1 MiB request after another would otherwise wait a round trip
- * each).  Writes whose ranges overlap keep their order.  An error is
- * reported by the next write, flush (close), fsync or release; reads,
- * attributes, truncate and utimens of the file wait for the writes first.
- */
-ssize_t smb_write(void *vol, uint64_t fh, const void *buf, size_t size,
-		  off_t off);
-/* The store ops (pathfs.h) of open files. */
-int smb_flush(void *vol, uint64_t fh);
-/*
- * Waits until the server has acknowledged every write of fh.  libsmbclient
- * has no SMB2 FLUSH, so what the server keeps in its own cache is not
- * forced to its disk.
- */
-int smb_fsync(void *vol, uint64_t fh, int datasync);
-int smb_release(void *vol, uint64_t fh);
 
 #endif

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The smb backend's options (share=, credentials, encrypt=, owners and
- * modes, timeouts, connections=, cache_ttl=) and the URLs libsmbclient is
- * given.
+ * The smb store's options (share=, credentials, encrypt=, owners and
+ * modes, timeout=, connections=; the staging layer reads its own) and the
+ * URLs libsmbclient is given.
  */
 #include "config.h"
 
@@ -238,14 +238,6 @@ int smb_params(const struct volfs_volinfo *vi, struct smb_params *p, char *err,
 					     s);
 		p->timeout_ms = ms;
 	}
-	p->ttl_ms = 1000;
-	s = volfs_be_opt(vi, "cache_ttl");
-	if (s && volfs_be_parse_ms(s, SMB_TTL_MAX_MS, &p->ttl_ms))
-		return volfs_be_errf(err, errlen, -EINVAL,
-				     "option 'cache_ttl': '%s' is not a "
-				     "number of seconds from 0 to 86400, "
-				     "e.g. 1 or 0.5",
-				     s);
 	s = volfs_be_opt(vi, "connections");
 	if (s) {
 		if (smb_parse_uint(s, 10, SMB_CONNS_MAX, &v) || v == 0)
@@ -293,7 +285,7 @@ int smb_url(const struct smb_vol *v, const char *path, char *buf, size_t size)
 	if (len + 2 >= size)
 		return -ENAMETOOLONG;
 	memcpy(buf, v->base, len + 1);
-	if (strcmp(path, ".") == 0)
+	if (!*path)
 		return 0;
 	buf[len++] = '/';
 	buf[len] = '\0';
@@ -302,7 +294,7 @@ int smb_url(const struct smb_vol *v, const char *path, char *buf, size_t size)
 
 char *smb_make_base(const struct smb_params *p)
 {
-	char buf[PATH_MAX * 3 + 600];
+	char buf[SMB_URL_MAX];
 	size_t len;
 
 	len = (size_t)snprintf(buf, sizeof(buf), "smb://%s/", p->host);

@@ -53,7 +53,7 @@ int64_t smb_now_ms(void)
 }
 
 /* Waits for events on fd until the deadline: 0, -ETIMEDOUT or -errno. */
-static int smb_wait(int fd, short events, int64_t deadline)
+static int smb_poll(int fd, short events, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
 	int64_t left;
@@ -97,7 +97,7 @@ static int smb_connect(const struct smb_params *p, int64_t deadline,
 		}
 		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
 			break;
-		rc = errno == EINPROGRESS ? smb_wait(fd, POLLOUT, deadline)
+		rc = errno == EINPROGRESS ? smb_poll(fd, POLLOUT, deadline)
 					  : -errno;
 		if (rc == 0) {
 			getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
@@ -134,7 +134,7 @@ static int smb_io(int fd, unsigned char *buf, size_t len, int out,
 			return -ECONNRESET;
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
-		rc = smb_wait(fd, out ? POLLOUT : POLLIN, deadline);
+		rc = smb_poll(fd, out ? POLLOUT : POLLIN, deadline);
 		if (rc)
 			return rc;
 	}

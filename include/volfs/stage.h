@@ -32,7 +32,6 @@
 
 #include "volfs/backend.h"
 #include "volfs/store.h"
-#include "pathfs.h"
 
 /* The staging layer's options, for the module's option table (the store
  * ignores them).  timeout=, in seconds, is read from the store's options
@@ -126,7 +125,8 @@ struct volfs_stage_stats {
 	(VOLFS_CAP_RANDOM_WRITE | VOLFS_CAP_PERSISTENT | VOLFS_CAP_THREADSAFE | \
 	 VOLFS_CAP_EXTERNAL_CHANGES | VOLFS_CAP_REAL_FD)
 
-/* The backend ops of a staged volume, for the module's table. */
+/* The backend ops of a staged volume, for the module's table (which
+ * includes src/stage/pathfs.h, where they are declared). */
 #define VOLFS_STAGE_BACKEND_OPS                                                \
 	.close = pathfs_close, .statfs = pathfs_statfs,                        \
 	.lookup = pathfs_lookup, .forget = pathfs_forget,                      \

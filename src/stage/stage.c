@@ -31,6 +31,13 @@ int64_t stage_deadline(const struct stage *s)
 	return volfs_store_deadline(s->timeout_ms);
 }
 
+int64_t stage_deadline_for(const struct stage *s, off_t bytes)
+{
+	/* timeout= bounds a wait for the server; a transfer may take as
+	 * long as moving its bytes at 1 MiB/s besides. */
+	return volfs_store_deadline(s->timeout_ms + bytes / 1049);
+}
+
 int stage_unreachable(int rc)
 {
 	switch (-rc) {
@@ -177,6 +184,42 @@ static int stage_parse_uint(const char *v, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* Seconds with up to three decimals ("1", "0.5", "2.25") as milliseconds,
+ * at most max_s seconds. */
+static int stage_parse_secs(const char *v, uint64_t max_s, uint64_t *ms)
+{
+	char whole[32];
+	const char *dot = v ? strchr(v, '.') : NULL;
+	uint64_t s, frac = 0;
+	size_t n;
+
+	if (!v || !*v)
+		return -EINVAL;
+	n = dot ? (size_t)(dot - v) : strlen(v);
+	if (!n || n >= sizeof(whole))
+		return -EINVAL;
+	memcpy(whole, v, n);
+	whole[n] = '\0';
+	if (stage_parse_uint(whole, max_s, &s))
+		return -EINVAL;
+	if (dot) {
+		size_t digits = strlen(dot + 1);
+		uint64_t scale = 100;
+
+		if (!digits || digits > 3)
+			return -EINVAL;
+		for (const char *p = dot + 1; *p; p++, scale /= 10) {
+			if (*p < '0' || *p > '9')
+				return -EINVAL;
+			frac += (uint64_t)(*p - '0') * scale;
+		}
+	}
+	if (s * 1000 + frac > max_s * 1000)
+		return -EINVAL;
+	*ms = s * 1000 + frac;
+	return 0;
+}
+
 static int stage_parse_size(const char *v, uint64_t *out)
 {
 	char *end;
@@ -254,12 +297,13 @@ static int stage_opts_parse(const struct volfs_volinfo *vi,
 	}
 	v = stage_opt(vi, "cache_ttl");
 	if (v) {
-		if (stage_parse_uint(v, STAGE_TTL_MAX_S, &n))
+		if (stage_parse_secs(v, STAGE_TTL_MAX_S, &n))
 			return volfs_be_errf(err, errlen, -EINVAL,
 					     "option 'cache_ttl': '%s' is not "
-					     "a number of seconds from 0 to %u",
+					     "a number of seconds from 0 to %u "
+					     "(e.g. 1 or 0.5)",
 					     v, STAGE_TTL_MAX_S);
-		o->ttl_ms = (unsigned)n * 1000u;
+		o->ttl_ms = (unsigned)n;
 	}
 	if (o->mode == STAGE_CACHE_OFF)
 		o->ttl_ms = 0;
@@ -275,8 +319,8 @@ static int stage_opts_parse(const struct volfs_volinfo *vi,
 		o->delay_ms = (unsigned)n;
 	}
 	v = stage_opt(vi, "timeout");
-	if (v && stage_parse_uint(v, 600, &n) == 0 && n > 0)
-		o->timeout_ms = (int64_t)n * 1000;
+	if (v && stage_parse_secs(v, 600, &n) == 0 && n > 0)
+		o->timeout_ms = (int64_t)n;
 	v = stage_opt(vi, "cache_size");
 	if (v) {
 		if (stage_parse_size(v, &n) || n < STAGE_CAP_MIN)
@@ -334,6 +378,8 @@ static void stage_close(void *vol)
 
 	stage_uploaders_stop(s);
 	pthread_mutex_lock(&s->lock);
+	while (s->prefetches)
+		pthread_cond_wait(&s->changed, &s->lock);
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		while (s->tab[i]) {
 			struct stage_file *f = s->tab[i];

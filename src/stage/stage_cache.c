@@ -304,6 +304,16 @@ int stage_reserve(struct stage *s, uint64_t n)
 	return 0;
 }
 
+void stage_file_unref(struct stage *s, struct stage_file *f)
+{
+	if (--f->opens)
+		return;
+	if (!f->path && !f->queued && !f->uploading)
+		stage_file_free(s, f);
+	else
+		stage_file_idle(s, f);
+}
+
 void stage_file_idle(struct stage *s, struct stage_file *f)
 {
 	if (f->opens || f->gen != f->synced || f->queued || f->uploading)

@@ -23,25 +23,17 @@
 #define STAGE_SET(m, i) ((m)[(i) / 8] |= (uint8_t)(1u << ((i) % 8)))
 #define STAGE_CLR(m, i) ((m)[(i) / 8] &= (uint8_t) ~(1u << ((i) % 8)))
 
-/* Attributes of a new staged file: its parent's owner, a file's mode. */
-static void stage_new_attr(struct stage *s, const char *path, struct stat *st)
+/* Attributes of a new staged file until the store has it: the owner and
+ * (without execute bits) the mode the volume's root shows, which is what
+ * a store that keeps neither (a share) shows for every file. */
+static void stage_new_attr(struct stage *s, struct stat *st)
 {
-	char parent[PATH_MAX];
-	struct volfs_store_attr a;
-	const char *slash = strrchr(path, '/');
-	size_t n = slash ? (size_t)(slash - path) : 0;
 	struct timespec now;
 
-	memcpy(parent, path, n);
-	parent[n] = '\0';
 	memset(st, 0, sizeof(*st));
-	if (s->store->stat(s->st, parent, &a, stage_deadline(s)) == 0) {
-		st->st_uid = a.st.st_uid;
-		st->st_gid = a.st.st_gid;
-		st->st_mode = S_IFREG | (a.st.st_mode & 0666);
-	} else {
-		st->st_mode = S_IFREG | 0644;
-	}
+	st->st_uid = s->root_st.st_uid;
+	st->st_gid = s->root_st.st_gid;
+	st->st_mode = S_IFREG | (s->root_st.st_mode & 0666);
 	st->st_nlink = 1;
 	st->st_blksize = 4096;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -137,7 +129,8 @@ int stage_fetch(struct stage *s, struct stage_file *f, off_t off, off_t len)
 			continue;
 		}
 		for (e = b;
-		     e <= last && e - b < 8 && !STAGE_BIT(f->present, e) &&
+		     e <= last && e - b < STAGE_RUN_MAX &&
+		     !STAGE_BIT(f->present, e) &&
 		     !STAGE_BIT(f->fetching, e);
 		     e++)
 			;
@@ -162,7 +155,8 @@ int stage_fetch(struct stage *s, struct stage_file *f, off_t off, off_t len)
 			if (o + want > f->rsize)
 				want = f->rsize - o;
 			n = s->store->get(s->st, path, base, o, (size_t)want,
-					  f->fd, NULL, stage_deadline(s));
+					  f->fd, NULL,
+					  stage_deadline_for(s, want));
 			if (n >= 0 && n < want)
 				n = -EIO;
 			STAGE_COUNT(s, requests, 1);
@@ -189,6 +183,74 @@ int stage_fetch(struct stage *s, struct stage_file *f, off_t off, off_t len)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+struct stage_prefetch {
+	struct stage *s;
+	struct stage_file *f;
+	off_t off, len;
+};
+
+static void *stage_prefetch_run(void *arg)
+{
+	struct stage_prefetch *p = arg;
+	struct stage *s = p->s;
+
+	stage_fetch(s, p->f, p->off, p->len);
+	pthread_mutex_lock(&s->lock);
+	p->f->prefetching--;
+	stage_file_unref(s, p->f);
+	if (--s->prefetches == 0)
+		pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
+	free(p);
+	return NULL;
+}
+
+/* Fetches [off, off + len) of f in a thread of its own; 0 when it runs
+ * (lock held), -errno when the caller must fetch itself. */
+static int stage_prefetch(struct stage *s, struct stage_file *f, off_t off,
+			  off_t len)
+{
+	struct stage_prefetch *p = malloc(sizeof(*p));
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	*p = (struct stage_prefetch){ .s = s, .f = f, .off = off, .len = len };
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	f->opens++;
+	f->prefetching++;
+	s->prefetches++;
+	rc = pthread_create(&t, &attr, stage_prefetch_run, p);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		f->opens--;
+		f->prefetching--;
+		s->prefetches--;
+		free(p);
+		return -rc;
+	}
+	return 0;
+}
+
+/* Fetches f's read-ahead window from block b on in the background, a
+ * request's worth per thread, so the requests run in parallel over the
+ * store's connections; 0 when at least one runs (lock held). */
+static int stage_prefetch_window(struct stage *s, struct stage_file *f,
+				 size_t b)
+{
+	off_t run = STAGE_RUN_MAX * STAGE_BLOCK;
+	int started = 0;
+
+	for (off_t o = 0; o < f->ra_win && (off_t)b * STAGE_BLOCK + o < f->rsize;
+	     o += run)
+		if (stage_prefetch(s, f, (off_t)b * STAGE_BLOCK + o, run) == 0)
+			started = 1;
+	return started ? 0 : -EAGAIN;
 }
 
 /* The ops. */
@@ -423,7 +485,7 @@ int stage_create_file(void *vol, const char *path, int flags, mode_t mode,
 	 * store has versions). */
 	if (rc != -ENOENT && !stage_unreachable(rc))
 		return rc;
-	stage_new_attr(s, path, &st);
+	stage_new_attr(s, &st);
 	pthread_mutex_lock(&s->lock);
 	if (stage_find(s, path)) {
 		rc = -EEXIST;
@@ -459,17 +521,44 @@ ssize_t stage_read(void *vol, uint64_t fh, void *buf, size_t size, off_t off)
 
 	pthread_mutex_lock(&s->lock);
 	if (f->present) {
-		/* Sequential reads fetch ahead, in a growing window. */
-		if (off == f->ra_next) {
+		/* Sequential reads fetch ahead, in a window growing to
+		 * STAGE_RA_MAX.  While the window's first missing block is
+		 * more than half a window ahead nothing is fetched; when it
+		 * comes closer, a whole window from there is, in one request,
+		 * so a stream reads in large requests, not a block at a
+		 * time. */
+		/* The kernel sends a stream's reads from several threads,
+		 * so one that lands within the window around the last is
+		 * of the same stream. */
+		int seq = off >= f->ra_next - f->ra_win &&
+			  off <= f->ra_next + f->ra_win;
+
+		if (seq) {
 			if (f->ra_win < STAGE_RA_MAX)
 				f->ra_win *= 2;
 		} else {
 			f->ra_win = STAGE_RA_MIN;
 		}
-		if (want < f->ra_win)
+		if (seq) {
+			size_t b = (size_t)(off / STAGE_BLOCK);
+			off_t gap;
+
+			while (b < f->nblocks && STAGE_BIT(f->present, b))
+				b++;
+			gap = (off_t)b * STAGE_BLOCK - off;
+			if (b < f->nblocks && gap < f->ra_win / 2) {
+				/* Behind this read when it has its bytes
+				 * already, so the two overlap. */
+				if (gap < (off_t)size || f->prefetching ||
+				    stage_prefetch_window(s, f, b))
+					want = gap + f->ra_win;
+			}
+		} else if (want < f->ra_win) {
 			want = f->ra_win;
+		}
 	}
-	f->ra_next = off + (off_t)size;
+	if (off + (off_t)size > f->ra_next || off < f->ra_next - f->ra_win)
+		f->ra_next = off + (off_t)size;
 	pthread_mutex_unlock(&s->lock);
 	rc = stage_fetch(s, f, off, want);
 	if (rc == -ENOSPC) {
@@ -591,6 +680,10 @@ int stage_utimens(void *vol, const char *path, uint64_t fh,
 		f = stage_h(fh)->f;
 	else if (*path)
 		f = stage_find(s, path);
+	/* An upload under way took the time it sends: once it is done the
+	 * file is the store's, whose time is set there. */
+	if (f)
+		stage_wait_put(s, f);
 	if (f && (f->gen != f->synced || !f->remote)) {
 		/* Not on the store yet: kept here, and the upload carries
 		 * the modification time. */

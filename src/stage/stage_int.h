@@ -39,14 +39,18 @@
 #include <time.h>
 
 #include "volfs/stage.h"
+#include "pathfs.h"
 
 /* The unit of fetching and of the presence bitmap. */
 #define STAGE_BLOCK ((off_t)1 << 20)
 /* Read-ahead: the first window and the largest it doubles up to. */
 #define STAGE_RA_MIN ((off_t)1 << 20)
-#define STAGE_RA_MAX ((off_t)8 << 20)
-/* Uploader threads per volume. */
-#define STAGE_UPLOADERS 2
+#define STAGE_RA_MAX ((off_t)32 << 20)
+/* Blocks fetched in one request at most. */
+#define STAGE_RUN_MAX 8
+/* Uploader threads per volume: as many as a share's default
+ * connections, so small files go up in parallel. */
+#define STAGE_UPLOADERS 4
 /* Retry backoff of a failed upload: from, doubling up to. */
 #define STAGE_RETRY_MIN_MS 1000
 #define STAGE_RETRY_MAX_MS 60000
@@ -100,8 +104,10 @@ struct stage_file {
 	int error;
 	/* Bytes of the copy counted in the cache's use. */
 	uint64_t charged;
-	/* Sequential read detection. */
+	/* Sequential read detection; a read-ahead running in the
+	 * background. */
 	off_t ra_next, ra_win;
+	int prefetching;
 	/* Memory charged for it in the volume's mem. */
 	uint64_t mem;
 };
@@ -149,6 +155,8 @@ struct stage {
 	 * starts while there are any). */
 	unsigned uploading;
 	unsigned moving;
+	/* Read-aheads running in threads of their own. */
+	unsigned prefetches;
 	int stopping;
 	pthread_t uploaders[STAGE_UPLOADERS];
 	unsigned nuploaders;
@@ -166,6 +174,8 @@ struct stage {
 
 /* stage.c */
 int64_t stage_deadline(const struct stage *s);
+/* The deadline of a request that moves bytes bytes. */
+int64_t stage_deadline_for(const struct stage *s, off_t bytes);
 /* Whether rc says the store could not be reached (not that it refused). */
 int stage_unreachable(int rc);
 void stage_log(const struct stage *s, int level, const char *fmt, ...)
@@ -215,6 +225,9 @@ void stage_charge(struct stage *s, struct stage_file *f);
 /* Makes room for n more bytes in the cache, evicting clean copies;
  * -ENOSPC when it cannot.  lock held. */
 int stage_reserve(struct stage *s, uint64_t n);
+/* Gives back a reference taken with opens++ outside a handle (lock
+ * held): the last one keeps or frees f as a release would. */
+void stage_file_unref(struct stage *s, struct stage_file *f);
 /* f is closed and clean: keep its copy or drop it.  lock held. */
 void stage_file_idle(struct stage *s, struct stage_file *f);
 void stage_lru_del(struct stage *s, struct stage_file *f);

@@ -124,7 +124,8 @@ static int stage_put(struct stage *s, struct stage_file *f)
 		if (rc == -EACCES && s->store->refresh &&
 		    s->store->refresh(s->st, stage_deadline(s)) == 0)
 			rc = s->store->put(s->st, path, f->fd, size, cond,
-					   &mtime, &out, stage_deadline(s));
+					   &mtime, &out,
+					   stage_deadline_for(s, size));
 	}
 	STAGE_COUNT(s, requests, 1);
 	pthread_mutex_lock(&s->lock);

@@ -31,6 +31,8 @@ fg=$!
 track_pid $fg
 wait_until 10 is_mounted "$m" || { cat "$T/fg.err" >&2; fail "the mount did not come up"; }
 echo secret-data >"$m/f" || fail "writing through an encrypted session"
+# Uploaded after the close; fsync waits for it.
+sync "$m/f" || fail "uploading through an encrypted session"
 assert_eq "$(cat "$SMB_DIR/share/f")" secret-data "the file on the share"
 smbstatus -s "$SMB_DIR/smb.conf" -b >"$T/status" 2>/dev/null
 cat "$T/status"
