@@ -486,16 +486,10 @@ static int ds_remove(void *st, const char *path, int64_t deadline)
 	struct stat sb;
 	int dfd, rc;
 
-	rc = ds_enter(ds, deadline);
-	if (!rc)
-		rc = ds_check(path);
-	if (!rc && !*path)
-		rc = -EISDIR;
-	if (rc)
-		return rc;
-	dfd = ds_parent(ds, path, O_PATH, &name);
+	dfd = ds_parent_of(ds, path, deadline, O_PATH, -EISDIR, &name);
 	if (dfd < 0)
 		return dfd;
+	rc = 0;
 	pthread_mutex_lock(&ds->lock);
 	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		rc = ds_err(errno);
@@ -516,16 +510,10 @@ static int ds_mkdir(void *st, const char *path, mode_t mode, int64_t deadline)
 	const char *name;
 	int dfd, rc;
 
-	rc = ds_enter(ds, deadline);
-	if (!rc)
-		rc = ds_check(path);
-	if (!rc && !*path)
-		rc = -EEXIST;
-	if (rc)
-		return rc;
-	dfd = ds_parent(ds, path, O_PATH, &name);
+	dfd = ds_parent_of(ds, path, deadline, O_PATH, -EEXIST, &name);
 	if (dfd < 0)
 		return dfd;
+	rc = 0;
 	if (mkdirat(dfd, name, mode & 07777) < 0)
 		rc = ds_err(errno);
 	close(dfd);
@@ -538,17 +526,11 @@ static int ds_rmdir(void *st, const char *path, int64_t deadline)
 	const char *name;
 	int dfd, rc;
 
-	rc = ds_enter(ds, deadline);
-	if (!rc)
-		rc = ds_check(path);
 	/* The root stays. */
-	if (!rc && !*path)
-		rc = -EACCES;
-	if (rc)
-		return rc;
-	dfd = ds_parent(ds, path, O_PATH, &name);
+	dfd = ds_parent_of(ds, path, deadline, O_PATH, -EACCES, &name);
 	if (dfd < 0)
 		return dfd;
+	rc = 0;
 	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0)
 		rc = errno == EEXIST ? -ENOTEMPTY : ds_err(errno);
 	close(dfd);

@@ -135,4 +135,12 @@ int ds_publish(struct dirstore *ds, int dfd, int tfd, const char *tmp,
 	       const char *name, const char *if_version,
 	       struct volfs_store_attr *out);
 
+/*
+ * What most ops do first: waits as the knobs say (ds_enter), checks path,
+ * refuses the root with root_rc, and opens path's parent beneath the root
+ * with flags (ds_parent); the parent's descriptor, or -errno.
+ */
+int ds_parent_of(struct dirstore *ds, const char *path, int64_t deadline,
+		 int flags, int root_rc, const char **name);
+
 #endif /* VOLFS_DIRSTORE_INT_H */

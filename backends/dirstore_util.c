@@ -476,3 +476,17 @@ err_unlink:
 	unlinkat(dfd, tmp, 0);
 	return rc;
 }
+
+int ds_parent_of(struct dirstore *ds, const char *path, int64_t deadline,
+		 int flags, int root_rc, const char **name)
+{
+	int rc = ds_enter(ds, deadline);
+
+	if (!rc)
+		rc = ds_check(path);
+	if (!rc && !*path)
+		rc = root_rc;
+	if (rc)
+		return rc;
+	return ds_parent(ds, path, flags, name);
+}
