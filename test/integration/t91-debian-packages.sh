@@ -121,6 +121,7 @@ dev=$out/volfs-dev_${version}_all.deb
 [ -f "$dev" ] || fail "no $dev"
 contents "$dev" >"$T/dev.list"
 assert_grep '^usr/include/volfs/backend\.h$' "$T/dev.list"
+assert_grep '^usr/include/volfs/store\.h$' "$T/dev.list"
 
 # The unpacked core runs from its scratch root; it looks for its modules
 # where the package puts them.
@@ -154,6 +155,7 @@ for deb in "$out"/volfs-backend-*_"$arch".deb "$out"/volfs-dockerapi_*_"$arch".d
 done
 find "$root" -name '*.so' >"$T/modules"
 assert_grep '/local\.so$' "$T/modules"
+assert_grep '/dirstore\.so$' "$T/modules"
 while read -r so; do
 	ldd -r "$so" >"$T/ldd" 2>&1 || fail "ldd -r $so failed: $(cat "$T/ldd")"
 	assert_no_grep 'undefined symbol|not found' "$T/ldd"
