@@ -1553,9 +1553,8 @@ static int ts_load(const char *name)
 	char path[PATH_MAX], sym[64];
 
 	ts_fmt(path, sizeof(path), "%s/%s.so", volfs_backend_dir(), name);
-	/* Kept in memory after dlclose(), as the daemon keeps a module: a
-	 * library it pulls in (libsmbclient) has thread-local storage that
-	 * must outlive the threads that used it. */
+	/* Kept in memory after dlclose(), as the daemon keeps a module for
+	 * its whole life. */
 	ts_cur->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!ts_cur->dl) {
 		print_error("cannot load %s: %s: build the module, or set "
