@@ -331,7 +331,7 @@ void smb_orphan(struct smb_vol *v, const char *path)
  * server does not take stay for the next try. */
 static void smb_orphans_remove(struct smb_vol *v)
 {
-	char *todo[SMB_ORPHANS];
+	char *stale[SMB_ORPHANS];
 	unsigned n;
 	int i;
 
@@ -341,29 +341,29 @@ static void smb_orphans_remove(struct smb_vol *v)
 	if (i < 0)
 		return;
 	n = v->norphans;
-	memcpy(todo, v->orphans, n * sizeof(*todo));
+	memcpy(stale, v->orphans, n * sizeof(*stale));
 	v->norphans = 0;
 	pthread_mutex_unlock(&v->lock);
 	for (unsigned k = 0; k < n; k++) {
-		int rc = smb_unlink_raw(v, (unsigned)i, todo[k],
+		int rc = smb_unlink_raw(v, (unsigned)i, stale[k],
 					volfs_store_deadline(v->p.timeout_ms));
 
 		if (rc == 0 || rc == -ENOENT) {
-			free(todo[k]);
-			todo[k] = NULL;
+			free(stale[k]);
+			stale[k] = NULL;
 		}
 	}
 	smb_put(v, (unsigned)i);
 	pthread_mutex_lock(&v->lock);
 	for (unsigned k = 0; k < n; k++) {
-		if (!todo[k])
+		if (!stale[k])
 			continue;
 		if (v->norphans < SMB_ORPHANS) {
-			v->orphans[v->norphans++] = todo[k];
+			v->orphans[v->norphans++] = stale[k];
 			continue;
 		}
-		v->log(VOLFS_LOG_INFO, "smb: '%s' stays on the share", todo[k]);
-		free(todo[k]);
+		v->log(VOLFS_LOG_INFO, "smb: '%s' stays on the share", stale[k]);
+		free(stale[k]);
 	}
 }
 

@@ -33,31 +33,6 @@ enum {
 	CV_OPT_FILTER,
 };
 
-/*
- * Turns getopt_long's error return c (with opterr = 0 and a leading ':' in
- * the option string) into a usage error.
- */
-static int cv_getopt_error(const char *cmd, char **argv, int c)
-{
-	const char *arg = argv[optind - 1];
-	int is_long = strncmp(arg, "--", 2) == 0;
-	const char *eq = strchr(arg, '=');
-
-	if (c == ':') {
-		if (is_long)
-			return cli_usage_error(cmd, "option '%s' needs a value",
-					       arg);
-		return cli_usage_error(cmd, "option '-%c' needs a value",
-				       optopt);
-	}
-	if (is_long && optopt && eq)
-		return cli_usage_error(cmd, "option '%.*s' takes no value",
-				       (int)(eq - arg), arg);
-	if (is_long || !optopt)
-		return cli_usage_error(cmd, "unknown option '%s'", arg);
-	return cli_usage_error(cmd, "unknown option '-%c'", optopt);
-}
-
 /* Seconds since the epoch as RFC 3339 UTC: "2026-11-23T05:44:30Z". */
 static void cv_time(int64_t t, char *buf, size_t size)
 {
@@ -476,7 +451,7 @@ int cmd_create(struct volfs_cli *cli, int argc, char **argv)
 			rc = EXIT_OK;
 			goto out;
 		default:
-			rc = cv_getopt_error("create", argv, c);
+			rc = cli_getopt_error("create", argv, c);
 			goto out;
 		}
 	}
@@ -667,7 +642,7 @@ int cmd_ls(struct volfs_cli *cli, int argc, char **argv)
 			rc = EXIT_OK;
 			goto out;
 		default:
-			rc = cv_getopt_error("ls", argv, c);
+			rc = cli_getopt_error("ls", argv, c);
 			goto out;
 		}
 	}
@@ -871,7 +846,7 @@ int cmd_inspect(struct volfs_cli *cli, int argc, char **argv)
 			cv_inspect_usage();
 			return EXIT_OK;
 		default:
-			return cv_getopt_error("inspect", argv, c);
+			return cli_getopt_error("inspect", argv, c);
 		}
 	}
 	if (optind >= argc)
@@ -954,7 +929,7 @@ int cmd_rm(struct volfs_cli *cli, int argc, char **argv)
 			cv_rm_usage();
 			return EXIT_OK;
 		default:
-			return cv_getopt_error("rm", argv, c);
+			return cli_getopt_error("rm", argv, c);
 		}
 	}
 	if (optind >= argc)
@@ -1124,7 +1099,7 @@ int cmd_prune(struct volfs_cli *cli, int argc, char **argv)
 			rc = EXIT_OK;
 			goto out;
 		default:
-			rc = cv_getopt_error("prune", argv, c);
+			rc = cli_getopt_error("prune", argv, c);
 			goto out;
 		}
 	}
